@@ -1,0 +1,106 @@
+"""Atomic writes and the artefact folders of a run.
+
+Every file is written under a temporary name in its final folder and renamed
+into place, so an interrupted step never leaves a half-written file that a
+later step would read. A step ends by writing ``manifest.json``; a later step
+only trusts a folder that has one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from recft_utils.errors import MissingArtefactError
+
+MANIFEST = "manifest.json"
+
+# Which command recreates a step's artefacts, for error messages.
+STEP_COMMANDS = {
+    "01_requirements": "recft run --notebooks 01",
+    "02_data_preparation": "recft run --notebooks 01,02",
+}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path: str | os.PathLike, data) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike):
+    return json.loads(Path(path).read_text())
+
+
+def write_parquet(path: str | os.PathLike, frame) -> Path:
+    """Write a DataFrame as parquet, atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def save_figure(path: str | os.PathLike, figure, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG, atomically."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return Path(path)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def step_dir(run_dir: str | os.PathLike, step: str) -> Path:
+    """The artefact folder of one step (e.g. ``02_data_preparation``) in a run."""
+    folder = Path(run_dir) / step
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_manifest(folder: str | os.PathLike, parameters: dict) -> Path:
+    """Mark a step's folder complete: list its files with sizes and hashes."""
+    folder = Path(folder)
+    files = {
+        p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
+    }
+    return write_json(folder / MANIFEST, {"parameters": parameters, "files": files})
+
+
+def require_step(run_dir: str | os.PathLike, step: str) -> Path:
+    """Return a completed step's folder, or say which command creates it."""
+    folder = Path(run_dir) / step
+    if not (folder / MANIFEST).exists():
+        command = STEP_COMMANDS.get(step, "recft run")
+        raise MissingArtefactError(
+            f"{folder} is missing or incomplete (no {MANIFEST}): this notebook reads the "
+            f"artefacts of step {step}. Create them with `{command} --run-dir {Path(run_dir)}` "
+            f"or run that notebook first with the same run_dir."
+        )
+    return folder

@@ -1,0 +1,56 @@
+"""Datasets: the built-in UCI Online Retail and bring-your-own files.
+
+:func:`load_interactions` is the one entry point the notebooks use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from recft_utils.datasets import online_retail
+from recft_utils.datasets.cleaning import clean_online_retail
+from recft_utils.datasets.interactions import (
+    SUFFIXES,
+    read_interactions_file,
+    sample_customers,
+)
+from recft_utils.errors import ParameterError
+
+BUILTIN = {"online-retail": online_retail}
+
+
+def check_dataset_name(dataset: str) -> None:
+    """Accept a built-in name or the path of an existing CSV/parquet file."""
+    if not isinstance(dataset, str) or not dataset:
+        raise ParameterError(f"Parameter dataset must be a name or a file path, got {dataset!r}.")
+    if dataset in BUILTIN:
+        return
+    path = Path(dataset)
+    if path.suffix.lower() in SUFFIXES:
+        if not path.exists():
+            raise ParameterError(f"Dataset file {dataset} does not exist; check the path.")
+        return
+    raise ParameterError(
+        f"Unknown dataset {dataset!r}. Use one of {', '.join(BUILTIN)} or the path of a .csv/.parquet "
+        f"file with columns user_id, item_id, timestamp, item_text."
+    )
+
+
+def load_interactions(dataset: str = "online-retail", max_customers: int | None = None,
+                      seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load a dataset as cleaned interactions in the recft schema.
+
+    Returns ``(interactions, cleaning_report)``; a bring-your-own file is
+    validated rather than cleaned, and its report has a single row.
+    """
+    check_dataset_name(dataset)
+    if dataset == "online-retail":
+        interactions, report = clean_online_retail(online_retail.load_raw())
+    else:
+        interactions = read_interactions_file(dataset)
+        report = pd.DataFrame([{"rule": "validated", "why": "bring-your-own file",
+                                "rows_removed": 0, "rows_left": len(interactions)}])
+    interactions = interactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    return sample_customers(interactions, max_customers, seed), report

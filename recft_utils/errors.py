@@ -1,0 +1,21 @@
+"""Errors that mean "the input is wrong" rather than "the code is wrong".
+
+Every message names the problem and the fix; the ``recft`` command prints
+them without a traceback.
+"""
+
+
+class RecftError(Exception):
+    """Base class: a problem the user can fix, with a message saying how."""
+
+
+class ParameterError(RecftError, ValueError):
+    """An unknown or ill-typed parameter (profile, dataset, window, ...)."""
+
+
+class DatasetError(RecftError):
+    """A dataset that is missing, truncated, corrupt or malformed."""
+
+
+class MissingArtefactError(RecftError, FileNotFoundError):
+    """A step's input that an earlier step should have written."""

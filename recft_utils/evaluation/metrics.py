@@ -1,0 +1,82 @@
+"""Ranking metrics over the full catalogue, vectorised over users.
+
+All functions take ``scores`` (users x items, higher is better; ``-inf``
+means "not a candidate") and ``truth`` (users x items, boolean) and return
+one value per user, so that means and bootstrap intervals are cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best items per row, best first (ties: lower index first)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # lexsort's last key is primary: sort by score descending, then by item index.
+    order = np.lexsort((part, -part_scores), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def _hits(scores, truth, k):
+    ranked = top_k(scores, k)
+    hits = np.take_along_axis(truth, ranked, axis=1)
+    # an item scored -inf is not recommended at all
+    valid = np.isfinite(np.take_along_axis(scores, ranked, axis=1))
+    return hits & valid
+
+
+def ndcg_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
+    """Binary-relevance NDCG@k: DCG of the top k over the DCG of a perfect list."""
+    hits = _hits(scores, truth, k)
+    discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
+    dcg = hits @ discounts
+    n_relevant = np.minimum(truth.sum(axis=1), hits.shape[1])
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[n_relevant]
+    return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+
+def recall_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
+    """Share of a user's relevant items found in the top k."""
+    n_relevant = truth.sum(axis=1)
+    found = _hits(scores, truth, k).sum(axis=1)
+    return np.divide(found, n_relevant, out=np.zeros(len(found)), where=n_relevant > 0)
+
+
+def hit_rate_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
+    """1 when at least one relevant item is in the top k, else 0."""
+    return _hits(scores, truth, k).any(axis=1).astype(float)
+
+
+def reciprocal_rank(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """1 / rank of the best-ranked relevant item in the full ranking (MRR per user).
+
+    Rank counts the candidates scored strictly higher, so ties are resolved in
+    the model's favour; a user whose relevant items are all ``-inf`` gets 0.
+    """
+    best = np.where(truth, scores, -np.inf).max(axis=1)
+    rank = (scores > best[:, None]).sum(axis=1) + 1
+    return np.where(np.isfinite(best), 1.0 / rank, 0.0)
+
+
+def catalogue_coverage(scores: np.ndarray, k: int = 10, n_items: int | None = None) -> float:
+    """Share of the catalogue that appears in at least one user's top k."""
+    ranked = top_k(scores, k)
+    shown = np.take_along_axis(scores, ranked, axis=1)
+    distinct = np.unique(ranked[np.isfinite(shown)])
+    return len(distinct) / (n_items or scores.shape[1])
+
+
+def bootstrap_interval(values: np.ndarray, samples: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean, resampling users."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)

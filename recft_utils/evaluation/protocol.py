@@ -1,0 +1,173 @@
+"""The evaluation protocol: who is evaluated, on which items, in which view.
+
+A :class:`EvalTask` freezes one window of the temporal split: the history a
+model may learn from (strictly before the window), the customers evaluated
+(bought in the window *and* before it) and what they bought in the window.
+The catalogue is every item sold before the window end; items first sold
+inside the window are *cold*.
+
+Three views (see the guide):
+
+- ``all``: every purchase in the window counts, repeats included;
+- ``discovery``: items the customer bought before are removed from both the
+  ranking and the ground truth (customers left with nothing are dropped);
+- ``cold``: only cold items are ranked, for customers who bought one.
+  Models that only know item IDs cannot take part in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recft_utils.evaluation import metrics
+from recft_utils.evaluation.split import TemporalSplit
+from recft_utils.errors import ParameterError
+
+VIEWS = ("all", "discovery", "cold")
+
+
+@dataclass
+class EvalTask:
+    window: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    history: pd.DataFrame  # interactions before ``start``: all a model may see
+    target: pd.DataFrame  # interactions inside the window
+    items: np.ndarray  # catalogue: warm items (sorted) then cold items (sorted)
+    n_warm: int
+    users: np.ndarray  # customers with history, rows of ``matrix``
+    matrix: sp.csr_matrix  # users x items: number of orders containing the item
+    eval_rows: np.ndarray  # rows of ``users`` that are evaluated
+    truth: sp.csr_matrix  # eval users x items: bought in the window
+
+    @property
+    def cold_columns(self) -> np.ndarray:
+        return np.arange(self.n_warm, len(self.items))
+
+    def summary(self) -> dict:
+        return {
+            "window": self.window,
+            "start": str(self.start.date()),
+            "history_interactions": len(self.history),
+            "window_interactions": len(self.target),
+            "catalogue_items": len(self.items),
+            "cold_items": len(self.items) - self.n_warm,
+            "customers_with_history": len(self.users),
+            "evaluated_customers": len(self.eval_rows),
+        }
+
+
+def _index(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    return np.searchsorted(universe, values)
+
+
+def build_task(interactions: pd.DataFrame, split: TemporalSplit, window: str = "test") -> EvalTask:
+    """Freeze one window of the split into an :class:`EvalTask`."""
+    start, end = split.window(window)
+    ts = interactions["timestamp"]
+    history = interactions[ts < start]
+    target = interactions[(ts >= start) & (ts < end)]
+    warm = np.sort(history["item_id"].unique())
+    cold = np.sort(np.setdiff1d(target["item_id"].unique(), warm))
+    items = np.concatenate([warm, cold])
+    order = np.argsort(items)
+    users = np.sort(history["user_id"].unique())
+
+    pairs = history.groupby(["user_id", "item_id"])["order_id"].nunique()
+    rows = _index(pairs.index.get_level_values(0).to_numpy(), users)
+    cols = order[_index(pairs.index.get_level_values(1).to_numpy(), items[order])]
+    matrix = sp.csr_matrix((pairs.to_numpy().astype(np.float32), (rows, cols)),
+                           shape=(len(users), len(items)))
+
+    bought = target[target["user_id"].isin(users)][["user_id", "item_id"]].drop_duplicates()
+    eval_users = np.sort(bought["user_id"].unique())
+    eval_rows = _index(eval_users, users)
+    t_rows = _index(bought["user_id"].to_numpy(), eval_users)
+    t_cols = order[_index(bought["item_id"].to_numpy(), items[order])]
+    truth = sp.csr_matrix((np.ones(len(bought), dtype=bool), (t_rows, t_cols)),
+                          shape=(len(eval_users), len(items)))
+    return EvalTask(window, start, end, history, target, items, len(warm), users, matrix,
+                    eval_rows, truth)
+
+
+def _view(task: EvalTask, view: str, scores: np.ndarray, truth: np.ndarray, rows: np.ndarray):
+    """Restrict scores/truth of some evaluated users to one view; drop empty users."""
+    if view == "discovery":
+        seen = task.matrix[task.eval_rows[rows]].toarray() > 0
+        scores = np.where(seen, -np.inf, scores)
+        truth = truth & ~seen
+    elif view == "cold":
+        scores = scores[:, task.n_warm:]
+        truth = truth[:, task.n_warm:]
+    keep = truth.any(axis=1)
+    return scores[keep], truth[keep], rows[keep]
+
+
+def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int = 2048) -> dict:
+    """Per-user metrics of a fitted model, by view.
+
+    ``model.score(user_rows)`` returns scores over ``task.items`` for those rows
+    of ``task.users``. Models whose ``scores_cold_items`` is false get ``-inf`` on
+    cold items and skip the ``cold`` view.
+    Returns ``{view: DataFrame(user_id, ndcg, recall, hit_rate, rr)}`` plus the
+    coverage of each view under the key ``("coverage", view)``.
+    """
+    unknown = set(views) - set(VIEWS)
+    if unknown:
+        raise ParameterError(f"Unknown view(s) {sorted(unknown)}; use some of {VIEWS}.")
+    cold_ok = getattr(model, "scores_cold_items", False)
+    views = [v for v in views if v != "cold" or cold_ok]
+    parts = {v: [] for v in views}
+    shown = {v: set() for v in views}
+    for begin in range(0, len(task.eval_rows), chunk):
+        rows = np.arange(begin, min(begin + chunk, len(task.eval_rows)))
+        scores = np.asarray(model.score(task.eval_rows[rows]), dtype=np.float64)
+        if not cold_ok:
+            scores[:, task.n_warm:] = -np.inf
+        truth = task.truth[rows].toarray()
+        for view in views:
+            s, t, r = _view(task, view, scores, truth, rows)
+            if len(r) == 0:
+                continue
+            top = metrics.top_k(s, k)
+            shown[view].update(np.unique(top[np.isfinite(np.take_along_axis(s, top, axis=1))]))
+            parts[view].append(pd.DataFrame({
+                "user_id": task.users[task.eval_rows[r]],
+                "ndcg": metrics.ndcg_at_k(s, t, k),
+                "recall": metrics.recall_at_k(s, t, k),
+                "hit_rate": metrics.hit_rate_at_k(s, t, k),
+                "rr": metrics.reciprocal_rank(s, t),
+            }))
+    result = {}
+    for view in views:
+        frame = pd.concat(parts[view], ignore_index=True) if parts[view] else pd.DataFrame(
+            columns=["user_id", "ndcg", "recall", "hit_rate", "rr"])
+        n_candidates = len(task.items) - task.n_warm if view == "cold" else len(task.items)
+        frame.attrs["coverage"] = len(shown[view]) / max(n_candidates, 1)
+        result[view] = frame
+    return result
+
+
+def summarise(per_user: dict, model_name: str, k: int = 10, bootstrap: int = 1000,
+              seed: int = 0) -> list[dict]:
+    """One record per view: means, a bootstrap interval for NDCG, coverage."""
+    records = []
+    for view, frame in per_user.items():
+        low, high = metrics.bootstrap_interval(frame["ndcg"].to_numpy(), bootstrap, seed=seed)
+        records.append({
+            "model": model_name,
+            "view": view,
+            f"ndcg@{k}": float(frame["ndcg"].mean()) if len(frame) else float("nan"),
+            f"ndcg@{k}_low": low,
+            f"ndcg@{k}_high": high,
+            f"recall@{k}": float(frame["recall"].mean()) if len(frame) else float("nan"),
+            f"hit_rate@{k}": float(frame["hit_rate"].mean()) if len(frame) else float("nan"),
+            "mrr": float(frame["rr"].mean()) if len(frame) else float("nan"),
+            f"coverage@{k}": float(frame.attrs["coverage"]),
+            "n_users": int(len(frame)),
+        })
+    return records

@@ -1,0 +1,169 @@
+"""Classical baselines, fitted on an :class:`~recft_utils.evaluation.EvalTask`.
+
+Each model has ``fit(task)`` and ``score(user_rows)``, which returns a dense
+(users x catalogue) score matrix. They only know item IDs, so none of them
+scores cold items (``scores_cold_items = False``) except :class:`Random`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recft_utils.errors import ParameterError
+
+
+class Recommender:
+    """Base class: a name and the two methods the protocol calls."""
+
+    name = "recommender"
+    scores_cold_items = False
+
+    def fit(self, task):
+        self.task = task
+        return self
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    out = matrix.copy()
+    out.data = np.ones_like(out.data, dtype=np.float64)
+    return out
+
+
+def customers_per_item(history: pd.DataFrame, items: np.ndarray) -> np.ndarray:
+    """How many distinct customers bought each catalogue item."""
+    counts = history.groupby("item_id")["user_id"].nunique()
+    return counts.reindex(items, fill_value=0).to_numpy(dtype=np.float64)
+
+
+class Random(Recommender):
+    """Uniform random scores: the floor every model must clear."""
+
+    name = "random"
+    scores_cold_items = True
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def score(self, user_rows):
+        rng = np.random.default_rng(self.seed + 7919 * int(user_rows[0]) if len(user_rows) else self.seed)
+        return rng.random((len(user_rows), len(self.task.items)))
+
+
+class Popularity(Recommender):
+    """Items ranked by how many customers bought them, over all history or its last ``days``."""
+
+    def __init__(self, days: int | None = None):
+        if days is not None and days <= 0:
+            raise ParameterError(f"Popularity window must be a positive number of days, got {days}.")
+        self.days = days
+        self.name = "popularity (all time)" if days is None else f"popularity (last {days} days)"
+
+    def fit(self, task):
+        super().fit(task)
+        history = task.history
+        if self.days is not None:
+            history = history[history["timestamp"] >= task.start - pd.Timedelta(days=self.days)]
+        self.counts = customers_per_item(history, task.items)
+        return self
+
+    def score(self, user_rows):
+        return np.broadcast_to(self.counts, (len(user_rows), len(self.counts))).copy()
+
+
+class Repeats(Recommender):
+    """The customer's own most-bought items first, then recent popularity.
+
+    Retail is repeat-heavy, so this is the bar for the ``all`` view; in the
+    ``discovery`` view it reduces to recent popularity.
+    """
+
+    name = "own repeats, then recent popularity"
+
+    def __init__(self, days: int = 30):
+        self.popularity = Popularity(days)
+
+    def fit(self, task):
+        super().fit(task)
+        self.popularity.fit(task)
+        pop = self.popularity.counts
+        self.tiebreak = pop / (pop.max() + 1.0)  # in [0, 1): never outranks one purchase
+        return self
+
+    def score(self, user_rows):
+        own = self.task.matrix[user_rows].toarray().astype(np.float64)
+        return own + self.tiebreak
+
+
+class ItemKNN(Recommender):
+    """Item-based neighbours: cosine similarity between items' buyer sets.
+
+    A customer's score for an item is the summed similarity of the item to
+    everything they bought. ``neighbours`` keeps each item's strongest links.
+    """
+
+    def __init__(self, neighbours: int | None = None):
+        self.neighbours = neighbours
+        self.name = "ItemKNN (cosine)" if neighbours is None else f"ItemKNN (cosine, {neighbours} neighbours)"
+
+    def fit(self, task):
+        super().fit(task)
+        x = _binary(task.matrix)
+        co = (x.T @ x).toarray()
+        norms = np.sqrt(np.diag(co))
+        sim = co / np.maximum(np.outer(norms, norms), 1e-12)
+        np.fill_diagonal(sim, 0.0)
+        if self.neighbours and self.neighbours < sim.shape[0]:
+            cut = np.partition(sim, -self.neighbours, axis=0)[-self.neighbours]
+            sim = np.where(sim >= cut[None, :], sim, 0.0)
+        self.x = x
+        self.similarity = sim
+        return self
+
+    def score(self, user_rows):
+        return np.asarray(self.x[user_rows] @ self.similarity)
+
+
+class EASE(Recommender):
+    """EASE (Steck, 2019): a closed-form item-item linear model.
+
+    ``B = I - P / diag(P)`` with ``P = (XᵀX + λI)⁻¹`` and a zero diagonal;
+    scores are ``X B``. One matrix inverse of catalogue size: seconds here.
+    """
+
+    def __init__(self, l2: float = 300.0):
+        if l2 <= 0:
+            raise ParameterError(f"EASE needs a positive l2 (λ), got {l2}.")
+        self.l2 = l2
+        self.name = f"EASE (λ = {l2:g})"
+
+    def fit(self, task):
+        super().fit(task)
+        x = _binary(task.matrix)
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += self.l2
+        inverse = np.linalg.inv(gram)
+        self.weights = -inverse / np.diag(inverse)[None, :]
+        np.fill_diagonal(self.weights, 0.0)
+        self.x = x
+        return self
+
+    def score(self, user_rows):
+        return np.asarray(self.x[user_rows] @ self.weights)
+
+
+def classical_baselines(recent_days: int = 30, seed: int = 0) -> list[Recommender]:
+    """The baselines of the guide's reference table, in its order, plus random."""
+    return [
+        Random(seed),
+        Popularity(None),
+        Popularity(recent_days),
+        Repeats(recent_days),
+        ItemKNN(),
+        ItemKNN(neighbours=100),
+        EASE(300.0),
+    ]

