@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from recft_utils.evaluation import TemporalSplit, build_task, evaluate, summarise
 from recft_utils.models import classical_baselines

@@ -167,6 +167,13 @@ def convert_archive(archive: Path) -> pd.DataFrame:
                 raw = pd.read_excel(sheet, engine="openpyxl", dtype={"InvoiceNo": str, "StockCode": str})
     except zipfile.BadZipFile as exc:
         raise DatasetError(f"{archive} is not a valid zip archive: delete it and download again.") from exc
+    # Checked here because normalise_types would otherwise fail with a bare KeyError.
+    missing = [c for c in COLUMNS if c not in raw.columns]
+    if missing:
+        raise DatasetError(
+            f"{ARCHIVE_MEMBER} in {archive} lacks column(s) {missing}: it is not UCI Online "
+            f"Retail. Delete the archive and download again."
+        )
     return normalise_types(raw)
 
 

@@ -180,14 +180,38 @@ def load_tokenizer(model_dir: str | os.PathLike = DEFAULT_MODEL):
     return _keras_hub().models.BertTokenizer.from_preset(str(folder))
 
 
-def load_backbone(model_dir: str | os.PathLike = DEFAULT_MODEL):
+def load_backbone(model_dir: str | os.PathLike = DEFAULT_MODEL, *, exact_gelu: bool = True):
     """The model's transformer (``keras_hub.models.BertBackbone``) with its weights.
 
     Its outputs are ``sequence_output`` (batch, tokens, 384), the last hidden
     states, and ``pooled_output`` (the [CLS] dense layer, unused here).
+
+    KerasHub's BERT uses the tanh approximation of GELU; the Hugging Face model
+    (and so all-MiniLM-L6-v2 as trained) uses the exact erf GELU. With
+    ``exact_gelu=True`` the feed-forward activations are switched to the exact
+    one, and the embeddings match a reference implementation of the Hugging
+    Face model to ~1e-7 instead of ~2e-4. The switch lives on the loaded
+    layers only: a backbone rebuilt from ``get_config()`` gets the
+    approximation back.
     """
     folder = find_model_dir(model_dir)
-    return _keras_hub().models.BertBackbone.from_preset(str(folder))
+    backbone = _keras_hub().models.BertBackbone.from_preset(str(folder))
+    if exact_gelu:
+        _use_exact_gelu(backbone)
+    return backbone
+
+
+def _use_exact_gelu(backbone) -> None:
+    import keras
+
+    gelu = keras.activations.get("gelu")  # approximate=False
+    for index in range(backbone.num_layers):
+        layer = backbone.get_layer(f"transformer_layer_{index}")
+        dense = getattr(layer, "_feedforward_intermediate_dense", None)
+        if dense is None:  # another KerasHub layout: keep its activation
+            return
+        layer.activation = gelu
+        dense.activation = gelu
 
 
 def token_embedding_matrix(backbone) -> np.ndarray:
@@ -289,7 +313,9 @@ class SentenceEncoder:
         if not cleaned:
             return []
         pieces = self.tokenizer(cleaned)
-        pieces = pieces.to_list() if hasattr(pieces, "to_list") else np.asarray(pieces).tolist()
+        if hasattr(pieces, "to_list"):  # a tf.RaggedTensor (older KerasHub)
+            pieces = pieces.to_list()
+        pieces = [[int(i) for i in np.asarray(row).ravel()] for row in pieces]
         keep = self.sequence_length - 2
         return [[self.cls_id, *ids[:keep], self.sep_id] for ids in pieces]
 

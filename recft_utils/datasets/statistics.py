@@ -1,0 +1,71 @@
+"""Descriptive statistics of an interaction table, for exploration and reports."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def dataset_summary(interactions: pd.DataFrame) -> dict:
+    """Counts and dates a reader checks first."""
+    n_users = interactions["user_id"].nunique()
+    n_items = interactions["item_id"].nunique()
+    pairs = interactions[["user_id", "item_id"]].drop_duplicates()
+    return {
+        "interactions": int(len(interactions)),
+        "orders": int(interactions["order_id"].nunique()),
+        "customers": int(n_users),
+        "items": int(n_items),
+        "countries": int(interactions["country"].nunique()),
+        "first_day": str(interactions["timestamp"].min().date()),
+        "last_day": str(interactions["timestamp"].max().date()),
+        "density": float(len(pairs) / (n_users * n_items)),
+    }
+
+
+def item_popularity(interactions: pd.DataFrame) -> pd.Series:
+    """Distinct customers per item, most popular first."""
+    return interactions.groupby("item_id")["user_id"].nunique().sort_values(ascending=False)
+
+
+def head_share(popularity: pd.Series, top_fraction: float = 0.1) -> float:
+    """Share of (customer, item) purchases that go to the top ``top_fraction`` of items."""
+    n_top = max(1, int(round(len(popularity) * top_fraction)))
+    return float(popularity.iloc[:n_top].sum() / popularity.sum())
+
+
+def orders_per_customer(interactions: pd.DataFrame) -> pd.Series:
+    return interactions.groupby("user_id")["order_id"].nunique()
+
+
+def weekly_activity(interactions: pd.DataFrame) -> pd.DataFrame:
+    """Orders and active customers per week."""
+    weeks = interactions.set_index("timestamp").groupby(pd.Grouper(freq="W-MON", label="left"))
+    return pd.DataFrame({
+        "orders": weeks["order_id"].nunique(),
+        "customers": weeks["user_id"].nunique(),
+    })
+
+
+def repeat_share(history: pd.DataFrame, target: pd.DataFrame) -> float:
+    """Share of (customer, item) purchases in ``target`` the customer had made before."""
+    bought = target[["user_id", "item_id"]].drop_duplicates()
+    before = history[["user_id", "item_id"]].drop_duplicates()
+    known = bought.merge(before, how="inner", on=["user_id", "item_id"])
+    return float(len(known) / max(len(bought), 1))
+
+
+def implicit_feedback(interactions: pd.DataFrame) -> pd.DataFrame:
+    """One row per (customer, item): a positive label with its strength and dates.
+
+    There are no ratings or impressions: a purchase is a positive, anything
+    not bought is unlabelled (not a negative). ``orders`` counts how often it
+    was bought, which a model may use as a confidence weight.
+    """
+    grouped = interactions.groupby(["user_id", "item_id"])
+    return pd.DataFrame({
+        "orders": grouped["order_id"].nunique(),
+        "quantity": grouped["quantity"].sum(),
+        "first_bought": grouped["timestamp"].min(),
+        "last_bought": grouped["timestamp"].max(),
+    }).reset_index().assign(label=1)
+

@@ -1,0 +1,86 @@
+"""The figures the notebooks show; each returns a matplotlib Figure.
+
+Notebooks save them with :func:`recft_utils.artefacts.save_figure`, so every
+plot a learner sees also exists as a PNG in the run folder.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def long_tail(popularity: pd.Series) -> plt.Figure:
+    """Cumulative share of purchases against the share of items, most popular first."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    share_items = np.arange(1, len(popularity) + 1) / len(popularity)
+    share_purchases = popularity.cumsum().to_numpy() / popularity.sum()
+    ax.plot(share_items * 100, share_purchases * 100)
+    ax.plot([0, 100], [0, 100], linestyle=":", color="grey", label="every item equally popular")
+    ax.set(xlabel="% of items (most popular first)", ylabel="% of customer-item purchases",
+           title="The long tail")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def activity(orders: pd.Series) -> plt.Figure:
+    """Histogram of orders per customer, log-scaled."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bins = np.unique(np.logspace(0, np.log10(orders.max() + 1), 30).astype(int))
+    ax.hist(orders, bins=bins)
+    ax.set(xscale="log", yscale="log", xlabel="orders per customer", ylabel="customers",
+           title="Customer activity")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def seasonality(weekly: pd.DataFrame, windows: dict[str, tuple] | None = None) -> plt.Figure:
+    """Orders per week, with the evaluation windows shaded."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.plot(weekly.index, weekly["orders"], marker=".", label="orders per week")
+    colours = {"valid": "tab:orange", "test": "tab:red"}
+    for name, (start, end) in (windows or {}).items():
+        ax.axvspan(start, end, alpha=0.15, color=colours.get(name, "grey"), label=f"{name} window")
+    ax.set(ylabel="orders", title="Seasonality: orders per week")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return fig
+
+
+def removed_rows(report: pd.DataFrame) -> plt.Figure:
+    """Rows removed by each cleaning rule."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(report["rule"], report["rows_removed"])
+    ax.invert_yaxis()
+    ax.set(xlabel="rows removed", title="What cleaning removed")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def model_comparison(table: pd.DataFrame, title: str = "NDCG@10 on the test window") -> plt.Figure:
+    """Horizontal bars: one group per model, one bar per column (view)."""
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.5))
+    height = 0.8 / max(len(table.columns), 1)
+    positions = np.arange(len(table))
+    for i, column in enumerate(table.columns):
+        ax.barh(positions + i * height, table[column].fillna(0), height=height, label=column)
+    ax.set_yticks(positions + height * (len(table.columns) - 1) / 2, table.index)
+    ax.invert_yaxis()
+    ax.set(xlabel="NDCG@10", title=title)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def token_lengths(lengths: np.ndarray, chosen: int) -> plt.Figure:
+    """Distribution of title lengths in word pieces, with the chosen sequence length."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(lengths, bins=np.arange(lengths.min(), lengths.max() + 2) - 0.5)
+    ax.axvline(chosen, color="tab:red", linestyle="--", label=f"sequence length {chosen}")
+    ax.set(xlabel="word pieces per title ([CLS] and [SEP] included)", ylabel="items",
+           title="How long are product titles?")
+    ax.legend()
+    return fig

@@ -1,0 +1,71 @@
+"""Each metric against hand-computed cases."""
+
+import numpy as np
+import pytest
+
+from recft_utils.evaluation import metrics
+
+INF = -np.inf
+
+
+def case():
+    # one user, 5 items; ranking by score: item 4, 2, 0, 3, 1
+    scores = np.array([[0.5, 0.1, 0.8, 0.3, 0.9]])
+    truth = np.array([[True, False, True, False, False]])  # relevant: items 0 and 2
+    return scores, truth
+
+
+def test_top_k_orders_best_first_and_breaks_ties_by_index():
+    scores = np.array([[1.0, 3.0, 3.0, 2.0]])
+    assert metrics.top_k(scores, 3).tolist() == [[1, 2, 3]]
+
+
+def test_ndcg_by_hand():
+    scores, truth = case()
+    # hits at ranks 2 and 3: DCG = 1/log2(3) + 1/log2(4); ideal = 1/log2(2) + 1/log2(3)
+    expected = (1 / np.log2(3) + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
+    assert metrics.ndcg_at_k(scores, truth, 3)[0] == pytest.approx(expected)
+    # top 1 is item 4, not relevant
+    assert metrics.ndcg_at_k(scores, truth, 1)[0] == 0.0
+
+
+def test_ndcg_is_one_for_a_perfect_ranking_and_caps_the_ideal_at_k():
+    scores = np.array([[3.0, 2.0, 1.0, 0.0]])
+    truth = np.array([[True, True, True, False]])
+    assert metrics.ndcg_at_k(scores, truth, 2)[0] == pytest.approx(1.0)
+
+
+def test_recall_hit_rate_and_reciprocal_rank_by_hand():
+    scores, truth = case()
+    assert metrics.recall_at_k(scores, truth, 2)[0] == pytest.approx(0.5)
+    assert metrics.recall_at_k(scores, truth, 3)[0] == pytest.approx(1.0)
+    assert metrics.hit_rate_at_k(scores, truth, 1)[0] == 0.0
+    assert metrics.hit_rate_at_k(scores, truth, 2)[0] == 1.0
+    assert metrics.reciprocal_rank(scores, truth)[0] == pytest.approx(0.5)
+
+
+def test_excluded_items_are_never_hits():
+    scores = np.array([[INF, 1.0, 0.5]])
+    truth = np.array([[True, False, False]])
+    assert metrics.ndcg_at_k(scores, truth, 3)[0] == 0.0
+    assert metrics.reciprocal_rank(scores, truth)[0] == 0.0
+
+
+def test_vectorised_over_users():
+    scores = np.array([[0.9, 0.1], [0.1, 0.9]])
+    truth = np.array([[True, False], [True, False]])
+    assert metrics.ndcg_at_k(scores, truth, 1).tolist() == [1.0, 0.0]
+    assert metrics.reciprocal_rank(scores, truth).tolist() == [1.0, 0.5]
+
+
+def test_coverage_counts_distinct_recommended_items():
+    scores = np.array([[3.0, 2.0, 1.0, 0.0], [0.0, 3.0, 2.0, 1.0]])
+    assert metrics.catalogue_coverage(scores, 2) == pytest.approx(3 / 4)
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_deterministic():
+    values = np.random.default_rng(0).random(500)
+    low, high = metrics.bootstrap_interval(values, samples=300, seed=1)
+    assert low < values.mean() < high
+    assert (low, high) == metrics.bootstrap_interval(values, samples=300, seed=1)
+    assert high - low < 0.1
