@@ -86,9 +86,13 @@ def preflight(parameters: dict) -> None:
     """Cheap checks that stop a run before any heavy work: settings, data source, kernel."""
     from recft_utils.datasets import online_retail
 
+    from recft_utils.datasets.interactions import read_interactions_file
+
     settings = resolve_settings(**{k: v for k, v in parameters.items() if k in SETTINGS_PARAMETERS})
     if settings.dataset == "online-retail":
-        online_retail.mirror_path()  # raises when RECFT_DATA_MIRROR points nowhere
+        online_retail.check_mirror()
+    else:
+        read_interactions_file(settings.dataset)
     check_kernel()
 
 
@@ -145,7 +149,7 @@ def run_chain(profile: str = "workshop", dataset: str = "online-retail", paramet
         run_dir = Path(run_dir) if run_dir else project_root() / "runs" / new_run_id()
         params = {"profile": profile, "dataset": dataset, **(parameters or {}),
                   "run_dir": str(Path(run_dir).resolve())}
-        if params["dataset"] != "online-retail":
+        if Path(params["dataset"]).is_file():  # the kernel runs in notebooks/, so make it absolute
             params["dataset"] = str(Path(params["dataset"]).resolve())
         check_parameters(paths, params)
     preflight(params)

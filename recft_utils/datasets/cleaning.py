@@ -79,3 +79,17 @@ def clean_online_retail(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         "order_id": rows["InvoiceNo"].astype(str),
     }).reset_index(drop=True)
     return interactions, pd.DataFrame(report)
+
+
+def rule_examples(raw: pd.DataFrame, per_rule: int = 3, seed: int = 0) -> pd.DataFrame:
+    """A few raw rows each rule removes (rows no earlier rule removed), to see what goes."""
+    keep = pd.Series(True, index=raw.index)
+    shown = []
+    for name, _, drop in _rules(raw):
+        hit = raw[keep & drop]
+        if len(hit):
+            sample = hit.sample(min(per_rule, len(hit)), random_state=seed)
+            shown.append(sample.assign(rule=name))
+        keep &= ~drop
+    columns = ["rule", "InvoiceNo", "StockCode", "Description", "Quantity", "UnitPrice", "CustomerID"]
+    return pd.concat(shown)[columns].reset_index(drop=True) if shown else pd.DataFrame(columns=columns)

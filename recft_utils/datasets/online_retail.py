@@ -104,6 +104,22 @@ def _check_mirror_checksum(path: Path) -> None:
         )
 
 
+def check_mirror() -> None:
+    """Seconds-cheap checks of a configured mirror: it exists, its checksum, its parquet footer."""
+    path = mirror_path()
+    if path is None:
+        return
+    _check_mirror_checksum(path)
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception as exc:
+        raise DatasetError(
+            f"{path} is not a readable parquet file ({exc}). Copy it again from a good mirror."
+        ) from exc
+
+
 def check_content(raw: pd.DataFrame, source: str, facts: DatasetFacts = FACTS) -> pd.DataFrame:
     """Refuse a table that is not the complete dataset; return it unchanged."""
     missing = [c for c in COLUMNS if c not in raw.columns]

@@ -1,0 +1,45 @@
+"""Step 2's tables: interactions labelled by split part, and the item table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from recft_utils.errors import ParameterError
+from recft_utils.evaluation.split import TemporalSplit
+
+
+def check_protocol(protocol: dict, test_days: int, valid_days: int, dataset: str) -> TemporalSplit:
+    """The split step 1 chose; refuse parameters that contradict it."""
+    for name, value in (("test_days", test_days), ("valid_days", valid_days), ("dataset", dataset)):
+        if protocol.get(name) != value:
+            raise ParameterError(
+                f"Step 01 of this run used {name}={protocol.get(name)!r} but this notebook got "
+                f"{value!r}. Run both with the same value (or use a new run_dir)."
+            )
+    return TemporalSplit.from_dict(protocol)
+
+
+def item_table(interactions: pd.DataFrame, split: TemporalSplit, normalise) -> pd.DataFrame:
+    """One row per item: its text, normalised title, first sale, buyers, cold flag.
+
+    ``cold_in_test`` marks items first sold in the test window: no model may
+    learn their ID, only their text.
+    """
+    grouped = interactions.groupby("item_id")
+    latest = interactions.sort_values("timestamp").drop_duplicates("item_id", keep="last")
+    items = latest.set_index("item_id")[["item_text"]].sort_index()
+    items["title"] = items["item_text"].map(normalise)
+    items["first_sold"] = grouped["timestamp"].min()
+    items["customers"] = grouped["user_id"].nunique()
+    items["cold_in_test"] = items["first_sold"] >= split.test_start
+    return items.reset_index()
+
+
+def choose_sequence_length(lengths: np.ndarray, quantile: float = 0.99, multiple: int = 8) -> int:
+    """Shortest multiple of ``multiple`` that fits ``quantile`` of the titles."""
+    if len(lengths) == 0:
+        raise ParameterError("No titles to measure: the item table is empty.")
+    return int(math.ceil(np.quantile(lengths, quantile) / multiple) * multiple)

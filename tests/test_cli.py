@@ -1,0 +1,89 @@
+"""Bad input stops `recft run` before any notebook runs, with a message naming the fix."""
+
+import shutil
+
+import pytest
+
+from recft_utils import cli
+
+
+def run(capsys, *args):
+    code = cli.main(list(args))
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def no_notebooks_run(monkeypatch):
+    """Fail the test if a notebook would be executed."""
+    import recft_utils.runner as runner
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a notebook was executed despite bad input")
+
+    monkeypatch.setattr(runner, "execute", refuse)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--profile", "huge"], "Unknown profile 'huge'"),
+    (["--dataset", "amazon"], "Unknown dataset 'amazon'"),
+    (["-p", "colour", "red"], "Unknown parameter 'colour'"),
+    (["-p", "seed", "abc"], "Parameter seed must be of type int"),
+    (["-p", "test_days", "0"], "test_days must be a positive whole number"),
+    (["--notebooks", "09"], "Unknown notebook number"),
+])
+def test_bad_parameters_are_refused_early(capsys, tmp_path, no_notebooks_run, args, message):
+    code, err = run(capsys, "run", "--run-dir", str(tmp_path), *args)
+    assert code == 2
+    assert message in err
+
+
+def test_missing_mirror_is_refused_early(capsys, tmp_path, monkeypatch, no_notebooks_run):
+    monkeypatch.setenv("RECFT_DATA_MIRROR", str(tmp_path / "nowhere"))
+    code, err = run(capsys, "run", "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and "RECFT_DATA_MIRROR" in err and "not a directory" in err
+
+
+def test_corrupt_mirror_is_refused_early(capsys, tmp_path, monkeypatch, mirror_root, no_notebooks_run):
+    copy = tmp_path / "mirror" / "online_retail"
+    copy.mkdir(parents=True)
+    (copy / "online_retail.parquet").write_bytes(b"not a parquet file at all")
+    monkeypatch.setenv("RECFT_DATA_MIRROR", str(copy.parent))
+    code, err = run(capsys, "run", "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and "not a readable parquet" in err
+    shutil.copy(mirror_root / "online_retail" / "SHA256SUMS", copy / "SHA256SUMS")
+    code, err = run(capsys, "run", "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and "Wrong checksum" in err
+
+
+def test_bring_your_own_file_missing_a_column_is_refused_early(capsys, tmp_path, no_notebooks_run):
+    shop = tmp_path / "shop.csv"
+    shop.write_text("user_id,item_id,item_text\n1,A,red mug\n")
+    code, err = run(capsys, "run", "--run-dir", str(tmp_path / "run"), "--dataset", str(shop))
+    assert code == 2 and "timestamp" in err and "shop.csv" in err
+
+
+def test_parse_value_follows_papermill():
+    from recft_utils.runner import parse_value
+
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5
+    assert parse_value("true") is True and parse_value("none") is None
+    assert parse_value("runs/x") == "runs/x"
+
+
+def test_a_step_without_its_inputs_names_the_command(tmp_path):
+    from recft_utils.artefacts import require_step
+    from recft_utils.errors import MissingArtefactError
+
+    with pytest.raises(MissingArtefactError, match="recft run --notebooks 01"):
+        require_step(tmp_path, "01_requirements")
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    from recft_utils.artefacts import atomic_path
+
+    target = tmp_path / "table.parquet"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,27 @@
+"""environment.yml is generated from pyproject.toml and must not drift from it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_yml_matches_pyproject():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_environment.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_direct_dependency_is_pinned_in_constraints():
+    import tomllib
+
+    pins = {
+        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1]
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+        name, version = requirement.split("==")
+        assert pins.get(name.lower()) == version, f"{name}: pyproject {version}, constraints {pins.get(name.lower())}"
