@@ -1,0 +1,56 @@
+"""The papermill `tiny` chain: every notebook runs, and the figures it writes hold up."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from recft_utils.artefacts import read_json
+from recft_utils.runner import discover_notebooks, run_chain
+
+
+@pytest.fixture(scope="module")
+def tiny_run(mirror_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("tiny-run")
+    run_chain(profile="tiny", run_dir=run_dir, progress=False)
+    return run_dir
+
+
+def test_every_notebook_is_executed_with_the_tiny_parameters(tiny_run):
+    for notebook in discover_notebooks():
+        executed = json.loads((tiny_run / notebook.name).read_text())
+        assert executed["metadata"]["papermill"]["parameters"]["profile"] == "tiny"
+    assert not list(tiny_run.glob("*.failed.ipynb"))
+
+
+def test_step_01_figures(tiny_run):
+    figures = read_json(tiny_run / "01_requirements" / "figures.json")
+    protocol = read_json(tiny_run / "01_requirements" / "protocol.json")
+    assert figures["customers"] == 400  # the tiny profile's sample
+    assert protocol["test_start"] == "2011-11-09" and protocol["valid_start"] == "2011-10-10"
+    baselines = pd.DataFrame(figures["baselines"])
+    assert set(baselines["view"]) == {"all", "discovery", "cold"}
+    ndcg = baselines.set_index(["model", "view"])["ndcg@10"]
+    # on any sample, knowing what customers bought beats guessing
+    assert ndcg[("EASE (λ = 300)", "all")] > ndcg[("random", "all")]
+    assert ndcg[("popularity (last 30 days)", "all")] > ndcg[("random", "all")]
+    assert (tiny_run / "01_requirements" / "long_tail.png").stat().st_size > 10_000
+
+
+def test_step_02_figures_and_tables(tiny_run):
+    folder = tiny_run / "02_data_preparation"
+    figures = read_json(folder / "figures.json")
+    interactions = pd.read_parquet(folder / "interactions.parquet")
+    items = pd.read_parquet(folder / "items.parquet")
+    augmented = pd.read_parquet(folder / "augmented_titles.parquet")
+    assert figures["customers"] == 400
+    assert sum(part["interactions"] for part in figures["parts"].values()) == len(interactions)
+    assert interactions["timestamp"][interactions["part"] == "train"].max() < pd.Timestamp("2011-10-10")
+    assert figures["cold_items_test"] == int(items["cold_in_test"].sum()) > 0
+    assert figures["sequence_length"] % 8 == 0 and 8 <= figures["sequence_length"] <= 64
+    assert set(augmented["method"]) >= {"synonym", "delete", "swap", "typo"}
+    assert (augmented["augmented"] != augmented["original"]).mean() > 0.8
+    assert set(augmented["item_id"]) <= set(items["item_id"])
+    for step in ("01_requirements", "02_data_preparation"):
+        manifest = read_json(tiny_run / step / "manifest.json")
+        assert manifest["parameters"]["profile"] == "tiny"
