@@ -87,3 +87,26 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_doctor_names_the_fix_for_missing_data(tmp_path, monkeypatch):
+    import io
+
+    from recft_utils.doctor import run_doctor
+
+    monkeypatch.delenv("RECFT_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("RECFT_DATA_HOME", str(tmp_path))
+    out = io.StringIO()
+    assert run_doctor(out) == 1
+    report = out.getvalue()
+    assert "[FAIL] data" in report and "recft fetch-data" in report
+    assert "[ok  ] model weights" in report and "[ok  ] kernel" in report
+
+
+def test_doctor_passes_with_the_mirror(mirror_root):
+    import io
+
+    from recft_utils.doctor import run_doctor
+
+    out = io.StringIO()
+    assert run_doctor(out) == 0, out.getvalue()
