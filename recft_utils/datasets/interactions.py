@@ -120,12 +120,6 @@ def read_interactions_file(path: str | Path) -> pd.DataFrame:
     return validate_interactions(_read_table(path), path)
 
 
-def one_text_per_item(interactions: pd.DataFrame) -> pd.DataFrame:
-    """The item table: each item's most recent text."""
-    latest = interactions.sort_values("timestamp").drop_duplicates("item_id", keep="last")
-    return latest[["item_id", "item_text"]].sort_values("item_id").reset_index(drop=True)
-
-
 def sample_customers(interactions: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     """Keep a seeded random sample of ``n`` customers (all when ``n`` is None)."""
     users = np.sort(interactions["user_id"].unique())
