@@ -1,12 +1,13 @@
-"""``python -m recft_utils.benchmark baselines --out FILE``: the baseline table as JSON."""
+"""``python -m recft_utils.benchmark baselines|models --out FILE``: benchmark tables as JSON."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from recft_utils.artefacts import write_json
+from recft_utils.artefacts import atomic_path, write_json
 from recft_utils.errors import RecftError
 
 
@@ -28,6 +29,36 @@ def _baselines(args) -> None:
     print(f"wrote {len(records)} records to {args.out}")
 
 
+def _models(args) -> None:
+    from recft_utils.benchmark.baselines import baseline_records
+    from recft_utils.benchmark.models import PROFILE_PLAN, model_records, seed_summary
+    from recft_utils.config import resolve_settings
+    from recft_utils.datasets import load_interactions
+    from recft_utils.evaluation import temporal_split
+    from recft_utils.models.two_tower import encode_catalogue
+    from recft_utils.text import SentenceEncoder
+
+    settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
+    interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
+    split = temporal_split(interactions, settings.test_days, settings.valid_days)
+    started = time.perf_counter()
+    vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
+    encode_seconds = time.perf_counter() - started
+    print(f"encoded {len(vectors)} items in {encode_seconds:.1f} s ({len(vectors) / encode_seconds:.0f} items/s)")
+    records = [{**r, "seed": settings.seed, "regime": "classical (IDs only)"}
+               for r in baseline_records(interactions, split, "test", bootstrap=args.bootstrap, seed=settings.seed)]
+    records += model_records(interactions, split, vectors, args.profile, bootstrap=args.bootstrap,
+                             strategy=args.strategy)
+    summary = seed_summary(records)
+    print(summary.round(4).to_string(index=False))
+    write_json(args.out, records)
+    with atomic_path(args.out.with_suffix(".md")) as tmp:
+        tmp.write_text(f"Profile {args.profile}, seeds {PROFILE_PLAN[args.profile]['seeds']}, "
+                       f"catalogue encoding {len(vectors) / encode_seconds:.0f} items/s.\n\n"
+                       + summary.round(4).to_markdown(index=False) + "\n")
+    print(f"wrote {len(records)} records to {args.out} and a table to {args.out.with_suffix('.md')}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recft_utils.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,9 +70,16 @@ def main(argv=None) -> int:
     base.add_argument("--valid-days", type=int, default=30)
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--bootstrap", type=int, default=1000)
+    models = sub.add_parser("models", help="step 3's models, several seeds, on the test window")
+    models.add_argument("--profile", choices=["tiny", "workshop", "full"], default="workshop")
+    models.add_argument("--out", type=Path, default=Path("runs/benchmarks/models.json"))
+    models.add_argument("--dataset", default="online-retail")
+    models.add_argument("--strategy", default="default", help="default | mirrored | one_device")
+    models.add_argument("--seed", type=int, default=0)
+    models.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args(argv)
     try:
-        {"baselines": _baselines}[args.command](args)
+        {"baselines": _baselines, "models": _models}[args.command](args)
     except RecftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

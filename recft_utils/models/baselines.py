@@ -167,3 +167,28 @@ def classical_baselines(recent_days: int = 30, seed: int = 0) -> list[Recommende
         ItemKNN(neighbours=100),
         EASE(300.0),
     ]
+
+
+class FrozenEncoderMean(Recommender):
+    """The pretrained encoder with no training: a customer is the mean of the
+    embeddings of what they bought; items are ranked by cosine similarity.
+
+    The reference point for what fine-tuning adds, and able to rank new items.
+    """
+
+    name = "frozen encoder (mean of history)"
+    scores_cold_items = True
+
+    def __init__(self, item_vectors: pd.DataFrame):
+        self.item_vectors = item_vectors
+
+    def fit(self, task):
+        super().fit(task)
+        self.vectors = self.item_vectors.reindex(task.items).to_numpy(dtype=np.float64)
+        return self
+
+    def score(self, user_rows):
+        bought = _binary(self.task.matrix[user_rows])
+        users = np.asarray(bought @ self.vectors)
+        users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
+        return users @ self.vectors.T

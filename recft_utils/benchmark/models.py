@@ -1,0 +1,82 @@
+"""Train and evaluate the step-3 models on the test window, several seeds each.
+
+Every record has the keys of the baselines benchmark (``model``, ``view``,
+``ndcg@10``, ``recall@10``, ``n_users``, split dates) plus ``seed``,
+``regime``, ``train_seconds``, ``examples_per_second`` and ``peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pandas as pd
+
+from recft_utils.evaluation import build_task, evaluate, summarise
+from recft_utils.models.baselines import FrozenEncoderMean
+from recft_utils.models.seed_model import SeedIDModel
+from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+
+# Seeds and epochs per profile: tiny is a smoke test, workshop what a learner runs.
+PROFILE_PLAN = {
+    "tiny": {"seeds": [0], "two_tower_epochs": 3},
+    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20},
+    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40},
+}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _records(model, task, split, seed, regime, seconds, k, bootstrap, extra=None):
+    per_user = evaluate(model, task, k=k)
+    out = []
+    for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed):
+        out.append({**record, "seed": seed, "regime": regime, "train_seconds": round(seconds, 2),
+                    "peak_rss_mb": round(peak_rss_mb(), 1), **(extra or {}), **split.as_dict()})
+    return out
+
+
+def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame, profile: str = "workshop",
+                  k: int = 10, bootstrap: int = 1000, strategy: str = "default",
+                  progress: bool = True) -> list[dict]:
+    """The frozen encoder, the seed's ID model and the two-tower model, over the profile's seeds."""
+    from tqdm import tqdm
+
+    plan = PROFILE_PLAN[profile]
+    test = build_task(interactions, split, "test")
+    valid = build_task(interactions, split, "valid")
+    records = []
+
+    frozen = FrozenEncoderMean(item_vectors).fit(test)
+    records += _records(frozen, test, split, 0, "none (pretrained)", 0.0, k, bootstrap)
+
+    config = TwoTowerConfig(epochs=plan["two_tower_epochs"])
+    # early stopping on the validation window picks the epoch count once (seed 0)
+    chooser = TwoTowerRecommender(item_vectors, config, seed=0, strategy=strategy, valid_task=valid)
+    epochs = chooser.select_epochs()
+    for seed in tqdm(plan["seeds"], desc="seeds", disable=not progress):
+        started = time.perf_counter()
+        seed_model = SeedIDModel(seed=seed).fit(test)
+        records += _records(seed_model, test, split, seed, "ID embeddings", time.perf_counter() - started,
+                            k, bootstrap)
+        two_tower = TwoTowerRecommender(item_vectors, config, seed=seed, strategy=strategy).fit(test, epochs)
+        extra = {"epochs": epochs, "examples_per_second": round(two_tower.stats["examples_per_second"], 1)}
+        records += _records(two_tower, test, split, seed, "frozen encoder + adapter",
+                            two_tower.stats["train_seconds"], k, bootstrap, extra)
+    return records
+
+
+def seed_summary(records: list[dict], k: int = 10) -> pd.DataFrame:
+    """Mean, min and max over seeds of NDCG@k per model and view, with mean cost."""
+    frame = pd.DataFrame(records)
+    grouped = frame.groupby(["model", "view"], sort=False)
+    table = grouped.agg(
+        seeds=("seed", "nunique"),
+        ndcg_mean=(f"ndcg@{k}", "mean"), ndcg_min=(f"ndcg@{k}", "min"), ndcg_max=(f"ndcg@{k}", "max"),
+        ndcg_low=(f"ndcg@{k}_low", "mean"), ndcg_high=(f"ndcg@{k}_high", "mean"),
+        train_seconds=("train_seconds", "mean"), peak_rss_mb=("peak_rss_mb", "max"),
+    )
+    return table.reset_index()

@@ -1,0 +1,136 @@
+"""Training material for sequence-aware recommenders, built from a task's history only.
+
+- :func:`order_examples`: one example per order that bought something new:
+  the customer's earlier items (most recent first, with their age in days)
+  and the new items of the order as targets. This trains exactly what the
+  *discovery* view measures.
+- :func:`window_histories`: the same history representation for evaluated
+  customers at the start of the evaluation window.
+- :func:`daily_popularity`: for every day, how often each item was bought in
+  the preceding ``days`` (strictly before that day), so a model can learn
+  how much *recent* popularity matters without seeing the future.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Histories:
+    """Padded purchase histories: item columns, ages in days, a mask, and the day index."""
+
+    items: np.ndarray  # int32 (n, L): catalogue columns, most recent first
+    ages: np.ndarray  # float32 (n, L): days since the item was last bought
+    mask: np.ndarray  # float32 (n, L): 1 for real entries
+    day: np.ndarray  # int32 (n,): day index of the prediction (see daily_popularity)
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def subset(self, index) -> "Histories":
+        return Histories(self.items[index], self.ages[index], self.mask[index], self.day[index])
+
+    def as_inputs(self) -> dict:
+        return {"items": self.items, "ages": self.ages, "mask": self.mask, "day": self.day}
+
+
+def _pad(rows: list[np.ndarray], length: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    out = np.zeros((len(rows), length), dtype=dtype)
+    mask = np.zeros((len(rows), length), dtype=np.float32)
+    for i, row in enumerate(rows):
+        row = row[:length]
+        out[i, : len(row)] = row
+        mask[i, : len(row)] = 1.0
+    return out, mask
+
+
+def _with_columns(task) -> pd.DataFrame:
+    """History rows with their catalogue column and day index."""
+    position = pd.Series(np.arange(len(task.items)), index=task.items)
+    history = task.history
+    return history.assign(
+        column=position.reindex(history["item_id"]).to_numpy(),
+        day=day_index(history["timestamp"], origin(task)),
+    )
+
+
+def origin(task) -> pd.Timestamp:
+    """Day 0 of a task's day indices: the first day of its history."""
+    return task.history["timestamp"].min().normalize()
+
+
+def day_index(timestamps, start: pd.Timestamp) -> np.ndarray:
+    return ((pd.to_datetime(timestamps) - start) // pd.Timedelta(days=1)).to_numpy().astype(np.int32)
+
+
+def order_examples(task, max_history: int = 50) -> tuple[Histories, list[np.ndarray], list[np.ndarray]]:
+    """Examples from the history: (histories, new items per order, all earlier items per order).
+
+    Orders are taken in time order per customer; an order contributes an
+    example when the customer had bought before and the order holds at least
+    one item they never bought before.
+    """
+    rows = _with_columns(task)
+    orders = (
+        rows.groupby(["user_id", "order_id"], sort=False)
+        .agg(time=("timestamp", "min"), day=("day", "min"), columns=("column", "unique"))
+        .reset_index()
+        .sort_values(["user_id", "time"], kind="stable")
+    )
+    items, ages, days, targets, seen_lists = [], [], [], [], []
+    for _, group in orders.groupby("user_id", sort=False):
+        last_day: dict[int, int] = {}
+        for day, columns in zip(group["day"].to_numpy(), group["columns"].to_numpy()):
+            new = np.array([c for c in columns if c not in last_day], dtype=np.int64)
+            if last_day and len(new):
+                recent = sorted(last_day.items(), key=lambda kv: -kv[1])[:max_history]
+                items.append(np.array([c for c, _ in recent]))
+                ages.append(np.array([day - d for _, d in recent], dtype=np.float32))
+                days.append(day)
+                targets.append(new)
+                seen_lists.append(np.fromiter(last_day.keys(), dtype=np.int64))
+            for column in columns:
+                last_day[column] = day
+    item_array, mask = _pad(items, max_history, np.int32)
+    age_array, _ = _pad(ages, max_history, np.float32)
+    return Histories(item_array, age_array, mask, np.array(days, dtype=np.int32)), targets, seen_lists
+
+
+def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories:
+    """Histories of ``task.users[rows]`` as of the window start."""
+    history = _with_columns(task)
+    start_day = int(day_index([task.start], origin(task))[0])
+    last = history.groupby(["user_id", "column"])["day"].max().reset_index()
+    last = last.sort_values(["user_id", "day"], ascending=[True, False], kind="stable")
+    by_user = {user: group for user, group in last.groupby("user_id", sort=False)}
+    empty = last.iloc[:0]
+    picked = [by_user.get(user, empty) for user in task.users[rows]]
+    items, mask = _pad([g["column"].to_numpy() for g in picked], max_history, np.int32)
+    ages, _ = _pad([(start_day - g["day"].to_numpy()).astype(np.float32) for g in picked], max_history, np.float32)
+    return Histories(items, ages, mask, np.full(len(rows), start_day, dtype=np.int32))
+
+
+def multi_hot(lists: list[np.ndarray], width: int) -> np.ndarray:
+    out = np.zeros((len(lists), width), dtype=np.float32)
+    for i, columns in enumerate(lists):
+        out[i, columns] = 1.0
+    return out
+
+
+def daily_popularity(task, days: int = 30) -> np.ndarray:
+    """(history days + 1, items): log(1 + customer-days on which the item was bought
+    in the ``days`` before each day), counting only days strictly before it. Row ``d`` is what a
+    model may know on day ``d``; the last row is the window start."""
+    rows = _with_columns(task)
+    n_days = int(day_index([task.start], origin(task))[0]) + 1
+    pairs = rows.drop_duplicates(["user_id", "column", "day"])
+    daily = np.zeros((n_days, len(task.items)), dtype=np.float32)
+    np.add.at(daily, (pairs["day"].to_numpy(), pairs["column"].to_numpy()), 1.0)
+    cumulative = np.vstack([np.zeros((1, len(task.items)), np.float32), np.cumsum(daily, axis=0)])
+    before = cumulative[:-1]  # purchases on days < d
+    lagged = np.vstack([np.zeros((days, len(task.items)), np.float32), cumulative])[: n_days]
+    return np.log1p(np.maximum(before - lagged, 0.0))

@@ -1,0 +1,158 @@
+"""Step 3's models on real data: training material, the seed model, the two-tower model."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recft_utils.errors import ParameterError
+from recft_utils.evaluation import build_task, evaluate, temporal_split
+from recft_utils.models import training_data
+from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig, training_pairs
+from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, config_with, encode_catalogue
+
+
+@pytest.fixture(scope="module")
+def sample(mirror_root):
+    """400 real customers (the tiny profile's sample): enough to train in seconds."""
+    from recft_utils.datasets import load_interactions
+
+    interactions = load_interactions("online-retail", max_customers=400, seed=42)[0]
+    split = temporal_split(interactions)
+    return interactions, build_task(interactions, split, "valid"), build_task(interactions, split, "test")
+
+
+@pytest.fixture(scope="module")
+def vectors(sample):
+    from recft_utils.text import SentenceEncoder
+
+    return encode_catalogue(sample[0], SentenceEncoder.load())
+
+
+def test_examples_come_from_the_history_and_target_only_new_items(sample):
+    _, valid, _ = sample
+    histories, targets, seen = training_data.order_examples(valid, max_history=20)
+    start_day = training_data.day_index([valid.start], training_data.origin(valid))[0]
+    assert len(histories) > 100 and histories.day.max() < start_day
+    assert (histories.ages[histories.mask > 0] >= 0).all()
+    for new, before in zip(targets, seen):
+        assert len(new) and not set(new) & set(before)
+
+
+def test_window_histories_hold_what_each_customer_bought_before(sample):
+    _, _, test = sample
+    rows = test.eval_rows[:20]
+    histories = training_data.window_histories(test, rows, max_history=500)
+    for i, row in enumerate(rows):
+        bought = set(test.matrix[row].indices)
+        assert set(histories.items[i][histories.mask[i] > 0]) == bought
+
+
+def test_daily_popularity_counts_only_the_past(sample):
+    _, valid, _ = sample
+    table = training_data.daily_popularity(valid, days=30)
+    start = training_data.origin(valid)
+    day = table.shape[0] - 1
+    window = valid.history[valid.history["timestamp"] >= start + pd.Timedelta(days=day - 30)]
+    counts = window.assign(d=window["timestamp"].dt.normalize()).drop_duplicates(["user_id", "item_id", "d"])
+    expected = counts.groupby("item_id").size().reindex(valid.items, fill_value=0).to_numpy()
+    assert np.allclose(np.expm1(table[day]), expected)
+    assert (table[0] == 0).all()
+
+
+def test_training_pairs_mix_purchases_and_sampled_negatives(sample):
+    _, _, test = sample
+    users, items, labels = training_pairs(test.matrix[:, : test.n_warm], 4, test.n_warm, np.random.default_rng(0))
+    assert labels.mean() == pytest.approx(0.2)
+    negatives = labels == 0
+    bought = np.asarray(test.matrix[users[negatives], items[negatives]]).ravel()
+    assert (bought > 0).mean() < 0.01  # collisions are rare after one resample
+
+
+def test_seed_model_scores_the_full_catalogue_like_its_network(sample):
+    _, _, test = sample
+    model = SeedIDModel(SeedModelConfig(epochs=1), seed=0).fit(test)
+    rows = test.eval_rows[:5]
+    scores = model.score(rows)
+    assert np.isneginf(scores[:, test.n_warm:]).all() and np.isfinite(scores[:, : test.n_warm]).all()
+    # the closed form equals the network's own output (as a logit) for some pairs
+    items = np.array([0, 7, test.n_warm - 1])
+    out = model.model.predict_on_batch({"user": np.repeat(rows[:1], 3).astype("int32"), "item": items.astype("int32")})
+    assert np.allclose(1 / (1 + np.exp(-scores[0, items])), np.asarray(out).ravel(), atol=1e-5)
+
+
+def test_two_tower_trains_and_ranks_new_items(sample, vectors):
+    _, valid, test = sample
+    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=4, patience=1), seed=0, valid_task=valid)
+    model.fit(test)
+    assert 1 <= model.epochs <= 4 and model.stats["examples_per_second"] > 0
+    per_user = evaluate(model, test)
+    assert set(per_user) == {"all", "discovery", "cold"}
+    assert len(model.validation_curve) >= 1
+    scores = model.score(test.eval_rows[:3])
+    assert np.isfinite(scores).all()
+
+
+def test_two_tower_is_deterministic_for_a_seed(sample, vectors):
+    _, _, test = sample
+    config = TwoTowerConfig(epochs=2)
+    a = TwoTowerRecommender(vectors, config, seed=3).fit(test).score(test.eval_rows[:4])
+    b = TwoTowerRecommender(vectors, config, seed=3).fit(test).score(test.eval_rows[:4])
+    assert np.allclose(a, b, atol=1e-4)
+
+
+def test_bad_settings_fail_before_training():
+    vectors = pd.DataFrame(np.zeros((1, 4)), index=["85123A"])
+    with pytest.raises(ParameterError, match="Unknown strategy 'tpu-pod'"):
+        TwoTowerRecommender(vectors, strategy="tpu-pod")
+    with pytest.raises(ParameterError, match="dim must be positive"):
+        config_with(TwoTowerConfig(), dim=0)
+    with pytest.raises(ParameterError, match="Unknown two-tower setting"):
+        config_with(TwoTowerConfig(), layers=3)
+    with pytest.raises(ParameterError, match="dropout"):
+        SeedModelConfig(dropout=1.5).checked()
+
+
+def test_frozen_encoder_reproduces_the_guide(mirror_root):
+    """The guide's 'frozen MiniLM, mean of history embeddings': 0.104 / 0.038 / cold 0.158."""
+    from recft_utils.datasets import load_interactions
+    from recft_utils.evaluation import summarise
+    from recft_utils.models.baselines import FrozenEncoderMean
+    from recft_utils.text import SentenceEncoder
+
+    interactions = load_interactions("online-retail")[0]
+    test = build_task(interactions, temporal_split(interactions), "test")
+    model = FrozenEncoderMean(encode_catalogue(interactions, SentenceEncoder.load())).fit(test)
+    ndcg = {r["view"]: r["ndcg@10"] for r in summarise(evaluate(model, test), model.name, bootstrap=20)}
+    assert ndcg["all"] == pytest.approx(0.104, abs=0.002)
+    assert ndcg["discovery"] == pytest.approx(0.038, abs=0.002)
+    assert ndcg["cold"] == pytest.approx(0.158, abs=0.002)
+
+
+MIRRORED = textwrap.dedent("""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from recft_utils.datasets import load_interactions
+    from recft_utils.evaluation import build_task, temporal_split
+    from recft_utils.models.distribute import get_strategy
+    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, encode_catalogue
+    from recft_utils.text import SentenceEncoder
+    interactions = load_interactions("online-retail", max_customers=200, seed=1)[0]
+    test = build_task(interactions, temporal_split(interactions), "test")
+    assert get_strategy("mirrored").num_replicas_in_sync == 2
+    vectors = encode_catalogue(interactions, SentenceEncoder.load())
+    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1, batch_size=64), strategy="mirrored").fit(test)
+    assert np.isfinite(model.score(test.eval_rows[:3])).all()
+    print("replicas 2, trained", model.stats["train_examples"], "examples")
+""")
+
+
+def test_two_tower_trains_under_mirrored_strategy_on_two_logical_cpus(mirror_root):
+    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2, trained" in result.stdout
