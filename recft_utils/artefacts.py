@@ -24,6 +24,7 @@ MANIFEST = "manifest.json"
 STEP_COMMANDS = {
     "01_requirements": "recft run --notebooks 01",
     "02_data_preparation": "recft run --notebooks 01,02",
+    "03_fine_tuning": "recft run --notebooks 01,02,03",
 }
 
 
@@ -32,7 +33,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the temporary name ends like the final one (Keras insists on ".weights.h5")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f".{path.name}", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

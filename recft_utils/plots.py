@@ -84,3 +84,20 @@ def token_lengths(lengths: np.ndarray, chosen: int) -> plt.Figure:
            title="How long are product titles?")
     ax.legend()
     return fig
+
+
+def training_curve(curve: pd.DataFrame, best_epoch: int, reference: float | None = None,
+                   reference_label: str = "") -> plt.Figure:
+    """Training loss and validation NDCG@10 per epoch, the chosen epoch marked."""
+    fig, left = plt.subplots(figsize=(6.5, 3.6))
+    left.plot(curve["epoch"], curve["loss"], color="tab:blue", marker=".", label="training loss")
+    left.set(xlabel="epoch", ylabel="training loss")
+    right = left.twinx()
+    right.plot(curve["epoch"], curve["valid_ndcg@10"], color="tab:red", marker=".", label="validation NDCG@10")
+    if reference is not None:
+        right.axhline(reference, color="grey", linestyle=":", label=reference_label)
+    right.axvline(best_epoch, color="tab:red", linestyle="--", alpha=0.5)
+    right.set_ylabel("discovery NDCG@10 (validation)")
+    fig.legend(loc="lower right", bbox_to_anchor=(0.88, 0.15))
+    left.set_title(f"Early stopping: best epoch {best_epoch}")
+    return fig

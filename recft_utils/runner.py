@@ -93,6 +93,10 @@ def preflight(parameters: dict) -> None:
         online_retail.check_mirror()
     else:
         read_interactions_file(settings.dataset)
+    if "strategy" in parameters:
+        from recft_utils.models.distribute import check_strategy
+
+        check_strategy(parameters["strategy"])
     check_kernel()
 
 

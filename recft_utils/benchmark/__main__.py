@@ -41,8 +41,9 @@ def _models(args) -> None:
     settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
     interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
     split = temporal_split(interactions, settings.test_days, settings.valid_days)
+    encoder = SentenceEncoder.load()
     started = time.perf_counter()
-    vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
+    vectors = encode_catalogue(interactions, encoder, progress=True)
     encode_seconds = time.perf_counter() - started
     print(f"encoded {len(vectors)} items in {encode_seconds:.1f} s ({len(vectors) / encode_seconds:.0f} items/s)")
     records = [{**r, "seed": settings.seed, "regime": "classical (IDs only)"}

@@ -28,7 +28,7 @@ def baseline_records(interactions: pd.DataFrame, split: TemporalSplit, window: s
         per_user = evaluate(model, task, k=k)
         seconds = time.perf_counter() - started
         for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed):
-            records.append({**record, "window": window, "seconds": round(seconds, 2),
+            records.append({**record, "window": window, "train_seconds": round(seconds, 2),
                             **split.as_dict()})
     return records
 

@@ -30,7 +30,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _records(model, task, split, seed, regime, seconds, k, bootstrap, extra=None):
+def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstrap=1000, extra=None):
+    """Evaluate a fitted model on every view it supports; one record per view, with its cost."""
     per_user = evaluate(model, task, k=k)
     out = []
     for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed):
@@ -51,7 +52,7 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     records = []
 
     frozen = FrozenEncoderMean(item_vectors).fit(test)
-    records += _records(frozen, test, split, 0, "none (pretrained)", 0.0, k, bootstrap)
+    records += evaluation_records(frozen, test, split, 0, "none (pretrained)", 0.0, k, bootstrap)
 
     config = TwoTowerConfig(epochs=plan["two_tower_epochs"])
     # early stopping on the validation window picks the epoch count once (seed 0)
@@ -60,11 +61,11 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     for seed in tqdm(plan["seeds"], desc="seeds", disable=not progress):
         started = time.perf_counter()
         seed_model = SeedIDModel(seed=seed).fit(test)
-        records += _records(seed_model, test, split, seed, "ID embeddings", time.perf_counter() - started,
+        records += evaluation_records(seed_model, test, split, seed, "ID embeddings", time.perf_counter() - started,
                             k, bootstrap)
         two_tower = TwoTowerRecommender(item_vectors, config, seed=seed, strategy=strategy).fit(test, epochs)
         extra = {"epochs": epochs, "examples_per_second": round(two_tower.stats["examples_per_second"], 1)}
-        records += _records(two_tower, test, split, seed, "frozen encoder + adapter",
+        records += evaluation_records(two_tower, test, split, seed, "frozen encoder + adapter",
                             two_tower.stats["train_seconds"], k, bootstrap, extra)
     return records
 
@@ -80,3 +81,22 @@ def seed_summary(records: list[dict], k: int = 10) -> pd.DataFrame:
         train_seconds=("train_seconds", "mean"), peak_rss_mb=("peak_rss_mb", "max"),
     )
     return table.reset_index()
+
+
+def comparison_table(records: list[dict], k: int = 10) -> pd.DataFrame:
+    """One row per model: NDCG@k per view as "mean (min–max over seeds)", and mean training time."""
+    summary = seed_summary(records, k)
+
+    def cell(row):
+        if row["seeds"] <= 1:
+            return f"{row['ndcg_mean']:.3f}"
+        return f"{row['ndcg_mean']:.3f} ({row['ndcg_min']:.3f}–{row['ndcg_max']:.3f})"
+
+    summary["cell"] = summary.apply(cell, axis=1)
+    table = summary.pivot(index="model", columns="view", values="cell")
+    table = table.reindex(index=summary["model"].unique(),
+                          columns=[v for v in ("all", "discovery", "cold") if v in table.columns])
+    table.columns = [f"NDCG@{k} {v}" for v in table.columns]
+    seconds = summary.groupby("model", sort=False)["train_seconds"].first()
+    table["train s"] = seconds.reindex(table.index).round(1)
+    return table.fillna("–")

@@ -34,12 +34,12 @@ class SeedModelConfig:
     embedding_dim: int = 64  # the seed's Embedding(..., 64)
     hidden: int = 32  # the seed's Dense(32, activation="relu")
     dropout: float = 0.2  # the seed's Dropout(0.2)
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     negatives: int = 4  # sampled non-purchases per purchase
     epochs: int = 10  # the seed's epochs = 10
     patience: int = 2
-    batch_size: int = 1024
+    batch_size: int = 4096  # large batches: the pairs are many and the network tiny
 
     def checked(self) -> "SeedModelConfig":
         for name in ("embedding_dim", "hidden", "negatives", "epochs", "batch_size"):

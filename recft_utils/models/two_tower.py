@@ -158,10 +158,9 @@ class TwoTowerRecommender(Recommender):
     def __init__(self, item_vectors: pd.DataFrame, config: TwoTowerConfig | None = None, seed: int = 0,
                  strategy: str = "default", valid_task=None, name: str = "two-tower (frozen encoder)",
                  verbose: int = 0):
-        from recft_utils.models.distribute import STRATEGIES
+        from recft_utils.models.distribute import check_strategy
 
-        if strategy not in STRATEGIES:
-            raise ParameterError(f"Unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
+        check_strategy(strategy)
         self.item_vectors = item_vectors
         self.config = (config or TwoTowerConfig()).checked()
         self.seed, self.strategy, self.valid_task, self.name, self.verbose = seed, strategy, valid_task, name, verbose
