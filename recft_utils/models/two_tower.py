@@ -32,7 +32,6 @@ import pandas as pd
 from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
 from recft_utils.models.training_data import (
-    Histories,
     daily_popularity,
     multi_hot,
     order_examples,
