@@ -156,3 +156,41 @@ def test_two_tower_trains_under_mirrored_strategy_on_two_logical_cpus(mirror_roo
     result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2, trained" in result.stdout
+
+
+LOAD_AND_SCORE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from recft_utils.models.two_tower import load_model
+    data = np.load(sys.argv[1])
+    model = load_model(sys.argv[2])
+    inputs = {name: data[name] for name in ("items", "ages", "mask", "day", "seen")}
+    np.save(sys.argv[3], np.asarray(model.predict_on_batch(inputs)))
+""")
+
+
+def test_saved_model_scores_the_same_in_a_fresh_process(sample, vectors, tmp_path):
+    from recft_utils.models.two_tower import save_model
+
+    _, _, test = sample
+    recommender = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
+    rows = test.eval_rows[:8]
+    histories = training_data.window_histories(test, rows, recommender.config.max_history)
+    inputs = {**histories.as_inputs(), "seen": np.zeros((len(rows), len(test.items)), np.float32)}
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    path = save_model(recommender.model, tmp_path / "two_tower.keras")
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_SCORE, str(tmp_path / "inputs.npz"), str(path),
+                             str(tmp_path / "scores.npy")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert np.allclose(np.load(tmp_path / "scores.npy"), recommender.score(rows), atol=1e-5)
+
+
+def test_loading_a_damaged_model_says_what_to_do(tmp_path):
+    from recft_utils.errors import RecftError
+    from recft_utils.models.two_tower import load_model
+
+    with pytest.raises(RecftError, match="run notebook 03"):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip")
+    with pytest.raises(RecftError, match="not a loadable two-tower model"):
+        load_model(tmp_path / "broken.keras")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -40,6 +41,9 @@ from recft_utils.models.training_data import (
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402  (after the backend is chosen)
+import tensorflow as tf  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -70,72 +74,85 @@ class TwoTowerConfig:
         return self
 
 
+@keras.saving.register_keras_serializable(package="recft")
+class TextTwoTower(keras.Model):
+    """The Keras model: inputs ``items, ages, mask, day, seen``; output: logits over the catalogue.
+
+    The catalogue's text vectors and the popularity table are non-trainable
+    weights, so a saved ``.keras`` file carries everything needed to score.
+    """
+
+    def __init__(self, n_items: int, text_dim: int, n_days: int, n_warm: int, dim: int = 128,
+                 dropout: float = 0.2, l2: float = 1e-6, item_ids: bool = False,
+                 item_vectors=None, popularity=None, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = {"n_items": n_items, "text_dim": text_dim, "n_days": n_days, "n_warm": n_warm,
+                         "dim": dim, "dropout": dropout, "l2": l2, "item_ids": item_ids}
+        regulariser = keras.regularizers.L2(l2) if l2 else None
+
+        def constant(value):
+            return keras.initializers.Constant(value) if value is not None else "zeros"
+
+        self.text = self.add_weight(shape=(n_items, text_dim), trainable=False, name="item_text",
+                                    initializer=constant(item_vectors))
+        self.popularity = self.add_weight(shape=(n_days, n_items), trainable=False, name="popularity",
+                                          initializer=constant(popularity))
+        self.adapter = keras.layers.Dense(dim, kernel_regularizer=regulariser, name="adapter")
+        self.ids = keras.layers.Embedding(
+            n_items, dim, name="item_ids", embeddings_regularizer=regulariser,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01))
+        self.user = keras.layers.Dense(dim, kernel_regularizer=regulariser, name="user")
+        self.dropout = keras.layers.Dropout(dropout)
+        self.bias = self.add_weight(shape=(n_items,), initializer="zeros", name="item_bias")
+        self.decay = self.add_weight(shape=(), name="recency_decay", initializer=keras.initializers.Constant(0.5))
+        self.popularity_weight = self.add_weight(shape=(), name="popularity_weight",
+                                                 initializer=keras.initializers.Constant(1.0))
+        self.warm = tf.constant((np.arange(n_items) < n_warm).astype(np.float32)[:, None])
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}
+
+    def build(self, input_shape=None):
+        self.adapter.build((None, self.settings["text_dim"]))
+        self.ids.build((None,))
+        self.user.build((None, self.settings["dim"]))
+        self.built = True
+
+    def item_matrix(self):
+        vectors = self.adapter(self.text)
+        if self.settings["item_ids"]:  # new items have no trained ID: text only
+            vectors = vectors + self.ids(tf.range(self.settings["n_items"])) * self.warm
+        return vectors
+
+    def call(self, inputs, training=False):
+        items_v = self.item_matrix()
+        # Keras may hand indices over as floats (it does under MirroredStrategy)
+        history = tf.gather(items_v, tf.cast(inputs["items"], "int32"))
+        logits = -tf.nn.softplus(self.decay) * tf.math.log1p(inputs["ages"])
+        weights = tf.nn.softmax(logits + (inputs["mask"] - 1.0) * 1e9, axis=1)
+        user = tf.reduce_sum(weights[..., None] * history, axis=1)
+        user = user + self.user(self.dropout(user, training=training))
+        scores = tf.matmul(user, items_v, transpose_b=True) + self.bias
+        scores += self.popularity_weight * tf.gather(self.popularity, tf.cast(inputs["day"], "int32"))
+        return scores - inputs["seen"] * 1e9
+
+
 def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, config: TwoTowerConfig):
-    """The Keras model: inputs ``items, ages, mask, day, seen``; output: logits over the catalogue."""
-    import keras
-    import tensorflow as tf
-
-    n_items, _ = item_vectors.shape
-    regulariser = keras.regularizers.L2(config.l2) if config.l2 else None
-
-    class TextTwoTower(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.text = self.add_weight(shape=item_vectors.shape, trainable=False, name="item_text",
-                                        initializer=keras.initializers.Constant(item_vectors))
-            self.popularity = self.add_weight(shape=popularity.shape, trainable=False, name="popularity",
-                                              initializer=keras.initializers.Constant(popularity))
-            self.adapter = keras.layers.Dense(config.dim, kernel_regularizer=regulariser, name="adapter")
-            self.ids = keras.layers.Embedding(
-                n_items, config.dim, name="item_ids", embeddings_regularizer=regulariser,
-                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01))
-            self.user = keras.layers.Dense(config.dim, kernel_regularizer=regulariser, name="user")
-            self.dropout = keras.layers.Dropout(config.dropout)
-            self.bias = self.add_weight(shape=(n_items,), initializer="zeros", name="item_bias")
-            self.decay = self.add_weight(shape=(), name="recency_decay",
-                                         initializer=keras.initializers.Constant(0.5))
-            self.popularity_weight = self.add_weight(shape=(), name="popularity_weight",
-                                                     initializer=keras.initializers.Constant(1.0))
-            self.warm = tf.constant((np.arange(n_items) < n_warm).astype(np.float32)[:, None])
-
-        def build(self, input_shape=None):
-            self.adapter.build((None, item_vectors.shape[1]))
-            self.ids.build((None,))
-            self.user.build((None, config.dim))
-            self.built = True
-
-        def item_matrix(self):
-            vectors = self.adapter(self.text)
-            if config.item_ids:  # new items have no trained ID: text only
-                vectors = vectors + self.ids(tf.range(n_items)) * self.warm
-            return vectors
-
-        def call(self, inputs, training=False):
-            items_v = self.item_matrix()
-            # Keras may hand indices over as floats (it does under MirroredStrategy)
-            history = tf.gather(items_v, tf.cast(inputs["items"], "int32"))
-            logits = -tf.nn.softplus(self.decay) * tf.math.log1p(inputs["ages"])
-            weights = tf.nn.softmax(logits + (inputs["mask"] - 1.0) * 1e9, axis=1)
-            user = tf.reduce_sum(weights[..., None] * history, axis=1)
-            user = user + self.user(self.dropout(user, training=training))
-            scores = tf.matmul(user, items_v, transpose_b=True) + self.bias
-            scores += self.popularity_weight * tf.gather(self.popularity, tf.cast(inputs["day"], "int32"))
-            return scores - inputs["seen"] * 1e9
-
-    return TextTwoTower()
+    """A :class:`TextTwoTower` for one catalogue, initialised with its text vectors."""
+    return TextTwoTower(
+        n_items=item_vectors.shape[0], text_dim=item_vectors.shape[1], n_days=popularity.shape[0],
+        n_warm=n_warm, dim=config.dim, dropout=config.dropout, l2=config.l2, item_ids=config.item_ids,
+        item_vectors=item_vectors, popularity=popularity)
 
 
+@keras.saving.register_keras_serializable(package="recft")
 def softmax_over_catalogue(y_true, logits):
     """Multi-label softmax cross-entropy: mean log-probability of the order's new items."""
-    import tensorflow as tf
-
     log_p = tf.nn.log_softmax(logits, axis=-1)
     return -tf.reduce_sum(y_true * log_p, axis=-1) / tf.maximum(tf.reduce_sum(y_true, axis=-1), 1.0)
 
 
 def _optimizer(config: TwoTowerConfig, steps: int):
-    import keras
-
     warmup = int(steps * config.warmup_fraction)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=max(steps - warmup, 1), warmup_target=config.learning_rate, warmup_steps=warmup)
@@ -167,8 +184,6 @@ class TwoTowerRecommender(Recommender):
 
     # -- training -----------------------------------------------------------
     def _train(self, task, epochs: int, monitor=None):
-        import keras
-
         from recft_utils.models.distribute import get_strategy
 
         keras.utils.set_random_seed(self.seed)
@@ -221,41 +236,36 @@ class TwoTowerRecommender(Recommender):
         return self._logits(self.model, self.task, user_rows)
 
 
-class EarlyStoppingOnNDCG:
-    """Keras callback: discovery NDCG@10 on a validation task after every epoch.
+class EarlyStoppingOnNDCG(keras.callbacks.Callback):
+    """Discovery NDCG@10 on a validation task after every epoch.
 
     Keeps the best weights and the epoch they came from; stops after
     ``patience`` epochs without improvement.
     """
 
-    def __new__(cls, recommender, task, patience):
-        import keras
+    def __init__(self, recommender, task, patience: int):
+        super().__init__()
+        self.recommender, self.task, self.patience = recommender, task, patience
+        self.best, self.best_epoch, self.wait, self.curve = -1.0, 0, 0, []
+        self.best_weights = None
 
+    def on_epoch_end(self, epoch, logs=None):
         from recft_utils.evaluation import evaluate
 
-        class Callback(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.best, self.best_epoch, self.wait, self.curve = -1.0, 0, 0, []
-                self.best_weights = None
+        scorer = _FixedScorer(lambda rows: self.recommender._logits(self.model, self.task, rows))
+        ndcg = float(evaluate(scorer, self.task, views=("discovery",))["discovery"]["ndcg"].mean())
+        self.curve.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "valid_ndcg@10": ndcg})
+        if ndcg > self.best:
+            self.best, self.best_epoch, self.wait = ndcg, epoch + 1, 0
+            self.best_weights = self.model.get_weights()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.model.stop_training = True
 
-            def on_epoch_end(self, epoch, logs=None):
-                scorer = _FixedScorer(lambda rows: recommender._logits(self.model, task, rows))
-                ndcg = float(evaluate(scorer, task, views=("discovery",))["discovery"]["ndcg"].mean())
-                self.curve.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "valid_ndcg@10": ndcg})
-                if ndcg > self.best:
-                    self.best, self.best_epoch, self.wait = ndcg, epoch + 1, 0
-                    self.best_weights = self.model.get_weights()
-                else:
-                    self.wait += 1
-                    if self.wait >= patience:
-                        self.model.stop_training = True
-
-            def on_train_end(self, logs=None):
-                if self.best_weights is not None:
-                    self.model.set_weights(self.best_weights)
-
-        return Callback()
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class _FixedScorer:
@@ -283,3 +293,29 @@ def config_with(config: TwoTowerConfig, **changes) -> TwoTowerConfig:
     if unknown:
         raise ParameterError(f"Unknown two-tower setting(s) {sorted(unknown)}; known: {sorted(asdict(config))}.")
     return replace(config, **changes).checked()
+
+
+def save_model(model: TextTwoTower, path) -> Path:
+    """Save in the Keras format, atomically (``path`` must end with ``.keras``)."""
+    from recft_utils.artefacts import atomic_path
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ParameterError(f"{path}: a Keras model file must end with .keras.")
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return path
+
+
+def load_model(path) -> TextTwoTower:
+    """Load a saved two-tower model; a missing or damaged file gets a clear error."""
+    from recft_utils.errors import MissingArtefactError, RecftError
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingArtefactError(f"{path} does not exist: run notebook 03 (`recft run --notebooks 01,02,03`).")
+    try:
+        return keras.saving.load_model(path, compile=False)  # scoring needs no optimizer
+    except Exception as exc:  # zip, h5 and config errors all mean the same to a user
+        raise RecftError(f"{path} is not a loadable two-tower model ({type(exc).__name__}: {exc}). "
+                         f"Re-run notebook 03 to write it again.") from exc
