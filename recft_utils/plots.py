@@ -101,3 +101,37 @@ def training_curve(curve: pd.DataFrame, best_epoch: int, reference: float | None
     fig.legend(loc="lower right", bbox_to_anchor=(0.88, 0.15))
     left.set_title(f"Early stopping: best epoch {best_epoch}")
     return fig
+
+
+def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figure:
+    """NDCG@10 (mean over seeds, bar from min to max) against training time, one panel per view."""
+    fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 4.2), squeeze=False)
+    for ax, view in zip(axes[0], views):
+        rows = summary[summary["view"] == view]
+        for _, row in rows.iterrows():
+            seconds = max(float(row["train_seconds"]), 0.1)  # log axis: untrained models sit at 0.1 s
+            error = [[row["ndcg_mean"] - row["ndcg_min"]], [row["ndcg_max"] - row["ndcg_mean"]]]
+            ax.errorbar(seconds, row["ndcg_mean"], yerr=error, fmt="o", capsize=3, label=row["model"])
+        ax.set(xscale="log", xlabel="training time per seed, s (log)", ylabel="NDCG@10",
+               title=f"{view}: quality against cost")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def search_trials(trials: pd.DataFrame, objective: str = "valid_ndcg@10") -> plt.Figure:
+    """A search's trials: the objective per trial with the running best, and against the learning rate."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(trials["trial"], trials[objective], "o", label="trial")
+    left.plot(trials["trial"], trials[objective].cummax(), "-", color="tab:red", label="best so far")
+    left.set(xlabel="trial (1 = defaults)", ylabel=objective, title="Search on the validation window")
+    left.legend()
+    points = right.scatter(trials["learning_rate"], trials[objective], c=trials["dropout"], s=trials["dim"] / 2,
+                           cmap="viridis")
+    fig.colorbar(points, ax=right, label="dropout")
+    right.set(xscale="log", xlabel="learning rate (marker size: dim)", ylabel=objective)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

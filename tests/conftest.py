@@ -45,6 +45,26 @@ def mirror_raw(mirror_root) -> pd.DataFrame:
     return pd.read_parquet(mirror_root / ONLINE_RETAIL)
 
 
+@pytest.fixture(scope="session")
+def sample(mirror_root):
+    """400 real customers (the tiny profile's sample) and their two windows: trains in seconds."""
+    from recft_utils.datasets import load_interactions
+    from recft_utils.evaluation import build_task, temporal_split
+
+    interactions = load_interactions("online-retail", max_customers=400, seed=42)[0]
+    split = temporal_split(interactions)
+    return interactions, build_task(interactions, split, "valid"), build_task(interactions, split, "test")
+
+
+@pytest.fixture(scope="session")
+def vectors(sample):
+    """The sample's catalogue encoded by the pretrained model (frozen text vectors)."""
+    from recft_utils.models.two_tower import encode_catalogue
+    from recft_utils.text import SentenceEncoder
+
+    return encode_catalogue(sample[0], SentenceEncoder.load())
+
+
 @pytest.fixture
 def data_home(tmp_path, monkeypatch) -> Path:
     """A private RECFT_DATA_HOME, so no test reads or writes the user's cache."""

@@ -15,23 +15,6 @@ from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig, training
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, config_with, encode_catalogue
 
 
-@pytest.fixture(scope="module")
-def sample(mirror_root):
-    """400 real customers (the tiny profile's sample): enough to train in seconds."""
-    from recft_utils.datasets import load_interactions
-
-    interactions = load_interactions("online-retail", max_customers=400, seed=42)[0]
-    split = temporal_split(interactions)
-    return interactions, build_task(interactions, split, "valid"), build_task(interactions, split, "test")
-
-
-@pytest.fixture(scope="module")
-def vectors(sample):
-    from recft_utils.text import SentenceEncoder
-
-    return encode_catalogue(sample[0], SentenceEncoder.load())
-
-
 def test_examples_come_from_the_history_and_target_only_new_items(sample):
     _, valid, _ = sample
     histories, targets, seen = training_data.order_examples(valid, max_history=20)

@@ -3,6 +3,9 @@
 Every record has the keys of the baselines benchmark (``model``, ``view``,
 ``ndcg@10``, ``recall@10``, ``n_users``, split dates) plus ``seed``,
 ``regime``, ``train_seconds``, ``examples_per_second`` and ``peak_rss_mb``.
+
+Settings are chosen on the validation window only (the search, the epoch
+counts); the test window is evaluated once per model and seed.
 """
 
 from __future__ import annotations
@@ -14,16 +17,36 @@ import pandas as pd
 
 from recft_utils.evaluation import build_task, evaluate, summarise
 from recft_utils.models.baselines import FrozenEncoderMean
+from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
-# Seeds and epochs per profile: tiny is a smoke test, workshop what a learner runs.
-# The seed model's epochs are capped below the seed's 10 in `workshop` to keep the chapter short.
+# Seeds, epoch budgets and search trials per profile: tiny is a smoke test, workshop what a
+# learner runs. The seed model's epochs are capped below the seed's 10 in `workshop` to keep
+# the chapter short. Fine-tuning epochs are budgets: early stopping on the validation window
+# picks fewer when they do not help (a budget of one epoch leaves nothing to choose).
 PROFILE_PLAN = {
-    "tiny": {"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2},
-    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5},
-    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10},
+    "tiny": {"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
+             "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2},
+    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
+                 "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6},
+    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
+             "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10},
 }
+
+# Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
+# layer; 3e-4 was worse), LoRA's small updates take a larger rate.
+REGIME_SETTINGS = {
+    "top_k": {"top_layers": 1, "learning_rate": 1e-4},
+    "lora": {"lora_rank": 8, "learning_rate": 1e-3},
+    "full": {"learning_rate": 5e-5},
+}
+
+
+def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
+    """The fine-tuning settings of ``regime`` with the profile's epoch budget."""
+    epochs = PROFILE_PLAN[profile]["fine_tune_epochs"][regime]
+    return FineTuneConfig(regime=regime, epochs=epochs, **{**REGIME_SETTINGS[regime], **changes}).checked()
 
 
 def peak_rss_mb() -> float:
@@ -43,36 +66,122 @@ def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstra
 
 def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame, profile: str = "workshop",
                   k: int = 10, bootstrap: int = 1000, strategy: str = "default", selection_seed: int = 42,
-                  progress: bool = True) -> list[dict]:
-    """The frozen encoder, the seed's ID model and the two-tower model, over the profile's seeds.
+                  progress: bool = True, search_dir=None, regimes=("top_k", "lora", "full"),
+                  chosen: dict | None = None) -> list[dict]:
+    """The frozen encoder, the seed's ID model, the two-tower model and each fine-tuning regime.
 
-    ``selection_seed`` seeds the early-stopping run that picks the epoch count,
-    as notebook 03 does with its ``seed`` parameter, so both report the same models.
+    ``selection_seed`` seeds the validation runs that choose settings and epoch
+    counts, as notebook 03 does with its ``seed`` parameter; with ``search_dir``
+    a KerasTuner search of the profile's budget picks the two-tower settings first.
+    ``chosen``, when given, receives the settings and epoch counts chosen on the validation window.
     """
     from tqdm import tqdm
+
+    from recft_utils.models.two_tower import catalogue_titles
+    from recft_utils.text import SentenceEncoder
 
     plan = PROFILE_PLAN[profile]
     test = build_task(interactions, split, "test")
     valid = build_task(interactions, split, "valid")
+    titles = catalogue_titles(interactions)
     records = []
 
     frozen = FrozenEncoderMean(item_vectors).fit(test)
     records += evaluation_records(frozen, test, split, 0, "none (pretrained)", 0.0, k, bootstrap)
 
-    config = TwoTowerConfig(epochs=plan["two_tower_epochs"])
-    # early stopping on the validation window picks the epoch count once
-    chooser = TwoTowerRecommender(item_vectors, config, seed=selection_seed, strategy=strategy, valid_task=valid)
-    epochs = chooser.select_epochs()
+    chooser, config, epochs = choose_two_tower(item_vectors, valid, plan, strategy, selection_seed, search_dir)
+    tuned = {}
+    for regime in regimes:  # epochs of each regime, chosen once on the validation window
+        tuner = FineTunedRecommender(chooser, titles, SentenceEncoder.load, regime_config(regime, profile),
+                                     valid_task=valid)
+        budget = tuner.config.epochs
+        tuned[regime] = tuner.select_epochs(chooser.valid_model) if budget > 1 else budget
+    if chosen is not None:
+        chosen.update(config=config, epochs=epochs, regime_epochs=dict(tuned))
+
     for seed in tqdm(plan["seeds"], desc="seeds", disable=not progress):
         started = time.perf_counter()
         seed_model = SeedIDModel(SeedModelConfig(epochs=plan["seed_model_epochs"]), seed=seed).fit(test)
         records += evaluation_records(seed_model, test, split, seed, "ID embeddings", time.perf_counter() - started,
-                            k, bootstrap)
+                                      k, bootstrap)
         two_tower = TwoTowerRecommender(item_vectors, config, seed=seed, strategy=strategy).fit(test, epochs)
+        frozen_seconds = two_tower.stats["train_seconds"]
         extra = {"epochs": epochs, "examples_per_second": round(two_tower.stats["examples_per_second"], 1)}
-        records += evaluation_records(two_tower, test, split, seed, "frozen encoder + adapter",
-                            two_tower.stats["train_seconds"], k, bootstrap, extra)
+        records += evaluation_records(two_tower, test, split, seed, REGIME_LABELS["frozen"], frozen_seconds,
+                                      k, bootstrap, extra)
+        for regime, regime_epochs in tuned.items():
+            model = FineTunedRecommender(two_tower, titles, SentenceEncoder.load, regime_config(regime, profile))
+            model.fit(test, regime_epochs)
+            extra = {"epochs": regime_epochs, "examples_per_second": round(model.stats["examples_per_second"], 1)}
+            # a regime's cost includes the frozen stage it starts from
+            records += evaluation_records(model, test, split, seed, REGIME_LABELS[regime],
+                                          frozen_seconds + model.stats["train_seconds"], k, bootstrap, extra)
     return records
+
+
+def choose_two_tower(item_vectors, valid, plan, strategy, seed, search_dir=None):
+    """Settings and epoch count of the two-tower model, from the validation window only.
+
+    Returns the recommender trained on the validation task's history (the
+    starting point of the fine-tuning regimes' epoch selection), its settings and epochs.
+    """
+    base = TwoTowerConfig(epochs=plan["two_tower_epochs"])
+    if search_dir is not None:
+        from recft_utils.models.tuning import search
+
+        result = search(item_vectors, valid, base, plan["search_trials"], search_dir, seed=seed)
+        return result.model, result.config, result.epochs
+    chooser = TwoTowerRecommender(item_vectors, base, seed=seed, strategy=strategy, valid_task=valid)
+    return chooser, base, chooser.select_epochs()
+
+
+def ablation_records(interactions, split, item_vectors, config: TwoTowerConfig, profile: str = "workshop",
+                     seed: int = 42) -> list[dict]:
+    """Augmented titles and FGM against the chosen two-tower settings, validation window, the profile's seeds.
+
+    The augmented titles are made as notebook 02 makes them (same seed, same
+    number of items), then encoded by the pretrained model.
+    """
+    from recft_utils.config import PROFILES
+    from recft_utils.models.tuning import ablation
+    from recft_utils.models.two_tower import catalogue_titles, encode_augmented_titles
+    from recft_utils.text import SentenceEncoder, augmentation, encoder as text_encoder
+
+    encoder = SentenceEncoder.load()
+    synonyms = augmentation.SynonymTable.from_token_embeddings(
+        encoder.tokenizer, text_encoder.token_embedding_matrix(encoder.backbone))
+    titles = catalogue_titles(interactions)
+    items = pd.DataFrame({"item_id": titles.index, "item_text": titles.to_numpy()})
+    augmented = augmentation.augment_titles(items, synonyms, seed=seed, n_items=PROFILES[profile].augment_titles)
+    valid = build_task(interactions, split, "valid")
+    table = ablation(item_vectors, valid, config, PROFILE_PLAN[profile]["seeds"],
+                     augmented_vectors=encode_augmented_titles(augmented, encoder))
+    return table.to_dict(orient="records")
+
+
+def throughput_records(interactions, split, item_vectors, profile: str = "workshop", seed: int = 0) -> list[dict]:
+    """Training examples/s of each regime at the same batch size, and what XLA and bf16 change.
+
+    Measured in one process, one after the other, on the test task's history:
+    compare the ratios, not the absolute numbers, across machines.
+    """
+    from recft_utils.models.two_tower import catalogue_titles
+    from recft_utils.text import SentenceEncoder
+
+    test = build_task(interactions, split, "test")
+    titles = catalogue_titles(interactions)
+    start = TwoTowerRecommender(item_vectors, TwoTowerConfig(epochs=1), seed=seed).fit(test)
+    variants = [("top_k", {}), ("top_k", {"jit_compile": True}), ("top_k", {"mixed_precision": True}),
+                ("lora", {}), ("full", {}), ("full", {"mixed_precision": True})]
+    out = []
+    for regime, change in variants:
+        config = regime_config(regime, profile, **change)
+        model = FineTunedRecommender(start, titles, SentenceEncoder.load, config)
+        rate = model.throughput(test, start.model, steps=PROFILE_PLAN[profile]["throughput_steps"])
+        out.append({"regime": REGIME_LABELS[regime], "xla": config.jit_compile, "bf16": config.mixed_precision,
+                    "batch_size": config.batch_size, "negatives": config.negatives,
+                    "examples_per_second": round(rate, 1), "peak_rss_mb": round(peak_rss_mb(), 1)})
+    return out
 
 
 def seed_summary(records: list[dict], k: int = 10) -> pd.DataFrame:

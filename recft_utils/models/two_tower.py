@@ -22,6 +22,7 @@ the validation window's discovery NDCG@10.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402  (after the backend is chosen)
 import tensorflow as tf  # noqa: E402
+from keras.src.losses import loss as keras_loss  # noqa: E402  (Keras's distribution scaling of a loss)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class TwoTowerConfig:
     max_history: int = 50
     item_ids: bool = False
     popularity_days: int = 30
+    adversarial_epsilon: float = 0.0  # FGM step on the text vectors (unit norm); 0 = off
 
     def checked(self) -> "TwoTowerConfig":
         """Refuse values that cannot train, before any work starts."""
@@ -69,6 +72,8 @@ class TwoTowerConfig:
                 raise ParameterError(f"Two-tower {name} must be positive, got {getattr(self, name)}.")
         if not 0 <= self.dropout < 1:
             raise ParameterError(f"Two-tower dropout must be in [0, 1), got {self.dropout}.")
+        if self.adversarial_epsilon < 0:
+            raise ParameterError(f"adversarial_epsilon must be >= 0, got {self.adversarial_epsilon}.")
         if self.l2 < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
             raise ParameterError("l2 and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
         return self
@@ -108,6 +113,8 @@ class TextTwoTower(keras.Model):
         self.popularity_weight = self.add_weight(shape=(), name="popularity_weight",
                                                  initializer=keras.initializers.Constant(1.0))
         self.warm = tf.constant((np.arange(n_items) < n_warm).astype(np.float32)[:, None])
+        # training-only options (not saved: a loaded model scores, it does not train)
+        self.title_variants, self.adversarial_epsilon = None, 0.0
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
@@ -118,31 +125,79 @@ class TextTwoTower(keras.Model):
         self.user.build((None, self.settings["dim"]))
         self.built = True
 
-    def item_matrix(self):
-        vectors = self.adapter(self.text)
+    def item_matrix(self, text=None):
+        vectors = self.adapter(self.text if text is None else text)
         if self.settings["item_ids"]:  # new items have no trained ID: text only
             vectors = vectors + self.ids(tf.range(self.settings["n_items"])) * self.warm
         return vectors
 
-    def call(self, inputs, training=False):
-        items_v = self.item_matrix()
+    def user_vectors(self, inputs, items_v, training=False):
+        """Recency-weighted attention pooling of the history's item vectors, plus a residual layer."""
         # Keras may hand indices over as floats (it does under MirroredStrategy)
         history = tf.gather(items_v, tf.cast(inputs["items"], "int32"))
         logits = -tf.nn.softplus(self.decay) * tf.math.log1p(inputs["ages"])
         weights = tf.nn.softmax(logits + (inputs["mask"] - 1.0) * 1e9, axis=1)
         user = tf.reduce_sum(weights[..., None] * history, axis=1)
-        user = user + self.user(self.dropout(user, training=training))
-        scores = tf.matmul(user, items_v, transpose_b=True) + self.bias
-        scores += self.popularity_weight * tf.gather(self.popularity, tf.cast(inputs["day"], "int32"))
+        return user + self.user(self.dropout(user, training=training))
+
+    def item_prior(self, day, columns=None):
+        """Item bias plus weighted recent popularity on ``day``: (batch, items or columns)."""
+        prior = self.bias[None, :] + self.popularity_weight * tf.gather(self.popularity, tf.cast(day, "int32"))
+        return prior if columns is None else tf.gather(prior, columns, axis=1)
+
+    def call(self, inputs, training=False):
+        return self.scores(inputs, self.item_matrix(), training)
+
+    def train_step(self, data):
+        """Keras's own training step (keras 3.15's TF trainer) with two options inside it.
+
+        - Augmented titles: with ``title_variants`` set (variants, items, text_dim),
+          each item's text vector is drawn among its variants at every step.
+        - FGM adversarial training (Miyato et al., 2017): with ``adversarial_epsilon`` > 0,
+          the loss is also taken on text vectors pushed by ``epsilon`` along the
+          normalised gradient of the loss, the direction that hurts most.
+        """
+        x, y = data[0], data[1]
+        text = self._training_text()
+        adversarial = self.adversarial_epsilon > 0
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() if adversarial else contextlib.nullcontext() as inner:
+                if adversarial:
+                    inner.watch(text)
+                logits = self.scores(x, self.item_matrix(text), training=True)
+                loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
+            if adversarial:
+                push = tf.stop_gradient(tf.math.l2_normalize(inner.gradient(loss, text), axis=-1))
+                adversarial = self.scores(x, self.item_matrix(text + self.adversarial_epsilon * push), training=True)
+                loss += keras_loss.scale_loss_for_distribution(tf.reduce_mean(softmax_over_catalogue(y, adversarial)))
+            self._loss_tracker.update_state(keras_loss.unscale_loss_for_distribution(loss),
+                                            sample_weight=tf.shape(y)[0])
+            loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients([(g, w) for g, w in zip(gradients, self.trainable_weights) if g is not None])
+        return self.compute_metrics(x, y, logits)
+
+    def _training_text(self):
+        if self.title_variants is None:
+            return tf.convert_to_tensor(self.text)
+        n_variants, n_items = self.title_variants.shape[0], self.settings["n_items"]
+        pick = tf.random.uniform((n_items,), maxval=n_variants, dtype="int32")
+        return tf.gather_nd(self.title_variants, tf.stack([pick, tf.range(n_items)], axis=1))
+
+    def scores(self, inputs, items_v, training=False):
+        user = self.user_vectors(inputs, items_v, training)
+        scores = tf.matmul(user, items_v, transpose_b=True) + self.item_prior(inputs["day"])
         return scores - inputs["seen"] * 1e9
 
 
 def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, config: TwoTowerConfig):
     """A :class:`TextTwoTower` for one catalogue, initialised with its text vectors."""
-    return TextTwoTower(
+    model = TextTwoTower(
         n_items=item_vectors.shape[0], text_dim=item_vectors.shape[1], n_days=popularity.shape[0],
         n_warm=n_warm, dim=config.dim, dropout=config.dropout, l2=config.l2, item_ids=config.item_ids,
         item_vectors=item_vectors, popularity=popularity)
+    model.build()  # its own training step does not call the model, so nothing else would build it
+    return model
 
 
 @keras.saving.register_keras_serializable(package="recft")
@@ -173,11 +228,11 @@ class TwoTowerRecommender(Recommender):
 
     def __init__(self, item_vectors: pd.DataFrame, config: TwoTowerConfig | None = None, seed: int = 0,
                  strategy: str = "default", valid_task=None, name: str = "two-tower (frozen encoder)",
-                 verbose: int = 0):
+                 verbose: int = 0, augmented_vectors: pd.DataFrame | None = None):
         from recft_utils.models.distribute import check_strategy
 
         check_strategy(strategy)
-        self.item_vectors = item_vectors
+        self.item_vectors, self.augmented_vectors = item_vectors, augmented_vectors
         self.config = (config or TwoTowerConfig()).checked()
         self.seed, self.strategy, self.valid_task, self.name, self.verbose = seed, strategy, valid_task, name, verbose
         self.stats: dict = {}
@@ -199,6 +254,9 @@ class TwoTowerRecommender(Recommender):
         with get_strategy(self.strategy).scope():
             model = build_model(vectors, daily_popularity(task, config.popularity_days), task.n_warm, config)
             model.compile(optimizer=_optimizer(config, steps), loss=softmax_over_catalogue)
+            model.adversarial_epsilon = config.adversarial_epsilon
+            if self.augmented_vectors is not None:
+                model.title_variants = tf.constant(title_variants(self.item_vectors, self.augmented_vectors, task.items))
         callbacks = [EarlyStoppingOnNDCG(self, monitor, config.patience)] if monitor is not None else []
         started = time.perf_counter()
         history = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
@@ -215,7 +273,7 @@ class TwoTowerRecommender(Recommender):
     def select_epochs(self) -> int:
         """Early stopping on the validation window: the best epoch count."""
         model, stopper = self._train(self.valid_task, self.config.epochs, monitor=self.valid_task)
-        self.validation_curve = stopper.curve
+        self.validation_curve, self.valid_model = stopper.curve, model
         return stopper.best_epoch
 
     def fit(self, task, epochs: int | None = None):
@@ -278,13 +336,40 @@ class _FixedScorer:
 def encode_catalogue(interactions: pd.DataFrame, encoder, batch_size: int = 128,
                      progress: bool = False) -> pd.DataFrame:
     """Sentence embeddings of every item's latest normalised title, indexed by item id."""
+    titles = catalogue_titles(interactions)
+    vectors = encoder.encode(list(titles), batch_size=batch_size, progress=progress)
+    return pd.DataFrame(vectors, index=titles.index)
+
+
+def encode_augmented_titles(augmented: pd.DataFrame, encoder, batch_size: int = 128) -> pd.DataFrame:
+    """Sentence embeddings of step 2's augmented titles (column ``augmented``), indexed by item id."""
+    vectors = encoder.encode(list(augmented["augmented"]), batch_size=batch_size)
+    return pd.DataFrame(vectors, index=pd.Index(augmented["item_id"].to_numpy(), name="item_id"))
+
+
+def catalogue_titles(interactions: pd.DataFrame) -> pd.Series:
+    """Every item's latest title, normalised (step 2's rules), indexed by item id."""
     from recft_utils.text.augmentation import normalise_title
 
     latest = interactions.sort_values("timestamp").drop_duplicates("item_id", keep="last")
     latest = latest.sort_values("item_id")
-    titles = [normalise_title(t) for t in latest["item_text"]]
-    vectors = encoder.encode(titles, batch_size=batch_size, progress=progress)
-    return pd.DataFrame(vectors, index=pd.Index(latest["item_id"].to_numpy(), name="item_id"))
+    return pd.Series([normalise_title(t) for t in latest["item_text"]],
+                     index=pd.Index(latest["item_id"].to_numpy(), name="item_id"), name="title")
+
+
+def title_variants(item_vectors: pd.DataFrame, augmented: pd.DataFrame, items: np.ndarray) -> np.ndarray:
+    """(variants, items, dim): variant 0 is each item's title, the others its augmented titles.
+
+    ``augmented`` holds one row per augmented title, indexed by item id; items
+    with fewer augmentations than others repeat their own title in the free slots.
+    """
+    original = item_vectors.reindex(items).to_numpy(dtype=np.float32)
+    augmented = augmented[augmented.index.isin(items)]
+    rank = augmented.groupby(level=0).cumcount().to_numpy() + 1
+    table = np.repeat(original[None], int(rank.max(initial=0)) + 1, axis=0)
+    columns = pd.Series(np.arange(len(items)), index=items).reindex(augmented.index).to_numpy()
+    table[rank, columns] = augmented.to_numpy(dtype=np.float32)
+    return table
 
 
 def config_with(config: TwoTowerConfig, **changes) -> TwoTowerConfig:

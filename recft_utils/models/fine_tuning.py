@@ -1,0 +1,379 @@
+"""Fine-tuning the text encoder inside the two-tower recommender, in four regimes.
+
+- ``frozen``: the encoder runs once over the catalogue; only the adapter and
+  the user tower learn (:mod:`recft_utils.models.two_tower`).
+- ``top_k``: the top ``top_layers`` transformer layers learn. The lower
+  layers' outputs for every title are computed once and cached, so the frozen
+  layers never run during a training step.
+- ``lora``: KerasHub's ``backbone.enable_lora(rank)``: low-rank updates of
+  the query and value projections of every attention layer, the pretrained
+  weights frozen. Every layer still runs, forward and backward, every step.
+- ``full``: every weight of the encoder learns: the naive cost reference.
+
+Every regime but ``frozen`` starts from a trained frozen-regime model and
+then trains the encoder too ("linear probe, then fine-tune", Kumar et al.,
+2022: a random head would first distort the pretrained features). A full
+softmax would re-encode the whole catalogue at every step, so the encoder is
+trained with a **sampled softmax**: each step scores the batch's positives
+(one of each order's new items, drawn at random) plus ``negatives`` items
+drawn from the target distribution q, and subtracts ``log q`` from every
+candidate's logit: the logQ correction (Yi et al., 2019) that removes the
+bias towards popular items a sampled softmax otherwise has. The customers'
+histories read the catalogue vectors of the previous epoch (re-encoded after
+every epoch), so only the candidates pass through the encoder in a step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from recft_utils.errors import ParameterError
+from recft_utils.models.baselines import Recommender
+from recft_utils.models.training_data import multi_hot, order_examples
+from recft_utils.models.two_tower import (
+    EarlyStoppingOnNDCG,
+    TwoTowerRecommender,
+    _optimizer,
+    build_model,
+    daily_popularity,
+    keras,
+    keras_loss,
+    tf,
+)
+
+REGIMES = ("frozen", "top_k", "lora", "full")
+REGIME_LABELS = {
+    "frozen": "frozen encoder + adapter",
+    "top_k": "top-k layers (lower layers cached)",
+    "lora": "LoRA (KerasHub)",
+    "full": "full fine-tuning",
+}
+
+
+def check_regime(name: str) -> str:
+    """Refuse an unknown regime name before anything is built."""
+    if name not in REGIMES:
+        raise ParameterError(f"Unknown fine-tuning regime {name!r}; use one of {', '.join(REGIMES)}.")
+    return name
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """Settings of the encoder-training stage (the frozen stage uses :class:`TwoTowerConfig`)."""
+
+    regime: str = "top_k"
+    top_layers: int = 1  # top_k: transformer layers that learn
+    lora_rank: int = 8  # lora: rank of the low-rank updates
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    epochs: int = 2
+    patience: int = 1
+    batch_size: int = 128
+    negatives: int = 256  # items sampled from q per step, shared by the batch
+    sequence_length: int = 32  # tokens per title, [CLS] and [SEP] included
+    jit_compile: bool = False  # XLA for the training step
+    mixed_precision: bool = False  # bf16 compute, float32 weights
+
+    def checked(self, num_layers: int | None = None) -> "FineTuneConfig":
+        """Refuse values that cannot train, before any work starts."""
+        check_regime(self.regime)
+        for name in ("top_layers", "lora_rank", "epochs", "batch_size", "negatives", "learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ParameterError(f"Fine-tuning {name} must be positive, got {getattr(self, name)}.")
+        if num_layers is not None and self.regime == "top_k" and self.top_layers > num_layers:
+            raise ParameterError(f"top_layers={self.top_layers}, but the encoder has only {num_layers} layers.")
+        if not 8 <= self.sequence_length <= 512:
+            raise ParameterError(f"sequence_length must be from 8 to 512 tokens, got {self.sequence_length}.")
+        if self.patience < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
+            raise ParameterError("patience and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
+        return self
+
+
+def fine_tune_config_with(config: FineTuneConfig, **changes) -> FineTuneConfig:
+    """A copy of ``config`` with some values changed (validated)."""
+    unknown = set(changes) - set(asdict(config))
+    if unknown:
+        raise ParameterError(f"Unknown fine-tuning setting(s) {sorted(unknown)}; known: {sorted(asdict(config))}.")
+    return replace(config, **changes).checked()
+
+
+def tokenize_titles(encoder, titles, sequence_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and padding mask (items, length) of every title, padded to the longest one."""
+    rows = encoder.tokenize(list(titles))
+    length = min(max(len(r) for r in rows), sequence_length)
+    ids = np.full((len(rows), length), encoder.pad_id, dtype=np.int32)
+    mask = np.zeros((len(rows), length), dtype=np.int32)
+    for i, row in enumerate(rows):
+        row = row[:length - 1] + [encoder.sep_id] if len(row) > length else row
+        ids[i, :len(row)], mask[i, :len(row)] = row, 1
+    return ids, mask
+
+
+def _embed(backbone, token_ids, training):
+    """The backbone's input embeddings (token + position + segment, normalised)."""
+    tokens = backbone.token_embedding(token_ids)
+    x = backbone.embeddings_add((tokens, backbone.position_embedding(tokens),
+                                 backbone.segment_embedding(tf.zeros_like(token_ids))))
+    return backbone.embeddings_dropout(backbone.embeddings_layer_norm(x), training=training)
+
+
+def _mean_pool(hidden, mask):
+    """Mean over real tokens, L2-normalised: the sentence embedding the model was trained for."""
+    mask = tf.cast(mask, hidden.dtype)[:, :, None]
+    mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
+    return tf.math.l2_normalize(tf.cast(mean, "float32"), axis=1, epsilon=1e-12)
+
+
+class CatalogueTextEncoder(keras.layers.Layer):
+    """Catalogue column -> sentence embedding, with the regime's trainable part.
+
+    For ``top_k`` the first ``num_layers - top_layers`` layers run once here,
+    at construction, over every title; a step gathers their cached outputs and
+    runs only the top layers.
+    """
+
+    def __init__(self, backbone, token_ids: np.ndarray, padding_mask: np.ndarray, config: FineTuneConfig,
+                 cache_batch: int = 256, **kwargs):
+        super().__init__(**kwargs)
+        self.regime = config.regime
+        self.mask = tf.constant(padding_mask)
+        n_lower = backbone.num_layers - config.top_layers
+        if self.regime == "top_k":
+            for layer in backbone.transformer_layers[:n_lower]:
+                layer.trainable = False
+            self.top = backbone.transformer_layers[n_lower:]
+            self.cached = tf.constant(self._lower_outputs(backbone, token_ids, padding_mask, n_lower, cache_batch))
+        else:
+            self.backbone, self.token_ids = backbone, tf.constant(token_ids)
+            if self.regime == "lora":
+                backbone.enable_lora(config.lora_rank)
+            else:
+                backbone.trainable = True
+
+    @staticmethod
+    def _lower_outputs(backbone, token_ids, padding_mask, n_lower, batch):
+        @tf.function
+        def lower(ids, mask):
+            x = _embed(backbone, ids, training=False)
+            for layer in backbone.transformer_layers[:n_lower]:
+                x = layer(x, padding_mask=mask, training=False)
+            return x
+
+        parts = [lower(token_ids[i:i + batch], padding_mask[i:i + batch]).numpy()
+                 for i in range(0, len(token_ids), batch)]
+        return np.concatenate(parts).astype(np.float32)
+
+    def call(self, columns, training=False):
+        mask = tf.gather(self.mask, columns)
+        if self.regime == "top_k":
+            x = tf.gather(self.cached, columns)
+            for layer in self.top:
+                x = layer(x, padding_mask=mask, training=training)
+        else:
+            x = _embed(self.backbone, tf.gather(self.token_ids, columns), training)
+            for layer in self.backbone.transformer_layers:
+                x = layer(x, padding_mask=mask, training=training)
+        return _mean_pool(x, mask)
+
+    def encode_all(self, batch: int = 512) -> np.ndarray:
+        """Embeddings of the whole catalogue, inference mode."""
+        if not hasattr(self, "_infer"):
+            self._infer = tf.function(lambda c: self(c, training=False))
+        n = int(self.mask.shape[0])
+        return np.concatenate([self._infer(tf.range(i, min(i + batch, n))).numpy() for i in range(0, n, batch)])
+
+
+class EncoderFineTuner(keras.Model):
+    """Trains a two-tower model's encoder and head with a sampled, logQ-corrected softmax.
+
+    Inputs and targets are the frozen model's (histories, ``seen``; multi-hot
+    new items); scoring is the wrapped two-tower model's, so early stopping
+    and evaluation see exactly what will be saved.
+    """
+
+    def __init__(self, ranker, item_encoder: CatalogueTextEncoder, log_q: np.ndarray, negatives: int, **kwargs):
+        super().__init__(**kwargs)
+        self.ranker, self.item_encoder, self.negatives = ranker, item_encoder, negatives
+        self.log_q = tf.constant(log_q.astype(np.float32))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, inputs, training=False):
+        return self.ranker(inputs, training=training)
+
+    def refresh_catalogue(self) -> None:
+        """Re-encode every title with the current encoder into the ranker's text table."""
+        self.ranker.text.assign(self.item_encoder.encode_all())
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        positive = tf.random.categorical(tf.math.log(y), 1, dtype="int32")[:, 0]
+        negative = tf.random.categorical(self.log_q[None], self.negatives, dtype="int32")[0]
+        candidates = tf.concat([positive, negative], axis=0)
+        # the order's other new items and the customer's earlier items are not negatives
+        excluded = tf.gather(y + x["seen"], candidates, axis=1) > 0
+        with tf.GradientTape() as tape:
+            user = self.ranker.user_vectors(x, self.ranker.item_matrix(), training=True)
+            # popular items are drawn several times: encode each once
+            unique, where = tf.unique(candidates)
+            items = tf.gather(self.ranker.adapter(self.item_encoder(unique, training=True)), where)
+            logits = tf.matmul(user, items, transpose_b=True) + self.ranker.item_prior(x["day"], candidates)
+            loss = sampled_softmax_loss(logits, tf.gather(self.log_q, candidates), excluded)
+            loss += tf.add_n(self.losses) if self.losses else 0.0
+            scaled = self.optimizer.scale_loss(keras_loss.scale_loss_for_distribution(loss))
+        pairs = [(g, w) for g, w in zip(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
+                 if g is not None]
+        self.optimizer.apply_gradients(pairs)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+
+def sampled_softmax_loss(logits, log_q, excluded):
+    """Mean cross-entropy of row i's positive, candidate column i, against the other candidates.
+
+    ``logits`` (batch, candidates): the first ``batch`` candidates are the rows'
+    positives; ``log_q`` (candidates,): log sampling probability of each,
+    subtracted (logQ correction); ``excluded`` (batch, candidates): candidates
+    that must not count as negatives for a row (its own purchases).
+    """
+    batch = tf.shape(logits)[0]
+    label = tf.range(batch)
+    is_label = tf.one_hot(label, tf.shape(logits)[1], on_value=True, off_value=False)
+    logits = tf.where(excluded & ~is_label, -1e9, logits - log_q[None, :])
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(label, logits))
+
+
+class _RefreshCatalogue(keras.callbacks.Callback):
+    """After each epoch: re-encode the catalogue (before early stopping evaluates)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.refresh_catalogue()
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall time of every training step (re-encoding and evaluation excluded).
+
+    The first step traces and compiles the step function, so
+    :meth:`examples_per_second` uses the median of the others.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.steps: list[float] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(time.perf_counter() - self.started)
+
+    def examples_per_second(self, batch_size: int) -> float:
+        steady = self.steps[1:] or self.steps
+        return batch_size / float(np.median(steady))
+
+
+class FineTunedRecommender(Recommender):
+    """A frozen-regime two-tower model whose encoder is then fine-tuned in one regime.
+
+    ``titles``: normalised product titles indexed by item id (see
+    :func:`~recft_utils.models.two_tower.catalogue_titles`); ``load_encoder``:
+    a function returning a fresh :class:`~recft_utils.text.SentenceEncoder`
+    (each fit changes the encoder's weights, so each needs its own copy).
+    Build it with :meth:`from_frozen` to start from an already trained
+    frozen model.
+    """
+
+    scores_cold_items = True
+
+    def __init__(self, frozen: TwoTowerRecommender, titles: pd.Series, load_encoder, config: FineTuneConfig,
+                 valid_task=None, name: str | None = None, verbose: int = 0):
+        self.frozen, self.titles, self.load_encoder = frozen, titles, load_encoder
+        self.config = config.checked()
+        self.valid_task, self.verbose = valid_task, verbose
+        self.name = name or f"two-tower, {REGIME_LABELS[config.regime]}"
+        self.seed, self.stats = frozen.seed, {}
+
+    def build(self, task, frozen_model):
+        """The fine-tuner for ``task``, starting from ``frozen_model``'s weights, and its data."""
+        keras.utils.set_random_seed(self.seed)
+        config, base = self.config, self.frozen.config
+        if config.mixed_precision:
+            keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+        try:
+            encoder = self.load_encoder()
+        finally:
+            keras.mixed_precision.set_dtype_policy("float32")
+        config.checked(encoder.backbone.num_layers)
+        histories, targets, seen = order_examples(task, base.max_history)
+        n_items = len(task.items)
+        x = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}
+        y = multi_hot(targets, n_items)
+        q = y.sum(axis=0) + 1.0  # +1: items never bought new can still be drawn as negatives
+        ids, mask = tokenize_titles(encoder, self.titles.reindex(task.items).fillna(""), config.sequence_length)
+        ranker = build_model(np.asarray(frozen_model.text), daily_popularity(task, base.popularity_days),
+                             task.n_warm, base)
+        ranker.set_weights(frozen_model.get_weights())
+        item_encoder = CatalogueTextEncoder(encoder.backbone, ids, mask, config)
+        model = EncoderFineTuner(ranker, item_encoder, np.log(q / q.sum()), config.negatives)
+        return model, x, y
+
+    def _train(self, task, frozen_model, epochs: int, monitor=None):
+        config = self.config
+        started = time.perf_counter()
+        model, x, y = self.build(task, frozen_model)
+        steps = epochs * int(np.ceil(len(y) / config.batch_size))
+        model.compile(optimizer=_optimizer(config, steps), jit_compile=config.jit_compile)
+        timer = StepTimer()
+        callbacks = [timer, _RefreshCatalogue()]
+        if monitor is not None:
+            callbacks.append(EarlyStoppingOnNDCG(self, monitor, config.patience))
+        history = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
+                            verbose=self.verbose, callbacks=callbacks)
+        self.stats = {
+            "train_examples": len(y), "epochs_run": len(history.history["loss"]),
+            "train_seconds": time.perf_counter() - started,
+            "examples_per_second": timer.examples_per_second(config.batch_size),
+            "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+            "final_loss": float(history.history["loss"][-1]),
+        }
+        return model, callbacks[-1] if monitor is not None else None
+
+    def throughput(self, task, frozen_model, steps: int = 8) -> float:
+        """Examples per second of this regime's training step, from ``steps`` steps on ``task``."""
+        model, x, y = self.build(task, frozen_model)
+        model.compile(optimizer=_optimizer(self.config, steps), jit_compile=self.config.jit_compile)
+        timer = StepTimer()
+        n = min(len(y), (steps + 1) * self.config.batch_size)
+        model.fit({k: v[:n] for k, v in x.items()}, y[:n], batch_size=self.config.batch_size, epochs=1,
+                  verbose=0, callbacks=[timer])
+        return timer.examples_per_second(self.config.batch_size)
+
+    def select_epochs(self, frozen_valid_model) -> int:
+        """Early stopping on the validation window, starting from a frozen model trained on its history."""
+        model, stopper = self._train(self.valid_task, frozen_valid_model, self.config.epochs, monitor=self.valid_task)
+        self.validation_curve = stopper.curve
+        return stopper.best_epoch
+
+    def fit(self, task, epochs: int | None = None):
+        super().fit(task)
+        if self.frozen.task is not task:
+            raise ParameterError("Fit the frozen model on the same task first (FineTunedRecommender starts from it).")
+        self.epochs = epochs or self.config.epochs
+        tuner, _ = self._train(task, self.frozen.model, self.epochs)
+        self.model = tuner.ranker
+        return self
+
+    def _logits(self, model, task, rows):
+        return self.frozen._logits(model, task, rows)
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        return self._logits(self.model, self.task, user_rows)
+
