@@ -7,7 +7,7 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks doctor benchmark lab environment constraints clean
+.PHONY: setup run test notebooks doctor benchmark benchmark-models lab environment constraints clean
 
 # Re-runs only when the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
@@ -38,6 +38,11 @@ doctor: setup
 
 benchmark: setup
 	$(BIN)/python -m recft_utils.benchmark baselines --out runs/benchmarks/baselines.json
+
+# step 3's models, every regime, three seeds (about 45 minutes on 2 cores); then README's tables
+benchmark-models: setup
+	$(BIN)/python -m recft_utils.benchmark models --profile workshop --out runs/benchmarks/models.json
+	$(BIN)/python scripts/readme_tables.py runs/benchmarks/models.json
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -56,6 +56,22 @@ def test_step_02_figures_and_tables(tiny_run):
         assert manifest["parameters"]["profile"] == "tiny"
 
 
+def test_step_03_writes_a_model_a_fresh_process_can_use(tiny_run):
+    folder = tiny_run / "03_fine_tuning"
+    figures = read_json(folder / "figures.json")
+    results = pd.read_parquet(folder / "results.parquet")
+    assert {"frozen encoder + adapter", "top-k layers (lower layers cached)", "ID embeddings"} <= set(results["regime"])
+    cost = pd.DataFrame(figures["fine_tuning_cost"]).set_index("index")
+    assert set(cost.index) == {"top-k layers (lower layers cached)", "LoRA (KerasHub)", "full fine-tuning"}
+    assert (cost["examples/s"] > 0).all()
+    assert len(pd.read_parquet(folder / "search.parquet")) == 2  # the tiny profile's budget
+    assert pd.read_parquet(folder / "ablation.parquet")["variant"].str.contains("FGM").any()
+    for name in ("two_tower.keras", "text_encoder/config.json", "text_encoder/tokenizer.json", "item_index.parquet",
+                 "search.png", "quality_cost.png"):
+        assert (folder / name).is_file(), name
+    assert read_json(folder / "two_tower_config.json")["fine_tuning"]["regime"] == "top_k"
+
+
 def test_the_chain_runs_on_a_bring_your_own_file(mirror_root, tmp_path):
     """A CSV in the documented schema (here: 300 real customers, no order ids) runs every step."""
     from recft_utils.datasets import load_interactions

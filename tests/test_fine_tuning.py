@@ -75,17 +75,26 @@ def test_sampled_softmax_masks_a_rows_own_purchases_but_not_its_positive():
     assert loss == pytest.approx((row0 + row1) / 2, rel=1e-5)
 
 
-def test_top_k_trains_only_the_top_layers_and_scores_cold_items(sample, frozen, titles):
+def test_top_k_trains_only_the_top_layers_and_scores_cold_items(sample, frozen, titles, tmp_path):
     _, _, test = sample
-    config = FineTuneConfig(regime="top_k", top_layers=1, epochs=1, batch_size=64, negatives=64)
+    config = FineTuneConfig(regime="top_k", top_layers=1, epochs=1, batch_size=64, negatives=64, steps_per_epoch=5)
     model = FineTunedRecommender(frozen, titles, SentenceEncoder.load, config).fit(test)
     assert model.stats["epochs_run"] == 1 and model.stats["examples_per_second"] > 0
+    assert model.stats["train_examples"] == 5 * 64  # the step budget
     # one transformer layer (~1.8M weights) plus the head, not the 22M of the encoder
     assert 1.5e6 < model.stats["trainable_parameters"] < 3e6
     moved = np.abs(np.asarray(model.model.text) - np.asarray(frozen.model.text)).max()
     assert moved > 1e-4  # the item tower changed
     results = evaluate(model, test)
     assert set(results) == {"all", "discovery", "cold"} and np.isfinite(results["cold"]["ndcg"]).all()
+    # the saved encoder reproduces the fine-tuned catalogue vectors
+    model.save_text_encoder(tmp_path / "text_encoder")
+    reloaded = SentenceEncoder.from_preset_folder(tmp_path / "text_encoder")
+    some = [0, 1, len(test.items) - 1]
+    np.testing.assert_allclose(reloaded.encode(list(titles.reindex(test.items[some]))),
+                               np.asarray(model.model.text)[some], atol=2e-5)
+    with pytest.raises(Exception, match="not a saved encoder"):
+        SentenceEncoder.from_preset_folder(tmp_path)
 
 
 def test_lora_trains_a_small_number_of_weights(sample, frozen, titles):
@@ -150,6 +159,9 @@ def test_ablation_changes_one_thing_per_variant_with_paired_seeds(sample, vector
     assert len(table) == 6 and set(table["seed"]) == {0, 1}
     assert table["variant"].str.contains("augmented titles \\(30 items\\)").any()
     assert table[OBJECTIVE].between(0, 1).all()
+    reused = ablation(vectors, valid, TwoTowerConfig(epochs=1), seeds=[0],
+                      known={0: {"epochs": 1, OBJECTIVE: 0.5, "seconds": 0.0}})
+    assert len(reused) == 2 and reused[OBJECTIVE].iloc[0] == 0.5  # the known run is not trained again
 
 
 def test_benchmark_models_writes_records_throughput_table_and_plot(mirror_root, tmp_path):

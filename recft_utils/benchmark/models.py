@@ -25,13 +25,22 @@ from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 # learner runs. The seed model's epochs are capped below the seed's 10 in `workshop` to keep
 # the chapter short. Fine-tuning epochs are budgets: early stopping on the validation window
 # picks fewer when they do not help (a budget of one epoch leaves nothing to choose).
+# "chapter": what notebook 03 runs within its time budget: fewer seeds and trials, one top-k
+# epoch, and only a few steps of LoRA and full fine-tuning (enough to measure their cost);
+# the benchmark runs the rest.
 PROFILE_PLAN = {
     "tiny": {"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
-             "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2},
+             "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
+             "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
+                         "other_regime_steps": 2}},
     "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
-                 "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6},
+                 "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
+                 "chapter": {"seeds": [0], "seed_model_epochs": 3, "search_trials": 2, "top_k_epochs": 1,
+                             "other_regime_steps": 6}},
     "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
-             "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10},
+             "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
+             "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
+                         "other_regime_steps": None}},
 }
 
 # Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
@@ -45,8 +54,8 @@ REGIME_SETTINGS = {
 
 def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
     """The fine-tuning settings of ``regime`` with the profile's epoch budget."""
-    epochs = PROFILE_PLAN[profile]["fine_tune_epochs"][regime]
-    return FineTuneConfig(regime=regime, epochs=epochs, **{**REGIME_SETTINGS[regime], **changes}).checked()
+    settings = {"epochs": PROFILE_PLAN[profile]["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime], **changes}
+    return FineTuneConfig(regime=regime, **settings).checked()
 
 
 def peak_rss_mb() -> float:

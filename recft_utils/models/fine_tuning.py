@@ -75,6 +75,7 @@ class FineTuneConfig:
     patience: int = 1
     batch_size: int = 128
     negatives: int = 256  # items sampled from q per step, shared by the batch
+    steps_per_epoch: int | None = None  # a step budget per epoch (None: every example once)
     sequence_length: int = 32  # tokens per title, [CLS] and [SEP] included
     jit_compile: bool = False  # XLA for the training step
     mixed_precision: bool = False  # bf16 compute, float32 weights
@@ -89,6 +90,8 @@ class FineTuneConfig:
             raise ParameterError(f"top_layers={self.top_layers}, but the encoder has only {num_layers} layers.")
         if not 8 <= self.sequence_length <= 512:
             raise ParameterError(f"sequence_length must be from 8 to 512 tokens, got {self.sequence_length}.")
+        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
+            raise ParameterError(f"steps_per_epoch must be positive or None, got {self.steps_per_epoch}.")
         if self.patience < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
             raise ParameterError("patience and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
         return self
@@ -312,6 +315,7 @@ class FineTunedRecommender(Recommender):
         finally:
             keras.mixed_precision.set_dtype_policy("float32")
         config.checked(encoder.backbone.num_layers)
+        self.encoder = encoder  # its backbone is the one being trained (see save_text_encoder)
         histories, targets, seen = order_examples(task, base.max_history)
         n_items = len(task.items)
         x = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}
@@ -329,16 +333,16 @@ class FineTunedRecommender(Recommender):
         config = self.config
         started = time.perf_counter()
         model, x, y = self.build(task, frozen_model)
-        steps = epochs * int(np.ceil(len(y) / config.batch_size))
-        model.compile(optimizer=_optimizer(config, steps), jit_compile=config.jit_compile)
+        per_epoch = min(int(np.ceil(len(y) / config.batch_size)), config.steps_per_epoch or len(y))
+        model.compile(optimizer=_optimizer(config, epochs * per_epoch), jit_compile=config.jit_compile)
         timer = StepTimer()
         callbacks = [timer, _RefreshCatalogue()]
         if monitor is not None:
             callbacks.append(EarlyStoppingOnNDCG(self, monitor, config.patience))
         history = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
-                            verbose=self.verbose, callbacks=callbacks)
+                            steps_per_epoch=per_epoch, verbose=self.verbose, callbacks=callbacks)
         self.stats = {
-            "train_examples": len(y), "epochs_run": len(history.history["loss"]),
+            "train_examples": min(len(y), per_epoch * config.batch_size), "epochs_run": len(history.history["loss"]),
             "train_seconds": time.perf_counter() - started,
             "examples_per_second": timer.examples_per_second(config.batch_size),
             "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
@@ -354,6 +358,7 @@ class FineTunedRecommender(Recommender):
         n = min(len(y), (steps + 1) * self.config.batch_size)
         model.fit({k: v[:n] for k, v in x.items()}, y[:n], batch_size=self.config.batch_size, epochs=1,
                   verbose=0, callbacks=[timer])
+        self.stats = {"trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights))}
         return timer.examples_per_second(self.config.batch_size)
 
     def select_epochs(self, frozen_valid_model) -> int:
@@ -370,6 +375,19 @@ class FineTunedRecommender(Recommender):
         tuner, _ = self._train(task, self.frozen.model, self.epochs)
         self.model = tuner.ranker
         return self
+
+    def save_text_encoder(self, folder) -> None:
+        """Write the fine-tuned encoder and its tokenizer as a KerasHub preset folder, atomically.
+
+        ``keras_hub.models.BertBackbone.from_preset(folder)`` and
+        ``BertTokenizer.from_preset(folder)`` load them back (for ``lora``,
+        the low-rank updates are saved merged into the stored weights' layers).
+        """
+        from recft_utils.artefacts import atomic_directory
+
+        with atomic_directory(folder) as tmp:
+            self.encoder.backbone.save_to_preset(str(tmp))
+            self.encoder.tokenizer.save_to_preset(str(tmp))
 
     def _logits(self, model, task, rows):
         return self.frozen._logits(model, task, rows)

@@ -98,11 +98,13 @@ def search(item_vectors: pd.DataFrame, valid_task, base: TwoTowerConfig, trials:
 
 
 def ablation(item_vectors: pd.DataFrame, valid_task, config: TwoTowerConfig, seeds, augmented_vectors=None,
-             adversarial_epsilon: float = 0.05) -> pd.DataFrame:
+             adversarial_epsilon: float = 0.05, known: dict | None = None) -> pd.DataFrame:
     """Best validation NDCG@10 of ``config`` as is, with augmented titles, and with FGM, per seed.
 
     Each variant changes one thing; the same seeds are used for all, so the
-    per-seed differences are paired.
+    per-seed differences are paired. ``known`` maps a seed to the result of
+    ``config`` as is when it was already trained the same way (the search's
+    best trial: same seed, same epoch cap), so it is not trained again.
     """
     variants = {"as chosen": {}, f"+ FGM (epsilon {adversarial_epsilon})": {"adversarial_epsilon": adversarial_epsilon}}
     if augmented_vectors is not None:
@@ -110,6 +112,10 @@ def ablation(item_vectors: pd.DataFrame, valid_task, config: TwoTowerConfig, see
     rows = []
     for name, change in variants.items():
         for seed in seeds:
+            if not change and seed in (known or {}):
+                rows.append({"variant": name, "seed": seed, "epochs": known[seed]["epochs"],
+                             OBJECTIVE: known[seed][OBJECTIVE], "seconds": known[seed]["seconds"]})
+                continue
             settings = config_with(config, **{k: v for k, v in change.items() if k != "augmented"})
             started = time.perf_counter()
             model = TwoTowerRecommender(item_vectors, settings, seed=seed, valid_task=valid_task,

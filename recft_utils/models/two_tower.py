@@ -47,6 +47,10 @@ import keras  # noqa: E402  (after the backend is chosen)
 import tensorflow as tf  # noqa: E402
 from keras.src.losses import loss as keras_loss  # noqa: E402  (Keras's distribution scaling of a loss)
 
+# Each fit builds a new model, so Keras traces new functions on purpose; TF's "retracing" warnings
+# about that would only alarm a learner.
+tf.get_logger().setLevel("ERROR")
+
 
 @dataclass(frozen=True)
 class TwoTowerConfig:

@@ -300,6 +300,22 @@ class SentenceEncoder:
             verify_weights(folder, expected_sha256)
         return cls(load_tokenizer(folder), load_backbone(folder), sequence_length, jit_compile=jit_compile)
 
+    @classmethod
+    def from_preset_folder(cls, folder: str | os.PathLike, sequence_length: int = 32) -> "SentenceEncoder":
+        """An encoder saved with KerasHub's ``save_to_preset`` (a fine-tuned one, from step 3).
+
+        KerasHub rebuilds BERT with the tanh GELU; the exact one is put back,
+        as for the pretrained model.
+        """
+        folder = Path(folder)
+        if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
+            raise ModelError(f"{folder} is not a saved encoder (config.json and tokenizer.json expected); "
+                             f"re-run notebook 03 to write it.")
+        keras_hub = _keras_hub()
+        backbone = keras_hub.models.BertBackbone.from_preset(str(folder))
+        _use_exact_gelu(backbone)
+        return cls(keras_hub.models.BertTokenizer.from_preset(str(folder)), backbone, sequence_length)
+
     @property
     def dim(self) -> int:
         return int(self.backbone.hidden_dim)
