@@ -11,12 +11,12 @@ from recft_utils.models.fine_tuning import (
     FineTuneConfig,
     FineTunedRecommender,
     check_regime,
-    fine_tune_config_with,
     sampled_softmax_loss,
     tokenize_titles,
 )
 from recft_utils.models.two_tower import (
     TwoTowerConfig,
+    config_with,
     TwoTowerRecommender,
     catalogue_titles,
     title_variants,
@@ -40,9 +40,9 @@ def test_unknown_regime_and_impossible_settings_fail_before_training(frozen, tit
         check_regime("adapter")
     for bad in ({"batch_size": 0}, {"negatives": -1}, {"sequence_length": 4}, {"top_layers": 0}):
         with pytest.raises(ParameterError):
-            fine_tune_config_with(FineTuneConfig(), **bad)
+            config_with(FineTuneConfig(), **bad)
     with pytest.raises(ParameterError, match="Unknown fine-tuning setting"):
-        fine_tune_config_with(FineTuneConfig(), rank=4)
+        config_with(FineTuneConfig(), rank=4)
     with pytest.raises(ParameterError, match="only 6 layers"):
         FineTunedRecommender(frozen, titles, SentenceEncoder.load, FineTuneConfig(top_layers=7)).fit(frozen.task)
 

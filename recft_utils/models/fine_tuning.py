@@ -26,7 +26,7 @@ every epoch), so only the candidates pass through the encoder in a step.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,8 @@ def check_regime(name: str) -> str:
 class FineTuneConfig:
     """Settings of the encoder-training stage (the frozen stage uses :class:`TwoTowerConfig`)."""
 
+    label = "fine-tuning setting"  # for error messages (a class attribute, not a field)
+
     regime: str = "top_k"
     top_layers: int = 1  # top_k: transformer layers that learn
     lora_rank: int = 8  # lora: rank of the low-rank updates
@@ -95,14 +97,6 @@ class FineTuneConfig:
         if self.patience < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
             raise ParameterError("patience and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
         return self
-
-
-def fine_tune_config_with(config: FineTuneConfig, **changes) -> FineTuneConfig:
-    """A copy of ``config`` with some values changed (validated)."""
-    unknown = set(changes) - set(asdict(config))
-    if unknown:
-        raise ParameterError(f"Unknown fine-tuning setting(s) {sorted(unknown)}; known: {sorted(asdict(config))}.")
-    return replace(config, **changes).checked()
 
 
 def tokenize_titles(encoder, titles, sequence_length: int) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,8 @@ tf.get_logger().setLevel("ERROR")
 
 @dataclass(frozen=True)
 class TwoTowerConfig:
+    label = "two-tower setting"  # for error messages (a class attribute, not a field)
+
     dim: int = 128
     dropout: float = 0.2
     l2: float = 1e-6
@@ -376,11 +378,13 @@ def title_variants(item_vectors: pd.DataFrame, augmented: pd.DataFrame, items: n
     return table
 
 
-def config_with(config: TwoTowerConfig, **changes) -> TwoTowerConfig:
-    """A copy of ``config`` with some values changed (validated)."""
+def config_with(config, **changes):
+    """A copy of a settings dataclass (:class:`TwoTowerConfig`, ``FineTuneConfig``) with some values changed,
+    validated by its ``checked()``."""
     unknown = set(changes) - set(asdict(config))
     if unknown:
-        raise ParameterError(f"Unknown two-tower setting(s) {sorted(unknown)}; known: {sorted(asdict(config))}.")
+        raise ParameterError(f"Unknown {getattr(config, 'label', 'setting')}(s) {sorted(unknown)}; "
+                             f"known: {sorted(asdict(config))}.")
     return replace(config, **changes).checked()
 
 
