@@ -10,6 +10,7 @@ counts); the test window is evaluated once per model and seed.
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 
@@ -125,6 +126,8 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
             # a regime's cost includes the frozen stage it starts from
             records += evaluation_records(model, test, split, seed, REGIME_LABELS[regime],
                                           frozen_seconds + model.stats["train_seconds"], k, bootstrap, extra)
+            del model
+            gc.collect()  # Keras models hold reference cycles: free each regime's encoder before the next
     return records
 
 
@@ -187,6 +190,8 @@ def throughput_records(interactions, split, item_vectors, profile: str = "worksh
         config = regime_config(regime, profile, **change)
         model = FineTunedRecommender(start, titles, SentenceEncoder.load, config)
         rate = model.throughput(test, start.model, steps=PROFILE_PLAN[profile]["throughput_steps"])
+        del model
+        gc.collect()
         out.append({"regime": REGIME_LABELS[regime], "xla": config.jit_compile, "bf16": config.mixed_precision,
                     "batch_size": config.batch_size, "negatives": config.negatives,
                     "examples_per_second": round(rate, 1), "peak_rss_mb": round(peak_rss_mb(), 1)})

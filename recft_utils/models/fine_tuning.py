@@ -211,16 +211,15 @@ class EncoderFineTuner(keras.Model):
         self.ranker.text.assign(self.item_encoder.encode_all())
 
     def train_step(self, data):
-        x, y = data[0], data[1]
+        x, y = data[0], tf.cast(data[1], "float32")
         positive = tf.random.categorical(tf.math.log(y), 1, dtype="int32")[:, 0]
         negative = tf.random.categorical(self.log_q[None], self.negatives, dtype="int32")[0]
         candidates = tf.concat([positive, negative], axis=0)
         # the order's other new items and the customer's earlier items are not negatives
-        excluded = tf.gather(y + x["seen"], candidates, axis=1) > 0
+        excluded = tf.gather(y + tf.cast(x["seen"], "float32"), candidates, axis=1) > 0
+        unique, where = _distinct_padded(candidates)
         with tf.GradientTape() as tape:
             user = self.ranker.user_vectors(x, self.ranker.item_matrix(), training=True)
-            # popular items are drawn several times: encode each once
-            unique, where = tf.unique(candidates)
             items = tf.gather(self.ranker.adapter(self.item_encoder(unique, training=True)), where)
             logits = tf.matmul(user, items, transpose_b=True) + self.ranker.item_prior(x["day"], candidates)
             loss = sampled_softmax_loss(logits, tf.gather(self.log_q, candidates), excluded)
@@ -231,6 +230,19 @@ class EncoderFineTuner(keras.Model):
         self.optimizer.apply_gradients(pairs)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
+
+
+def _distinct_padded(candidates, multiple: int = 64):
+    """Each candidate once (popular items are drawn several times), padded to a multiple of ``multiple``.
+
+    Returns the columns to encode and, per candidate, its row among them. The
+    padding keeps the number of distinct batch shapes small: every new shape
+    costs a oneDNN kernel (memory that is never returned) or an XLA compilation.
+    """
+    unique, where = tf.unique(candidates)
+    size = tf.shape(unique)[0]
+    padded = (size + multiple - 1) // multiple * multiple
+    return tf.concat([unique, tf.fill([padded - size], unique[0])], axis=0), where
 
 
 def sampled_softmax_loss(logits, log_q, excluded):

@@ -193,7 +193,7 @@ class TextTwoTower(keras.Model):
     def scores(self, inputs, items_v, training=False):
         user = self.user_vectors(inputs, items_v, training)
         scores = tf.matmul(user, items_v, transpose_b=True) + self.item_prior(inputs["day"])
-        return scores - inputs["seen"] * 1e9
+        return scores - tf.cast(inputs["seen"], scores.dtype) * 1e9
 
 
 def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, config: TwoTowerConfig):
@@ -210,6 +210,7 @@ def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, c
 def softmax_over_catalogue(y_true, logits):
     """Multi-label softmax cross-entropy: mean log-probability of the order's new items."""
     log_p = tf.nn.log_softmax(logits, axis=-1)
+    y_true = tf.cast(y_true, log_p.dtype)  # targets arrive as uint8 (see multi_hot)
     return -tf.reduce_sum(y_true * log_p, axis=-1) / tf.maximum(tf.reduce_sum(y_true, axis=-1), 1.0)
 
 
