@@ -106,6 +106,11 @@ def test_lora_trains_a_small_number_of_weights(sample, frozen, titles):
     assert tuner.throughput(sample[2], frozen.model, steps=2) > 0
 
 
+def test_top_k_step_compiles_with_xla(sample, frozen, titles):
+    config = FineTuneConfig(regime="top_k", batch_size=32, negatives=32, jit_compile=True)
+    assert FineTunedRecommender(frozen, titles, SentenceEncoder.load, config).throughput(sample[2], frozen.model, 2) > 0
+
+
 def test_title_variants_put_each_augmentation_in_its_own_slot():
     items = np.array([10, 20, 30])
     original = pd.DataFrame(np.eye(3, dtype=np.float32), index=items)

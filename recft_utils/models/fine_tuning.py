@@ -193,9 +193,11 @@ class EncoderFineTuner(keras.Model):
     and evaluation see exactly what will be saved.
     """
 
-    def __init__(self, ranker, item_encoder: CatalogueTextEncoder, log_q: np.ndarray, negatives: int, **kwargs):
+    def __init__(self, ranker, item_encoder: CatalogueTextEncoder, log_q: np.ndarray, negatives: int,
+                 deduplicate: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.ranker, self.item_encoder, self.negatives = ranker, item_encoder, negatives
+        self.deduplicate = deduplicate
         self.log_q = tf.constant(log_q.astype(np.float32))
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
@@ -217,7 +219,10 @@ class EncoderFineTuner(keras.Model):
         candidates = tf.concat([positive, negative], axis=0)
         # the order's other new items and the customer's earlier items are not negatives
         excluded = tf.gather(y + tf.cast(x["seen"], "float32"), candidates, axis=1) > 0
-        unique, where = _distinct_padded(candidates)
+        if self.deduplicate:
+            unique, where = _distinct_padded(candidates)
+        else:  # XLA needs static shapes: encode every candidate, duplicates included
+            unique, where = candidates, tf.range(tf.shape(candidates)[0])
         with tf.GradientTape() as tape:
             user = self.ranker.user_vectors(x, self.ranker.item_matrix(), training=True)
             items = tf.gather(self.ranker.adapter(self.item_encoder(unique, training=True)), where)
@@ -332,7 +337,8 @@ class FineTunedRecommender(Recommender):
                              task.n_warm, base)
         ranker.set_weights(frozen_model.get_weights())
         item_encoder = CatalogueTextEncoder(encoder.backbone, ids, mask, config)
-        model = EncoderFineTuner(ranker, item_encoder, np.log(q / q.sum()), config.negatives)
+        model = EncoderFineTuner(ranker, item_encoder, np.log(q / q.sum()), config.negatives,
+                                 deduplicate=not config.jit_compile)
         return model, x, y
 
     def _train(self, task, frozen_model, epochs: int, monitor=None):
