@@ -33,6 +33,7 @@ import pandas as pd
 
 from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
+from recft_utils.text.encoder import mean_pool
 from recft_utils.models.training_data import multi_hot, order_examples
 from recft_utils.models.two_tower import (
     EarlyStoppingOnNDCG,
@@ -119,13 +120,6 @@ def _embed(backbone, token_ids, training):
     return backbone.embeddings_dropout(backbone.embeddings_layer_norm(x), training=training)
 
 
-def _mean_pool(hidden, mask):
-    """Mean over real tokens, L2-normalised: the sentence embedding the model was trained for."""
-    mask = tf.cast(mask, hidden.dtype)[:, :, None]
-    mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-    return tf.math.l2_normalize(tf.cast(mean, "float32"), axis=1, epsilon=1e-12)
-
-
 class CatalogueTextEncoder(keras.layers.Layer):
     """Catalogue column -> sentence embedding, with the regime's trainable part.
 
@@ -175,7 +169,7 @@ class CatalogueTextEncoder(keras.layers.Layer):
             x = _embed(self.backbone, tf.gather(self.token_ids, columns), training)
             for layer in self.backbone.transformer_layers:
                 x = layer(x, padding_mask=mask, training=training)
-        return _mean_pool(x, mask)
+        return mean_pool(x, mask)
 
     def encode_all(self, batch: int = 512) -> np.ndarray:
         """Embeddings of the whole catalogue, inference mode."""

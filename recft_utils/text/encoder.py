@@ -351,9 +351,7 @@ class SentenceEncoder:
                 },
                 training=False,
             )["sequence_output"]
-            mask = tf.cast(padding_mask, hidden.dtype)[:, :, None]
-            mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-            return tf.math.l2_normalize(mean, axis=1, epsilon=1e-12)
+            return mean_pool(hidden, padding_mask)
 
         spec = tf.TensorSpec([None, None], tf.int32)
         return tf.function(forward, input_signature=[spec, spec], jit_compile=self.jit_compile)
@@ -386,6 +384,16 @@ class SentenceEncoder:
                 mask[row, : len(ids[i])] = 1
             out[index] = self._forward(token_ids, mask).numpy()
         return out
+
+
+def mean_pool(hidden, padding_mask):
+    """Mean of the hidden states over real tokens, L2-normalised, as float32: the sentence
+    embedding all-MiniLM-L6-v2 was trained to produce."""
+    import tensorflow as tf
+
+    mask = tf.cast(padding_mask, hidden.dtype)[:, :, None]
+    mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
+    return tf.math.l2_normalize(tf.cast(mean, "float32"), axis=1, epsilon=1e-12)
 
 
 def _vocabulary_is_uncased(tokenizer) -> bool:
