@@ -182,7 +182,8 @@ def test_benchmark_models_writes_records_throughput_table_and_plot(mirror_root, 
     assert {"model", "view", "ndcg@10", "recall@10", "n_users", "seed", "regime", "train_seconds",
             "peak_rss_mb"} <= set(records.columns)
     for label in ("frozen encoder + adapter", "top-k layers (lower layers cached)", "LoRA (KerasHub)",
-                  "full fine-tuning", "ID embeddings", "classical (IDs only)"):
+                  "full fine-tuning", "ID embeddings", "classical (IDs only)",
+                  "frozen encoder + adapter, blended with EASE"):
         assert (records["regime"] == label).any(), label
     tuned = records[records["regime"] == "full fine-tuning"]
     assert set(tuned["view"]) == {"all", "discovery", "cold"} and (tuned["examples_per_second"] > 0).all()
@@ -191,5 +192,6 @@ def test_benchmark_models_writes_records_throughput_table_and_plot(mirror_root, 
     assert (tmp_path / "models.png").stat().st_size > 10_000
     assert "full fine-tuning" in (tmp_path / "models.md").read_text()
     assert (tmp_path / "models-search" / "two_tower").is_dir()
+    assert "blend weight" in (tmp_path / "models.md").read_text()
     ablation = pd.DataFrame(json.loads((tmp_path / "models-ablation.json").read_text()))
     assert ablation["variant"].str.contains("augmented titles").any() and ablation["variant"].str.contains("FGM").any()

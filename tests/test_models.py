@@ -177,3 +177,45 @@ def test_loading_a_damaged_model_says_what_to_do(tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
     with pytest.raises(RecftError, match="not a loadable two-tower model"):
         load_model(tmp_path / "broken.keras")
+
+
+def test_restored_two_tower_scores_like_the_fitted_one(sample, vectors):
+    _, _, test = sample
+    fitted = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
+    restored = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=5).restore(test, fitted.model.get_weights())
+    rows = test.eval_rows[:6]
+    assert np.allclose(restored.score(rows), fitted.score(rows), atol=1e-6)
+
+
+def test_child_process_returns_results_and_raises_errors():
+    import os
+
+    from recft_utils.benchmark.processes import in_child_process
+
+    assert in_child_process(os.getpid) != os.getpid()
+    assert in_child_process(int, "12") == 12
+    with pytest.raises(ValueError, match="invalid literal"):
+        in_child_process(int, "twelve")
+
+
+def test_blend_weights_standardised_scores_and_is_chosen_on_validation(sample):
+    from recft_utils.models import EASE, Popularity
+    from recft_utils.models.blend import ScoreBlend, choose_weight, standardise
+
+    _, valid, test = sample
+    ease, popularity = EASE().fit(test), Popularity(30).fit(test)
+    rows = test.eval_rows[:5]
+    z = standardise(ease.score(rows))
+    assert np.allclose(z.mean(axis=1), 0) and np.allclose(z.std(axis=1), 1)
+    alone = ScoreBlend(ease, popularity, 1.0).fit(test).score(rows)
+    assert np.allclose(alone, z)  # the first model alone, ranked as it ranks
+    half = ScoreBlend(ease, popularity, 0.5).fit(test).score(rows)
+    assert np.allclose(half, 0.5 * z + 0.5 * standardise(popularity.score(rows)))
+
+    weight, table = choose_weight(EASE().fit(valid), Popularity(30).fit(valid), valid, weights=(0.0, 0.5, 1.0))
+    assert list(table["weight"]) == [0.0, 0.5, 1.0]
+    assert table.loc[table["weight"] == weight, "valid_ndcg@10"].item() == table["valid_ndcg@10"].max()
+    with pytest.raises(ParameterError, match="between 0 and 1"):
+        ScoreBlend(ease, popularity, 1.5)
+    with pytest.raises(ParameterError, match="same task"):
+        ScoreBlend(ease, Popularity(30).fit(valid), 0.5).fit(test)

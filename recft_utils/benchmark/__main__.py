@@ -79,7 +79,8 @@ def _models(args) -> None:
                        + "Training throughput at the same batch size (one process, one after the other):\n\n"
                        + speed_table.to_markdown(index=False) + "\n\n"
                        + f"Chosen on the validation window: {chosen['config']}, {chosen['epochs']} epochs; "
-                       + f"fine-tuning epochs {chosen['regime_epochs']}.\n\n"
+                       + f"fine-tuning epochs {chosen['regime_epochs']}; "
+                       + f"blend weight of the two-tower model with EASE {chosen['blend_weight']:g}.\n\n"
                        + "Ablation, best validation NDCG@10 over the profile's seeds:\n\n"
                        + ablation_table.round(4).to_markdown() + "\n")
     print(f"wrote {len(records)} records to {args.out}, throughput to {throughput_file}, "

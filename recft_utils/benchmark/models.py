@@ -10,14 +10,16 @@ counts); the test window is evaluated once per model and seed.
 
 from __future__ import annotations
 
-import gc
 import resource
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 
+from recft_utils.benchmark.processes import in_child_process
 from recft_utils.evaluation import build_task, evaluate, summarise
-from recft_utils.models.baselines import FrozenEncoderMean
+from recft_utils.models.baselines import EASE, FrozenEncoderMean
+from recft_utils.models.blend import ScoreBlend, choose_weight
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
@@ -43,6 +45,10 @@ PROFILE_PLAN = {
              "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
                          "other_regime_steps": None}},
 }
+
+# The frozen two-tower model blended with EASE (the best classical baseline), weight chosen on validation.
+BLEND_NAME = "blend: two-tower (frozen) + EASE"
+BLEND_REGIME = "frozen encoder + adapter, blended with EASE"
 
 # Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
 # layer; 3e-4 was worse), LoRA's small updates take a larger rate.
@@ -74,6 +80,64 @@ def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstra
     return out
 
 
+@dataclass
+class FrozenStart:
+    """A trained frozen-encoder two-tower model, in picklable form, for a child process to fine-tune.
+
+    ``weights`` are the model's ``get_weights()`` after fitting on the
+    ``window`` task ("valid" or "test") with ``config`` and ``seed``.
+    """
+
+    interactions: pd.DataFrame
+    split: object
+    window: str
+    item_vectors: pd.DataFrame
+    config: TwoTowerConfig
+    seed: int
+    weights: list
+    train_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, recommender: TwoTowerRecommender, model, interactions, split, window: str) -> "FrozenStart":
+        return cls(interactions, split, window, recommender.item_vectors, recommender.config, recommender.seed,
+                   model.get_weights(), recommender.stats.get("train_seconds", 0.0))
+
+    def fine_tuner(self, settings: FineTuneConfig) -> FineTunedRecommender:
+        """The fine-tuner of ``settings``, starting from the restored frozen model (fitted on its task)."""
+        from recft_utils.models.two_tower import catalogue_titles
+        from recft_utils.text import SentenceEncoder
+
+        task = build_task(self.interactions, self.split, self.window)
+        frozen = TwoTowerRecommender(self.item_vectors, self.config, seed=self.seed).restore(task, self.weights)
+        return FineTunedRecommender(frozen, catalogue_titles(self.interactions), SentenceEncoder.load, settings,
+                                    valid_task=task if self.window == "valid" else None)
+
+
+def select_regime_epochs(start: FrozenStart, settings: FineTuneConfig) -> int:
+    """Early stopping on the validation window (``start`` fitted on the validation task's history)."""
+    tuner = start.fine_tuner(settings)
+    return tuner.select_epochs(tuner.frozen.model)
+
+
+def regime_test_records(start: FrozenStart, settings: FineTuneConfig, epochs: int, k: int, bootstrap: int) -> list:
+    """Fine-tune for ``epochs`` on the test task's history and evaluate on its window."""
+    tuner = start.fine_tuner(settings)
+    tuner.fit(tuner.frozen.task, epochs)
+    extra = {"epochs": epochs, "examples_per_second": round(tuner.stats["examples_per_second"], 1)}
+    # a regime's cost includes the frozen stage it starts from
+    return evaluation_records(tuner, tuner.frozen.task, start.split, start.seed, REGIME_LABELS[settings.regime],
+                              start.train_seconds + tuner.stats["train_seconds"], k, bootstrap, extra)
+
+
+def regime_throughput(start: FrozenStart, settings: FineTuneConfig, steps: int) -> dict:
+    """Training examples/s of one regime over ``steps`` steps, with the process's peak memory."""
+    tuner = start.fine_tuner(settings)
+    rate = tuner.throughput(tuner.frozen.task, tuner.frozen.model, steps=steps)
+    return {"regime": REGIME_LABELS[settings.regime], "xla": settings.jit_compile, "bf16": settings.mixed_precision,
+            "batch_size": settings.batch_size, "negatives": settings.negatives,
+            "examples_per_second": round(rate, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
 def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame, profile: str = "workshop",
                   k: int = 10, bootstrap: int = 1000, strategy: str = "default", selection_seed: int = 42,
                   progress: bool = True, search_dir=None, regimes=("top_k", "lora", "full"),
@@ -84,30 +148,32 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     counts, as notebook 03 does with its ``seed`` parameter; with ``search_dir``
     a KerasTuner search of the profile's budget picks the two-tower settings first.
     ``chosen``, when given, receives the settings and epoch counts chosen on the validation window.
+    Each fine-tuning run happens in its own child process (see :mod:`.processes`).
     """
     from tqdm import tqdm
-
-    from recft_utils.models.two_tower import catalogue_titles
-    from recft_utils.text import SentenceEncoder
 
     plan = PROFILE_PLAN[profile]
     test = build_task(interactions, split, "test")
     valid = build_task(interactions, split, "valid")
-    titles = catalogue_titles(interactions)
     records = []
 
     frozen = FrozenEncoderMean(item_vectors).fit(test)
     records += evaluation_records(frozen, test, split, 0, "none (pretrained)", 0.0, k, bootstrap)
 
     chooser, config, epochs = choose_two_tower(item_vectors, valid, plan, strategy, selection_seed, search_dir)
+    valid_start = FrozenStart.of(chooser, chooser.valid_model, interactions, split, "valid")
     tuned = {}
     for regime in regimes:  # epochs of each regime, chosen once on the validation window
-        tuner = FineTunedRecommender(chooser, titles, SentenceEncoder.load, regime_config(regime, profile),
-                                     valid_task=valid)
-        budget = tuner.config.epochs
-        tuned[regime] = tuner.select_epochs(chooser.valid_model) if budget > 1 else budget
+        settings = regime_config(regime, profile)
+        tuned[regime] = (in_child_process(select_regime_epochs, valid_start, settings)
+                         if settings.epochs > 1 else settings.epochs)
+    started = time.perf_counter()
+    ease = EASE().fit(test)
+    ease_seconds = time.perf_counter() - started
+    blend_weight, _ = choose_weight(TwoTowerRecommender(item_vectors, config).restore(valid, valid_start.weights),
+                                    EASE().fit(valid), valid)
     if chosen is not None:
-        chosen.update(config=config, epochs=epochs, regime_epochs=dict(tuned))
+        chosen.update(config=config, epochs=epochs, regime_epochs=dict(tuned), blend_weight=blend_weight)
 
     for seed in tqdm(plan["seeds"], desc="seeds", disable=not progress):
         started = time.perf_counter()
@@ -115,19 +181,17 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
         records += evaluation_records(seed_model, test, split, seed, "ID embeddings", time.perf_counter() - started,
                                       k, bootstrap)
         two_tower = TwoTowerRecommender(item_vectors, config, seed=seed, strategy=strategy).fit(test, epochs)
-        frozen_seconds = two_tower.stats["train_seconds"]
         extra = {"epochs": epochs, "examples_per_second": round(two_tower.stats["examples_per_second"], 1)}
-        records += evaluation_records(two_tower, test, split, seed, REGIME_LABELS["frozen"], frozen_seconds,
-                                      k, bootstrap, extra)
+        records += evaluation_records(two_tower, test, split, seed, REGIME_LABELS["frozen"],
+                                      two_tower.stats["train_seconds"], k, bootstrap, extra)
+        blend = ScoreBlend(two_tower, ease, blend_weight, name=BLEND_NAME).fit(test)
+        records += evaluation_records(blend, test, split, seed, BLEND_REGIME,
+                                      two_tower.stats["train_seconds"] + ease_seconds,
+                                      k, bootstrap, {"blend_weight": blend_weight})
+        start = FrozenStart.of(two_tower, two_tower.model, interactions, split, "test")
         for regime, regime_epochs in tuned.items():
-            model = FineTunedRecommender(two_tower, titles, SentenceEncoder.load, regime_config(regime, profile))
-            model.fit(test, regime_epochs)
-            extra = {"epochs": regime_epochs, "examples_per_second": round(model.stats["examples_per_second"], 1)}
-            # a regime's cost includes the frozen stage it starts from
-            records += evaluation_records(model, test, split, seed, REGIME_LABELS[regime],
-                                          frozen_seconds + model.stats["train_seconds"], k, bootstrap, extra)
-            del model
-            gc.collect()  # Keras models hold reference cycles: free each regime's encoder before the next
+            records += in_child_process(regime_test_records, start, regime_config(regime, profile), regime_epochs,
+                                        k, bootstrap)
     return records
 
 
@@ -174,28 +238,17 @@ def ablation_records(interactions, split, item_vectors, config: TwoTowerConfig, 
 def throughput_records(interactions, split, item_vectors, profile: str = "workshop", seed: int = 0) -> list[dict]:
     """Training examples/s of each regime at the same batch size, and what XLA and bf16 change.
 
-    Measured in one process, one after the other, on the test task's history:
-    compare the ratios, not the absolute numbers, across machines.
+    Measured one after the other on the test task's history, each in its own
+    child process: compare the ratios, not the absolute numbers, across machines.
     """
-    from recft_utils.models.two_tower import catalogue_titles
-    from recft_utils.text import SentenceEncoder
-
     test = build_task(interactions, split, "test")
-    titles = catalogue_titles(interactions)
-    start = TwoTowerRecommender(item_vectors, TwoTowerConfig(epochs=1), seed=seed).fit(test)
+    two_tower = TwoTowerRecommender(item_vectors, TwoTowerConfig(epochs=1), seed=seed).fit(test)
+    start = FrozenStart.of(two_tower, two_tower.model, interactions, split, "test")
     variants = [("top_k", {}), ("top_k", {"jit_compile": True}), ("top_k", {"mixed_precision": True}),
                 ("lora", {}), ("full", {}), ("full", {"mixed_precision": True})]
-    out = []
-    for regime, change in variants:
-        config = regime_config(regime, profile, **change)
-        model = FineTunedRecommender(start, titles, SentenceEncoder.load, config)
-        rate = model.throughput(test, start.model, steps=PROFILE_PLAN[profile]["throughput_steps"])
-        del model
-        gc.collect()
-        out.append({"regime": REGIME_LABELS[regime], "xla": config.jit_compile, "bf16": config.mixed_precision,
-                    "batch_size": config.batch_size, "negatives": config.negatives,
-                    "examples_per_second": round(rate, 1), "peak_rss_mb": round(peak_rss_mb(), 1)})
-    return out
+    steps = PROFILE_PLAN[profile]["throughput_steps"]
+    return [in_child_process(regime_throughput, start, regime_config(regime, profile, **change), steps)
+            for regime, change in variants]
 
 
 def seed_summary(records: list[dict], k: int = 10) -> pd.DataFrame:

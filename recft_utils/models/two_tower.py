@@ -256,10 +256,9 @@ class TwoTowerRecommender(Recommender):
         n_items = len(task.items)
         x = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}
         y = multi_hot(targets, n_items)
-        vectors = self.item_vectors.reindex(task.items).to_numpy(dtype=np.float32)
         steps = epochs * int(np.ceil(len(histories) / config.batch_size))
         with get_strategy(self.strategy).scope():
-            model = build_model(vectors, daily_popularity(task, config.popularity_days), task.n_warm, config)
+            model = self._build(task)
             model.compile(optimizer=_optimizer(config, steps), loss=softmax_over_catalogue)
             model.adversarial_epsilon = config.adversarial_epsilon
             if self.augmented_vectors is not None:
@@ -276,6 +275,22 @@ class TwoTowerRecommender(Recommender):
             "final_loss": float(history.history["loss"][-1]),
         }
         return model, callbacks[0] if callbacks else None
+
+    def _build(self, task) -> "TextTwoTower":
+        vectors = self.item_vectors.reindex(task.items).to_numpy(dtype=np.float32)
+        return build_model(vectors, daily_popularity(task, self.config.popularity_days), task.n_warm, self.config)
+
+    def restore(self, task, weights: list, epochs: int | None = None):
+        """This recommender as fitted on ``task``, from the weights of such a fit (``model.get_weights()``).
+
+        Rebuilds a trained model in another process without training it again
+        (the benchmark fine-tunes each regime in a child process).
+        """
+        super().fit(task)
+        self.epochs = epochs
+        self.model = self._build(task)
+        self.model.set_weights(weights)
+        return self
 
     def select_epochs(self) -> int:
         """Early stopping on the validation window: the best epoch count."""

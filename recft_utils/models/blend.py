@@ -1,0 +1,65 @@
+"""A weighted blend of two recommenders' standardised scores, its weight chosen on the validation window.
+
+Scores of different models live on different scales (softmax logits, EASE's
+linear scores), so each user's row of scores is standardised over the items
+first: ``w * z(a) + (1 - w) * z(b)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recft_utils.errors import ParameterError
+from recft_utils.models.baselines import Recommender
+
+WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Each row to mean 0 and standard deviation 1 (a constant row becomes zeros)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std(axis=1, keepdims=True)
+    return (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+
+
+class ScoreBlend(Recommender):
+    """``weight`` × the first model's standardised scores + (1 − ``weight``) × the second's.
+
+    Both models must already be fitted on the same task; ``fit`` only checks that.
+    It scores cold items when the first model does (the second then adds the
+    same constant to every cold item of a row, or nothing).
+    """
+
+    def __init__(self, first: Recommender, second: Recommender, weight: float, name: str | None = None):
+        if not 0.0 <= weight <= 1.0:
+            raise ParameterError(f"A blend weight lies between 0 and 1, got {weight}.")
+        self.first, self.second, self.weight = first, second, weight
+        self.scores_cold_items = getattr(first, "scores_cold_items", False)
+        self.name = name or f"blend: {weight:g} × {first.name} + {1 - weight:g} × {second.name}"
+
+    def fit(self, task):
+        if self.first.task is not task or self.second.task is not task:
+            raise ParameterError("Fit both blended models on the same task before blending them.")
+        return super().fit(task)
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        first, second = standardise(self.first.score(user_rows)), standardise(self.second.score(user_rows))
+        return self.weight * first + (1 - self.weight) * second
+
+
+def choose_weight(first: Recommender, second: Recommender, valid_task, weights=WEIGHTS, view: str = "discovery",
+                  k: int = 10) -> tuple[float, pd.DataFrame]:
+    """The weight with the best mean NDCG@k of ``view`` on ``valid_task`` (models fitted on it), and every weight's.
+
+    Weight 1 is the first model alone, so the chosen blend is never worse
+    than it on the validation window.
+    """
+    from recft_utils.evaluation import evaluate
+
+    rows = []
+    for weight in weights:
+        per_user = evaluate(ScoreBlend(first, second, weight).fit(valid_task), valid_task, views=(view,), k=k)
+        rows.append({"weight": weight, f"valid_ndcg@{k}": float(per_user[view]["ndcg"].mean())})
+    table = pd.DataFrame(rows)
+    return float(table.loc[table[f"valid_ndcg@{k}"].idxmax(), "weight"]), table
