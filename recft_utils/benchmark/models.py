@@ -232,7 +232,7 @@ def ablation_records(interactions, split, item_vectors, config: TwoTowerConfig, 
     valid = build_task(interactions, split, "valid")
     table = ablation(item_vectors, valid, config, PROFILE_PLAN[profile]["seeds"],
                      augmented_vectors=encode_augmented_titles(augmented, encoder))
-    return table.to_dict(orient="records")
+    return table.assign(peak_rss_mb=round(peak_rss_mb(), 1)).to_dict(orient="records")
 
 
 def throughput_records(interactions, split, item_vectors, profile: str = "workshop", seed: int = 0) -> list[dict]:
