@@ -1,0 +1,139 @@
+"""Results by segment, and what a model's recommendations look like as a whole.
+
+- :func:`top_k_lists`: each evaluated customer's top-k under the protocol's views;
+- :func:`per_customer`: hit-rate, recall and NDCG per customer from those lists;
+- :func:`customer_segments`: country, activity decile and tenure of each evaluated customer;
+- :func:`segment_table`: means and bootstrap intervals per segment, with segments too small to
+  say anything flagged (not hidden);
+- :func:`item_bucket_recall`: recall of the purchases of each item-popularity bucket;
+- :func:`recommendation_profile`: popularity bias, catalogue coverage and novelty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recft_utils.evaluation import metrics
+
+MIN_CUSTOMERS = 30  # fewer evaluated customers than this: the segment is flagged as too small
+
+
+def top_k_lists(model, task, k: int = 10, view: str = "discovery", chunk: int = 2048) -> np.ndarray:
+    """(evaluated customers, k) catalogue columns, best first, as the protocol ranks them.
+
+    ``view="discovery"`` removes what each customer already bought; models that do not score
+    cold items never recommend them. A slot left without a candidate holds -1.
+    """
+    cold_ok = getattr(model, "scores_cold_items", False)
+    out = []
+    for begin in range(0, len(task.eval_rows), chunk):
+        rows = task.eval_rows[begin:begin + chunk]
+        scores = np.asarray(model.score(rows), dtype=np.float64)
+        if not cold_ok:
+            scores[:, task.n_warm:] = -np.inf
+        if view == "discovery":
+            scores = np.where(task.matrix[rows].toarray() > 0, -np.inf, scores)
+        top = metrics.top_k(scores, k)
+        out.append(np.where(np.isfinite(np.take_along_axis(scores, top, axis=1)), top, -1))
+    return np.vstack(out)
+
+
+def _discovery_truth(task) -> np.ndarray:
+    truth = task.truth.toarray()
+    return truth & ~(task.matrix[task.eval_rows].toarray() > 0)
+
+
+def per_customer(top: np.ndarray, task, view: str = "discovery") -> pd.DataFrame:
+    """One row per evaluated customer: ``hit``, ``recall``, ``ndcg`` of their top-k, and how many items they bought."""
+    truth = _discovery_truth(task) if view == "discovery" else task.truth.toarray()
+    hits = np.take_along_axis(truth, np.maximum(top, 0), axis=1) & (top >= 0)
+    k = top.shape[1]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    bought = truth.sum(axis=1)
+    ideal = np.array([discounts[:min(n, k)].sum() for n in bought])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame = pd.DataFrame({
+            "user_id": task.users[task.eval_rows], "bought": bought, "hit": hits.any(axis=1).astype(float),
+            "recall": hits.sum(axis=1) / bought, "ndcg": (hits * discounts).sum(axis=1) / ideal})
+    return frame[frame["bought"] > 0].reset_index(drop=True)
+
+
+def customer_segments(task, deciles: int = 10) -> pd.DataFrame:
+    """Per evaluated customer: ``country`` (where most of their orders came from), ``activity``
+    (decile of the number of orders before the window; ties share a decile) and ``tenure``
+    (``one earlier order`` or ``returning``: two or more)."""
+    history = task.history[task.history["user_id"].isin(task.users[task.eval_rows])]
+    orders = history.groupby("user_id")["order_id"].nunique()
+    country = history.groupby("user_id")["country"].agg(lambda c: c.value_counts().index[0])
+    ranks = orders.rank(method="min")
+    decile = np.ceil(ranks / len(orders) * deciles).astype(int).clip(1, deciles)
+    return pd.DataFrame({"country": country, "orders_before": orders,
+                         "activity": decile.map(lambda d: f"decile {d:02d}"),
+                         "tenure": np.where(orders >= 2, "returning", "one earlier order")}).rename_axis("user_id")
+
+
+def segment_table(scores: pd.DataFrame, segments: pd.DataFrame, by: str, metric: str = "ndcg",
+                  min_customers: int = MIN_CUSTOMERS, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Mean ``metric`` per value of ``segments[by]``, a 95 % bootstrap interval, customers, and a ``too_small`` flag."""
+    joined = scores.join(segments[[by]], on="user_id")
+    rows = []
+    for value, group in joined.groupby(by, sort=True):
+        values = group[metric].to_numpy()
+        low, high = metrics.bootstrap_interval(values, bootstrap, seed=seed)
+        rows.append({by: value, "customers": len(values), metric: values.mean(), "low": low, "high": high,
+                     "too_small": len(values) < min_customers})
+    return pd.DataFrame(rows).sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def item_popularity(task) -> pd.Series:
+    """Customers per catalogue item before the window (0 for new items), by column."""
+    counts = task.history.groupby("item_id")["user_id"].nunique()
+    return pd.Series(counts.reindex(task.items, fill_value=0).to_numpy(), index=np.arange(len(task.items)))
+
+
+def popularity_buckets(task) -> pd.Series:
+    """Each catalogue column's bucket: ``new`` (no purchase before the window), then ``head`` (the most
+    popular 10 % of the other items), ``torso`` (the next 40 %) and ``tail`` (the rest)."""
+    popularity = item_popularity(task)
+    known = popularity[popularity > 0].sort_values(ascending=False, kind="stable")
+    share = np.arange(1, len(known) + 1) / len(known)
+    labels = pd.Series(np.where(share <= 0.1, "head", np.where(share <= 0.5, "torso", "tail")), index=known.index)
+    return labels.reindex(popularity.index, fill_value="new")
+
+
+def item_bucket_recall(top: np.ndarray, task, view: str = "discovery") -> pd.DataFrame:
+    """For each popularity bucket: the window's purchases of its items and the share of them recommended."""
+    truth = _discovery_truth(task) if view == "discovery" else task.truth.toarray()
+    recommended = np.zeros_like(truth)
+    rows, slots = np.nonzero(top >= 0)
+    recommended[rows, top[rows, slots]] = True
+    buckets = popularity_buckets(task).to_numpy()
+    rows = []
+    for bucket in ("head", "torso", "tail", "new"):
+        columns = buckets == bucket
+        purchases = int(truth[:, columns].sum())
+        found = int((truth & recommended)[:, columns].sum())
+        rows.append({"bucket": bucket, "items": int(columns.sum()), "purchases": purchases,
+                     "recall": found / purchases if purchases else np.nan})
+    return pd.DataFrame(rows)
+
+
+def recommendation_profile(top: np.ndarray, task) -> dict:
+    """Popularity bias, coverage and novelty of a set of top-k lists.
+
+    - ``head_share_recommended`` against ``head_share_purchased``: the share of recommendations,
+      and of the window's purchases, that are the 10 % most popular items;
+    - ``coverage``: the share of the catalogue recommended to anyone;
+    - ``novelty``: the mean self-information, −log2 of an item's share of customers before the
+      window (new items count as bought by one customer), of recommended items.
+    """
+    shown = top[top >= 0]
+    buckets = popularity_buckets(task).to_numpy()
+    truth_columns = task.truth.nonzero()[1]
+    popularity = item_popularity(task).to_numpy().astype(float)
+    share = np.maximum(popularity, 1.0) / len(task.users)
+    return {"head_share_recommended": float((buckets[shown] == "head").mean()),
+            "head_share_purchased": float((buckets[truth_columns] == "head").mean()),
+            "coverage": len(np.unique(shown)) / len(task.items),
+            "novelty": float(-np.log2(share[shown]).mean())}

@@ -1,0 +1,56 @@
+"""Per-segment results and the profile of a model's recommendations (step 5)."""
+
+import numpy as np
+import pandas as pd
+
+from recft_utils.evaluation import evaluate
+from recft_utils.evaluation import segments
+from recft_utils.models import EASE, Popularity
+
+
+def test_per_customer_scores_match_the_protocol(sample):
+    _, _, test = sample
+    model = EASE().fit(test)
+    top = segments.top_k_lists(model, test, k=10, view="discovery")
+    mine = segments.per_customer(top, test).set_index("user_id")
+    protocol = evaluate(model, test, views=("discovery",))["discovery"].set_index("user_id")
+    assert set(mine.index) == set(protocol.index)
+    assert np.allclose(mine.loc[protocol.index, "ndcg"], protocol["ndcg"])
+    assert np.allclose(mine.loc[protocol.index, "recall"], protocol["recall"])
+    assert np.allclose(mine.loc[protocol.index, "hit"], protocol["hit_rate"])
+
+
+def test_customer_segments_cover_every_evaluated_customer(sample):
+    _, _, test = sample
+    table = segments.customer_segments(test)
+    assert set(table.index) == set(test.users[test.eval_rows])
+    assert table["activity"].str.match(r"decile \d\d").all()
+    one = table["orders_before"] == 1
+    assert (table.loc[one, "tenure"] == "one earlier order").all() and (table.loc[~one, "tenure"] == "returning").all()
+    # more orders never means a lower decile
+    ordered = table.sort_values("orders_before")
+    assert ordered["activity"].is_monotonic_increasing
+
+
+def test_small_segments_are_flagged_not_hidden(sample):
+    _, _, test = sample
+    scores = segments.per_customer(segments.top_k_lists(EASE().fit(test), test), test)
+    table = segments.segment_table(scores, segments.customer_segments(test), "country", min_customers=30,
+                                   bootstrap=100)
+    assert table["customers"].sum() == len(scores)
+    assert (table["too_small"] == (table["customers"] < 30)).all() and table["too_small"].any()
+    assert ((table["low"] <= table["ndcg"]) & (table["ndcg"] <= table["high"])).all()
+
+
+def test_popularity_buckets_and_profile(sample):
+    _, _, test = sample
+    buckets = segments.popularity_buckets(test)
+    assert (buckets.iloc[test.n_warm:] == "new").all() and (buckets.iloc[:test.n_warm] != "new").all()
+    assert 0.05 < (buckets == "head").sum() / test.n_warm <= 0.1
+    popular = segments.top_k_lists(Popularity(None).fit(test), test, view="all")
+    profile = segments.recommendation_profile(popular, test)
+    assert profile["head_share_recommended"] == 1.0  # all-time popularity only recommends the head
+    assert profile["coverage"] < 0.02 and profile["novelty"] > 0
+    recall = segments.item_bucket_recall(popular, test, view="all").set_index("bucket")
+    assert recall.loc["new", "recall"] == 0 or np.isnan(recall.loc["new", "recall"])
+    assert recall["purchases"].sum() == test.truth.sum()
