@@ -59,31 +59,37 @@ def per_customer(top: np.ndarray, task, view: str = "discovery") -> pd.DataFrame
     return frame[frame["bought"] > 0].reset_index(drop=True)
 
 
-def customer_segments(task, deciles: int = 10) -> pd.DataFrame:
+def customer_segments(task, bins: int = 10) -> pd.DataFrame:
     """Per evaluated customer: ``country`` (where most of their orders came from), ``activity``
-    (decile of the number of orders before the window; ties share a decile) and ``tenure``
-    (``one earlier order`` or ``returning``: two or more)."""
+    (their number of orders before the window, in about ``bins`` bins of equal size; an ordered
+    category such as "3–4 orders") and ``tenure`` (``one earlier order`` or ``returning``)."""
     history = task.history[task.history["user_id"].isin(task.users[task.eval_rows])]
     orders = history.groupby("user_id")["order_id"].nunique()
     country = history.groupby("user_id")["country"].agg(lambda c: c.value_counts().index[0])
-    ranks = orders.rank(method="min")
-    decile = np.ceil(ranks / len(orders) * deciles).astype(int).clip(1, deciles)
-    return pd.DataFrame({"country": country, "orders_before": orders,
-                         "activity": decile.map(lambda d: f"decile {d:02d}"),
+    edges = np.r_[0, np.unique(np.quantile(orders, np.linspace(0, 1, bins + 1), method="lower"))]
+    bounds = list(zip(edges[:-1] + 1, edges[1:]))  # (first, last) number of orders of each bin
+    labels = [f"{a} order{'s' if b > 1 else ''}" if a == b else f"{a}–{b} orders" for a, b in bounds]
+    activity = pd.cut(orders, bins=edges, labels=labels)
+    return pd.DataFrame({"country": country, "orders_before": orders, "activity": activity,
                          "tenure": np.where(orders >= 2, "returning", "one earlier order")}).rename_axis("user_id")
 
 
 def segment_table(scores: pd.DataFrame, segments: pd.DataFrame, by: str, metric: str = "ndcg",
                   min_customers: int = MIN_CUSTOMERS, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Mean ``metric`` per value of ``segments[by]``, a 95 % bootstrap interval, customers, and a ``too_small`` flag."""
+    """Mean ``metric`` per value of ``segments[by]``, a 95 % bootstrap interval, customers, and a ``too_small`` flag.
+
+    Rows follow an ordered category's order (activity), otherwise the largest segments first.
+    """
     joined = scores.join(segments[[by]], on="user_id")
+    ordered = isinstance(joined[by].dtype, pd.CategoricalDtype) and joined[by].cat.ordered
     rows = []
-    for value, group in joined.groupby(by, sort=True):
+    for value, group in joined.groupby(by, sort=True, observed=True):
         values = group[metric].to_numpy()
         low, high = metrics.bootstrap_interval(values, bootstrap, seed=seed)
         rows.append({by: value, "customers": len(values), metric: values.mean(), "low": low, "high": high,
                      "too_small": len(values) < min_customers})
-    return pd.DataFrame(rows).sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
+    table = pd.DataFrame(rows)
+    return table if ordered else table.sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def item_popularity(task) -> pd.Series:
