@@ -7,7 +7,7 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving serve lab environment constraints clean
+.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving serve reports lab environment constraints clean
 
 # Re-runs only when the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
@@ -51,6 +51,10 @@ benchmark-serving: setup
 serve: setup
 	$(BIN)/recft export --run-dir runs/default
 	$(BIN)/recft serve --model runs/default/04_serving/model
+
+# One HTML report per country (needs notebook 05 run on runs/default); SEGMENT=activity|tenure for others.
+reports: setup
+	$(BIN)/recft reports --run-dir runs/default --segment $(or $(SEGMENT),country)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -27,7 +27,16 @@ STEP_COMMANDS = {
     "02_data_preparation": "recft run --notebooks 01,02",
     "03_fine_tuning": "recft run --notebooks 01,02,03",
     "04_serving": "recft run --notebooks 01,02,03,04",
+    "05_collaboration": "recft run --notebooks 01,02,03,04,05",
 }
+
+
+def _default_mode(path, mode: int) -> None:
+    """Give ``path`` the permissions a plain ``open``/``mkdir`` would (``mode`` minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    if os.path.exists(path):  # a writer may have replaced the temporary file already
+        os.chmod(path, mode & ~umask)
 
 
 @contextlib.contextmanager
@@ -40,6 +49,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        _default_mode(tmp, 0o666)  # mkstemp makes files private; artefacts are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -58,6 +68,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", suffix=f".{path.name}", dir=path.parent))
     try:
         yield tmp
+        _default_mode(tmp, 0o777)
         old = path.with_name(f".old-{path.name}")
         if path.exists():
             shutil.rmtree(old, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``."""
+"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,18 @@ def _serve(args) -> int:
     return 0
 
 
+def _reports(args) -> int:
+    from recft_utils.reporting.reports import run_reports
+
+    table = run_reports(args.run_dir, args.segment, args.values, args.min_customers, args.workers)
+    failed = table[table["status"] != "ok"]
+    for row in failed.itertuples():
+        print(f"failed: {row.value}: {row.error}", file=sys.stderr)
+    print(f"{len(table) - len(failed)} of {len(table)} reports written; index: "
+          f"{args.run_dir}/05_collaboration/reports/index.html")
+    return 1 if len(failed) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recft", description="Fine-tune a language model into a recommender.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,13 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", required=True, help="an exported model folder (recft export, notebook 04)")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     serve.add_argument("--port", type=int, default=8000)
+    reports = sub.add_parser("reports", help="one HTML report per segment value (papermill, in parallel)")
+    reports.add_argument("--run-dir", default="runs/default", help="a run with step 5's tables (notebook 05)")
+    reports.add_argument("--segment", default="country", help="country | activity | tenure")
+    reports.add_argument("--values", nargs="+", default=None, help="default: every value with enough customers")
+    reports.add_argument("--min-customers", type=int, default=30)
+    reports.add_argument("--workers", type=int, default=2, help="reports executed at the same time")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data,
-               "export": _export, "serve": _serve}
+               "export": _export, "serve": _serve, "reports": _reports}
     try:
         return handler[args.command](args)
     except RecftError as exc:

@@ -169,3 +169,44 @@ def replay_daily(daily: pd.DataFrame) -> plt.Figure:
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
+
+
+def segment_results(table: pd.DataFrame, by: str, metric: str = "ndcg") -> plt.Figure:
+    """Mean ``metric`` per segment with its interval; segments flagged too small are drawn pale."""
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(table) + 1)))
+    y = np.arange(len(table))[::-1]
+    colours = np.where(table["too_small"], "lightgrey", "tab:blue")
+    ax.barh(y, table[metric], color=colours)
+    ax.errorbar(table[metric], y, xerr=[table[metric] - table["low"], table["high"] - table[metric]], fmt="none",
+                ecolor="black", capsize=2)
+    ax.set(yticks=y, yticklabels=[f"{v} ({n})" for v, n in zip(table[by], table["customers"])],
+           xlabel=f"discovery {metric.upper()}@10 (95 % interval)", title=f"By {by} (customers; grey: too few)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+def popularity_bias(buckets: pd.DataFrame, profile: dict) -> plt.Figure:
+    """Recall per item-popularity bucket, and the head's share of recommendations against purchases."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.bar(buckets["bucket"], buckets["recall"].fillna(0))
+    left.set(ylabel="share of the window's purchases recommended", title="Recall by item popularity")
+    right.bar(["recommendations", "purchases"], [profile["head_share_recommended"], profile["head_share_purchased"]],
+              color=["tab:orange", "tab:grey"])
+    right.set(ylim=(0, 1), ylabel="share from the 10 % best-sellers", title="Popularity bias")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def run_curves(curves: dict[str, pd.DataFrame], metric: str = "valid_ndcg@10") -> plt.Figure:
+    """One line per tracked run: ``metric`` by epoch."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, curve in curves.items():
+        ax.plot(curve["epoch"], curve[metric], marker="o", markersize=3, label=label)
+    ax.set(xlabel="epoch", ylabel=metric, title="Two tracked runs on the validation window")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

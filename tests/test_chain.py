@@ -12,7 +12,9 @@ from recft_utils.runner import discover_notebooks, run_chain
 @pytest.fixture(scope="module")
 def tiny_run(mirror_root, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tiny-run")
-    run_chain(profile="tiny", run_dir=run_dir, progress=False)
+    with pytest.MonkeyPatch.context() as patch:  # the tracked runs go to a private store, not the user's
+        patch.setenv("RECFT_TRACKING_URI", f"sqlite:///{run_dir / 'mlflow.db'}")
+        run_chain(profile="tiny", run_dir=run_dir, progress=False)
     return run_dir
 
 
@@ -105,6 +107,61 @@ def test_serving_benchmark_command_and_its_readme_table(tiny_run, tmp_path):
     assert result["model_version"] == read_json(tiny_run / "04_serving" / "model" / "metadata.json")["version"]
     table = render_serving(out)
     assert "p99_ms" in table and "requests_per_second" in table and "met" in table
+
+
+MODEL_CARD_SECTIONS = ("Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
+                       "Quantitative analyses", "Ethical considerations", "Caveats and recommendations")
+DATASHEET_SECTIONS = ("Motivation", "Composition", "Collection process", "Preprocessing, cleaning and labelling",
+                      "Uses", "Distribution", "Maintenance")
+
+
+def test_step_05_documents_segments_and_reports(tiny_run):
+    folder = tiny_run / "05_collaboration"
+    card = (folder / "model_card.md").read_text()
+    sheet = (folder / "datasheet.md").read_text()
+    assert [f"## {name}" in card for name in MODEL_CARD_SECTIONS] == [True] * len(MODEL_CARD_SECTIONS)
+    assert [f"## {name}" in sheet for name in DATASHEET_SECTIONS] == [True] * len(DATASHEET_SECTIONS)
+    metadata = read_json(tiny_run / "04_serving" / "model" / "metadata.json")
+    assert metadata["version"] in card and "CC BY 4.0" in sheet and "10.24432/C5BW33" in sheet
+    assert "<table>" in (folder / "model_card.html").read_text()
+    countries = pd.read_parquet(folder / "segments_country.parquet")
+    customers = pd.read_parquet(folder / "customers.parquet")
+    assert countries["customers"].sum() == len(customers) and countries["too_small"].any()
+    figures = read_json(folder / "figures.json")
+    assert 0 <= figures["profile"]["head_share_recommended"] <= 1 and figures["finding"]
+    index = (folder / "reports" / "index.html").read_text()
+    assert (tiny_run / "mlflow.db").is_file() and len(figures["tracked_runs"]) == 2
+    compared = pd.read_parquet(folder / "runs_compared.parquet").set_index("recorded")
+    assert compared.loc["params.dropout", "differs"] == "True"
+    assert list(folder.glob("tensorboard/*/train/events.out.tfevents.*"))
+    for report in figures["reports"]:
+        assert report["status"] == "ok" and report["page"] in index
+        page = (folder / "reports" / report["page"]).read_text()
+        assert f"country = {report['value']}" in page and "reports.load_inputs" not in page  # no code cells
+
+
+BROKEN_REPORT = {"cells": [
+    {"cell_type": "code", "id": "parameters", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
+     "source": 'run_dir = ""\nsegment = "country"\nvalue = ""'},
+    {"cell_type": "code", "id": "body", "metadata": {}, "execution_count": None, "outputs": [],
+     "source": 'if value == "{bad}":\n    raise ValueError("no data for this one")\nprint(value)'}],
+    "metadata": {"kernelspec": {"name": "recft", "display_name": "Python (recft)", "language": "python"}},
+    "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_a_failing_report_is_listed_and_does_not_stop_the_others(tiny_run, tmp_path):
+    from recft_utils.reporting.reports import run_reports
+
+    customers = pd.read_parquet(tiny_run / "05_collaboration" / "customers.parquet")
+    bad, good = customers["country"].value_counts().index[[1, 0]]
+    notebook = tmp_path / "broken_report.ipynb"
+    notebook.write_text(json.dumps(BROKEN_REPORT).replace("{bad}", bad))
+    table = run_reports(tiny_run, "country", [bad, good], out=tmp_path / "reports", notebook=notebook, progress=False)
+    status = table.set_index("value")["status"]
+    assert status[bad] == "failed" and status[good] == "ok"
+    assert "no data for this one" in table.set_index("value").loc[bad, "error"]
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "failed" in index and "1 of 2 reports written" in index
 
 
 def test_the_chain_runs_on_a_bring_your_own_file(mirror_root, tmp_path):

@@ -1,6 +1,7 @@
 """Bad input stops `recft run` before any notebook runs, with a message naming the fix."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +90,24 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from recft_utils.artefacts import atomic_directory, atomic_path
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "report.html") as tmp:
+            tmp.write_text("<p>shared</p>")
+        with atomic_directory(tmp_path / "model") as tmp:
+            (tmp / "file").write_text("x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+
+
 def test_doctor_names_the_fix_for_missing_data(tmp_path, monkeypatch):
     import io
 
@@ -110,3 +129,24 @@ def test_doctor_passes_with_the_mirror(mirror_root):
 
     out = io.StringIO()
     assert run_doctor(out) == 0, out.getvalue()
+
+
+@pytest.mark.parametrize("notebook", sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb")),
+                         ids=lambda path: path.name)
+def test_papermill_reads_every_parameter_of_every_notebook(notebook):
+    """A parameter papermill cannot parse (e.g. '=' in its comment) could not be set with -p."""
+    import re
+
+    import nbformat
+    import papermill as pm
+
+    cell = next(c for c in nbformat.read(notebook, 4).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = re.findall(r"^(\w+)\s*(?::[^=]+)?=", cell.source, flags=re.M)
+    assert list(pm.inspect_notebook(str(notebook))) == assigned
+
+
+def test_reports_refuse_an_unknown_segment_or_a_run_without_step_5(capsys, tmp_path):
+    assert cli.main(["reports", "--run-dir", str(tmp_path), "--segment", "colour"]) == 2
+    assert "Unknown segment 'colour'; use one of country, activity, tenure" in capsys.readouterr().err
+    assert cli.main(["reports", "--run-dir", str(tmp_path)]) == 2
+    assert "recft run --notebooks 01,02,03,04,05" in capsys.readouterr().err

@@ -55,3 +55,15 @@ def test_popularity_buckets_and_profile(sample):
     recall = segments.item_bucket_recall(popular, test, view="all").set_index("bucket")
     assert recall.loc["new", "recall"] == 0 or np.isnan(recall.loc["new", "recall"])
     assert recall["purchases"].sum() == test.truth.sum()
+
+
+def test_new_customers_are_scored_with_the_fallback_and_reported_beside_returning_ones(sample):
+    _, _, test = sample
+    new = segments.new_customer_scores(test)
+    window_only = set(test.target["user_id"]) - set(test.users)
+    assert set(new["user_id"]) == window_only and len(new) > 0
+    assert new["hit"].between(0, 1).all() and (new["recall"] <= new["hit"]).all()
+    scores = segments.per_customer(segments.top_k_lists(EASE().fit(test), test), test)
+    table = segments.tenure_table(scores, segments.customer_segments(test), new, bootstrap=100).set_index("tenure")
+    assert table.loc["new (best-sellers fallback)", "customers"] == len(new)
+    assert table["customers"].sum() == len(scores) + len(new)

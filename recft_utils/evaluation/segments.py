@@ -143,3 +143,32 @@ def recommendation_profile(top: np.ndarray, task) -> dict:
             "head_share_purchased": float((buckets[truth_columns] == "head").mean()),
             "coverage": len(np.unique(shown)) / len(task.items),
             "novelty": float(-np.log2(share[shown]).mean())}
+
+
+def new_customer_scores(task, k: int = 10, days: int = 30) -> pd.DataFrame:
+    """Customers who bought in the window without any earlier purchase, served the fallback a shop would
+    use for them (the ``days``-day best-sellers): ``hit``, ``recall`` and ``ndcg`` per customer."""
+    from recft_utils.models import Popularity
+
+    new = task.target[~task.target["user_id"].isin(task.users)]
+    if new.empty:
+        return pd.DataFrame(columns=["user_id", "bought", "hit", "recall", "ndcg"])
+    column = pd.Series(np.arange(len(task.items)), index=task.items)
+    top = metrics.top_k(Popularity(days).fit(task).score(np.array([0])), k)[0]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    rows = []
+    for user, items in new.groupby("user_id")["item_id"].unique().items():
+        hits = np.isin(top, column.reindex(items).to_numpy())
+        bought = len(items)
+        rows.append({"user_id": user, "bought": bought, "hit": float(hits.any()), "recall": hits.sum() / bought,
+                     "ndcg": (hits * discounts).sum() / discounts[:min(bought, k)].sum()})
+    return pd.DataFrame(rows)
+
+
+def tenure_table(scores: pd.DataFrame, customer_segments: pd.DataFrame, new_scores: pd.DataFrame,
+                 **options) -> pd.DataFrame:
+    """:func:`segment_table` by tenure, with the window's new customers (served the fallback) as a third row."""
+    labelled = pd.concat([scores.join(customer_segments["tenure"], on="user_id"),
+                          new_scores.assign(tenure="new (best-sellers fallback)")], ignore_index=True)
+    return segment_table(labelled.drop(columns="tenure"), labelled.set_index("user_id")[["tenure"]], "tenure",
+                         **options)

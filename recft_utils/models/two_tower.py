@@ -235,13 +235,14 @@ class TwoTowerRecommender(Recommender):
 
     def __init__(self, item_vectors: pd.DataFrame, config: TwoTowerConfig | None = None, seed: int = 0,
                  strategy: str = "default", valid_task=None, name: str = "two-tower (frozen encoder)",
-                 verbose: int = 0, augmented_vectors: pd.DataFrame | None = None):
+                 verbose: int = 0, augmented_vectors: pd.DataFrame | None = None, log_dir=None):
         from recft_utils.models.distribute import check_strategy
 
         check_strategy(strategy)
         self.item_vectors, self.augmented_vectors = item_vectors, augmented_vectors
         self.config = (config or TwoTowerConfig()).checked()
         self.seed, self.strategy, self.valid_task, self.name, self.verbose = seed, strategy, valid_task, name, verbose
+        self.log_dir = log_dir  # when set, training curves go to TensorBoard there
         self.stats: dict = {}
 
     # -- training -----------------------------------------------------------
@@ -264,6 +265,8 @@ class TwoTowerRecommender(Recommender):
             if self.augmented_vectors is not None:
                 model.title_variants = tf.constant(title_variants(self.item_vectors, self.augmented_vectors, task.items))
         callbacks = [EarlyStoppingOnNDCG(self, monitor, config.patience)] if monitor is not None else []
+        if self.log_dir is not None:
+            callbacks.append(keras.callbacks.TensorBoard(str(self.log_dir), write_graph=False))
         started = time.perf_counter()
         history = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
                             verbose=self.verbose, callbacks=callbacks)
@@ -274,7 +277,7 @@ class TwoTowerRecommender(Recommender):
             "examples_per_second": len(histories) * len(history.history["loss"]) / seconds,
             "final_loss": float(history.history["loss"][-1]),
         }
-        return model, callbacks[0] if callbacks else None
+        return model, callbacks[0] if monitor is not None else None
 
     def _build(self, task) -> "TextTwoTower":
         vectors = self.item_vectors.reindex(task.items).to_numpy(dtype=np.float32)
@@ -335,6 +338,7 @@ class EarlyStoppingOnNDCG(keras.callbacks.Callback):
         scorer = _FixedScorer(lambda rows: self.recommender._logits(self.model, self.task, rows))
         ndcg = float(evaluate(scorer, self.task, views=("discovery",))["discovery"]["ndcg"].mean())
         self.curve.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "valid_ndcg@10": ndcg})
+        logs["valid_ndcg@10"] = ndcg  # later callbacks (TensorBoard) record it too
         if ndcg > self.best:
             self.best, self.best_epoch, self.wait = ndcg, epoch + 1, 0
             self.best_weights = self.model.get_weights()
@@ -428,3 +432,15 @@ def load_model(path) -> TextTwoTower:
     except Exception as exc:  # zip, h5 and config errors all mean the same to a user
         raise RecftError(f"{path} is not a loadable two-tower model ({type(exc).__name__}: {exc}). "
                          f"Re-run notebook 03 to write it again.") from exc
+
+
+def recommender_from_run(run_dir, task) -> TwoTowerRecommender:
+    """Step 3's saved model of ``run_dir`` as a recommender fitted on ``task`` (the test task), ready to score."""
+    from recft_utils.artefacts import read_json, require_step
+
+    step3 = require_step(run_dir, "03_fine_tuning")
+    saved = read_json(step3 / "two_tower_config.json")
+    config = TwoTowerConfig(**{k: v for k, v in saved.items() if k in TwoTowerConfig.__dataclass_fields__})
+    vectors = pd.read_parquet(step3 / "item_vectors.parquet").set_index("item_id")
+    return TwoTowerRecommender(vectors, config, seed=saved.get("seed", 0)).restore(
+        task, load_model(step3 / "two_tower.keras").get_weights(), saved.get("epochs"))

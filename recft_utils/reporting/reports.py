@@ -1,0 +1,183 @@
+"""Parameterised stakeholder reports: one HTML page per segment value, without code, and an index.
+
+Notebook 05 writes the per-customer tables a report reads
+(``run_dir/05_collaboration/{customers, recommendations, purchases}.parquet``);
+``notebooks/reports/segment_report.ipynb`` is executed by papermill once per
+value (e.g. every country with enough customers) and rendered to HTML by
+nbconvert with the code cells left out. A failing value is reported in the
+index and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recft_utils.artefacts import atomic_path, require_step
+from recft_utils.errors import ParameterError
+
+REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "reports" / "segment_report.ipynb"
+SEGMENTS = ("country", "activity", "tenure")
+STEP = "05_collaboration"
+
+
+def slug(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower() or "value"
+
+
+def load_inputs(run_dir) -> dict[str, pd.DataFrame]:
+    """The tables notebook 05 wrote for the reports."""
+    folder = require_step(run_dir, STEP)
+    return {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("customers", "recommendations", "purchases")}
+
+
+def segment_values(customers: pd.DataFrame, segment: str, min_customers: int = 1) -> list[str]:
+    """Values of ``segment`` with at least ``min_customers`` evaluated customers, largest first."""
+    if segment not in SEGMENTS:
+        raise ParameterError(f"Unknown segment {segment!r}; use one of {', '.join(SEGMENTS)}.")
+    counts = customers[segment].astype(str).value_counts()
+    return list(counts[counts >= min_customers].index)
+
+
+def check_values(customers: pd.DataFrame, segment: str, values) -> list[str]:
+    known = set(segment_values(customers, segment))
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ParameterError(f"No evaluated customer has {segment} = {unknown}; known values: "
+                             f"{', '.join(sorted(known)[:20])}{' ...' if len(known) > 20 else ''}.")
+    return list(values)
+
+
+def segment_summary(customers: pd.DataFrame, segment: str, value: str, bootstrap: int = 1000) -> pd.DataFrame:
+    """The segment's customers against everyone: how many, and mean hit-rate, recall and NDCG@10 with intervals."""
+    from recft_utils.evaluation.metrics import bootstrap_interval
+
+    rows = []
+    for label, group in ((f"{segment} = {value}", customers[customers[segment].astype(str) == value]),
+                         ("all customers", customers)):
+        row = {"customers": len(group)}
+        for metric in ("hit", "recall", "ndcg"):
+            low, high = bootstrap_interval(group[metric].to_numpy(), bootstrap)
+            row[metric] = group[metric].mean()
+            row[f"{metric} interval"] = f"{low:.3f}–{high:.3f}"
+        rows.append(pd.Series(row, name=label))
+    return pd.DataFrame(rows)
+
+
+def top_items(table: pd.DataFrame, users, n: int = 10) -> pd.DataFrame:
+    """The ``n`` items found for most of ``users`` in ``table`` (user_id, item_id, title), with that share."""
+    rows = table[table["user_id"].isin(users)]
+    counts = rows.groupby(["item_id", "title"]).size().sort_values(ascending=False, kind="stable").head(n)
+    return (counts / max(len(set(users)), 1)).rename("share of customers").reset_index()
+
+
+def bucket_shares(purchases: pd.DataFrame, users) -> pd.Series:
+    """Share of the window's purchases of ``users`` in each item-popularity bucket."""
+    mine = purchases[purchases["user_id"].isin(users)]
+    return mine["bucket"].value_counts(normalize=True).reindex(["head", "torso", "tail", "new"], fill_value=0.0)
+
+
+def render_html(notebook: Path, output: Path) -> Path:
+    """The executed notebook as an HTML page without code cells (nbconvert), written atomically."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    with atomic_path(output) as tmp:
+        tmp.write_text(body)
+    return output
+
+
+def _one_report(run_dir: Path, segment: str, value: str, out: Path, notebook: Path) -> dict:
+    from recft_utils.runner import execute
+
+    started = time.perf_counter()
+    name = f"{segment}-{slug(value)}"
+    try:
+        executed = execute(notebook, out / "notebooks" / f"{name}.ipynb",
+                           {"run_dir": str(run_dir), "segment": segment, "value": value}, progress=False)
+        render_html(executed, out / f"{name}.html")
+        return {"value": value, "status": "ok", "page": f"{name}.html", "error": "",
+                "seconds": time.perf_counter() - started}
+    except Exception as exc:  # one failing segment must not stop the others: report it
+        return {"value": value, "status": "failed", "page": "", "error": str(exc).splitlines()[0],
+                "seconds": time.perf_counter() - started}
+
+
+def run_reports(run_dir, segment: str = "country", values=None, min_customers: int = 30, workers: int = 2,
+                out=None, progress: bool = True, notebook=REPORT_NOTEBOOK) -> pd.DataFrame:
+    """Execute and render one report per value of ``segment`` in parallel; write ``index.html``.
+
+    ``values`` defaults to every value with at least ``min_customers`` evaluated
+    customers. Returns one row per value: status, page, error, seconds.
+    """
+    from tqdm import tqdm
+
+    if segment not in SEGMENTS:  # before reading anything
+        raise ParameterError(f"Unknown segment {segment!r}; use one of {', '.join(SEGMENTS)}.")
+    run_dir = Path(run_dir).resolve()  # papermill runs the report in notebooks/reports/
+    customers = load_inputs(run_dir)["customers"]
+    values = check_values(customers, segment, values) if values else segment_values(customers, segment, min_customers)
+    if not values:
+        raise ParameterError(f"No {segment} has {min_customers} or more evaluated customers; lower --min-customers.")
+    out = Path(out) if out is not None else run_dir / STEP / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_one_report, run_dir, segment, value, out, Path(notebook)) for value in values]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"reports by {segment}",
+                           disable=not progress):
+            results.append(future.result())
+    table = pd.DataFrame(results).set_index("value").loc[values].reset_index()
+    write_index(out / "index.html", segment, table, customers)
+    return table
+
+
+def write_index(path: Path, segment: str, table: pd.DataFrame, customers: pd.DataFrame) -> Path:
+    """A page linking every report, with its number of customers, and listing failures with their error."""
+    counts = customers[segment].astype(str).value_counts()
+    items = []
+    for row in table.itertuples():
+        label = f"{html.escape(row.value)} ({counts.get(row.value, 0)} customers)"
+        items.append(f'<li><a href="{row.page}">{label}</a></li>' if row.status == "ok"
+                     else f"<li>{label}: <strong>failed</strong>: {html.escape(row.error)}</li>")
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Reports by {segment}</title></head>"
+            f"<body style='font-family: system-ui, sans-serif; max-width: 50rem; margin: 2rem auto'>"
+            f"<h1>Recommendation reports by {segment}</h1><p>{int((table['status'] == 'ok').sum())} of "
+            f"{len(table)} reports written.</p><ul>{''.join(items)}</ul></body></html>")
+    with atomic_path(path) as tmp:
+        tmp.write_text(page)
+    return path
+
+
+def report_tables(task, top: np.ndarray, scores: pd.DataFrame, segments: pd.DataFrame,
+                  titles: pd.Series) -> dict[str, pd.DataFrame]:
+    """What the reports read: per customer (scores and segments), their top-k, and the window's purchases.
+
+    ``top`` and ``scores`` come from :func:`~recft_utils.evaluation.segments.top_k_lists` and
+    :func:`~recft_utils.evaluation.segments.per_customer`.
+    """
+    from recft_utils.evaluation.segments import popularity_buckets
+
+    customers = scores.join(segments, on="user_id")
+    customers["activity"] = customers["activity"].astype(str)
+    users = np.repeat(task.users[task.eval_rows], top.shape[1])
+    ranks = np.tile(np.arange(1, top.shape[1] + 1), len(top))
+    keep = top.ravel() >= 0
+    items = task.items[top.ravel()[keep]]
+    recommendations = pd.DataFrame({"user_id": users[keep], "rank": ranks[keep], "item_id": items,
+                                    "title": titles.reindex(items).fillna("").to_numpy()})
+    bought = task.target[task.target["user_id"].isin(customers["user_id"])][["user_id", "item_id"]].drop_duplicates()
+    before = set(zip(task.history["user_id"], task.history["item_id"]))
+    bucket = popularity_buckets(task).set_axis(task.items)
+    purchases = bought.assign(title=titles.reindex(bought["item_id"]).fillna("").to_numpy(),
+                              bucket=bucket.reindex(bought["item_id"]).to_numpy(),
+                              new_to_customer=[pair not in before for pair in zip(bought["user_id"], bought["item_id"])])
+    return {"customers": customers, "recommendations": recommendations, "purchases": purchases.reset_index(drop=True)}
