@@ -45,7 +45,8 @@ def render_models(records_file: Path) -> str:
         "",
         table.to_markdown(),
         "",
-        "Training throughput at the same batch size, one process, one after the other:",
+        "Training throughput at the same batch size (each variant in its own process, one after the other; "
+        "`--only-throughput` re-measures this table alone):",
         "",
         speed.round(2).to_markdown(index=False),
         "",

@@ -80,7 +80,7 @@ def _models(args) -> None:
         tmp.write_text(f"Profile {args.profile}, seeds {PROFILE_PLAN[args.profile]['seeds']}, "
                        f"catalogue encoding {len(vectors) / encode_seconds:.0f} items/s.\n\n"
                        + summary.round(4).to_markdown(index=False) + "\n\n"
-                       + "Training throughput at the same batch size (one process, one after the other):\n\n"
+                       + "Training throughput at the same batch size (each variant in its own process):\n\n"
                        + speed_table.to_markdown(index=False) + "\n\n"
                        + f"Chosen on the validation window: {chosen['config']}, {chosen['epochs']} epochs; "
                        + f"fine-tuning epochs {chosen['regime_epochs']}; "
