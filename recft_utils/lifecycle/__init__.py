@@ -1,0 +1,1 @@
+"""Step 6: a model's life after the first deployment: versions, promotion decisions, rollback."""
