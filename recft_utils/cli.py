@@ -1,4 +1,4 @@
-"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``."""
+"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``rollback``."""
 
 from __future__ import annotations
 
@@ -61,7 +61,15 @@ def _export(args) -> int:
 def _serve(args) -> int:
     from recft_utils.serving.service import serve
 
-    serve(args.model, args.host, args.port)
+    serve(args.model, args.host, args.port, registry=args.registry)
+    return 0
+
+
+def _rollback(args) -> int:
+    from recft_utils.lifecycle.registry import ModelRegistry
+
+    entry = ModelRegistry(args.registry).rollback(args.reason)
+    print(f"champion is now {entry['version']} (was {entry['previous']}); a watching service reloads it")
     return 0
 
 
@@ -97,9 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run-dir", default="runs/default", help="a run folder with step 3's artefacts")
     export.add_argument("--out", default=None, help="default: RUN_DIR/04_serving/model")
     serve = sub.add_parser("serve", help="serve an exported model folder over HTTP")
-    serve.add_argument("--model", required=True, help="an exported model folder (recft export, notebook 04)")
+    what = serve.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="an exported model folder (recft export, notebook 04)")
+    what.add_argument("--registry", help="a model registry folder: serve its champion, hot-reload a new one")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     serve.add_argument("--port", type=int, default=8000)
+    rollback = sub.add_parser("rollback", help="make the previous champion of a model registry the champion again")
+    rollback.add_argument("--registry", required=True, help="a model registry folder (step 6)")
+    rollback.add_argument("--reason", default="manual rollback", help="recorded in the registry's history")
     reports = sub.add_parser("reports", help="one HTML report per segment value (papermill, in parallel)")
     reports.add_argument("--run-dir", default="runs/default", help="a run with step 5's tables (notebook 05)")
     reports.add_argument("--segment", default="country", help="country | activity | tenure")
@@ -112,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data,
-               "export": _export, "serve": _serve, "reports": _reports}
+               "export": _export, "serve": _serve, "reports": _reports,
+               "rollback": _rollback}
     try:
         return handler[args.command](args)
     except RecftError as exc:

@@ -210,3 +210,45 @@ def test_the_service_stops_when_the_python_that_started_it_fails_or_dies(model_d
     parent.kill()  # SIGKILL: no Python clean-up runs; the kernel's death signal stops the server
     parent.wait()
     assert _gone(server)
+
+
+def test_a_promoted_model_is_hot_reloaded_without_failing_a_request(fitted, sample, tmp_path):
+    import threading
+    import time
+
+    from recft_utils.lifecycle.registry import ModelRegistry
+    from recft_utils.serving.export import export_recommender
+    from recft_utils.serving.process import ServiceProcess
+
+    _, _, test = sample
+    registry = ModelRegistry(tmp_path / "registry")
+    for version in ("v1", "v2"):
+        export_recommender(fitted.model, test, registry.new_version_dir(version), version=version)
+    registry.promote("v1", "first model")
+    customer = str(test.users[test.eval_rows[0]])
+    seen, failures, stop = [], [], threading.Event()
+
+    def client(url):
+        session = requests.Session()
+        while not stop.is_set():
+            response = session.post(f"{url}/recommend", json={"customer_id": customer, "k": 5}, timeout=30)
+            (seen if response.status_code == 200 else failures).append(response.json()["model_version"])
+
+    with ServiceProcess(registry=registry.root) as service:
+        threads = [threading.Thread(target=client, args=(service.url,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        registry.promote("v2", "the challenger won")
+        deadline = time.monotonic() + 30
+        while service.health()["model_version"] != "v2" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert service.health()["model_version"] == "v2"
+        assert "reloaded: now serving v2" in service.output()
+    assert failures == [] and {"v1", "v2"} <= set(seen)
+    first_v2 = seen.index("v2")
+    assert seen[first_v2:].count("v1") <= len(threads)  # only requests already in flight finish with v1

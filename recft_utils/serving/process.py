@@ -46,8 +46,9 @@ class ServiceProcess:
     failing notebook cell cannot leave a server running.
     """
 
-    def __init__(self, model_dir, host: str = "127.0.0.1", port: int | None = None, startup_seconds: float = 120):
-        self.model_dir, self.host = model_dir, host
+    def __init__(self, model_dir=None, host: str = "127.0.0.1", port: int | None = None,
+                 startup_seconds: float = 120, registry=None):
+        self.model_dir, self.registry, self.host = model_dir, registry, host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
         self.startup_seconds = startup_seconds
@@ -55,8 +56,9 @@ class ServiceProcess:
 
     def start(self) -> "ServiceProcess":
         self._log = tempfile.TemporaryFile(mode="w+")
-        command = [sys.executable, "-m", "recft_utils.cli", "serve", "--model", str(self.model_dir),
-                   "--host", self.host, "--port", str(self.port)]
+        source = ["--registry", str(self.registry)] if self.registry is not None else ["--model", str(self.model_dir)]
+        command = [sys.executable, "-m", "recft_utils.cli", "serve", *source, "--host", self.host,
+                   "--port", str(self.port)]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
                                         preexec_fn=_stop_with_parent if sys.platform == "linux" else None)
         self._finalizer = weakref.finalize(self, _terminate, self.process)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -54,18 +54,32 @@ def _readable(errors: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def create_app(model: ServedModel) -> FastAPI:
-    """The FastAPI application serving ``model``."""
-    app = FastAPI(title="recft recommender", version=model.version)
-    version = model.version
+class ModelHolder:
+    """The model a service answers with; :meth:`swap` replaces it between requests (hot reload).
+
+    Each request takes ``holder.model`` once, so requests in flight during a
+    swap finish with the model they started with.
+    """
+
+    def __init__(self, model: ServedModel):
+        self.model = model
+
+    def swap(self, model: ServedModel) -> None:
+        self.model = model  # one reference assignment: atomic for the request threads
+
+
+def create_app(source: ServedModel | ModelHolder) -> FastAPI:
+    """The FastAPI application serving ``source`` (a model, or a holder whose model can be swapped)."""
+    holder = source if isinstance(source, ModelHolder) else ModelHolder(source)
+    app = FastAPI(title="recft recommender", version=holder.model.version)
 
     def error(status: int, message: str, **extra) -> JSONResponse:
-        return JSONResponse({"error": message, "model_version": version, **extra}, status_code=status)
+        return JSONResponse({"error": message, "model_version": holder.model.version, **extra}, status_code=status)
 
     @app.middleware("http")
     async def version_header(request: Request, call_next):
         response = await call_next(request)
-        response.headers["X-Model-Version"] = version
+        response.headers.setdefault("X-Model-Version", holder.model.version)  # endpoints set the exact one
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -81,20 +95,25 @@ def create_app(model: ServedModel) -> FastAPI:
         return error(exc.status_code, str(exc.detail))
 
     @app.get("/health")
-    def health():
-        return {"status": "ok", "model_version": version, "items": len(model.items),
+    def health(response: Response):
+        model = holder.model
+        response.headers["X-Model-Version"] = model.version
+        return {"status": "ok", "model_version": model.version, "items": len(model.items),
                 "customers": len(model.customers), "as_of": model.metadata["as_of"]}
 
     @app.get("/items/{item_id}")
-    def item(item_id: str):
+    def item(item_id: str, response: Response):
+        model = holder.model
         if item_id not in model.items.index:
             raise HTTPException(404, f"item {item_id!r} is not in the catalogue")
         row = model.items.loc[item_id]
+        response.headers["X-Model-Version"] = model.version
         return {"item_id": item_id, "title": str(row.get("title", "")), "warm": bool(row["warm"]),
-                "model_version": version}
+                "model_version": model.version}
 
     @app.post("/recommend")
-    def recommend(request: RecommendRequest):
+    def recommend(request: RecommendRequest, response: Response):
+        model = holder.model
         unknown = []
         if request.customer_id is not None:
             if request.customer_id not in model.customers.index:
@@ -110,7 +129,8 @@ def create_app(model: ServedModel) -> FastAPI:
             top = model.recommend(request.k, items=request.items, ages=request.ages_days, exclude=request.exclude,
                                   exclude_history=request.exclude_history)
         titles = model.items["title"].reindex(top["item_id"]) if "title" in model.items else None
-        return {"model_version": version, "k": request.k, "unknown_items": unknown,
+        response.headers["X-Model-Version"] = model.version
+        return {"model_version": model.version, "k": request.k, "unknown_items": unknown,
                 "recommendations": [{"item_id": i, "score": round(s, 6),
                                      **({"title": titles.iloc[n]} if titles is not None else {})}
                                     for n, (i, s) in enumerate(zip(top["item_id"], top["score"]))]}
@@ -118,13 +138,34 @@ def create_app(model: ServedModel) -> FastAPI:
     return app
 
 
-def serve(model_dir, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
-    """Load and check the model folder (a clear error before anything listens), then serve until stopped."""
+def serve(model_dir=None, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
+          registry=None, reload_seconds: float = 1.0) -> None:
+    """Load and check the model (a clear error before anything listens), then serve until stopped.
+
+    With ``registry`` (a :class:`~recft_utils.lifecycle.registry.ModelRegistry` folder) the service
+    answers with its champion and hot-reloads a newly promoted or rolled-back one.
+    """
     import uvicorn
 
-    model = ServedModel.load(model_dir)
+    watcher = None
+    if registry is not None:
+        from recft_utils.lifecycle.registry import ModelRegistry
+        from recft_utils.serving.reload import RegistryWatcher
+
+        registry = ModelRegistry(registry)
+        holder = ModelHolder(ServedModel.load(registry.champion_dir()))
+        watcher = RegistryWatcher(registry, holder, reload_seconds)
+        watcher.start()
+        source = f"registry {registry.root}"
+    else:
+        holder = ModelHolder(ServedModel.load(model_dir))
+        source = str(model_dir)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {host}: other machines can reach this service", flush=True)
-    print(json.dumps({"serving": str(model_dir), "model_version": model.version, "url": f"http://{host}:{port}"}),
+    print(json.dumps({"serving": source, "model_version": holder.model.version, "url": f"http://{host}:{port}"}),
           flush=True)
-    uvicorn.run(create_app(model), host=host, port=port, log_level=log_level, access_log=False)
+    try:
+        uvicorn.run(create_app(holder), host=host, port=port, log_level=log_level, access_log=False)
+    finally:
+        if watcher is not None:
+            watcher.stop()

@@ -1,0 +1,89 @@
+"""Versioned model folders and which one is the champion, with every decision recorded.
+
+Layout of a registry folder::
+
+    versions/<version>/     exported model folders (see recft_utils.serving.export), never modified
+    champion.json           {"version": ..., "history": [every promotion and rollback, with its reason]}
+
+Writers only ever add a complete version folder (an atomic rename) and then
+replace ``champion.json`` atomically, so a service watching the registry
+sees either the old champion or the new one, never a half-written model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from recft_utils.artefacts import atomic_path, read_json, write_json
+from recft_utils.errors import ParameterError, RecftError
+
+CHAMPION = "champion.json"
+
+
+class ModelRegistry:
+    def __init__(self, root):
+        self.root = Path(root)
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.root / "versions"
+
+    def versions(self) -> list[str]:
+        """Complete version folders, oldest first (their names start with the export time)."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.versions_dir.iterdir() if (p / "metadata.json").is_file())
+
+    def new_version_dir(self, version: str) -> Path:
+        """Where to export a new version (pass it to ``export_recommender``, which writes atomically)."""
+        folder = self.versions_dir / version
+        if folder.exists():
+            raise ParameterError(f"Version {version} already exists in {self.root}; versions are never overwritten.")
+        return folder
+
+    def state(self) -> dict:
+        path = self.root / CHAMPION
+        return read_json(path) if path.is_file() else {"version": None, "history": []}
+
+    def champion(self) -> str | None:
+        return self.state()["version"]
+
+    def champion_dir(self) -> Path:
+        version = self.champion()
+        if version is None:
+            raise RecftError(f"{self.root} has no champion yet: promote a version first (recft promote).")
+        return self.versions_dir / version
+
+    def promote(self, version: str, reason: str, decision: dict | None = None) -> dict:
+        """Make ``version`` the champion, recording why (e.g. a :func:`promotion_decision`)."""
+        return self._record(version, "promote", reason, decision)
+
+    def rollback(self, reason: str = "manual rollback") -> dict:
+        """Return to the champion promoted before the current one (rollbacks stack: two go back two)."""
+        stack = champion_stack(self.state()["history"])
+        if len(stack) < 2:
+            raise RecftError(f"{self.root}: no earlier champion to roll back to (champions so far: {stack}).")
+        return self._record(stack[-2], "rollback", reason, None)
+
+    def _record(self, version: str, action: str, reason: str, decision: dict | None) -> dict:
+        if version not in self.versions():
+            raise ParameterError(f"Unknown version {version!r} in {self.root}; known: {self.versions()}.")
+        state = self.state()
+        entry = {"version": version, "action": action, "reason": reason, "previous": state["version"],
+                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **({"decision": decision}
+                                                                                        if decision else {})}
+        state = {"version": version, "history": [*state["history"], entry]}
+        write_json(self.root / CHAMPION, state)  # atomic: a watcher reads the old file or the new one
+        return entry
+
+
+def champion_stack(history: list[dict]) -> list[str]:
+    """The champions in force, oldest first: a promotion pushes a version, a rollback pops the top one."""
+    stack: list[str] = []
+    for entry in history:
+        if entry["action"] == "promote":
+            stack.append(entry["version"])
+        elif entry["action"] == "rollback" and stack:
+            stack.pop()
+    return stack
