@@ -219,3 +219,19 @@ def test_blend_weights_standardised_scores_and_is_chosen_on_validation(sample):
         ScoreBlend(ease, popularity, 1.5)
     with pytest.raises(ParameterError, match="same task"):
         ScoreBlend(ease, Popularity(30).fit(valid), 0.5).fit(test)
+
+
+def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(sample, vectors):
+    _, valid, test = sample
+    earlier = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=2), seed=0).fit(valid)
+    carried = earlier.carry_over(test)
+    assert carried.task is test and len(np.asarray(carried.model.bias)) == len(test.items)
+    shared = np.intersect1d(valid.items, test.items)
+    bias = lambda model, task: pd.Series(np.asarray(model.model.bias), index=task.items)  # noqa: E731
+    assert np.allclose(bias(carried, test)[shared], bias(earlier, valid)[shared])
+    assert (bias(carried, test)[np.setdiff1d(test.items, valid.items)] == 0).all()
+    assert np.allclose(carried.model.adapter.get_weights()[0], earlier.model.adapter.get_weights()[0])
+    assert np.isfinite(carried.score(test.eval_rows[:4])).all()
+    warm = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test, warm_from=earlier)
+    cold = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
+    assert not np.allclose(warm.score(test.eval_rows[:4]), cold.score(test.eval_rows[:4]))

@@ -196,6 +196,29 @@ class TextTwoTower(keras.Model):
         return scores - tf.cast(inputs["seen"], scores.dtype) * 1e9
 
 
+def warm_start(model: "TextTwoTower", previous: "TextTwoTower", items: np.ndarray, previous_items: np.ndarray):
+    """Copy what ``previous`` learned into ``model``, built for a newer catalogue ``items``.
+
+    The adapter, the user tower, the recency decay and the popularity weight
+    are copied as they are; item biases (and ID embeddings) follow their item
+    id, and items ``previous`` never saw start at 0 (their text still scores
+    them). The text vectors and the popularity table stay the new ones.
+    """
+    model.adapter.set_weights(previous.adapter.get_weights())
+    model.user.set_weights(previous.user.get_weights())
+    model.decay.assign(previous.decay)
+    model.popularity_weight.assign(previous.popularity_weight)
+    rows = pd.Series(np.arange(len(previous_items)), index=previous_items).reindex(items)
+    known, source = rows.notna().to_numpy(), rows.dropna().to_numpy(dtype=int)
+    bias = np.zeros(len(items), np.float32)
+    bias[known] = np.asarray(previous.bias)[source]
+    model.bias.assign(bias)
+    if model.settings["item_ids"]:
+        ids = np.asarray(model.ids.embeddings).copy()
+        ids[known] = np.asarray(previous.ids.embeddings)[source]
+        model.ids.embeddings.assign(ids)
+
+
 def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, config: TwoTowerConfig):
     """A :class:`TextTwoTower` for one catalogue, initialised with its text vectors."""
     model = TextTwoTower(
@@ -246,7 +269,7 @@ class TwoTowerRecommender(Recommender):
         self.stats: dict = {}
 
     # -- training -----------------------------------------------------------
-    def _train(self, task, epochs: int, monitor=None):
+    def _train(self, task, epochs: int, monitor=None, warm_from=None):
         from recft_utils.models.distribute import get_strategy
 
         keras.utils.set_random_seed(self.seed)
@@ -260,6 +283,8 @@ class TwoTowerRecommender(Recommender):
         steps = epochs * int(np.ceil(len(histories) / config.batch_size))
         with get_strategy(self.strategy).scope():
             model = self._build(task)
+            if warm_from is not None:
+                warm_start(model, warm_from.model, task.items, warm_from.task.items)
             model.compile(optimizer=_optimizer(config, steps), loss=softmax_over_catalogue)
             model.adversarial_epsilon = config.adversarial_epsilon
             if self.augmented_vectors is not None:
@@ -283,6 +308,16 @@ class TwoTowerRecommender(Recommender):
         vectors = self.item_vectors.reindex(task.items).to_numpy(dtype=np.float32)
         return build_model(vectors, daily_popularity(task, self.config.popularity_days), task.n_warm, self.config)
 
+    def carry_over(self, task) -> "TwoTowerRecommender":
+        """This fitted model applied to a later ``task`` without training: its catalogue (new items
+        scored by their text) and popularity table are the new task's, its learned weights are this
+        model's (see :func:`warm_start`). What a deployed model does when nobody retrains it."""
+        other = TwoTowerRecommender(self.item_vectors, self.config, seed=self.seed, name=self.name)
+        Recommender.fit(other, task)
+        other.model, other.epochs, other.stats = other._build(task), 0, {"train_seconds": 0.0}
+        warm_start(other.model, self.model, task.items, self.task.items)
+        return other
+
     def restore(self, task, weights: list, epochs: int | None = None):
         """This recommender as fitted on ``task``, from the weights of such a fit (``model.get_weights()``).
 
@@ -301,12 +336,14 @@ class TwoTowerRecommender(Recommender):
         self.validation_curve, self.valid_model = stopper.curve, model
         return stopper.best_epoch
 
-    def fit(self, task, epochs: int | None = None):
+    def fit(self, task, epochs: int | None = None, warm_from: "TwoTowerRecommender | None" = None):
+        """Train on ``task``'s history; with ``warm_from`` (a model fitted on an earlier task), start
+        from its weights instead of a random initialisation (see :func:`warm_start`)."""
         super().fit(task)
         if epochs is None:
             epochs = self.select_epochs() if self.valid_task is not None else self.config.epochs
         self.epochs = epochs
-        self.model, _ = self._train(task, epochs)
+        self.model, _ = self._train(task, epochs, warm_from=warm_from)
         return self
 
     # -- scoring ------------------------------------------------------------
