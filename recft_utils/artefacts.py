@@ -28,6 +28,7 @@ STEP_COMMANDS = {
     "03_fine_tuning": "recft run --notebooks 01,02,03",
     "04_serving": "recft run --notebooks 01,02,03,04",
     "05_collaboration": "recft run --notebooks 01,02,03,04,05",
+    "06_iteration": "recft run --notebooks 01,02,03,04,05,06",
 }
 
 

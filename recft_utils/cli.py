@@ -1,4 +1,4 @@
-"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``rollback``."""
+"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``retrain``, ``rollback``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,15 @@ def _serve(args) -> int:
     return 0
 
 
+def _retrain(args) -> int:
+    from recft_utils.lifecycle.retrain import retrain_run
+
+    entry = retrain_run(args.run_dir, args.as_of, args.registry, args.epochs, args.warm_epochs)
+    print(f"version {entry['version']}: {entry['action']} ({entry['reason']}); "
+          f"trained {entry['epochs']} epochs in {entry['train_seconds']:.0f} s")
+    return 0
+
+
 def _rollback(args) -> int:
     from recft_utils.lifecycle.registry import ModelRegistry
 
@@ -110,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--registry", help="a model registry folder: serve its champion, hot-reload a new one")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     serve.add_argument("--port", type=int, default=8000)
+    retrain = sub.add_parser("retrain", help="train on the data before a date; add and judge a new registry version")
+    retrain.add_argument("--as-of", required=True, help="YYYY-MM-DD: train on the data before this day")
+    retrain.add_argument("--run-dir", default="runs/default", help="a run with steps 2 and 3 (data, settings)")
+    retrain.add_argument("--registry", default=None, help="default: RUN_DIR/06_iteration/registry")
+    retrain.add_argument("--epochs", type=int, default=None, help="from scratch (default: step 3's)")
+    retrain.add_argument("--warm-epochs", type=int, default=None, help="when warm-starting from the champion")
     rollback = sub.add_parser("rollback", help="make the previous champion of a model registry the champion again")
     rollback.add_argument("--registry", required=True, help="a model registry folder (step 6)")
     rollback.add_argument("--reason", default="manual rollback", help="recorded in the registry's history")
@@ -126,7 +141,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data,
                "export": _export, "serve": _serve, "reports": _reports,
-               "rollback": _rollback}
+               "rollback": _rollback, "retrain": _retrain}
     try:
         return handler[args.command](args)
     except RecftError as exc:

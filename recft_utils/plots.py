@@ -210,3 +210,35 @@ def run_curves(curves: dict[str, pd.DataFrame], metric: str = "valid_ndcg@10") -
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def rolling_quality(table: pd.DataFrame) -> plt.Figure:
+    """Discovery NDCG@10 per month for each model of the simulation (left), training seconds (right)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, rows in table.groupby("model", sort=False):
+        left.plot(rows["month"], rows["ndcg@10"], marker="o", label=name)
+    left.set(ylabel="discovery NDCG@10 on the month", title="Quality month by month")
+    left.legend(fontsize=7)
+    trained = table.dropna(subset=["train_seconds"])
+    trained = trained[trained["train_seconds"] > 0].pivot(index="month", columns="model", values="train_seconds")
+    trained.plot.bar(ax=right, rot=0)
+    right.set(ylabel="training seconds", title="Cost of a retrain")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def drift_measures(drift: pd.DataFrame, thresholds: dict) -> plt.Figure:
+    """Each drift measure per month, its alert threshold dotted; months above it marked red."""
+    names = list(thresholds)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2))
+    for ax, name in zip(axes, names):
+        above = drift[name] > thresholds[name]
+        ax.bar(drift["month"], drift[name], color=np.where(above, "tab:red", "tab:blue"))
+        ax.axhline(thresholds[name], color="black", linestyle=":")
+        ax.set_title(name.replace("_", " "), fontsize=9)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    fig.suptitle("Drift against the training data (red: alert)")
+    fig.tight_layout()
+    return fig

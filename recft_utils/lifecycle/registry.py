@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from recft_utils.artefacts import atomic_path, read_json, write_json
+from recft_utils.artefacts import read_json, write_json
 from recft_utils.errors import ParameterError, RecftError
 
 CHAMPION = "champion.json"
@@ -59,6 +59,15 @@ class ModelRegistry:
         """Make ``version`` the champion, recording why (e.g. a :func:`promotion_decision`)."""
         return self._record(version, "promote", reason, decision)
 
+    def keep(self, version: str, reason: str, decision: dict | None = None) -> dict:
+        """Record that ``version`` was evaluated and not promoted (the champion stays)."""
+        if version not in self.versions():
+            raise ParameterError(f"Unknown version {version!r} in {self.root}; known: {self.versions()}.")
+        state = self.state()
+        entry = self._entry(version, "keep", reason, state["version"], decision)
+        write_json(self.root / CHAMPION, {**state, "history": [*state["history"], entry]})
+        return entry
+
     def rollback(self, reason: str = "manual rollback") -> dict:
         """Return to the champion promoted before the current one (rollbacks stack: two go back two)."""
         stack = champion_stack(self.state()["history"])
@@ -70,12 +79,16 @@ class ModelRegistry:
         if version not in self.versions():
             raise ParameterError(f"Unknown version {version!r} in {self.root}; known: {self.versions()}.")
         state = self.state()
-        entry = {"version": version, "action": action, "reason": reason, "previous": state["version"],
-                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **({"decision": decision}
-                                                                                        if decision else {})}
+        entry = self._entry(version, action, reason, state["version"], decision)
         state = {"version": version, "history": [*state["history"], entry]}
         write_json(self.root / CHAMPION, state)  # atomic: a watcher reads the old file or the new one
         return entry
+
+    @staticmethod
+    def _entry(version, action, reason, previous, decision) -> dict:
+        return {"version": version, "action": action, "reason": reason, "previous": previous,
+                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                **({"decision": decision} if decision else {})}
 
 
 def champion_stack(history: list[dict]) -> list[str]:

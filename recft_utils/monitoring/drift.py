@@ -14,8 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# PSI: < 0.1 stable, 0.1–0.25 moderate, > 0.25 major shift (the usual credit-scoring reading).
-THRESHOLDS = {"unseen_share": 0.05, "catalogue_churn": 0.5, "popularity_psi": 0.25, "embedding_shift": 0.05}
+# Alert levels, each meaning "look at this month before trusting last month's model":
+# - PSI above 0.1: the usual "moderate shift, investigate" level (0.25 is the "major shift" one);
+# - more than 3 % of purchases on products the model never saw sold;
+# - a quarter of the products sold in either of two consecutive months sold in only one of them;
+# - a cosine distance of 0.01 between the mean embeddings (buying only Christmas products moves it by
+#   about 0.2 from October 2011; a random half of that month, by 0.00004).
+THRESHOLDS = {"unseen_share": 0.03, "catalogue_churn": 0.25, "popularity_psi": 0.1, "embedding_shift": 0.01}
 
 
 def unseen_share(train: pd.DataFrame, period: pd.DataFrame) -> float:

@@ -1,0 +1,101 @@
+"""``recft retrain --as-of DATE``: train on the data before a date, add the model to a registry, decide.
+
+A version folder holds the exported model (what the service loads), the
+Keras model and ``training.json`` (what the next retrain warm-starts from).
+The challenger trains on everything before ``as_of - valid_days``; on the
+``valid_days`` before ``as_of`` it is compared with the champion carried over
+(:func:`~recft_utils.lifecycle.promotion.promotion_decision`), then exported
+as of ``as_of`` (its catalogue and popularity table up to that day). The
+decision is recorded in the registry; a service watching it reloads a
+promoted model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict
+
+import pandas as pd
+
+from recft_utils.artefacts import atomic_directory, read_json, write_json
+from recft_utils.errors import ParameterError
+from recft_utils.evaluation import build_task, evaluate
+from recft_utils.evaluation.split import TemporalSplit
+from recft_utils.lifecycle.promotion import promotion_decision
+from recft_utils.lifecycle.registry import ModelRegistry
+from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
+
+
+def _windows(interactions: pd.DataFrame, as_of: pd.Timestamp, valid_days: int) -> TemporalSplit:
+    first, last = interactions["timestamp"].min(), interactions["timestamp"].max()
+    if not first + pd.Timedelta(days=valid_days + 30) <= as_of <= last.normalize() + pd.Timedelta(days=1):
+        raise ParameterError(f"--as-of {as_of.date()} must leave at least {valid_days + 30} days of history and "
+                             f"lie within the data ({first.date()} to {last.date()}).")
+    return TemporalSplit(as_of - pd.Timedelta(days=valid_days), as_of, last + pd.Timedelta(seconds=1))
+
+
+def _scores(model, task) -> pd.DataFrame:
+    return evaluate(model, task, views=("discovery",))["discovery"][["user_id", "ndcg"]]
+
+
+def load_version(registry: ModelRegistry, version: str, interactions, item_vectors) -> TwoTowerRecommender:
+    """A registry version as a recommender fitted on the task it was trained on (for warm starts)."""
+    folder = registry.versions_dir / version
+    training = read_json(folder / "training.json")
+    config = TwoTowerConfig(**training["config"])
+    split = _windows(interactions, pd.Timestamp(training["as_of"]), training["valid_days"])
+    task = build_task(interactions, split, "valid")
+    return TwoTowerRecommender(item_vectors, config, seed=training["seed"]).restore(
+        task, load_model(folder / "two_tower.keras").get_weights())
+
+
+def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoTowerConfig, registry_root,
+            as_of: str, epochs: int, warm_epochs: int | None = None, valid_days: int = 14, seed: int = 0,
+            alpha: float = 0.05, titles: pd.Series | None = None) -> dict:
+    """Train, export a new version atomically, compare with the champion, record the decision; returns it."""
+    from recft_utils.serving.export import export_recommender
+
+    registry = ModelRegistry(registry_root)
+    as_of = pd.Timestamp(as_of)
+    split = _windows(interactions, as_of, valid_days)
+    valid, current = build_task(interactions, split, "valid"), build_task(interactions, split, "test")
+    champion = registry.champion()
+    previous = load_version(registry, champion, interactions, item_vectors) if champion else None
+    started = time.perf_counter()
+    n = warm_epochs if previous is not None and warm_epochs else epochs
+    challenger = TwoTowerRecommender(item_vectors, config, seed=seed).fit(valid, n, warm_from=previous)
+    seconds = time.perf_counter() - started
+    version = f"{as_of:%Y%m%d}-{dt.datetime.now():%H%M%S}"
+    with atomic_directory(registry.new_version_dir(version)) as folder:  # the version appears complete or not at all
+        export_recommender(challenger.carry_over(current).model, current, folder, titles, version=version,
+                           max_history=config.max_history, source={"as_of": str(as_of.date()), "champion": champion})
+        save_model(challenger.model, folder / "two_tower.keras")
+        write_json(folder / "training.json", {"as_of": str(as_of.date()), "valid_days": valid_days, "seed": seed,
+                                              "config": asdict(config), "epochs": n, "warm_from": champion,
+                                              "train_seconds": seconds})
+    if previous is None:
+        entry = registry.promote(version, "first model of the registry")
+    else:
+        decision = promotion_decision(_scores(previous.carry_over(valid), valid), _scores(challenger, valid),
+                                      alpha=alpha)
+        record = registry.promote if decision["decision"] == "promote" else registry.keep
+        entry = record(version, decision["reason"], decision)
+    return {**entry, "train_seconds": seconds, "epochs": n}
+
+
+def retrain_run(run_dir, as_of: str, registry_root=None, epochs: int | None = None, warm_epochs: int | None = None,
+                **options) -> dict:
+    """:func:`retrain` with a run's data (step 2), text vectors and settings (step 3); the registry
+    defaults to ``run_dir/06_iteration/registry``."""
+    from recft_utils.artefacts import require_step, step_dir
+
+    step2, step3 = require_step(run_dir, "02_data_preparation"), require_step(run_dir, "03_fine_tuning")
+    saved = read_json(step3 / "two_tower_config.json")
+    config = TwoTowerConfig(**{k: v for k, v in saved.items() if k in TwoTowerConfig.__dataclass_fields__})
+    interactions = pd.read_parquet(step2 / "interactions.parquet")
+    titles = pd.read_parquet(step2 / "items.parquet").set_index("item_id")["item_text"]
+    vectors = pd.read_parquet(step3 / "item_vectors.parquet").set_index("item_id")
+    registry_root = registry_root or step_dir(run_dir, "06_iteration") / "registry"
+    return retrain(interactions, vectors, config, registry_root, as_of, epochs or saved["epochs"],
+                   warm_epochs, titles=titles, **options)
