@@ -1,6 +1,7 @@
 """The papermill `tiny` chain: every notebook runs, and the figures it writes hold up."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -94,8 +95,6 @@ def test_serving_benchmark_command_and_its_readme_table(tiny_run, tmp_path):
     import subprocess
     import sys
 
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from readme_tables import render_serving
 
@@ -152,6 +151,7 @@ BROKEN_REPORT = {"cells": [
 def test_a_failing_report_is_listed_and_does_not_stop_the_others(tiny_run, tmp_path):
     from recft_utils.reporting.reports import run_reports
 
+    cwd = Path.cwd()
     customers = pd.read_parquet(tiny_run / "05_collaboration" / "customers.parquet")
     bad, good = customers["country"].value_counts().index[[1, 0]]
     notebook = tmp_path / "broken_report.ipynb"
@@ -162,6 +162,21 @@ def test_a_failing_report_is_listed_and_does_not_stop_the_others(tiny_run, tmp_p
     assert "no data for this one" in table.set_index("value").loc[bad, "error"]
     index = (tmp_path / "reports" / "index.html").read_text()
     assert "failed" in index and "1 of 2 reports written" in index
+    assert Path.cwd() == cwd  # papermill moves into the notebook's folder: never in this process
+
+
+def test_step_06_simulates_decides_and_operates(tiny_run):
+    folder = tiny_run / "06_iteration"
+    figures = read_json(folder / "figures.json")
+    simulation = pd.read_parquet(folder / "simulation.parquet")
+    assert set(simulation["month"]) == {m[:7] for m in figures["months"]}
+    assert [d["month"] for d in figures["decisions"]] == sorted(set(simulation["month"]))
+    assert all(d["reason"] for d in figures["decisions"])
+    assert figures["warm_start"]["warm_seconds"] > 0 and figures["warm_start"]["scratch_seconds"] > 0
+    history = figures["registry"]["history"]
+    assert [h["action"] for h in history][-1] == "rollback" and figures["registry"]["version"] == history[0]["version"]
+    for name in ("rolling.png", "drift.png", "drift.parquet", "decisions.json"):
+        assert (folder / name).is_file(), name
 
 
 def test_the_chain_runs_on_a_bring_your_own_file(mirror_root, tmp_path):

@@ -4,8 +4,8 @@ Notebook 05 writes the per-customer tables a report reads
 (``run_dir/05_collaboration/{customers, recommendations, purchases}.parquet``);
 ``notebooks/reports/segment_report.ipynb`` is executed by papermill once per
 value (e.g. every country with enough customers) and rendered to HTML by
-nbconvert with the code cells left out. A failing value is reported in the
-index and does not stop the others.
+nbconvert with the code cells left out, several at a time in separate
+processes. A failing value is reported in the index and does not stop the others.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import html
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,9 @@ def run_reports(run_dir, segment: str = "country", values=None, min_customers: i
     out = Path(out) if out is not None else run_dir / STEP / "reports"
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # processes, not threads: papermill changes the working directory of its process while it runs
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         futures = [pool.submit(_one_report, run_dir, segment, value, out, Path(notebook)) for value in values]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"reports by {segment}",
                            disable=not progress):
