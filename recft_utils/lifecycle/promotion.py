@@ -15,6 +15,13 @@ from scipy import stats
 from recft_utils.errors import ParameterError
 
 
+def discovery_scores(model, task) -> pd.DataFrame:
+    """Per-customer discovery NDCG@10 (``user_id``, ``ndcg``) of a fitted model: what the rule compares."""
+    from recft_utils.evaluation import evaluate
+
+    return evaluate(model, task, views=("discovery",))["discovery"][["user_id", "ndcg"]]
+
+
 def promotion_decision(champion: pd.DataFrame, challenger: pd.DataFrame, metric: str = "ndcg",
                        alpha: float = 0.05, min_gain: float = 0.0) -> dict:
     """Compare per-customer ``metric`` of two models (frames with ``user_id``) on the same customers.

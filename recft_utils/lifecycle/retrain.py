@@ -20,9 +20,9 @@ import pandas as pd
 
 from recft_utils.artefacts import atomic_directory, read_json, write_json
 from recft_utils.errors import ParameterError
-from recft_utils.evaluation import build_task, evaluate
+from recft_utils.evaluation import build_task
 from recft_utils.evaluation.split import TemporalSplit
-from recft_utils.lifecycle.promotion import promotion_decision
+from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
 from recft_utils.lifecycle.registry import ModelRegistry
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
 
@@ -33,10 +33,6 @@ def _windows(interactions: pd.DataFrame, as_of: pd.Timestamp, valid_days: int) -
         raise ParameterError(f"--as-of {as_of.date()} must leave at least {valid_days + 30} days of history and "
                              f"lie within the data ({first.date()} to {last.date()}).")
     return TemporalSplit(as_of - pd.Timedelta(days=valid_days), as_of, last + pd.Timedelta(seconds=1))
-
-
-def _scores(model, task) -> pd.DataFrame:
-    return evaluate(model, task, views=("discovery",))["discovery"][["user_id", "ndcg"]]
 
 
 def load_version(registry: ModelRegistry, version: str, interactions, item_vectors) -> TwoTowerRecommender:
@@ -77,8 +73,8 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     if previous is None:
         entry = registry.promote(version, "first model of the registry")
     else:
-        decision = promotion_decision(_scores(previous.carry_over(valid), valid), _scores(challenger, valid),
-                                      alpha=alpha)
+        decision = promotion_decision(discovery_scores(previous.carry_over(valid), valid),
+                                      discovery_scores(challenger, valid), alpha=alpha)
         record = registry.promote if decision["decision"] == "promote" else registry.keep
         entry = record(version, decision["reason"], decision)
     return {**entry, "train_seconds": seconds, "epochs": n}

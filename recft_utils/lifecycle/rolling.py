@@ -19,9 +19,9 @@ import time
 
 import pandas as pd
 
-from recft_utils.evaluation import build_task, evaluate
+from recft_utils.evaluation import build_task
 from recft_utils.evaluation.split import TemporalSplit
-from recft_utils.lifecycle.promotion import promotion_decision
+from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from recft_utils.monitoring.drift import drift_report
 
@@ -29,11 +29,6 @@ from recft_utils.monitoring.drift import drift_report
 MONTHS = {"tiny": ["2011-11-01", "2011-12-01"],
           "workshop": ["2011-09-01", "2011-10-01", "2011-11-01", "2011-12-01"],
           "full": [f"2011-{m:02d}-01" for m in range(2, 13)]}
-
-
-def _scores(model, task) -> pd.DataFrame:
-    """Per-customer discovery NDCG@10 of a fitted model."""
-    return evaluate(model, task, views=("discovery",))["discovery"][["user_id", "ndcg"]]
 
 
 def month_windows(interactions: pd.DataFrame, months: list[str], valid_days: int = 14) -> list[TemporalSplit]:
@@ -67,8 +62,8 @@ def simulate(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: Two
             new_champion = trained["scratch"][0]
         else:
             challenger = trained["warm start"][0]
-            decision = promotion_decision(_scores(champion.carry_over(valid), valid), _scores(challenger, valid),
-                                          alpha=alpha)
+            decision = promotion_decision(discovery_scores(champion.carry_over(valid), valid),
+                                          discovery_scores(challenger, valid), alpha=alpha)
             new_champion = challenger if decision["decision"] == "promote" else champion
         decisions.append({"month": month, **decision})
         when = interactions["timestamp"]
@@ -79,7 +74,7 @@ def simulate(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: Two
             models["last month's champion, not retrained"] = (champion, 0.0)
         models["serving (champion after the decision)"] = (new_champion, None)
         for name, (model, seconds) in models.items():
-            ndcg = float(_scores(model.carry_over(test), test)["ndcg"].mean())
+            ndcg = float(discovery_scores(model.carry_over(test), test)["ndcg"].mean())
             rows.append({"month": month, "model": name, "ndcg@10": ndcg, "train_seconds": seconds,
                          "decision": decision["decision"], **{k: v for k, v in drift.items() if k != "alerts"},
                          "alerts": ", ".join(drift["alerts"])})
