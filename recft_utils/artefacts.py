@@ -21,15 +21,14 @@ from recft_utils.errors import MissingArtefactError
 
 MANIFEST = "manifest.json"
 
-# Which command recreates a step's artefacts, for error messages.
-STEP_COMMANDS = {
-    "01_requirements": "recft run --notebooks 01",
-    "02_data_preparation": "recft run --notebooks 01,02",
-    "03_fine_tuning": "recft run --notebooks 01,02,03",
-    "04_serving": "recft run --notebooks 01,02,03,04",
-    "05_collaboration": "recft run --notebooks 01,02,03,04,05",
-    "06_iteration": "recft run --notebooks 01,02,03,04,05,06",
-}
+# The step folders, in order: notebook NN writes ``STEPS[NN - 1]``.
+STEPS = ("01_requirements", "02_data_preparation", "03_fine_tuning", "04_serving",
+         "05_collaboration", "06_iteration")
+
+
+def checkpoint_command(step: str) -> str:
+    """The command that creates a step's artefacts (and those of the steps before it)."""
+    return f"recft checkpoint --step {STEPS.index(step) + 1}"
 
 
 def _default_mode(path, mode: int) -> None:
@@ -135,10 +134,39 @@ def require_step(run_dir: str | os.PathLike, step: str) -> Path:
     """Return a completed step's folder, or say which command creates it."""
     folder = Path(run_dir) / step
     if not (folder / MANIFEST).exists():
-        command = STEP_COMMANDS.get(step, "recft run")
+        number = STEPS.index(step) + 1
         raise MissingArtefactError(
             f"{folder} is missing or incomplete (no {MANIFEST}): this notebook reads the "
-            f"artefacts of step {step}. Create them with `{command} --run-dir {Path(run_dir)}` "
-            f"or run that notebook first with the same run_dir."
+            f"artefacts of step {step}. Create them with `{checkpoint_command(step)} --run-dir {Path(run_dir)}` "
+            f"(or `make checkpoint STEP={number}`), or run notebooks 01 to {number:02d} first with the same run_dir."
         )
     return folder
+
+
+def require_inputs(run_dir: str | os.PathLike, step: str, profile: str | None = None) -> None:
+    """Check, before a notebook starts, that every step before ``step`` is complete.
+
+    The rule a workshop can remember: to open notebook N+1, make checkpoint N.
+    The message names that one command instead of one missing folder at a time.
+    With ``profile``, the earlier steps must have been run with the same one
+    (a ``tiny`` checkpoint read by a ``workshop`` notebook would mix sizes).
+    """
+    number = STEPS.index(step)
+    missing = [s for s in STEPS[:number] if not (Path(run_dir) / s / MANIFEST).exists()]
+    if missing:
+        raise MissingArtefactError(
+            f"Notebook {step} reads the artefacts of the steps before it, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing in {Path(run_dir)}. Create them from the code with "
+            f"`recft checkpoint --step {number} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={number}`; "
+            f"add `--profile tiny` for the quick version), or run notebooks 01 to {number:02d} first with the same run_dir."
+        )
+    if profile is None:
+        return
+    for earlier in STEPS[:number]:
+        made_with = read_json(Path(run_dir) / earlier / MANIFEST).get("parameters", {}).get("profile")
+        if made_with not in (None, profile):
+            raise MissingArtefactError(
+                f"{Path(run_dir) / earlier} was made with profile {made_with!r}, but this notebook runs with "
+                f"{profile!r}. Set profile = {made_with!r} in the parameters cell, or recreate the steps with "
+                f"`recft checkpoint --step {number} --profile {profile} --run-dir {Path(run_dir)}`."
+            )

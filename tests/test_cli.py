@@ -75,7 +75,7 @@ def test_a_step_without_its_inputs_names_the_command(tmp_path):
     from recft_utils.artefacts import require_step
     from recft_utils.errors import MissingArtefactError
 
-    with pytest.raises(MissingArtefactError, match="recft run --notebooks 01"):
+    with pytest.raises(MissingArtefactError, match="recft checkpoint --step 1"):
         require_step(tmp_path, "01_requirements")
 
 
@@ -149,4 +149,4 @@ def test_reports_refuse_an_unknown_segment_or_a_run_without_step_5(capsys, tmp_p
     assert cli.main(["reports", "--run-dir", str(tmp_path), "--segment", "colour"]) == 2
     assert "Unknown segment 'colour'; use one of country, activity, tenure" in capsys.readouterr().err
     assert cli.main(["reports", "--run-dir", str(tmp_path)]) == 2
-    assert "recft run --notebooks 01,02,03,04,05" in capsys.readouterr().err
+    assert "recft checkpoint --step 5" in capsys.readouterr().err

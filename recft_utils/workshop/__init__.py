@@ -1,0 +1,1 @@
+"""Workshops: checkpoints, the offline bundle, JupyterLab, measured notebook times."""

@@ -1,0 +1,65 @@
+"""Checkpoints: `recft checkpoint --step N` makes what notebook N+1 reads; notebooks name it when it is missing."""
+
+import pytest
+
+from recft_utils import cli
+from recft_utils.artefacts import STEPS, require_inputs, step_dir, write_manifest
+from recft_utils.errors import MissingArtefactError
+from recft_utils.runner import discover_notebooks, execute
+from recft_utils.workshop.checkpoints import steps_to_run
+
+
+def complete(run_dir, step, profile="tiny", dataset="online-retail"):
+    write_manifest(step_dir(run_dir, step), {"profile": profile, "dataset": dataset})
+
+
+def test_only_the_missing_steps_and_those_after_them_are_run(tmp_path):
+    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == ["01", "02", "03"]
+    complete(tmp_path, "01_requirements")
+    complete(tmp_path, "03_fine_tuning")
+    # 03 is there, but it was made from a 02 that is not: redo both
+    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == ["02", "03"]
+    complete(tmp_path, "02_data_preparation")
+    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == []
+    assert steps_to_run(tmp_path, 3, "workshop", "online-retail") == ["01", "02", "03"]
+
+
+@pytest.mark.parametrize("step", ["0", "6"])
+def test_a_step_out_of_range_is_refused(capsys, step):
+    assert cli.main(["checkpoint", "--step", step]) == 2
+    assert "--step must be 1 to 5" in capsys.readouterr().err
+
+
+def test_the_message_names_the_checkpoint_of_the_notebook_before(tmp_path):
+    complete(tmp_path, "01_requirements")
+    with pytest.raises(MissingArtefactError, match=r"recft checkpoint --step 3 .*make checkpoint STEP=3") as error:
+        require_inputs(tmp_path, "04_serving", "tiny")
+    assert "02_data_preparation, 03_fine_tuning are missing" in str(error.value)
+
+
+def test_a_checkpoint_of_another_profile_is_named(tmp_path):
+    for step in STEPS[:3]:
+        complete(tmp_path, step, profile="tiny")
+    require_inputs(tmp_path, "04_serving", "tiny")
+    with pytest.raises(MissingArtefactError, match="made with profile 'tiny'.*profile = 'tiny'"):
+        require_inputs(tmp_path, "04_serving", "workshop")
+
+
+@pytest.mark.parametrize("notebook", [p.name for p in discover_notebooks()][1:])
+def test_every_notebook_stops_at_once_naming_the_checkpoint(mirror_root, tmp_path, notebook):
+    number = int(notebook[:2])
+    params = {"profile": "tiny", "run_dir": str(tmp_path / "empty")}
+    with pytest.raises(Exception, match=f"recft checkpoint --step {number - 1} --run-dir"):
+        execute(discover_notebooks(select=[notebook[:2]])[0], tmp_path / notebook, params, progress=False)
+
+
+def test_checkpoint_1_lets_notebook_02_start(mirror_root, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    argv = ["checkpoint", "--step", "1", "--profile", "tiny", "--run-dir", str(run_dir)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "executed notebooks 01" in out and "Open notebook 02 and set profile = 'tiny'" in out
+    require_inputs(run_dir, "02_data_preparation", "tiny")
+    assert (run_dir / "01_requirements.ipynb").exists()  # the executed notebook, for a look
+    assert cli.main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().out
