@@ -1,4 +1,10 @@
-"""``recft doctor``: is this machine ready? Each problem comes with its fix."""
+"""``recft doctor``: is this machine ready? Each problem comes with its fix.
+
+The checks follow the workshop problems of docs/facilitator.md: a failed
+check is an error (exit code 1); a ``warning`` (little memory or disk, a busy
+port) is printed with its fix but does not fail; the last line says which
+steps of ``runs/default`` exist, so a late-comer knows which checkpoint to make.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import importlib.metadata as metadata
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -14,6 +21,12 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False  # a problem that does not stop the tutorial (reported, exit code 0)
+
+
+MIN_MEMORY_GB = 6.0  # the workshop profile's peak is about 4 GB (README, step 3)
+MIN_DISK_GB = 5.0  # a workshop run is about 0.5 GB; the offline bundle and a venv need ~4 GB more
+SERVE_PORT = 8000  # `recft serve`'s default
 
 
 def check_python() -> Check:
@@ -56,10 +69,15 @@ def check_kernel() -> Check:
         specs = KernelSpecManager().find_kernel_specs()
     except Exception as exc:  # jupyter missing or broken
         return Check("kernel", False, str(exc), "`make setup`")
-    if KERNEL_NAME in specs:
-        return Check("kernel", True, f"{KERNEL_NAME} at {specs[KERNEL_NAME]}")
-    return Check("kernel", False, f"no kernel named {KERNEL_NAME}",
-                 f"`python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` (part of `make setup`)")
+    install = f"`python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` (part of `make setup`)"
+    if KERNEL_NAME not in specs:
+        return Check("kernel", False, f"no kernel named {KERNEL_NAME}", install)
+    # a kernel left by another checkout or venv runs another Python, without recft_utils
+    python = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv[0]
+    if python not in ("python", "python3") and Path(python).resolve() != Path(sys.executable).resolve():
+        return Check("kernel", False, f"{KERNEL_NAME} runs {python}, not this environment's {sys.executable}",
+                     f"re-register it from this environment: {install}")
+    return Check("kernel", True, f"{KERNEL_NAME} at {specs[KERNEL_NAME]}")
 
 
 def check_model() -> Check:
@@ -90,7 +108,69 @@ def check_data() -> Check:
     return Check("data", True, f"Online Retail verified from {mirror or cached}")
 
 
-CHECKS = [check_python, check_packages, check_kernel, check_model, check_data]
+def check_checkout() -> Check:
+    from recft_utils.config import project_root
+
+    root = project_root()
+    if (root / "notebooks").is_dir():
+        return Check("checkout", True, str(root))
+    return Check("checkout", False, f"{Path.cwd()} is not inside a recft checkout",
+                 "run recft (and `make lab`) from the folder that holds notebooks/ and Makefile")
+
+
+def check_memory() -> Check:
+    import psutil
+
+    available = psutil.virtual_memory().available / 2**30
+    if available >= MIN_MEMORY_GB:
+        return Check("memory", True, f"{available:.1f} GB available")
+    return Check("memory", False, f"{available:.1f} GB available (the workshop profile needs about {MIN_MEMORY_GB:g})",
+                 "close other programs, or run with `--profile tiny` / `profile = \"tiny\"`", warning=True)
+
+
+def check_disk() -> Check:
+    import shutil
+
+    from recft_utils.config import project_root
+
+    free = shutil.disk_usage(project_root()).free / 2**30
+    if free >= MIN_DISK_GB:
+        return Check("disk", True, f"{free:.0f} GB free")
+    return Check("disk", False, f"{free:.1f} GB free (runs, models and the offline bundle need about {MIN_DISK_GB:g})",
+                 "free space, or remove old runs (`make clean` removes runs/default)", warning=True)
+
+
+def check_port(port: int = SERVE_PORT) -> Check:
+    import socket
+
+    with socket.socket() as sock:
+        busy = sock.connect_ex(("127.0.0.1", port)) == 0
+    if not busy:
+        return Check("port", True, f"{port} is free for `recft serve`")
+    return Check("port", False, f"something already listens on 127.0.0.1:{port}",
+                 f"stop it, or use `recft serve --port {port + 1}` (notebook 04 picks a free port itself)", warning=True)
+
+
+def check_run() -> Check:
+    """Which steps of the default run are complete: the checkpoint a late-comer still needs."""
+    from recft_utils.artefacts import MANIFEST, STEPS, read_json
+    from recft_utils.config import default_run_dir
+
+    run_dir = default_run_dir()
+    done = [(s, read_json(run_dir / s / MANIFEST)["parameters"].get("profile")) for s in STEPS
+            if (run_dir / s / MANIFEST).exists()]
+    if not done:
+        return Check("run", True, f"{run_dir} holds no step yet: start at notebook 01, "
+                                  "or `recft checkpoint --step N` to start at notebook N+1")
+    last = max(STEPS.index(s) for s, _ in done) + 1
+    profiles = sorted({str(p) for _, p in done})
+    nxt = f"notebook {last + 1:02d} can start" if last < len(STEPS) else "every notebook has its inputs"
+    return Check("run", True, f"{run_dir}: steps {', '.join(s[:2] for s, _ in done)} complete "
+                              f"(profile {', '.join(profiles)}); {nxt}")
+
+
+CHECKS = [check_python, check_packages, check_kernel, check_model, check_data, check_checkout, check_memory,
+          check_disk, check_port, check_run]
 
 
 def run_doctor(out=sys.stdout) -> int:
@@ -98,10 +178,10 @@ def run_doctor(out=sys.stdout) -> int:
     failures = 0
     for check in CHECKS:
         result = check()
-        mark = "ok  " if result.ok else "FAIL"
+        mark = "ok  " if result.ok else "warn" if result.warning else "FAIL"
         print(f"[{mark}] {result.name}: {result.detail}", file=out)
         if not result.ok:
-            failures += 1
+            failures += not result.warning
             print(f"       fix: {result.fix}", file=out)
     print("all checks passed" if not failures else f"{failures} problem(s) found", file=out)
     return 0 if not failures else 1

@@ -65,6 +65,18 @@ def vectors(sample):
     return encode_catalogue(sample[0], SentenceEncoder.load())
 
 
+@pytest.fixture(scope="session")
+def tiny_run(mirror_root, tmp_path_factory) -> Path:
+    """The six notebooks executed with the tiny profile, once per session (tests must not change it)."""
+    from recft_utils.runner import run_chain
+
+    run_dir = tmp_path_factory.mktemp("tiny-run")
+    with pytest.MonkeyPatch.context() as patch:  # the tracked runs go to a private store, not the user's
+        patch.setenv("RECFT_TRACKING_URI", f"sqlite:///{run_dir / 'mlflow.db'}")
+        run_chain(profile="tiny", run_dir=run_dir, progress=False)
+    return run_dir
+
+
 @pytest.fixture
 def data_home(tmp_path, monkeypatch) -> Path:
     """A private RECFT_DATA_HOME, so no test reads or writes the user's cache."""

@@ -10,15 +10,6 @@ from recft_utils.artefacts import read_json
 from recft_utils.runner import discover_notebooks, run_chain
 
 
-@pytest.fixture(scope="module")
-def tiny_run(mirror_root, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("tiny-run")
-    with pytest.MonkeyPatch.context() as patch:  # the tracked runs go to a private store, not the user's
-        patch.setenv("RECFT_TRACKING_URI", f"sqlite:///{run_dir / 'mlflow.db'}")
-        run_chain(profile="tiny", run_dir=run_dir, progress=False)
-    return run_dir
-
-
 def test_every_notebook_is_executed_with_the_tiny_parameters(tiny_run):
     for notebook in discover_notebooks():
         executed = json.loads((tiny_run / notebook.name).read_text())

@@ -150,3 +150,42 @@ def test_reports_refuse_an_unknown_segment_or_a_run_without_step_5(capsys, tmp_p
     assert "Unknown segment 'colour'; use one of country, activity, tenure" in capsys.readouterr().err
     assert cli.main(["reports", "--run-dir", str(tmp_path)]) == 2
     assert "recft checkpoint --step 5" in capsys.readouterr().err
+
+
+def test_doctor_warns_about_a_busy_port_without_failing():
+    import socket
+
+    from recft_utils.doctor import check_port
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        result = check_port(server.getsockname()[1])
+    assert not result.ok and result.warning and "--port" in result.fix
+
+
+def test_doctor_names_a_kernel_of_another_environment(tmp_path, monkeypatch):
+    import json
+
+    from recft_utils.doctor import check_kernel
+
+    kernel = tmp_path / "kernels" / "recft"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": ["/elsewhere/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (recft)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
+    result = check_kernel()
+    assert not result.ok and "/elsewhere/bin/python" in result.detail and "ipykernel install" in result.fix
+
+
+def test_doctor_tells_which_checkpoint_a_run_has(tmp_path, monkeypatch):
+    from recft_utils.artefacts import step_dir, write_manifest
+    from recft_utils.doctor import check_run
+
+    monkeypatch.setenv("RECFT_RUN_DIR", str(tmp_path))
+    assert "recft checkpoint --step N" in check_run().detail
+    for step in ("01_requirements", "02_data_preparation"):
+        write_manifest(step_dir(tmp_path, step), {"profile": "tiny"})
+    assert "steps 01, 02 complete (profile tiny); notebook 03 can start" in check_run().detail

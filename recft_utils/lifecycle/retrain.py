@@ -88,7 +88,7 @@ def retrain_run(run_dir, as_of: str, registry_root=None, epochs: int | None = No
 
     step2, step3 = require_step(run_dir, "02_data_preparation"), require_step(run_dir, "03_fine_tuning")
     saved = read_json(step3 / "two_tower_config.json")
-    config = TwoTowerConfig(**{k: v for k, v in saved.items() if k in TwoTowerConfig.__dataclass_fields__})
+    config = TwoTowerConfig.from_saved(saved)
     interactions = pd.read_parquet(step2 / "interactions.parquet")
     titles = pd.read_parquet(step2 / "items.parquet").set_index("item_id")["item_text"]
     vectors = pd.read_parquet(step3 / "item_vectors.parquet").set_index("item_id")

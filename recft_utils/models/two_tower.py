@@ -84,6 +84,11 @@ class TwoTowerConfig:
             raise ParameterError("l2 and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
         return self
 
+    @classmethod
+    def from_saved(cls, saved: dict) -> "TwoTowerConfig":
+        """The setting stored in a run's ``two_tower_config.json`` (which also holds epochs chosen, seed, ...)."""
+        return cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+
 
 @keras.saving.register_keras_serializable(package="recft")
 class TextTwoTower(keras.Model):
@@ -477,7 +482,6 @@ def recommender_from_run(run_dir, task) -> TwoTowerRecommender:
 
     step3 = require_step(run_dir, "03_fine_tuning")
     saved = read_json(step3 / "two_tower_config.json")
-    config = TwoTowerConfig(**{k: v for k, v in saved.items() if k in TwoTowerConfig.__dataclass_fields__})
     vectors = pd.read_parquet(step3 / "item_vectors.parquet").set_index("item_id")
-    return TwoTowerRecommender(vectors, config, seed=saved.get("seed", 0)).restore(
+    return TwoTowerRecommender(vectors, TwoTowerConfig.from_saved(saved), seed=saved.get("seed", 0)).restore(
         task, load_model(step3 / "two_tower.keras").get_weights(), saved.get("epochs"))

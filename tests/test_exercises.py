@@ -1,0 +1,50 @@
+"""Exercises: every notebook ends with 2–4 of them, and every solution notebook runs on a real (tiny) run."""
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from recft_utils.runner import KERNEL_NAME, discover_notebooks
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
+
+
+def exercises_cell(notebook: Path) -> str:
+    cells = [c for c in nbformat.read(notebook, 4).cells if c.cell_type == "markdown"]
+    return cells[-1].source
+
+
+@pytest.mark.parametrize("notebook", discover_notebooks(), ids=lambda p: p.name[:2])
+def test_each_notebook_ends_with_exercises_and_links_its_solutions(notebook):
+    text = exercises_cell(notebook)
+    assert text.startswith("## Exercises")
+    count = len(re.findall(r"^\d+\. \*\*", text, flags=re.M))
+    assert 2 <= count <= 4, f"{notebook.name} has {count} exercises"
+    link = f"solutions/{notebook.stem}_solutions.ipynb"
+    assert link in text and (notebook.parent / link).is_file()
+    solutions = nbformat.read(notebook.parent / link, 4)
+    solved = [c for c in solutions.cells if c.cell_type == "markdown" and c.source.startswith("## Exercise ")]
+    assert len(solved) == count, f"{link} solves {len(solved)} of {count} exercises"
+
+
+@pytest.mark.parametrize("solution", sorted(SOLUTIONS.glob("*_solutions.ipynb")), ids=lambda p: p.name[:2])
+def test_each_solution_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch, solution):
+    # a copy of the run: a solution must not change what the other tests read, and must not need to
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run", symlinks=True)
+    monkeypatch.setenv("RECFT_TRACKING_URI", f"sqlite:///{run_dir / 'mlflow.db'}")
+    executed = tmp_path / solution.name
+    pm.execute_notebook(str(solution), str(executed), parameters={"run_dir": str(run_dir), "profile": "tiny"},
+                        kernel_name=KERNEL_NAME, cwd=str(SOLUTIONS), progress_bar=False)
+    outputs = [o for c in nbformat.read(executed, 4).cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert len(outputs) >= 3  # each solution prints or shows its answer
+
+
+def test_solutions_are_committed_without_outputs():
+    for solution in SOLUTIONS.glob("*_solutions.ipynb"):
+        cells = nbformat.read(solution, 4).cells
+        assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), solution.name
