@@ -48,6 +48,12 @@ benchmark-serving: setup
 	$(BIN)/python -m recft_utils.benchmark serving --run-dir runs/default --out runs/benchmarks/serving.json
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/serving.json
 
+# run time of every notebook and solution, tiny and workshop profiles (about 20 minutes); then the
+# facilitator guide's and README's tables
+benchmark-notebooks: setup
+	$(BIN)/python -m recft_utils.benchmark notebooks --profiles tiny workshop --out runs/benchmarks/notebooks.json
+	$(BIN)/python scripts/readme_tables.py runs/benchmarks/notebooks.json
+
 serve: setup
 	$(BIN)/recft export --run-dir runs/default
 	$(BIN)/recft serve --model runs/default/04_serving/model
@@ -58,7 +64,8 @@ reports: setup
 
 # JupyterLab on the notebooks, with the recft kernel (the notebooks name it).
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL) \
+		$(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
 # The artefacts notebook STEP+1 needs, from the code (e.g. `make checkpoint STEP=3` to start at 04).
 checkpoint: setup
