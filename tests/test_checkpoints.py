@@ -1,5 +1,6 @@
 """Checkpoints: `recft checkpoint --step N` makes what notebook N+1 reads; notebooks name it when it is missing."""
 
+import pandas as pd
 import pytest
 
 from recft_utils import cli
@@ -63,3 +64,17 @@ def test_checkpoint_1_lets_notebook_02_start(mirror_root, tmp_path, capsys):
     assert (run_dir / "01_requirements.ipynb").exists()  # the executed notebook, for a look
     assert cli.main(argv) == 0
     assert "nothing to do" in capsys.readouterr().out
+
+
+def test_an_agenda_adds_measured_run_time_explaining_and_exercises():
+    from recft_utils.workshop.agenda import EXPLAIN_MINUTES, MINUTES_PER_EXERCISE, build_agenda
+
+    plan = [("Welcome", None, 0, 15), ("01", "01", 3, 0), ("04", "04", 1, 0)]
+    agenda = build_agenda(plan, {"01": 61, "04": 30}, {"01": 2, "04": 3}, start="13:30")
+    starts = pd.to_datetime(agenda["start"], format="%H:%M")
+    assert agenda["start"].iloc[0] == "13:30"
+    assert ((starts.diff().dt.total_seconds() / 60).iloc[1:].to_numpy() == agenda["minutes"].iloc[:-1].to_numpy()).all()
+    row = agenda.iloc[1]
+    assert row["notebook run"] == 2 and row["exercises"] == 2  # 61 s rounds up; only 2 exercises exist
+    assert agenda.iloc[2]["a late-comer joins with"] == "`recft checkpoint --step 3`"
+    assert agenda["minutes"].sum() == 15 + 2 + EXPLAIN_MINUTES["01"] + 20 + 1 + EXPLAIN_MINUTES["04"] + MINUTES_PER_EXERCISE

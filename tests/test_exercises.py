@@ -1,6 +1,5 @@
 """Exercises: every notebook ends with 2–4 of them, and every solution notebook runs on a real (tiny) run."""
 
-import re
 import shutil
 from pathlib import Path
 
@@ -9,20 +8,15 @@ import papermill as pm
 import pytest
 
 from recft_utils.runner import KERNEL_NAME, discover_notebooks
+from recft_utils.workshop.agenda import count_exercises
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
 
 
-def exercises_cell(notebook: Path) -> str:
-    cells = [c for c in nbformat.read(notebook, 4).cells if c.cell_type == "markdown"]
-    return cells[-1].source
-
-
 @pytest.mark.parametrize("notebook", discover_notebooks(), ids=lambda p: p.name[:2])
 def test_each_notebook_ends_with_exercises_and_links_its_solutions(notebook):
-    text = exercises_cell(notebook)
-    assert text.startswith("## Exercises")
-    count = len(re.findall(r"^\d+\. \*\*", text, flags=re.M))
+    text = nbformat.read(notebook, 4).cells[-1].source
+    count = count_exercises(notebook)
     assert 2 <= count <= 4, f"{notebook.name} has {count} exercises"
     link = f"solutions/{notebook.stem}_solutions.ipynb"
     assert link in text and (notebook.parent / link).is_file()

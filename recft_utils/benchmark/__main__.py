@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|serving --out FILE``: benchmark tables as JSON."""
+"""``python -m recft_utils.benchmark baselines|models|serving|notebooks --out FILE``: benchmark tables as JSON."""
 
 from __future__ import annotations
 
@@ -121,6 +121,18 @@ def _serving(args) -> None:
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
 
 
+def _notebooks(args) -> None:
+    from recft_utils.workshop.timings import machine, profile_timings
+
+    records = []
+    for profile in args.profiles:
+        records += profile_timings(profile, args.out.parent / f"notebooks-{profile}", solutions=args.solutions)
+    table = pd.DataFrame(records).pivot_table(index=["notebook"], columns=["profile", "kind"], values="seconds")
+    print(table.to_string())
+    write_json(args.out, {"machine": machine(), "records": records})
+    print(f"wrote {args.out}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recft_utils.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,9 +163,13 @@ def main(argv=None) -> int:
     serving.add_argument("--requests", type=int, default=0, help="measured requests per concurrency level")
     serving.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     serving.add_argument("-k", type=int, default=10)
+    notebooks = sub.add_parser("notebooks", help="run time of each notebook and solution notebook, per profile")
+    notebooks.add_argument("--profiles", nargs="+", choices=["tiny", "workshop", "full"], default=["tiny", "workshop"])
+    notebooks.add_argument("--out", type=Path, default=Path("runs/benchmarks/notebooks.json"))
+    notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
     args = parser.parse_args(argv)
     try:
-        {"baselines": _baselines, "models": _models, "serving": _serving}[args.command](args)
+        {"baselines": _baselines, "models": _models, "serving": _serving, "notebooks": _notebooks}[args.command](args)
     except RecftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,77 @@
+"""Workshop agendas built from measured notebook run times.
+
+A slot's length is the notebook's measured run time (rounded up to whole
+minutes) plus the facilitator's explaining time and the exercises chosen for
+that slot. The explaining and exercise minutes are estimates, declared here
+once so the guide can say so; the run times come from
+``python -m recft_utils.benchmark notebooks``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+# Minutes of explanation and discussion per notebook (an estimate, not a measurement).
+EXPLAIN_MINUTES = {"01": 20, "02": 15, "03": 25, "04": 20, "05": 15, "06": 20}
+MINUTES_PER_EXERCISE = 10  # an estimate: predict, run, compare with a neighbour
+
+# (label, notebook number or None, exercises done in the slot, fixed minutes for slots without a notebook)
+HALF_DAY = [
+    ("Welcome; `recft doctor` on every laptop", None, 0, 15),
+    ("01 Requirements", "01", 1, 0),
+    ("02 Data preparation", "02", 1, 0),
+    ("Break", None, 0, 15),
+    ("03 Fine-tuning", "03", 1, 0),
+    ("04 Serving", "04", 0, 0),
+    ("Wrap-up: what 05 and 06 add", None, 0, 10),
+]
+FULL_DAY = [
+    ("Welcome; `recft doctor` on every laptop", None, 0, 15),
+    ("01 Requirements", "01", 3, 0),
+    ("02 Data preparation", "02", 2, 0),
+    ("Break", None, 0, 15),
+    ("03 Fine-tuning", "03", 2, 0),
+    ("Lunch", None, 0, 60),
+    ("04 Serving", "04", 2, 0),
+    ("05 Collaboration", "05", 2, 0),
+    ("Break", None, 0, 15),
+    ("06 Iteration", "06", 2, 0),
+    ("Wrap-up and questions", None, 0, 15),
+]
+
+
+def build_agenda(plan, run_seconds: dict[str, float], exercises: dict[str, int], start: str = "09:00") -> pd.DataFrame:
+    """One row per slot: start time, minutes, and how the minutes were made up.
+
+    ``run_seconds`` maps a notebook number ("01") to its measured run time;
+    ``exercises`` to the number of exercises it has (a slot never does more).
+    """
+    clock = dt.datetime.strptime(start, "%H:%M")
+    rows = []
+    for label, number, chosen, fixed in plan:
+        run = math.ceil(run_seconds[number] / 60) if number else 0
+        done = min(chosen, exercises.get(number, 0)) if number else 0
+        explain = EXPLAIN_MINUTES[number] if number else fixed
+        minutes = run + explain + done * MINUTES_PER_EXERCISE
+        late = f"`recft checkpoint --step {int(number) - 1}`" if number and number != "01" else ""
+        rows.append({"start": clock.strftime("%H:%M"), "slot": label, "minutes": minutes, "notebook run": run,
+                     "explaining": explain, "exercises": done, "a late-comer joins with": late})
+        clock += dt.timedelta(minutes=minutes)
+    rows.append({"start": clock.strftime("%H:%M"), "slot": "End", "minutes": 0, "notebook run": 0,
+                 "explaining": 0, "exercises": 0, "a late-comer joins with": ""})
+    return pd.DataFrame(rows)
+
+
+def count_exercises(notebook: Path) -> int:
+    """Exercises in a notebook's last cell (``## Exercises``, then items ``1. **Title.**``); 0 without one."""
+    import nbformat
+
+    last = nbformat.read(notebook, 4).cells[-1]
+    if last.cell_type != "markdown" or not last.source.startswith("## Exercises"):
+        return 0
+    return len(re.findall(r"^\d+\. \*\*", last.source, flags=re.M))

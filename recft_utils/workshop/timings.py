@@ -1,0 +1,69 @@
+"""Measured run times of the notebooks and their solutions, per profile: what a facilitator plans with.
+
+``python -m recft_utils.benchmark notebooks --profiles tiny workshop`` executes
+the six notebooks into a fresh run folder per profile, then every solution
+notebook on that run, and records papermill's own duration of each
+(``metadata.papermill.duration``) with a description of the machine.
+``scripts/readme_tables.py runs/benchmarks/notebooks.json`` turns the records
+into the tables of docs/facilitator.md and README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+
+from recft_utils.runner import KERNEL_NAME, discover_notebooks, notebook_dir, run_chain
+
+
+def machine() -> dict:
+    """Cores, CPU model and memory of this machine, for the table's caption."""
+    import psutil
+
+    model = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return {"cores": os.cpu_count(), "cpu": model, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+
+
+def papermill_seconds(executed: Path) -> float:
+    """The duration papermill recorded in an executed notebook."""
+    return float(nbformat.read(executed, 4).metadata["papermill"]["duration"])
+
+
+def solution_notebooks() -> list[Path]:
+    return sorted((notebook_dir() / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+
+
+def execute_solution(solution: Path, run_dir: Path, profile: str) -> Path:
+    """Execute one solution notebook on a run; the output goes to ``run_dir/exercises/``."""
+    import papermill as pm
+
+    executed = run_dir / "exercises" / solution.name
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(solution), str(executed), parameters={"run_dir": str(run_dir), "profile": profile},
+                        kernel_name=KERNEL_NAME, cwd=str(solution.parent), progress_bar=False)
+    return executed
+
+
+def profile_timings(profile: str, run_dir: Path, solutions: bool = True) -> list[dict]:
+    """Run the chain (and the solutions) with ``profile`` into a fresh ``run_dir``; one record per notebook."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_chain(profile=profile, run_dir=run_dir)
+    records = [{"profile": profile, "notebook": nb.stem, "kind": "notebook",
+                "seconds": round(papermill_seconds(run_dir / nb.name), 1)} for nb in discover_notebooks()]
+    for solution in solution_notebooks() if solutions else []:
+        print(f"{profile}: {solution.name}", flush=True)
+        records.append({"profile": profile, "notebook": solution.stem.removesuffix("_solutions"),
+                        "kind": "solutions",
+                        "seconds": round(papermill_seconds(execute_solution(solution, run_dir, profile)), 1)})
+    return records
