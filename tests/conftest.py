@@ -7,7 +7,9 @@ and skip with a reason where it is not available; nothing needs internet.
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 
 ONLINE_RETAIL = Path("online_retail") / "online_retail.parquet"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -65,16 +68,75 @@ def vectors(sample):
     return encode_catalogue(sample[0], SentenceEncoder.load())
 
 
-@pytest.fixture(scope="session")
-def tiny_run(mirror_root, tmp_path_factory) -> Path:
-    """The six notebooks executed with the tiny profile, once per session (tests must not change it)."""
-    from recft_utils.runner import run_chain
+def run_command(command, timeout, **kwargs) -> str:
+    """Run a command; fail the test with the tail of its output if it fails."""
+    result = subprocess.run([str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=timeout, **kwargs)
+    if result.returncode:
+        pytest.fail(f"`{' '.join(map(str, command))}` exited with {result.returncode}:\n{result.stdout[-6000:]}",
+                    pytrace=False)
+    return result.stdout
 
-    run_dir = tmp_path_factory.mktemp("tiny-run")
-    with pytest.MonkeyPatch.context() as patch:  # the tracked runs go to a private store, not the user's
-        patch.setenv("RECFT_TRACKING_URI", f"sqlite:///{run_dir / 'mlflow.db'}")
-        run_chain(profile="tiny", run_dir=run_dir, progress=False)
-    return run_dir
+
+def offline_env(tmp: Path, **extra) -> dict:
+    """The environment of a room without a package index: no pip config, no index, a private data home."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PIP_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "RECFT_DATA_MIRROR")}
+    env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull,  # no pip.conf: its find-links or indexes would help
+               RECFT_DATA_HOME=str(tmp / "data-home"),  # empty: the data must come from the bundle
+               JUPYTER_PREFER_ENV_PATH="1", **extra)  # the new venv's kernel, not a user-wide one
+    return env
+
+
+@dataclass
+class OfflineInstall:
+    bundle: Path  # the bundle folder (its wheels are removed once installed)
+    tmp: Path
+    install_log: str
+    venv: Path
+    run_dir: Path  # the tiny chain, executed by the installed environment
+
+
+@pytest.fixture(scope="session")
+def offline_install(mirror_root, tmp_path_factory) -> OfflineInstall:
+    """A bundle built by `python -m recft_utils.workshop.bundle`, installed by its install.sh into a fresh
+    venv with the package index off, and the six notebooks run by it with the tiny profile.
+
+    This is the session's one tiny chain: the chain tests read its run (``tiny_run``), so CI
+    pays for the chain once and every chain test also checks the offline install.
+    """
+    import shutil
+    import sys
+    import time
+
+    if not shutil.which("python3.11"):
+        pytest.fail("python3.11 is not on the PATH: the bundle's install.sh needs it (install Python 3.11)")
+    tmp = tmp_path_factory.mktemp("offline")
+    out = tmp / "recft-offline"
+    started = time.monotonic()
+    # the archive only packs the folder; tests/test_offline_bundle.py checks it on a small folder
+    run_command([sys.executable, "-m", "recft_utils.workshop.bundle", "--out", out, "--no-archive"], timeout=1200,
+                cwd=ROOT)
+    built = time.monotonic()
+    log = run_command(["bash", out / "install.sh"], timeout=1800, cwd=tmp, env=offline_env(tmp))
+    installed = time.monotonic()
+    shutil.rmtree(out / "wheels")  # 1 GB, installed now
+    run_dir, venv = tmp / "tiny-run", out / "source" / ".venv"
+    run_dir.mkdir()
+    env = offline_env(tmp, RECFT_DATA_MIRROR=str(out / "data"),  # the tracked runs go to a private store
+                      RECFT_TRACKING_URI=f"sqlite:///{run_dir / 'mlflow.db'}")
+    run_command([venv / "bin" / "recft", "run", "--profile", "tiny", "--run-dir", run_dir], timeout=1800,
+                cwd=out / "source", env=env)
+    print(f"\noffline bundle built in {built - started:.0f} s, installed in {installed - built:.0f} s, "
+          f"tiny chain in {time.monotonic() - installed:.0f} s")
+    yield OfflineInstall(out, tmp, log, venv, run_dir)
+    shutil.rmtree(venv, ignore_errors=True)  # 3.5 GB: not left in pytest's retained temporary folders
+
+
+@pytest.fixture(scope="session")
+def tiny_run(offline_install) -> Path:
+    """The six notebooks executed with the tiny profile, once per session (tests must not change it)."""
+    return offline_install.run_dir
 
 
 @pytest.fixture

@@ -1,10 +1,9 @@
-"""The papermill `tiny` chain: every notebook runs, and the figures it writes hold up."""
+"""The papermill `tiny` chain (run once per session from the offline install, see conftest): every notebook runs, and the figures it writes hold up."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from recft_utils.artefacts import read_json
 from recft_utils.runner import discover_notebooks, run_chain
