@@ -26,9 +26,11 @@ STEPS = ("01_requirements", "02_data_preparation", "03_fine_tuning", "04_serving
          "05_collaboration", "06_iteration")
 
 
-def checkpoint_command(step: str) -> str:
-    """The command that creates a step's artefacts (and those of the steps before it)."""
-    return f"recft checkpoint --step {STEPS.index(step) + 1}"
+def _how_to_create(run_dir, number: int) -> str:
+    """How to make steps 01..``number`` in ``run_dir``: the end of a missing-input message."""
+    notebooks = "notebook 01" if number == 1 else f"notebooks 01 to {number:02d}"
+    return (f"`recft checkpoint --step {number} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={number}`; "
+            f"add `--profile tiny` for the quick version), or run {notebooks} first with the same run_dir.")
 
 
 def _default_mode(path, mode: int) -> None:
@@ -137,8 +139,7 @@ def require_step(run_dir: str | os.PathLike, step: str) -> Path:
         number = STEPS.index(step) + 1
         raise MissingArtefactError(
             f"{folder} is missing or incomplete (no {MANIFEST}): this notebook reads the "
-            f"artefacts of step {step}. Create them with `{checkpoint_command(step)} --run-dir {Path(run_dir)}` "
-            f"(or `make checkpoint STEP={number}`), or run notebooks 01 to {number:02d} first with the same run_dir."
+            f"artefacts of step {step}. Create them with {_how_to_create(run_dir, number)}"
         )
     return folder
 
@@ -157,8 +158,7 @@ def require_inputs(run_dir: str | os.PathLike, step: str, profile: str | None = 
         raise MissingArtefactError(
             f"Notebook {step} reads the artefacts of the steps before it, and {', '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} missing in {Path(run_dir)}. Create them from the code with "
-            f"`recft checkpoint --step {number} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={number}`; "
-            f"add `--profile tiny` for the quick version), or run notebooks 01 to {number:02d} first with the same run_dir."
+            f"{_how_to_create(run_dir, number)}"
         )
     if profile is None:
         return

@@ -12,7 +12,8 @@ and fills the ``benchmark:serving`` block; the third reads ``notebooks.json``
 (``python -m recft_utils.benchmark notebooks``), fills the ``benchmark:tour`` block of
 README.md and the ``benchmark:notebooks`` and ``benchmark:agenda`` blocks of
 docs/facilitator.md, and copies one plot per notebook of the workshop run to
-docs/images/. Nothing in those blocks is typed by hand.
+docs/images/, and writes each notebook's run time into its introduction (the
+``benchmark:time`` markers). Nothing in those blocks is typed by hand.
 """
 
 from __future__ import annotations
@@ -152,8 +153,29 @@ def render_notebooks(records_file: Path) -> dict[str, str]:
                  f"Runs in {minutes(workshop[step])} (workshop profile), {minutes(tiny[step])} (tiny); "
                  f"{exercises[step[:2]]} exercises with [solutions](notebooks/solutions/{step}_solutions.ipynb).",
                  "", f"   <img src=\"docs/images/{step}.png\" alt=\"{plot} from {step}\" width=\"560\">", ""]
+    write_notebook_times(workshop, tiny)
     return {"notebooks": caption + "\n\n" + timing_table(times).to_markdown(index=False), "agenda": agenda,
             "tour": "\n".join(tour).rstrip()}
+
+
+def write_notebook_times(workshop: pd.Series, tiny: pd.Series) -> None:
+    """Put each notebook's measured run time in its introduction, between ``benchmark:time`` markers
+    (HTML comments, invisible in JupyterLab); the cells' outputs are left as they are."""
+    import nbformat
+
+    start, end = markers("time")
+    for step in workshop.index:
+        path = ROOT / "notebooks" / f"{step}.ipynb"
+        notebook = nbformat.read(path, 4)
+        intro = notebook.cells[0]
+        if start not in intro.source:
+            continue
+        before, rest = intro.source.split(start, 1)
+        text = (f"{minutes(workshop[step])} to run with the `workshop` profile, {minutes(tiny[step])} with `tiny` "
+                f"(measured on 2 cores)")
+        intro.source = before + start + text + end + rest.split(end, 1)[1]
+        nbformat.write(notebook, path)
+        print(f"notebooks/{path.name}: run time in the introduction")
 
 
 RENDERERS = {"models": render_models, "serving": render_serving, "notebooks": render_notebooks}

@@ -48,6 +48,7 @@ def execute_solution(solution: Path, run_dir: Path, profile: str) -> Path:
     """Execute one solution notebook on a run; the output goes to ``run_dir/exercises/``."""
     import papermill as pm
 
+    run_dir = Path(run_dir).resolve()  # the kernel starts in notebooks/solutions/
     executed = run_dir / "exercises" / solution.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(solution), str(executed), parameters={"run_dir": str(run_dir), "profile": profile},
