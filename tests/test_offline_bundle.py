@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_command
 from recft_utils.artefacts import STEPS, read_json, write_json
 from recft_utils.errors import RecftError
 from recft_utils.workshop import bundle
@@ -38,9 +37,9 @@ def test_the_bundle_installs_offline_and_runs_the_tiny_chain(offline_install):
     kernel = json.loads((venv / "share" / "jupyter" / "kernels" / "recft" / "kernel.json").read_text())
     assert kernel["argv"][0].startswith(str(venv)) and kernel["env"]["RECFT_DATA_MIRROR"] == str(out / "data")
     assert f"RECFT_DATA_MIRROR={out / 'data'}" in (out / "env.sh").read_text()
-    where = run_command([venv / "bin" / "python", "-c", "import recft_utils; print(recft_utils.__file__)"],
-                        timeout=60, cwd=offline_install.tmp)  # not this checkout's recft_utils
-    assert Path(where.strip()).is_relative_to(out / "source")
+    where = subprocess.run([venv / "bin" / "python", "-c", "import recft_utils; print(recft_utils.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=offline_install.tmp)  # not this checkout's
+    assert Path(where.stdout.strip()).is_relative_to(out / "source")
 
     assert read_json(run_dir / "run.json")["notebooks"] == [f"{step}.ipynb" for step in STEPS]
     for step in STEPS:
