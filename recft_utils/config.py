@@ -44,6 +44,7 @@ class Settings:
     seed: int
     test_days: int
     valid_days: int
+    data_end: str = ""  # ISO date: the data used ends just before it ("" for all of it)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -97,19 +98,23 @@ def resolve_settings(
     seed: int = 42,
     test_days: int = 30,
     valid_days: int = 30,
+    data_end: str = "",
 ) -> Settings:
     """Validate a notebook's parameters and derive the values built from them.
 
     ``dataset`` is ``online-retail`` or the path of a CSV/parquet file with the
     columns ``user_id, item_id, timestamp, item_text`` (see
     :mod:`recft_utils.datasets.interactions`). An empty ``run_dir`` means
-    :func:`default_run_dir`.
+    :func:`default_run_dir`. ``data_end`` (a date such as ``2011-10-09``) cuts
+    the data before it, so that every window of the split moves earlier.
     """
     from recft_utils.datasets import check_dataset_name
+    from recft_utils.evaluation.split import parse_data_end
 
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ParameterError(f"Parameter seed must be a whole number, got {seed!r}; pass e.g. `-p seed 42`.")
     check_dataset_name(dataset)
+    parse_data_end(data_end)
     return Settings(
         dataset=dataset,
         profile=get_profile(profile),
@@ -117,4 +122,5 @@ def resolve_settings(
         seed=seed,
         test_days=_positive_int("test_days", test_days),
         valid_days=_positive_int("valid_days", valid_days),
+        data_end=str(data_end or ""),
     )

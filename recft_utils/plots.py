@@ -242,3 +242,32 @@ def drift_measures(drift: pd.DataFrame, thresholds: dict) -> plt.Figure:
     fig.suptitle("Drift against the training data (red: alert)")
     fig.tight_layout()
     return fig
+
+
+def paired_windows(paired: pd.DataFrame) -> plt.Figure:
+    """Per-customer paired difference to the best classical model, per window and pooled, per view.
+
+    One panel per view; each model is a colour, each window a point with its
+    95 % interval, the pooled estimate last; the dashed line is no difference.
+    """
+    views = list(dict.fromkeys(paired["view"]))
+    colours = {model: f"C{i}" for i, model in enumerate(dict.fromkeys(paired["model"]))}
+    fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 3.8), squeeze=False)
+    for ax, view in zip(axes[0], views):
+        rows = paired[paired["view"] == view]
+        windows = list(dict.fromkeys(rows["window"]))
+        models = list(dict.fromkeys(rows["model"]))
+        for i, model in enumerate(models):
+            part = rows[rows["model"] == model].set_index("window").reindex(windows)
+            x = [j + (i - (len(models) - 1) / 2) * 0.15 for j in range(len(windows))]
+            ax.errorbar(x, part["difference"], yerr=[part["difference"] - part["low"], part["high"] - part["difference"]],
+                        fmt="o", capsize=3, color=colours[model], label=model)
+        ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(windows)), [w if w == "pooled" else f"window {w}" for w in windows])
+        ax.set_ylabel("NDCG@10 difference")
+        ax.set_title(f"{view}: against {rows['baseline'].iloc[0]}", fontsize=9)
+    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(len(handles), 3),
+               bbox_to_anchor=(0.5, 1.08), fontsize=8)
+    fig.tight_layout()
+    return fig

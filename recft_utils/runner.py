@@ -17,7 +17,7 @@ from recft_utils.config import project_root, resolve_settings
 from recft_utils.errors import ParameterError, RecftError
 
 KERNEL_NAME = "recft"
-SETTINGS_PARAMETERS = ("dataset", "profile", "run_dir", "seed", "test_days", "valid_days")
+SETTINGS_PARAMETERS = ("dataset", "profile", "run_dir", "seed", "test_days", "valid_days", "data_end")
 
 
 def notebook_dir() -> Path:

@@ -30,6 +30,7 @@ def no_notebooks_run(monkeypatch):
     (["-p", "colour", "red"], "Unknown parameter 'colour'"),
     (["-p", "seed", "abc"], "Parameter seed must be of type int"),
     (["-p", "test_days", "0"], "test_days must be a positive whole number"),
+    (["-p", "data_end", "last tuesday"], "data_end must be a date"),
     (["--notebooks", "09"], "Unknown notebook number"),
 ])
 def test_bad_parameters_are_refused_early(capsys, tmp_path, no_notebooks_run, args, message):

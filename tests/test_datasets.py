@@ -206,3 +206,13 @@ def test_unsupported_file_type(tmp_path):
 
     with pytest.raises(DatasetError, match=r"unsupported file type '\.txt'"):
         read_interactions_file(path)
+
+
+def test_data_end_cuts_the_data_and_says_so_in_the_report(mirror_root):
+    from recft_utils.evaluation import temporal_split
+
+    interactions, report = load_interactions("online-retail", data_end="2011-10-09")
+    assert interactions["timestamp"].max() < pd.Timestamp("2011-10-09")
+    assert report.iloc[-1]["rule"] == "data_end" and report.iloc[-1]["rows_left"] == len(interactions)
+    last_day = interactions["timestamp"].max().normalize()
+    assert temporal_split(interactions, 30, 30).test_start == last_day - pd.Timedelta(days=30)

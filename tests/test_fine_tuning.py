@@ -182,9 +182,11 @@ def test_benchmark_models_writes_records_throughput_table_and_plot(mirror_root, 
     assert {"model", "view", "ndcg@10", "recall@10", "n_users", "seed", "regime", "train_seconds",
             "peak_rss_mb"} <= set(records.columns)
     for label in ("frozen encoder + adapter", "top-k layers (lower layers cached)", "LoRA (KerasHub)",
-                  "full fine-tuning", "ID embeddings", "classical (IDs only)",
+                  "full fine-tuning", "ID embeddings", "classical",
                   "frozen encoder + adapter, blended with EASE"):
         assert (records["regime"] == label).any(), label
+    assert set(records["family"]) == {"classical", "text-frozen", "text-fine-tuned", "blend"}
+    assert set(records.loc[records["regime"] == "full fine-tuning", "family"]) == {"text-fine-tuned"}
     tuned = records[records["regime"] == "full fine-tuning"]
     assert set(tuned["view"]) == {"all", "discovery", "cold"} and (tuned["examples_per_second"] > 0).all()
     speed = pd.DataFrame(json.loads((tmp_path / "models-throughput.json").read_text()))

@@ -69,3 +69,25 @@ def test_bootstrap_interval_contains_the_mean_and_is_deterministic():
     assert low < values.mean() < high
     assert (low, high) == metrics.bootstrap_interval(values, samples=300, seed=1)
     assert high - low < 0.1
+
+
+def test_top_k_takes_ties_at_the_cut_off_by_lower_index():
+    # integer scores tie often: the reference is a stable full sort (lower index first among equals)
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(50, 30)).astype(float)
+    scores[:5] = 1.0  # whole rows tied
+    scores[5, :10] = INF
+    for k in (1, 3, 10, 30):
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        assert metrics.top_k(scores, k).tolist() == expected.tolist()
+
+
+def test_paired_difference_by_hand():
+    first, second = np.array([0.5, 0.2, 0.9]), np.array([0.4, 0.2, 0.6])
+    result = metrics.paired_difference(first, second, samples=500)
+    assert result["difference"] == pytest.approx((0.1 + 0.0 + 0.3) / 3)
+    assert result["low"] <= result["difference"] <= result["high"]
+    assert result["low"] >= 0.0  # every customer's difference is >= 0
+    assert result["n_users"] == 3
+    with pytest.raises(ValueError, match="same customers"):
+        metrics.paired_difference(first, second[:2])

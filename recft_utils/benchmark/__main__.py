@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|serving|notebooks --out FILE``: benchmark tables as JSON."""
+"""``python -m recft_utils.benchmark baselines|models|rolling|serving|notebooks --out FILE``: benchmark tables as JSON."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _models(args) -> None:
         write_json(throughput_file, speed)
         print(f"wrote {throughput_file}")
         return
-    records = [{**r, "seed": settings.seed, "regime": "classical (IDs only)"}
+    records = [{**r, "seed": settings.seed, "regime": "classical"}
                for r in baseline_records(interactions, split, "test", bootstrap=args.bootstrap, seed=settings.seed)]
     search_dir = args.out.parent / f"{args.out.stem}-search" if args.search else None
     chosen: dict = {}
@@ -89,6 +89,46 @@ def _models(args) -> None:
                        + ablation_table.round(4).to_markdown() + "\n")
     print(f"wrote {len(records)} records to {args.out}, throughput to {throughput_file}, "
           f"a table to {args.out.with_suffix('.md')} and a plot to {args.out.with_suffix('.png')}")
+
+
+def _rolling(args) -> None:
+    from recft_utils import plots
+    from recft_utils.artefacts import save_figure, write_parquet
+    from recft_utils.benchmark.rolling import rolling_comparison, summary_tables
+    from recft_utils.config import resolve_settings
+    from recft_utils.datasets import load_interactions
+    from recft_utils.models.two_tower import catalogue_titles, encode_catalogue
+    from recft_utils.text import SentenceEncoder
+
+    settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed, test_days=args.test_days,
+                                valid_days=args.valid_days, data_end=args.data_end)
+    interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed,
+                                        settings.data_end)
+    vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
+    records, scores, choices = rolling_comparison(
+        interactions, vectors, catalogue_titles(interactions), args.profile, args.windows, settings.test_days,
+        settings.valid_days, settings.seed, args.bootstrap)
+    tables = summary_tables(scores, choices, args.bootstrap)
+    lines = [f"Rolling origin, profile {args.profile}: {args.windows} test windows of {settings.test_days} days "
+             f"(window 1 = the latest), every choice made on each window's validation window.", ""]
+    for view, table in tables["windows"].items():
+        lines += [f"NDCG@10, {view} view (mean over seeds; pooled = every window's customers):", "",
+                  table.round(4).to_markdown(), ""]
+    lines += ["Pooled verdict against the best classical model of each view (paired per customer):", "",
+              tables["verdict"].round(4).to_markdown(index=False), "",
+              "Per window:", "", tables["paired"].round(4).to_markdown(index=False), "",
+              "Ablations of the best text model (chosen on each window's validation), pooled:", "",
+              tables["ablation"].round(4).to_markdown(index=False), ""]
+    print("\n".join(lines))
+    write_json(args.out, {"profile": args.profile, "windows": args.windows, "records": records, "choices": choices,
+                          "verdict": tables["verdict"].to_dict(orient="records"),
+                          "paired": tables["paired"].to_dict(orient="records"),
+                          "ablation": tables["ablation"].to_dict(orient="records")})
+    write_parquet(args.out.with_suffix(".scores.parquet"), scores)
+    with atomic_path(args.out.with_suffix(".md")) as tmp:
+        tmp.write_text("\n".join(lines))
+    save_figure(args.out.with_suffix(".png"), plots.paired_windows(tables["paired"]))
+    print(f"wrote {args.out}, its per-customer scores, {args.out.with_suffix('.md')} and {args.out.with_suffix('.png')}")
 
 
 def _serving(args) -> None:
@@ -155,6 +195,16 @@ def main(argv=None) -> int:
                         help="skip the KerasTuner search (default settings, early stopping only)")
     models.add_argument("--only-throughput", action="store_true",
                         help="measure only the training throughput table (writes OUT-throughput.json)")
+    rolling = sub.add_parser("rolling", help="step 3's fair comparison on successive test windows, pooled")
+    rolling.add_argument("--profile", choices=["tiny", "workshop", "full"], default="workshop")
+    rolling.add_argument("--windows", type=int, default=3, help="successive test windows (rolling origin)")
+    rolling.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling.json"))
+    rolling.add_argument("--dataset", default="online-retail")
+    rolling.add_argument("--data-end", default="", help="end the data before this date first (e.g. 2011-10-09)")
+    rolling.add_argument("--test-days", type=int, default=30)
+    rolling.add_argument("--valid-days", type=int, default=30)
+    rolling.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
+    rolling.add_argument("--bootstrap", type=int, default=1000)
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
     serving.add_argument("--run-dir", default="runs/default", help="a run with steps 1-3 (real customers' histories)")
     serving.add_argument("--model", default=None, help="an exported model folder (default RUN_DIR/04_serving/model, "
@@ -169,7 +219,8 @@ def main(argv=None) -> int:
     notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
     args = parser.parse_args(argv)
     try:
-        {"baselines": _baselines, "models": _models, "serving": _serving, "notebooks": _notebooks}[args.command](args)
+        {"baselines": _baselines, "models": _models, "rolling": _rolling, "serving": _serving,
+         "notebooks": _notebooks}[args.command](args)
     except RecftError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

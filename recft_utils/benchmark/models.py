@@ -74,7 +74,7 @@ def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstra
     """Evaluate a fitted model on every view it supports; one record per view, with its cost."""
     per_user = evaluate(model, task, k=k)
     out = []
-    for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed):
+    for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed, family=model.family):
         out.append({**record, "seed": seed, "regime": regime, "train_seconds": round(seconds, 2),
                     "peak_rss_mb": round(peak_rss_mb(), 1), **(extra or {}), **split.as_dict()})
     return out

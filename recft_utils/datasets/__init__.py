@@ -39,12 +39,16 @@ def check_dataset_name(dataset: str) -> None:
 
 
 def load_interactions(dataset: str = "online-retail", max_customers: int | None = None,
-                      seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      seed: int = 42, data_end: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load a dataset as cleaned interactions in the recft schema.
 
     Returns ``(interactions, cleaning_report)``; a bring-your-own file is
     validated rather than cleaned, and its report has a single row.
+    ``data_end`` (a date) keeps only the interactions before it; the report
+    then says how many rows the cut removed.
     """
+    from recft_utils.evaluation.split import end_data
+
     check_dataset_name(dataset)
     if dataset == "online-retail":
         interactions, report = clean_online_retail(online_retail.load_raw())
@@ -53,4 +57,10 @@ def load_interactions(dataset: str = "online-retail", max_customers: int | None 
         report = pd.DataFrame([{"rule": "validated", "why": "bring-your-own file",
                                 "rows_removed": 0, "rows_left": len(interactions)}])
     interactions = interactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    if data_end:
+        kept = end_data(interactions, data_end).reset_index(drop=True)
+        report = pd.concat([report, pd.DataFrame([{
+            "rule": "data_end", "why": f"interactions on or after {data_end} are left out (parameter data_end)",
+            "rows_removed": len(interactions) - len(kept), "rows_left": len(kept)}])], ignore_index=True)
+        interactions = kept
     return sample_customers(interactions, max_customers, seed), report

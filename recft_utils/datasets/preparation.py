@@ -11,10 +11,14 @@ from recft_utils.errors import ParameterError
 from recft_utils.evaluation.split import TemporalSplit
 
 
-def check_protocol(protocol: dict, test_days: int, valid_days: int, dataset: str) -> TemporalSplit:
-    """The split step 1 chose; refuse parameters that contradict it."""
-    for name, value in (("test_days", test_days), ("valid_days", valid_days), ("dataset", dataset)):
-        if protocol.get(name) != value:
+def check_protocol(protocol: dict, test_days: int, valid_days: int, dataset: str,
+                   data_end: str | None = None) -> TemporalSplit:
+    """The split step 1 chose; refuse parameters that contradict it (``data_end``: checked when given)."""
+    checks = [("test_days", test_days), ("valid_days", valid_days), ("dataset", dataset)]
+    if data_end is not None:
+        checks.append(("data_end", data_end))
+    for name, value in checks:
+        if protocol.get(name, "" if name == "data_end" else None) != value:
             raise ParameterError(
                 f"Step 01 of this run used {name}={protocol.get(name)!r} but this notebook got "
                 f"{value!r}. Run both with the same value (or use a new run_dir)."
@@ -29,8 +33,9 @@ def item_table(interactions: pd.DataFrame, split: TemporalSplit, normalise) -> p
     learn their ID, only their text.
     """
     grouped = interactions.groupby("item_id")
-    latest = interactions.sort_values("timestamp").drop_duplicates("item_id", keep="last")
-    items = latest.set_index("item_id")[["item_text"]].sort_index()
+    # the title as first listed: what a model of any later window may know (see catalogue_titles)
+    first = interactions.sort_values("timestamp", kind="stable").drop_duplicates("item_id", keep="first")
+    items = first.set_index("item_id")[["item_text"]].sort_index()
     items["title"] = items["item_text"].map(normalise)
     items["first_sold"] = grouped["timestamp"].min()
     items["customers"] = grouped["user_id"].nunique()

@@ -11,9 +11,21 @@ import numpy as np
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best items per row, best first (ties: lower index first)."""
+    """Indices of the ``k`` best items per row, best first (ties: lower index first).
+
+    ``argpartition`` alone would pick arbitrarily among items tied at the
+    cut-off (popularity counts tie often), so the items scored exactly like
+    the k-th best are taken in index order until each row has ``k``.
+    """
     k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    if k == 0:
+        return np.zeros((len(scores), 0), dtype=np.int64)
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1:k]
+    above = scores > kth
+    tied = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    part = np.nonzero(chosen)[1].reshape(len(scores), k)  # ascending index within each row
     part_scores = np.take_along_axis(scores, part, axis=1)
     # lexsort's last key is primary: sort by score descending, then by item index.
     order = np.lexsort((part, -part_scores), axis=1)
@@ -80,3 +92,20 @@ def bootstrap_interval(values: np.ndarray, samples: int = 1000, level: float = 0
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def paired_difference(first: np.ndarray, second: np.ndarray, samples: int = 1000, level: float = 0.95,
+                      seed: int = 0) -> dict:
+    """Mean per-customer difference ``first - second`` and its percentile bootstrap interval.
+
+    Both arrays hold one value per customer, in the same customer order: the
+    resampling draws customers, so each draw keeps a customer's two values
+    together, which is what makes the interval much narrower than the two
+    separate intervals' overlap suggests.
+    """
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if first.shape != second.shape:
+        raise ValueError(f"paired values need the same customers: {first.shape} against {second.shape}")
+    low, high = bootstrap_interval(first - second, samples, level, seed)
+    return {"difference": float(np.mean(first - second)) if len(first) else float("nan"),
+            "low": low, "high": high, "n_users": int(len(first))}

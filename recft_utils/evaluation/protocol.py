@@ -28,6 +28,11 @@ from recft_utils.evaluation.split import TemporalSplit
 from recft_utils.errors import ParameterError
 
 VIEWS = ("all", "discovery", "cold")
+# What a model's result is evidence for: ``classical`` (no language model, blends of such models
+# included), ``text-frozen`` (the pretrained encoder's weights unchanged), ``text-fine-tuned`` (its
+# weights changed) or ``blend`` (a text model blended with a classical one). Verdicts compare a
+# text model with the best classical record of each view.
+FAMILIES = ("classical", "text-frozen", "text-fine-tuned", "blend")
 
 
 @dataclass
@@ -153,13 +158,16 @@ def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int = 2048)
 
 
 def summarise(per_user: dict, model_name: str, k: int = 10, bootstrap: int = 1000,
-              seed: int = 0) -> list[dict]:
-    """One record per view: means, a bootstrap interval for NDCG, coverage."""
+              seed: int = 0, family: str = "classical") -> list[dict]:
+    """One record per view: means, a bootstrap interval for NDCG, coverage, and the model's family."""
+    if family not in FAMILIES:
+        raise ParameterError(f"Unknown model family {family!r}; use one of {', '.join(FAMILIES)}.")
     records = []
     for view, frame in per_user.items():
         low, high = metrics.bootstrap_interval(frame["ndcg"].to_numpy(), bootstrap, seed=seed)
         records.append({
             "model": model_name,
+            "family": family,
             "view": view,
             f"ndcg@{k}": float(frame["ndcg"].mean()) if len(frame) else float("nan"),
             f"ndcg@{k}_low": low,

@@ -5,6 +5,8 @@
 
 ``test_start`` is the last day of data minus ``test_days`` (2011-11-09 for
 Online Retail with 30 days); validation is the ``valid_days`` before it.
+:func:`end_data` cuts the data at an earlier date first, which moves every
+window earlier: that is how a second period, or a rolling origin, is evaluated.
 Models tuned on validation are trained on everything before ``valid_start``;
 the final test fit uses everything before ``test_start``.
 """
@@ -67,3 +69,32 @@ def assign_part(interactions: pd.DataFrame, split: TemporalSplit) -> pd.Series:
     part[ts >= split.valid_start] = "valid"
     part[ts >= split.test_start] = "test"
     return part
+
+
+def parse_data_end(data_end: str) -> pd.Timestamp | None:
+    """``data_end`` as a timestamp (``""``: no cut), or a clear error for a value that is not a date."""
+    if data_end in ("", None):
+        return None
+    try:
+        return pd.Timestamp(str(data_end))
+    except (ValueError, TypeError):
+        raise ParameterError(
+            f"data_end must be a date such as 2011-10-09 (or empty for all the data), got {data_end!r}; "
+            f"pass e.g. `-p data_end 2011-10-09`.") from None
+
+
+def end_data(interactions: pd.DataFrame, data_end: str) -> pd.DataFrame:
+    """The interactions strictly before ``data_end`` (all of them when it is empty).
+
+    The date must lie inside the data: a cut before its first day or after
+    its last one is refused with the range the data covers.
+    """
+    end = parse_data_end(data_end)
+    if end is None:
+        return interactions
+    first, last = interactions["timestamp"].min(), interactions["timestamp"].max()
+    if not first < end <= last + pd.Timedelta(days=1):
+        raise ParameterError(
+            f"data_end={data_end} lies outside the data, which covers {first.date()} to {last.date()}; "
+            f"choose a date inside it (or leave data_end empty).")
+    return interactions[interactions["timestamp"] < end]

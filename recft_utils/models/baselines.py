@@ -1,8 +1,11 @@
 """Classical baselines, fitted on an :class:`~recft_utils.evaluation.EvalTask`.
 
 Each model has ``fit(task)`` and ``score(user_rows)``, which returns a dense
-(users x catalogue) score matrix. They only know item IDs, so none of them
-scores cold items (``scores_cold_items = False``) except :class:`Random`.
+(users x catalogue) score matrix. Most only know item IDs, so they cannot
+score cold items (``scores_cold_items = False``). :class:`Random` and the two
+title models, :class:`TitleNeighbourPopularity` and :class:`TitleProfile`,
+can: they read product titles as TF-IDF bags of words, with no neural model,
+which is the bar a language model has to clear on new products.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recft_utils.errors import ParameterError
+from recft_utils.text.tfidf import tfidf_matrix
 
 
 class Recommender:
     """Base class: a name and the two methods the protocol calls."""
 
     name = "recommender"
+    family = "classical"  # see recft_utils.evaluation.FAMILIES
     scores_cold_items = False
 
     def fit(self, task):
@@ -156,6 +161,73 @@ class EASE(Recommender):
         return np.asarray(self.x[user_rows] @ self.weights)
 
 
+def _title_vectors(titles: pd.Series, items: np.ndarray) -> sp.csr_matrix:
+    """TF-IDF rows of the catalogue's titles, in catalogue order (an item without a title: a zero row)."""
+    return tfidf_matrix(titles.reindex(items).fillna("").to_numpy())
+
+
+class TitleNeighbourPopularity(Recommender):
+    """Recent popularity; a new product borrows that of its nearest warm products by title.
+
+    A cold item's score is the similarity-weighted mean of the recent
+    popularity (customers in the last ``days`` before the window) of its
+    ``neighbours`` most similar warm items, by TF-IDF cosine between titles.
+    Warm items keep their own recent popularity. The same for every customer.
+    """
+
+    scores_cold_items = True
+
+    def __init__(self, titles: pd.Series, neighbours: int = 10, days: int = 7):
+        if neighbours <= 0:
+            raise ParameterError(f"TitleNeighbourPopularity needs a positive number of neighbours, got {neighbours}.")
+        self.titles, self.neighbours, self.days = titles, neighbours, days
+        self.name = f"title neighbours' recent popularity (TF-IDF, {neighbours} neighbours, {days} d)"
+
+    def fit(self, task):
+        super().fit(task)
+        popularity = Popularity(self.days).fit(task).counts
+        x = _title_vectors(self.titles, task.items)
+        similarity = (x[task.n_warm:] @ x[:task.n_warm].T).toarray()  # cold x warm
+        n = min(self.neighbours, task.n_warm)
+        estimate = np.zeros(len(task.items) - task.n_warm)
+        if n and len(estimate):
+            nearest = np.argpartition(-similarity, n - 1, axis=1)[:, :n]
+            weights = np.take_along_axis(similarity, nearest, axis=1)
+            total = weights.sum(axis=1)
+            estimate = np.divide((weights * popularity[nearest]).sum(axis=1), total,
+                                 out=np.zeros_like(total), where=total > 0)
+        self.counts = np.concatenate([popularity[:task.n_warm], estimate])
+        return self
+
+    def score(self, user_rows):
+        return np.broadcast_to(self.counts, (len(user_rows), len(self.counts))).copy()
+
+
+class TitleProfile(Recommender):
+    """The customer's bought titles against each item's title: TF-IDF cosine, no neural model.
+
+    A customer is the normalised sum of the TF-IDF rows of what they bought;
+    the personalised text baseline, for the cold view above all.
+    """
+
+    name = "customer's titles vs item title (TF-IDF)"
+    scores_cold_items = True
+
+    def __init__(self, titles: pd.Series):
+        self.titles = titles
+
+    def fit(self, task):
+        super().fit(task)
+        self.vectors = _title_vectors(self.titles, task.items)
+        return self
+
+    def score(self, user_rows):
+        profile = _binary(self.task.matrix[user_rows]) @ self.vectors
+        norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1))).ravel()
+        profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile
+        return (profile @ self.vectors.T).toarray()
+
+
 def classical_baselines(recent_days: int = 30, seed: int = 0) -> list[Recommender]:
     """The baselines of the guide's reference table, in its order, plus random."""
     return [
@@ -177,6 +249,7 @@ class FrozenEncoderMean(Recommender):
     """
 
     name = "frozen encoder (mean of history)"
+    family = "text-frozen"
     scores_cold_items = True
 
     def __init__(self, item_vectors: pd.DataFrame):

@@ -27,15 +27,21 @@ class ScoreBlend(Recommender):
     """``weight`` × the first model's standardised scores + (1 − ``weight``) × the second's.
 
     Both models must already be fitted on the same task; ``fit`` only checks that.
-    It scores cold items when the first model does (the second then adds the
-    same constant to every cold item of a row, or nothing).
+    It scores cold items when a model that does has a weight above 0 (an ID model adds the same
+    constant to every cold item of a row).
     """
 
     def __init__(self, first: Recommender, second: Recommender, weight: float, name: str | None = None):
         if not 0.0 <= weight <= 1.0:
             raise ParameterError(f"A blend weight lies between 0 and 1, got {weight}.")
         self.first, self.second, self.weight = first, second, weight
-        self.scores_cold_items = getattr(first, "scores_cold_items", False)
+        # a blend ranks new products only through a part that can and has a weight above 0: with
+        # weight 0 on the text model, an ID model alone would give every cold item the same score
+        self.scores_cold_items = bool((getattr(first, "scores_cold_items", False) and weight > 0)
+                                      or (getattr(second, "scores_cold_items", False) and weight < 1))
+        # a blend of classical models is still classical: it is a fair baseline, not a text result
+        families = {getattr(first, "family", "classical"), getattr(second, "family", "classical")}
+        self.family = "classical" if families == {"classical"} else "blend"
         self.name = name or f"blend: {weight:g} × {first.name} + {1 - weight:g} × {second.name}"
 
     def fit(self, task):

@@ -300,6 +300,7 @@ class FineTunedRecommender(Recommender):
     """
 
     scores_cold_items = True
+    family = "text-fine-tuned"
 
     def __init__(self, frozen: TwoTowerRecommender, titles: pd.Series, load_encoder, config: FineTuneConfig,
                  valid_task=None, name: str | None = None, verbose: int = 0):

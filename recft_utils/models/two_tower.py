@@ -66,7 +66,9 @@ class TwoTowerConfig:
     patience: int = 3
     batch_size: int = 256
     max_history: int = 50
-    item_ids: bool = False
+    item_ids: bool = False  # add an ID embedding to each warm item's text vector
+    text: bool = True  # the item tower reads the title; False: IDs only (an ablation, a classical model)
+    popularity_prior: bool = True  # add the learned weight x recent popularity; False: item bias only (an ablation)
     popularity_days: int = 30
     adversarial_epsilon: float = 0.0  # FGM step on the text vectors (unit norm); 0 = off
 
@@ -82,6 +84,8 @@ class TwoTowerConfig:
             raise ParameterError(f"adversarial_epsilon must be >= 0, got {self.adversarial_epsilon}.")
         if self.l2 < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
             raise ParameterError("l2 and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
+        if not (self.text or self.item_ids):
+            raise ParameterError("A two-tower item tower needs text, item IDs or both (text=False needs item_ids=True).")
         return self
 
     @classmethod
@@ -99,11 +103,12 @@ class TextTwoTower(keras.Model):
     """
 
     def __init__(self, n_items: int, text_dim: int, n_days: int, n_warm: int, dim: int = 128,
-                 dropout: float = 0.2, l2: float = 1e-6, item_ids: bool = False,
-                 item_vectors=None, popularity=None, **kwargs):
+                 dropout: float = 0.2, l2: float = 1e-6, item_ids: bool = False, text: bool = True,
+                 popularity_prior: bool = True, item_vectors=None, popularity=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = {"n_items": n_items, "text_dim": text_dim, "n_days": n_days, "n_warm": n_warm,
-                         "dim": dim, "dropout": dropout, "l2": l2, "item_ids": item_ids}
+                         "dim": dim, "dropout": dropout, "l2": l2, "item_ids": item_ids, "text": text,
+                         "popularity_prior": popularity_prior}
         regulariser = keras.regularizers.L2(l2) if l2 else None
 
         def constant(value):
@@ -121,8 +126,9 @@ class TextTwoTower(keras.Model):
         self.dropout = keras.layers.Dropout(dropout)
         self.bias = self.add_weight(shape=(n_items,), initializer="zeros", name="item_bias")
         self.decay = self.add_weight(shape=(), name="recency_decay", initializer=keras.initializers.Constant(0.5))
-        self.popularity_weight = self.add_weight(shape=(), name="popularity_weight",
-                                                 initializer=keras.initializers.Constant(1.0))
+        # without the prior the weight stays 0: the same graph, with no popularity in the scores
+        self.popularity_weight = self.add_weight(shape=(), name="popularity_weight", trainable=popularity_prior,
+                                                 initializer=keras.initializers.Constant(float(popularity_prior)))
         self.warm = tf.constant((np.arange(n_items) < n_warm).astype(np.float32)[:, None])
         # training-only options (not saved: a loaded model scores, it does not train)
         self.title_variants, self.adversarial_epsilon = None, 0.0
@@ -138,6 +144,8 @@ class TextTwoTower(keras.Model):
 
     def item_matrix(self, text=None):
         vectors = self.adapter(self.text if text is None else text)
+        if not self.settings["text"]:  # IDs only: the adapter's output is not used
+            vectors = tf.zeros_like(vectors)
         if self.settings["item_ids"]:  # new items have no trained ID: text only
             vectors = vectors + self.ids(tf.range(self.settings["n_items"])) * self.warm
         return vectors
@@ -229,7 +237,7 @@ def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, c
     model = TextTwoTower(
         n_items=item_vectors.shape[0], text_dim=item_vectors.shape[1], n_days=popularity.shape[0],
         n_warm=n_warm, dim=config.dim, dropout=config.dropout, l2=config.l2, item_ids=config.item_ids,
-        item_vectors=item_vectors, popularity=popularity)
+        text=config.text, popularity_prior=config.popularity_prior, item_vectors=item_vectors, popularity=popularity)
     model.build()  # its own training step does not call the model, so nothing else would build it
     return model
 
@@ -260,6 +268,7 @@ class TwoTowerRecommender(Recommender):
     """
 
     scores_cold_items = True
+    family = "text-frozen"
 
     def __init__(self, item_vectors: pd.DataFrame, config: TwoTowerConfig | None = None, seed: int = 0,
                  strategy: str = "default", valid_task=None, name: str = "two-tower (frozen encoder)",
@@ -269,6 +278,8 @@ class TwoTowerRecommender(Recommender):
         check_strategy(strategy)
         self.item_vectors, self.augmented_vectors = item_vectors, augmented_vectors
         self.config = (config or TwoTowerConfig()).checked()
+        if not self.config.text:  # an ID-only model: no text, so no new items and no language model
+            self.scores_cold_items, self.family = False, "classical"
         self.seed, self.strategy, self.valid_task, self.name, self.verbose = seed, strategy, valid_task, name, verbose
         self.log_dir = log_dir  # when set, training curves go to TensorBoard there
         self.stats: dict = {}
@@ -416,13 +427,18 @@ def encode_augmented_titles(augmented: pd.DataFrame, encoder, batch_size: int = 
 
 
 def catalogue_titles(interactions: pd.DataFrame) -> pd.Series:
-    """Every item's latest title, normalised (step 2's rules), indexed by item id."""
+    """Every item's title as first listed, normalised (step 2's rules), indexed by item id.
+
+    The first title is known from the item's first sale on, so no window's
+    model reads a title from that window or later (a later rename would leak
+    the future into every earlier window).
+    """
     from recft_utils.text.augmentation import normalise_title
 
-    latest = interactions.sort_values("timestamp").drop_duplicates("item_id", keep="last")
-    latest = latest.sort_values("item_id")
-    return pd.Series([normalise_title(t) for t in latest["item_text"]],
-                     index=pd.Index(latest["item_id"].to_numpy(), name="item_id"), name="title")
+    first = interactions.sort_values("timestamp", kind="stable").drop_duplicates("item_id", keep="first")
+    first = first.sort_values("item_id")
+    return pd.Series([normalise_title(t) for t in first["item_text"]],
+                     index=pd.Index(first["item_id"].to_numpy(), name="item_id"), name="title")
 
 
 def title_variants(item_vectors: pd.DataFrame, augmented: pd.DataFrame, items: np.ndarray) -> np.ndarray:

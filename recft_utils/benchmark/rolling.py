@@ -1,0 +1,89 @@
+"""``python -m recft_utils.benchmark rolling``: step 3's comparison on successive test windows, pooled.
+
+Each window (see :mod:`recft_utils.evaluation.rolling_origin`) is a full
+run of :func:`~recft_utils.models.window_comparison.compare_on_window`: fair
+baselines and two-tower variants tuned on that window's validation window,
+then every model evaluated on its test window with the profile's seeds. The
+verdict pools the windows' customers and compares each text model with the
+best classical model of each view, with per-customer paired intervals.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from tqdm import tqdm
+
+from recft_utils.evaluation.rolling_origin import paired_comparison, pooled_verdict, rolling_origins, window_table
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.window_comparison import BLEND, NO_PRIOR, TEXT, TEXT_IDS, compare_on_window
+
+# Seeds and the epoch cap of the two-tower variants, per profile (tiny: a smoke test).
+ROLLING_PLAN = {
+    "tiny": {"seeds": [0], "two_tower_epochs": 3},
+    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20},
+    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40},
+}
+
+
+def rolling_comparison(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles: pd.Series,
+                       profile: str = "workshop", windows: int = 3, test_days: int = 30, valid_days: int = 30,
+                       selection_seed: int = 42, bootstrap: int = 1000, progress: bool = True):
+    """Records, per-customer scores and the choices of every window (window 1 = the latest)."""
+    plan = ROLLING_PLAN[profile]
+    base = TwoTowerConfig(epochs=plan["two_tower_epochs"])
+    records, scores, choices = [], [], {}
+    for origin in tqdm(rolling_origins(interactions, windows, test_days, valid_days), desc="windows",
+                       disable=not progress):
+        result = compare_on_window(origin.interactions(interactions), origin.split, item_vectors, titles,
+                                   plan["seeds"], base, origin.number, selection_seed, bootstrap, progress)
+        records += [{**r, "data_end": origin.data_end} for r in result.records]
+        scores.append(result.score_table())
+        choices[origin.number] = {"data_end": origin.data_end, **origin.split.as_dict(), **result.choices}
+    return records, pd.concat(scores, ignore_index=True), choices
+
+
+def text_candidates(scores: pd.DataFrame) -> dict:
+    """The text models and blends to judge, per view (the blend cannot rank new products)."""
+    text = [m for m in dict.fromkeys(scores["model"]) if m in (TEXT, TEXT_IDS, BLEND)]
+    return {"discovery": text, "cold": [m for m in text if m != BLEND]}
+
+
+def ablation_table(scores: pd.DataFrame, choices: dict, samples: int = 1000) -> pd.DataFrame:
+    """The best text model (chosen on each window's validation) against its ablations, pooled and paired.
+
+    Without its popularity prior, without text (IDs only) and without IDs
+    (text only); positive differences are what the removed part contributed.
+    """
+    best = {w: c["best_text"] for w, c in choices.items()}
+    rows = []
+    for view in ("discovery", "cold"):
+        for label, other in (("without popularity prior", lambda b: f"{b}, {NO_PRIOR}"),
+                             ("without text (IDs only)", lambda b: "two-tower (IDs only)"),
+                             ("without IDs (text only)", lambda b: TEXT)):
+            parts = []
+            for window, best_text in best.items():
+                ablated = other(best_text)
+                if ablated == best_text or (view == "cold" and "IDs only" in ablated):
+                    continue  # the best model has no IDs to remove, or the ablation cannot rank new items
+                rename = {best_text: "best text model", ablated: "ablated"}
+                part = scores[(scores["window"] == window) & scores["model"].isin(rename)]
+                parts.append(part.assign(model=part["model"].map(rename)))
+            if not parts:
+                continue
+            table = paired_comparison(pd.concat(parts), "best text model", "ablated", view, samples)
+            pooled = table[table["window"] == "pooled"].iloc[0]
+            rows.append({"view": view, "ablation": label, "windows": len(parts),
+                         "best text model": float(pooled["model_ndcg@10"]), "ablated": float(pooled["baseline_ndcg@10"]),
+                         "contribution": float(pooled["difference"]), "low": float(pooled["low"]),
+                         "high": float(pooled["high"])})
+    return pd.DataFrame(rows)
+
+
+def summary_tables(scores: pd.DataFrame, choices: dict, bootstrap: int = 1000) -> dict:
+    """Per-window tables per view, the pooled verdict, per-window paired differences and the ablations."""
+    candidates = text_candidates(scores)
+    verdict = pooled_verdict(scores, candidates, bootstrap)
+    per_window = pd.concat([paired_comparison(scores, row["model"], row["baseline"], row["view"], bootstrap)
+                            for row in verdict.to_dict(orient="records")], ignore_index=True)
+    return {"windows": {view: window_table(scores, view) for view in ("all", "discovery", "cold")},
+            "verdict": verdict, "paired": per_window, "ablation": ablation_table(scores, choices, bootstrap)}

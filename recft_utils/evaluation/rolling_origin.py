@@ -1,0 +1,131 @@
+"""Rolling-origin evaluation: the protocol repeated on successive test windows, then pooled.
+
+One 30-day test window holds a few dozen new products and a few hundred of
+their buyers, and which model wins can flip from one window to the next. A
+rolling origin (Tashman, 2000) repeats the whole protocol with the data cut
+earlier each time: window 1 is the latest test window, window 2 is the one
+that ends where window 1 starts, and so on. Each window has its own
+validation window just before it, and every choice is remade on it.
+
+Results are compared per customer: a customer evaluated in two windows
+counts twice (once per window), and a paired difference keeps a customer's
+two scores together, so its interval is far narrower than the gap between
+two models' separate intervals suggests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from recft_utils.errors import ParameterError
+from recft_utils.evaluation.metrics import paired_difference
+from recft_utils.evaluation.split import TemporalSplit, end_data, temporal_split
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One test window of a rolling origin: its number (1 = the latest), data cut and split."""
+
+    number: int
+    data_end: str  # "" for the whole data set
+    split: TemporalSplit
+
+    def interactions(self, interactions: pd.DataFrame) -> pd.DataFrame:
+        return end_data(interactions, self.data_end)
+
+
+def rolling_origins(interactions: pd.DataFrame, windows: int = 3, test_days: int = 30,
+                    valid_days: int = 30) -> list[Origin]:
+    """``windows`` successive test windows, latest first, each ending where the previous one starts."""
+    if windows < 1:
+        raise ParameterError(f"A rolling origin needs at least one window, got windows={windows}.")
+    origins, data_end = [], ""
+    for number in range(1, windows + 1):
+        split = temporal_split(end_data(interactions, data_end), test_days, valid_days)
+        origins.append(Origin(number, data_end, split))
+        data_end = str(split.test_start.date())
+    return origins
+
+
+def per_user_scores(per_user: dict, model: str, family: str, seed: int, window: int) -> pd.DataFrame:
+    """:func:`~recft_utils.evaluation.evaluate`'s per-customer NDCG as one long table."""
+    parts = [frame[["user_id", "ndcg"]].assign(view=view) for view, frame in per_user.items() if len(frame)]
+    if not parts:
+        return pd.DataFrame(columns=["window", "model", "family", "seed", "view", "user_id", "ndcg"])
+    return pd.concat(parts, ignore_index=True).assign(window=window, model=model, family=family, seed=seed)
+
+
+def _customer_means(scores: pd.DataFrame, model: str, view: str) -> pd.Series:
+    """A model's NDCG per (window, customer), averaged over its seeds."""
+    rows = scores[(scores["model"] == model) & (scores["view"] == view)]
+    return rows.groupby(["window", "user_id"])["ndcg"].mean()
+
+
+def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str, samples: int = 1000,
+                      seed: int = 0) -> pd.DataFrame:
+    """``model`` minus ``baseline`` per customer, in each window and pooled over windows.
+
+    Both models' per-customer NDCG (mean over seeds) are paired on the
+    customers both were evaluated on. One row per window, then ``pooled``:
+    mean difference, its 95 % bootstrap interval, the two means and the
+    relative change.
+    """
+    first, second = _customer_means(scores, model, view), _customer_means(scores, baseline, view)
+    paired = pd.concat({"model": first, "baseline": second}, axis=1, join="inner")
+    if paired.empty:
+        raise ParameterError(f"{model!r} and {baseline!r} share no evaluated customer in the {view} view.")
+    rows = []
+    groups = [(str(w), part) for w, part in paired.groupby(level="window")] + [("pooled", paired)]
+    for window, part in groups:
+        difference = paired_difference(part["model"].to_numpy(), part["baseline"].to_numpy(), samples, seed=seed)
+        rows.append({"window": window, "view": view, "model": model, "baseline": baseline,
+                     "model_ndcg@10": float(part["model"].mean()), "baseline_ndcg@10": float(part["baseline"].mean()),
+                     "relative": float(part["model"].mean() / part["baseline"].mean() - 1)
+                     if part["baseline"].mean() > 0 else float("nan"),
+                     **difference})
+    return pd.DataFrame(rows)
+
+
+def window_table(scores: pd.DataFrame, view: str) -> pd.DataFrame:
+    """Mean NDCG@10 per model (rows) in each window and pooled (columns), for one view."""
+    rows = scores[scores["view"] == view]
+    per_window = rows.groupby(["model", "window"])["ndcg"].mean().unstack("window")
+    per_window.columns = [f"window {w}" for w in per_window.columns]
+    # pooled: every (window, customer) once, each the mean over seeds
+    pooled = rows.groupby(["model", "window", "user_id"])["ndcg"].mean().groupby("model").mean()
+    table = per_window.assign(pooled=pooled)
+    order = list(dict.fromkeys(rows["model"]))
+    return table.reindex(order)
+
+
+def best_of_family(scores: pd.DataFrame, family: str, view: str, exclude=("random",)) -> str:
+    """The model of ``family`` with the highest pooled NDCG@10 in ``view``."""
+    rows = scores[(scores["family"] == family) & (scores["view"] == view) & ~scores["model"].isin(exclude)]
+    if rows.empty:
+        raise ParameterError(f"No {family} model was evaluated in the {view} view.")
+    pooled = rows.groupby(["model", "window", "user_id"])["ndcg"].mean().groupby("model").mean()
+    return str(pooled.idxmax())
+
+
+def pooled_verdict(scores: pd.DataFrame, candidates: dict, samples: int = 1000, seed: int = 0,
+                   target: float = 0.10) -> pd.DataFrame:
+    """Each ``{view: [model, ...]}`` candidate against the best classical model of that view, pooled.
+
+    ``met`` says whether the pooled relative change reaches ``target`` and
+    the paired interval lies above 0; ``windows_against`` counts the windows
+    whose own interval lies entirely below 0 (a window that reverses the verdict).
+    """
+    rows = []
+    for view, models in candidates.items():
+        baseline = best_of_family(scores, "classical", view)
+        for model in models:
+            table = paired_comparison(scores, model, baseline, view, samples, seed)
+            pooled = table[table["window"] == "pooled"].iloc[0].to_dict()
+            windows = table[table["window"] != "pooled"]
+            rows.append({**pooled, "target": target,
+                         "met": bool(pooled["relative"] >= target and pooled["low"] > 0),
+                         "windows_against": int((windows["high"] < 0).sum())})
+    return pd.DataFrame(rows).drop(columns=["window"])
+

@@ -1,0 +1,29 @@
+"""`python -m recft_utils.benchmark rolling` on the real data, tiny profile: two windows, pooled."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+
+def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root, tmp_path):
+    out = tmp_path / "rolling.json"
+    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "rolling", "--profile", "tiny", "--windows", "2",
+                    "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+    result = json.loads(out.read_text())
+    records = pd.DataFrame(result["records"])
+    assert set(records["window"]) == {1, 2}
+    assert set(records["family"]) == {"classical", "text-frozen", "blend"}
+    # each window made its own choices on its own validation window, before its own test window
+    first, second = result["choices"]["1"], result["choices"]["2"]
+    assert second["data_end"] == first["test_start"] and first["data_end"] == ""
+    verdict = pd.DataFrame(result["verdict"])
+    assert set(verdict["view"]) == {"discovery", "cold"}
+    assert (verdict["low"] <= verdict["difference"]).all() and (verdict["difference"] <= verdict["high"]).all()
+    assert set(pd.DataFrame(result["paired"])["window"]) == {"1", "2", "pooled"}
+    assert "without popularity prior" in set(pd.DataFrame(result["ablation"])["ablation"])
+    scores = pd.read_parquet(out.with_suffix(".scores.parquet"))
+    assert {"window", "model", "family", "seed", "view", "user_id", "ndcg"} <= set(scores.columns)
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    assert "Pooled verdict" in out.with_suffix(".md").read_text()

@@ -1,0 +1,87 @@
+"""Nothing of the test window reaches a model, and no choice is made on it (the hand-made shop)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import recft_utils.evaluation as evaluation
+from recft_utils.evaluation import build_task, temporal_split
+from recft_utils.models import fair_baselines, window_comparison
+from recft_utils.models.training_data import daily_popularity, order_examples
+from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, catalogue_titles
+from synthetic_shop import shop
+
+
+def item_vectors(interactions) -> pd.DataFrame:
+    items = np.sort(interactions["item_id"].unique())
+    return pd.DataFrame(np.random.default_rng(0).normal(size=(len(items), 16)), index=items)
+
+
+def tampered(interactions, split) -> pd.DataFrame:
+    """The test window rewritten: half of the known products' rows deleted, the rest renamed.
+
+    New products keep their rows: their title as listed is all a model may
+    know of them (it is known from the day they go on sale).
+    """
+    test = interactions["timestamp"] >= split.test_start
+    known = test & interactions["item_id"].isin(interactions.loc[~test, "item_id"].unique())
+    changed = interactions.copy()
+    changed.loc[known, "item_text"] = "renamed in the test window"
+    return changed[~(known & (np.arange(len(changed)) % 2 == 0))]
+
+
+def test_changing_the_test_window_changes_no_input_and_no_score_of_the_two_tower():
+    interactions = shop()
+    split = temporal_split(interactions, 20, 20)
+    other = tampered(interactions, split)
+    task, other_task = build_task(interactions, split, "test"), build_task(other, split, "test")
+    assert task.items.tolist() == other_task.items.tolist()  # the catalogue
+    assert np.array_equal(daily_popularity(task), daily_popularity(other_task))  # the popularity table
+    histories, targets, seen = order_examples(task)
+    other_histories, other_targets, _ = order_examples(other_task)
+    assert np.array_equal(histories.items, other_histories.items) and np.array_equal(histories.day, other_histories.day)
+    assert [t.tolist() for t in targets] == [t.tolist() for t in other_targets]  # the training examples
+    assert catalogue_titles(interactions).equals(catalogue_titles(other))  # the titles
+    vectors = item_vectors(interactions)
+    config = TwoTowerConfig(epochs=2, dim=8, batch_size=32)
+    rows = np.arange(len(task.users))
+    first = TwoTowerRecommender(vectors, config, seed=0).fit(task).score(rows)
+    second = TwoTowerRecommender(vectors, config, seed=0).fit(other_task).score(rows)
+    assert np.array_equal(task.users, other_task.users)
+    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-6)  # the scores
+
+
+def test_settings_epochs_and_blend_weight_are_chosen_without_the_test_window(monkeypatch):
+    interactions = shop()
+    split = temporal_split(interactions, 20, 20)
+    choices, finals = [], []
+    for module in (evaluation, fair_baselines):  # everything that chooses evaluates through these
+        original = module.evaluate
+        monkeypatch.setattr(module, "evaluate", lambda m, task, _o=original, **kw: choices.append(task.window) or _o(
+            m, task, **kw))
+    original = window_comparison.evaluate  # the final evaluation of each chosen model
+    monkeypatch.setattr(window_comparison, "evaluate", lambda m, task, **kw: finals.append(task.window) or original(
+        m, task, **kw))
+    result = window_comparison.compare_on_window(interactions, split, item_vectors(interactions),
+                                                 catalogue_titles(interactions), seeds=[0],
+                                                 base=TwoTowerConfig(epochs=2, dim=8, batch_size=32),
+                                                 bootstrap=20, progress=False)
+    assert choices and set(choices) == {"valid"}
+    assert finals and set(finals) == {"test"}
+    assert {r["family"] for r in result.records} == {"classical", "text-frozen", "blend"}
+    assert result.choices["best_text"] in (window_comparison.TEXT, window_comparison.TEXT_IDS)
+    ids_only = [r for r in result.records if r["model"] == window_comparison.IDS_ONLY]
+    assert ids_only and {r["family"] for r in ids_only} == {"classical"} and "cold" not in {r["view"] for r in ids_only}
+
+
+def test_the_keras_tuner_search_sees_the_validation_window_only(monkeypatch, tmp_path):
+    from recft_utils.models.tuning import search
+
+    interactions = shop()
+    split = temporal_split(interactions, 20, 20)
+    seen = []
+    original = evaluation.evaluate
+    monkeypatch.setattr(evaluation, "evaluate", lambda m, task, **kw: seen.append(task.window) or original(m, task, **kw))
+    search(item_vectors(interactions), build_task(interactions, split, "valid"),
+           TwoTowerConfig(epochs=2, dim=64, batch_size=32), trials=1, directory=tmp_path)
+    assert seen and set(seen) == {"valid"}
