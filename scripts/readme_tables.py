@@ -122,6 +122,11 @@ def render_rolling(records_file: Path) -> str:
         "What each part of the best text model contributes (the model minus its ablation, pooled and paired):",
         "",
         tables["ablation"].round(4).to_markdown(index=False),
+        *(["", "The encoder adapted on co-purchases against the frozen encoder, same heads (paired per customer, "
+           "per window and pooled):", "",
+           tables["fine_tuned"][["window", "view", "model_ndcg@10", "baseline_ndcg@10", "difference", "low", "high",
+                                 "n_users"]].rename(columns={"model_ndcg@10": "adapted", "baseline_ndcg@10": "frozen"})
+           .round(4).to_markdown(index=False)] if len(tables["fine_tuned"]) else []),
     ])
 
 

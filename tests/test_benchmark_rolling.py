@@ -14,7 +14,7 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root
     result = json.loads(out.read_text())
     records = pd.DataFrame(result["records"])
     assert set(records["window"]) == {1, 2}
-    assert set(records["family"]) == {"classical", "text-frozen", "blend"}
+    assert set(records["family"]) == {"classical", "text-frozen", "text-fine-tuned", "blend"}
     # each window made its own choices on its own validation window, before its own test window
     first, second = result["choices"]["1"], result["choices"]["2"]
     assert second["data_end"] == first["test_start"] and first["data_end"] == ""
@@ -23,6 +23,7 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root
     assert (verdict["low"] <= verdict["difference"]).all() and (verdict["difference"] <= verdict["high"]).all()
     assert set(pd.DataFrame(result["paired"])["window"]) == {"1", "2", "pooled"}
     assert "without popularity prior" in set(pd.DataFrame(result["ablation"])["ablation"])
+    assert set(pd.DataFrame(result["fine_tuned"])["window"]) == {"1", "2", "pooled"}
     scores = pd.read_parquet(out.with_suffix(".scores.parquet"))
     assert {"window", "model", "family", "seed", "view", "user_id", "ndcg"} <= set(scores.columns)
     assert out.with_suffix(".png").stat().st_size > 10_000

@@ -107,7 +107,7 @@ def _rolling(args) -> None:
     vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
     records, scores, choices = rolling_comparison(
         interactions, vectors, catalogue_titles(interactions), args.profile, args.windows, settings.test_days,
-        settings.valid_days, settings.seed, args.bootstrap)
+        settings.valid_days, settings.seed, args.bootstrap, adapt_encoder=args.adapt_encoder)
     tables = summary_tables(scores, choices, args.bootstrap)
     lines = [f"Rolling origin, profile {args.profile}: {args.windows} test windows of {settings.test_days} days "
              f"(window 1 = the latest), every choice made on each window's validation window.", ""]
@@ -119,11 +119,15 @@ def _rolling(args) -> None:
               "Per window:", "", tables["paired"].round(4).to_markdown(index=False), "",
               "Ablations of the best text model (chosen on each window's validation), pooled:", "",
               tables["ablation"].round(4).to_markdown(index=False), ""]
+    if len(tables["fine_tuned"]):
+        lines += ["The adapted encoder against the frozen one, same heads (paired per customer):", "",
+                  tables["fine_tuned"].round(4).to_markdown(index=False), ""]
     print("\n".join(lines))
     write_json(args.out, {"profile": args.profile, "windows": args.windows, "records": records, "choices": choices,
                           "verdict": tables["verdict"].to_dict(orient="records"),
                           "paired": tables["paired"].to_dict(orient="records"),
-                          "ablation": tables["ablation"].to_dict(orient="records")})
+                          "ablation": tables["ablation"].to_dict(orient="records"),
+                          "fine_tuned": tables["fine_tuned"].to_dict(orient="records")})
     write_parquet(args.out.with_suffix(".scores.parquet"), scores)
     with atomic_path(args.out.with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(lines))
@@ -205,6 +209,8 @@ def main(argv=None) -> int:
     rolling.add_argument("--valid-days", type=int, default=30)
     rolling.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
     rolling.add_argument("--bootstrap", type=int, default=1000)
+    rolling.add_argument("--no-adaptation", dest="adapt_encoder", action="store_false",
+                         help="skip the encoder adapted on co-purchases (the slowest part)")
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
     serving.add_argument("--run-dir", default="runs/default", help="a run with steps 1-3 (real customers' histories)")
     serving.add_argument("--model", default=None, help="an exported model folder (default RUN_DIR/04_serving/model, "

@@ -31,7 +31,7 @@ def baseline_records(interactions: pd.DataFrame, split: TemporalSplit, window: s
     fair = tune_fair_baselines(build_task(interactions, split, "valid"), catalogue_titles(interactions))
     tuning_seconds = (time.perf_counter() - started) / len(fair)
     fits = [(model.fit, 0.0, {}) for model in classical_baselines(seed=seed)]
-    fits += [(baseline.fit, tuning_seconds, {"tuned_on": f"valid ({baseline.view})", "chosen": baseline.description})
+    fits += [(baseline.fit, tuning_seconds, {"tuned_on": f"valid ({baseline.view})", "chosen": baseline.settings_text})
              for baseline in fair]
     records = []
     for fit, extra_seconds, extra in tqdm(fits, desc=f"baselines ({window})", disable=not progress):

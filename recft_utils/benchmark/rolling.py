@@ -10,32 +10,40 @@ best classical model of each view, with per-customer paired intervals.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 from tqdm import tqdm
 
 from recft_utils.evaluation.rolling_origin import paired_comparison, pooled_verdict, rolling_origins, window_table
+from recft_utils.models.encoder_adaptation import AdaptationConfig
 from recft_utils.models.two_tower import TwoTowerConfig
-from recft_utils.models.window_comparison import BLEND, NO_PRIOR, TEXT, TEXT_IDS, compare_on_window
+from recft_utils.models.window_comparison import ADAPTED, BLEND, NO_PRIOR, TEXT, TEXT_IDS, compare_on_window
 
-# Seeds and the epoch cap of the two-tower variants, per profile (tiny: a smoke test).
+# Seeds, the epoch cap of the two-tower variants and the encoder adaptation's pairs, per profile.
 ROLLING_PLAN = {
-    "tiny": {"seeds": [0], "two_tower_epochs": 3},
-    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20},
-    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40},
+    "tiny": {"seeds": [0], "two_tower_epochs": 3, "adaptation_pairs": 2_000},
+    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "adaptation_pairs": 20_000},
+    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "adaptation_pairs": 60_000},
 }
+# settings of the encoder adaptation, from validation runs of the latest window (see the README)
+ADAPTATION = AdaptationConfig(learning_rate=1e-4, anchor=1.0)
 
 
 def rolling_comparison(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles: pd.Series,
                        profile: str = "workshop", windows: int = 3, test_days: int = 30, valid_days: int = 30,
-                       selection_seed: int = 42, bootstrap: int = 1000, progress: bool = True):
+                       selection_seed: int = 42, bootstrap: int = 1000, progress: bool = True,
+                       adapt_encoder: bool = True):
     """Records, per-customer scores and the choices of every window (window 1 = the latest)."""
     plan = ROLLING_PLAN[profile]
+    adaptation = replace(ADAPTATION, max_pairs=plan["adaptation_pairs"]) if adapt_encoder else None
     base = TwoTowerConfig(epochs=plan["two_tower_epochs"])
     records, scores, choices = [], [], {}
     for origin in tqdm(rolling_origins(interactions, windows, test_days, valid_days), desc="windows",
                        disable=not progress):
         result = compare_on_window(origin.interactions(interactions), origin.split, item_vectors, titles,
-                                   plan["seeds"], base, origin.number, selection_seed, bootstrap, progress)
+                                   plan["seeds"], base, origin.number, selection_seed, bootstrap, progress,
+                                   adaptation)
         records += [{**r, "data_end": origin.data_end} for r in result.records]
         scores.append(result.score_table())
         choices[origin.number] = {"data_end": origin.data_end, **origin.split.as_dict(), **result.choices}
@@ -44,7 +52,7 @@ def rolling_comparison(interactions: pd.DataFrame, item_vectors: pd.DataFrame, t
 
 def text_candidates(scores: pd.DataFrame) -> dict:
     """The text models and blends to judge, per view (the blend cannot rank new products)."""
-    text = [m for m in dict.fromkeys(scores["model"]) if m in (TEXT, TEXT_IDS, BLEND)]
+    text = [m for m in dict.fromkeys(scores["model"]) if m in (TEXT, TEXT_IDS, BLEND, ADAPTED)]
     return {"discovery": text, "cold": [m for m in text if m != BLEND]}
 
 
@@ -57,7 +65,7 @@ def ablation_table(scores: pd.DataFrame, choices: dict, samples: int = 1000) -> 
     best = {w: c["best_text"] for w, c in choices.items()}
     rows = []
     for view in ("discovery", "cold"):
-        for label, other in (("without popularity prior", lambda b: f"{b}, {NO_PRIOR}"),
+        for label, other in (("without popularity prior", lambda b: NO_PRIOR),
                              ("without text (IDs only)", lambda b: "two-tower (IDs only)"),
                              ("without IDs (text only)", lambda b: TEXT)):
             parts = []
@@ -79,6 +87,14 @@ def ablation_table(scores: pd.DataFrame, choices: dict, samples: int = 1000) -> 
     return pd.DataFrame(rows)
 
 
+def fine_tuned_against_frozen(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
+    """The adapted encoder against the frozen one under the same heads, per window and pooled, per view."""
+    if ADAPTED not in set(scores["model"]):
+        return pd.DataFrame()
+    return pd.concat([paired_comparison(scores, ADAPTED, TEXT, view, samples) for view in ("discovery", "cold")],
+                     ignore_index=True)
+
+
 def summary_tables(scores: pd.DataFrame, choices: dict, bootstrap: int = 1000) -> dict:
     """Per-window tables per view, the pooled verdict, per-window paired differences and the ablations."""
     candidates = text_candidates(scores)
@@ -86,4 +102,5 @@ def summary_tables(scores: pd.DataFrame, choices: dict, bootstrap: int = 1000) -
     per_window = pd.concat([paired_comparison(scores, row["model"], row["baseline"], row["view"], bootstrap)
                             for row in verdict.to_dict(orient="records")], ignore_index=True)
     return {"windows": {view: window_table(scores, view) for view in ("all", "discovery", "cold")},
-            "verdict": verdict, "paired": per_window, "ablation": ablation_table(scores, choices, bootstrap)}
+            "verdict": verdict, "paired": per_window, "ablation": ablation_table(scores, choices, bootstrap),
+            "fine_tuned": fine_tuned_against_frozen(scores, bootstrap)}

@@ -53,6 +53,11 @@ class FairBaseline:
     grid: pd.DataFrame = field(repr=False)
     build: object = field(repr=False)  # task -> fitted Recommender
 
+    @property
+    def settings_text(self) -> str:
+        """The chosen settings in a few words, e.g. ``days 7, weight 0.5``."""
+        return ", ".join(f"{key} {value:g}" for key, value in self.settings.items())
+
     def fit(self, task) -> Recommender:
         model = self.build(task)
         model.name = self.name

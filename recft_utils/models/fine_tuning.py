@@ -34,7 +34,7 @@ import pandas as pd
 from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
 from recft_utils.text.encoder import mean_pool
-from recft_utils.models.training_data import multi_hot, order_examples
+from recft_utils.models.training_data import first_sale_days, multi_hot, order_examples
 from recft_utils.models.two_tower import (
     EarlyStoppingOnNDCG,
     TwoTowerRecommender,
@@ -213,6 +213,8 @@ class EncoderFineTuner(keras.Model):
         candidates = tf.concat([positive, negative], axis=0)
         # the order's other new items and the customer's earlier items are not negatives
         excluded = tf.gather(y + tf.cast(x["seen"], "float32"), candidates, axis=1) > 0
+        # nor are products not yet on sale on the example's day
+        excluded |= ~tf.gather(self.ranker.on_sale(x["day"]), candidates, axis=1)
         if self.deduplicate:
             unique, where = _distinct_padded(candidates)
         else:  # XLA needs static shapes: encode every candidate, duplicates included
@@ -329,7 +331,7 @@ class FineTunedRecommender(Recommender):
         q = y.sum(axis=0) + 1.0  # +1: items never bought new can still be drawn as negatives
         ids, mask = tokenize_titles(encoder, self.titles.reindex(task.items).fillna(""), config.sequence_length)
         ranker = build_model(np.asarray(frozen_model.text), daily_popularity(task, base.popularity_days),
-                             task.n_warm, base)
+                             task.n_warm, base, first_sale_days(task))
         ranker.set_weights(frozen_model.get_weights())
         item_encoder = CatalogueTextEncoder(encoder.backbone, ids, mask, config)
         model = EncoderFineTuner(ranker, item_encoder, np.log(q / q.sum()), config.negatives,

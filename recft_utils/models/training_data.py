@@ -9,6 +9,8 @@
 - :func:`daily_popularity`: for every day, how often each item was bought in
   the preceding ``days`` (strictly before that day), so a model can learn
   how much *recent* popularity matters without seeing the future.
+- :func:`first_sale_days`: the day each item went on sale, so that training
+  never uses a product that did not exist yet as a negative.
 """
 
 from __future__ import annotations
@@ -136,3 +138,18 @@ def daily_popularity(task, days: int = 30) -> np.ndarray:
     before = cumulative[:-1]  # purchases on days < d
     lagged = np.vstack([np.zeros((days, len(task.items)), np.float32), cumulative])[: n_days]
     return np.log1p(np.maximum(before - lagged, 0.0))
+
+
+def first_sale_days(task) -> np.ndarray:
+    """(items,) float32 day index of each catalogue item's first sale in the history.
+
+    Items first sold inside the window (cold items) get the window start's
+    index: on no training day were they on sale, so a model trained on the
+    history must not learn anything about them, not even that nobody bought them.
+    """
+    rows = _with_columns(task)
+    start_day = int(day_index([task.start], origin(task))[0])
+    first = np.full(len(task.items), start_day, dtype=np.float32)
+    days = rows.groupby("column")["day"].min()
+    first[days.index.to_numpy(dtype=int)] = days.to_numpy(dtype=np.float32)
+    return first

@@ -14,8 +14,9 @@ where recent popularity is looked up for the day of the prediction, so the
 model learns seasonality without seeing the future.
 
 Training: one example per order that bought something new (see
-:mod:`recft_utils.models.training_data`); a softmax over the full catalogue
-with the customer's earlier items masked out, i.e. the *discovery* task;
+:mod:`recft_utils.models.training_data`); a softmax over the products on sale
+that day (those first sold later, new products above all, are no negatives:
+they did not exist yet) with the customer's earlier items masked out, i.e. the *discovery* task;
 AdamW with linear warm-up and cosine decay, L2 and dropout; early stopping on
 the validation window's discovery NDCG@10.
 """
@@ -35,6 +36,7 @@ from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
 from recft_utils.models.training_data import (
     daily_popularity,
+    first_sale_days,
     multi_hot,
     order_examples,
     window_histories,
@@ -69,6 +71,7 @@ class TwoTowerConfig:
     item_ids: bool = False  # add an ID embedding to each warm item's text vector
     text: bool = True  # the item tower reads the title; False: IDs only (an ablation, a classical model)
     popularity_prior: bool = True  # add the learned weight x recent popularity; False: item bias only (an ablation)
+    on_sale_negatives: bool = True  # train against the products on sale that day only; False: the whole catalogue
     popularity_days: int = 30
     adversarial_epsilon: float = 0.0  # FGM step on the text vectors (unit norm); 0 = off
 
@@ -104,7 +107,7 @@ class TextTwoTower(keras.Model):
 
     def __init__(self, n_items: int, text_dim: int, n_days: int, n_warm: int, dim: int = 128,
                  dropout: float = 0.2, l2: float = 1e-6, item_ids: bool = False, text: bool = True,
-                 popularity_prior: bool = True, item_vectors=None, popularity=None, **kwargs):
+                 popularity_prior: bool = True, item_vectors=None, popularity=None, first_day=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = {"n_items": n_items, "text_dim": text_dim, "n_days": n_days, "n_warm": n_warm,
                          "dim": dim, "dropout": dropout, "l2": l2, "item_ids": item_ids, "text": text,
@@ -118,6 +121,9 @@ class TextTwoTower(keras.Model):
                                     initializer=constant(item_vectors))
         self.popularity = self.add_weight(shape=(n_days, n_items), trainable=False, name="popularity",
                                           initializer=constant(popularity))
+        # day each item went on sale (zeros: all on sale from day 0); training only, see training_logits
+        self.first_day = self.add_weight(shape=(n_items,), trainable=False, name="first_sale_day",
+                                         initializer=constant(first_day))
         self.adapter = keras.layers.Dense(dim, kernel_regularizer=regulariser, name="adapter")
         self.ids = keras.layers.Embedding(
             n_items, dim, name="item_ids", embeddings_regularizer=regulariser,
@@ -183,11 +189,11 @@ class TextTwoTower(keras.Model):
             with tf.GradientTape() if adversarial else contextlib.nullcontext() as inner:
                 if adversarial:
                     inner.watch(text)
-                logits = self.scores(x, self.item_matrix(text), training=True)
+                logits = self.training_logits(x, self.item_matrix(text))
                 loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
             if adversarial:
                 push = tf.stop_gradient(tf.math.l2_normalize(inner.gradient(loss, text), axis=-1))
-                adversarial = self.scores(x, self.item_matrix(text + self.adversarial_epsilon * push), training=True)
+                adversarial = self.training_logits(x, self.item_matrix(text + self.adversarial_epsilon * push))
                 loss += keras_loss.scale_loss_for_distribution(tf.reduce_mean(softmax_over_catalogue(y, adversarial)))
             self._loss_tracker.update_state(keras_loss.unscale_loss_for_distribution(loss),
                                             sample_weight=tf.shape(y)[0])
@@ -202,6 +208,15 @@ class TextTwoTower(keras.Model):
         n_variants, n_items = self.title_variants.shape[0], self.settings["n_items"]
         pick = tf.random.uniform((n_items,), maxval=n_variants, dtype="int32")
         return tf.gather_nd(self.title_variants, tf.stack([pick, tf.range(n_items)], axis=1))
+
+    def on_sale(self, day):
+        """(batch, items): True where the item was already on sale on each example's day."""
+        return self.first_day[None, :] <= tf.cast(day, self.first_day.dtype)[:, None]
+
+    def training_logits(self, inputs, items_v):
+        """Training scores: a product not yet on sale on the example's day is no candidate."""
+        scores = self.scores(inputs, items_v, training=True)
+        return tf.where(self.on_sale(inputs["day"]), scores, -1e9)
 
     def scores(self, inputs, items_v, training=False):
         user = self.user_vectors(inputs, items_v, training)
@@ -232,12 +247,18 @@ def warm_start(model: "TextTwoTower", previous: "TextTwoTower", items: np.ndarra
         model.ids.embeddings.assign(ids)
 
 
-def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, config: TwoTowerConfig):
-    """A :class:`TextTwoTower` for one catalogue, initialised with its text vectors."""
+def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, config: TwoTowerConfig,
+                first_day: np.ndarray | None = None):
+    """A :class:`TextTwoTower` for one catalogue, initialised with its text vectors.
+
+    ``first_day`` (see :func:`~recft_utils.models.training_data.first_sale_days`)
+    is used when ``config.on_sale_negatives`` is set.
+    """
     model = TextTwoTower(
         n_items=item_vectors.shape[0], text_dim=item_vectors.shape[1], n_days=popularity.shape[0],
         n_warm=n_warm, dim=config.dim, dropout=config.dropout, l2=config.l2, item_ids=config.item_ids,
-        text=config.text, popularity_prior=config.popularity_prior, item_vectors=item_vectors, popularity=popularity)
+        text=config.text, popularity_prior=config.popularity_prior, item_vectors=item_vectors, popularity=popularity,
+        first_day=first_day if config.on_sale_negatives else None)
     model.build()  # its own training step does not call the model, so nothing else would build it
     return model
 
@@ -272,7 +293,8 @@ class TwoTowerRecommender(Recommender):
 
     def __init__(self, item_vectors: pd.DataFrame, config: TwoTowerConfig | None = None, seed: int = 0,
                  strategy: str = "default", valid_task=None, name: str = "two-tower (frozen encoder)",
-                 verbose: int = 0, augmented_vectors: pd.DataFrame | None = None, log_dir=None):
+                 verbose: int = 0, augmented_vectors: pd.DataFrame | None = None, log_dir=None,
+                 family: str | None = None):
         from recft_utils.models.distribute import check_strategy
 
         check_strategy(strategy)
@@ -280,6 +302,8 @@ class TwoTowerRecommender(Recommender):
         self.config = (config or TwoTowerConfig()).checked()
         if not self.config.text:  # an ID-only model: no text, so no new items and no language model
             self.scores_cold_items, self.family = False, "classical"
+        if family is not None:  # e.g. "text-fine-tuned" for vectors of an adapted encoder
+            self.family = family
         self.seed, self.strategy, self.valid_task, self.name, self.verbose = seed, strategy, valid_task, name, verbose
         self.log_dir = log_dir  # when set, training curves go to TensorBoard there
         self.stats: dict = {}
@@ -322,7 +346,8 @@ class TwoTowerRecommender(Recommender):
 
     def _build(self, task) -> "TextTwoTower":
         vectors = self.item_vectors.reindex(task.items).to_numpy(dtype=np.float32)
-        return build_model(vectors, daily_popularity(task, self.config.popularity_days), task.n_warm, self.config)
+        return build_model(vectors, daily_popularity(task, self.config.popularity_days), task.n_warm, self.config,
+                           first_sale_days(task))
 
     def carry_over(self, task) -> "TwoTowerRecommender":
         """This fitted model applied to a later ``task`` without training: its catalogue (new items

@@ -12,7 +12,11 @@ The two-tower variants answer "what does the text do?":
 - ``text + IDs``: the same plus an ID embedding per warm item;
 - ``IDs only``: no text at all, the same prior: a classical model in neural
   clothing, and the fair ID baseline for the text variants;
-- the best text variant **without its popularity prior**.
+- the best text variant **without its popularity prior**;
+- ``text, encoder adapted``: the ``text`` variant's heads on title vectors
+  from an encoder adapted to the shop (contrastive training on co-purchases,
+  :mod:`recft_utils.models.encoder_adaptation`): the encoder's weights change,
+  nothing else does.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ from recft_utils.evaluation import build_task, evaluate, summarise
 from recft_utils.evaluation.rolling_origin import per_user_scores
 from recft_utils.models.baselines import EASE, FrozenEncoderMean, Random
 from recft_utils.models.blend import ScoreBlend, choose_weight
+from recft_utils.models.encoder_adaptation import AdaptationConfig, adapt_item_vectors
 from recft_utils.models.fair_baselines import choices_table, tune_fair_baselines
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
 TEXT = "two-tower (text)"
 TEXT_IDS = "two-tower (text + IDs)"
 IDS_ONLY = "two-tower (IDs only)"
-NO_PRIOR = "without popularity prior"
+NO_PRIOR = "best text two-tower, without popularity prior"
 BLEND = "blend: best text two-tower + EASE + recent popularity"
+ADAPTED = "two-tower (text), encoder adapted on co-purchases"
 
 VARIANTS = {TEXT: {}, TEXT_IDS: {"item_ids": True}, IDS_ONLY: {"item_ids": True, "text": False}}
 
@@ -68,7 +74,8 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int) -
     """Each variant's settings and early-stopped epochs on the validation window, and the ablation.
 
     Returns ``{name: (config, epochs, valid_ndcg, fitted validation model)}``;
-    the best text variant's popularity-free twin is added under its name + :data:`NO_PRIOR`.
+    the best text variant's popularity-free twin is added as :data:`NO_PRIOR` (one name in every
+    window, whichever variant was best there)
     """
     chosen = {}
 
@@ -83,15 +90,20 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int) -
     for name, change in VARIANTS.items():
         select(name, replace(base, **change).checked())
     best_text = max((TEXT, TEXT_IDS), key=lambda name: chosen[name][2])
-    select(f"{best_text}, {NO_PRIOR}", replace(chosen[best_text][0], popularity_prior=False))
+    select(NO_PRIOR, replace(chosen[best_text][0], popularity_prior=False))
     chosen["best text"] = best_text
     return chosen
 
 
 def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame, titles: pd.Series,
                       seeds, base: TwoTowerConfig, window: int = 1, selection_seed: int = 42,
-                      bootstrap: int = 1000, progress: bool = True) -> WindowComparison:
-    """Tune on the validation window, then evaluate every model of the comparison on the test window."""
+                      bootstrap: int = 1000, progress: bool = True,
+                      adaptation: AdaptationConfig | None = None) -> WindowComparison:
+    """Tune on the validation window, then evaluate every model of the comparison on the test window.
+
+    With ``adaptation``, the encoder is also adapted (on each task's own
+    history, once per seed) and the ``text`` variant retrained on its vectors.
+    """
     valid, test = build_task(interactions, split, "valid"), build_task(interactions, split, "test")
     out = WindowComparison()
     record = dict(window=window, bootstrap=bootstrap, split=split)
@@ -115,6 +127,13 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
                        variants={name: {"epochs": epochs, "valid_ndcg@10": best, "config": asdict(config)}
                                  for name, (config, epochs, best, _) in variants.items()})
     ease_popularity_test = fitted_fair[ease_popularity.name]
+    if adaptation is not None:  # the text variant's heads, on vectors of an encoder adapted on the history
+        text_config = variants[TEXT][0]
+        adapted, _ = adapt_item_vectors(valid, titles, adaptation, seed=selection_seed)
+        chooser = TwoTowerRecommender(adapted, text_config, seed=selection_seed, valid_task=valid, name=ADAPTED)
+        adapted_epochs = chooser.select_epochs()
+        out.choices["adapted"] = {"epochs": adapted_epochs, "config": asdict(adaptation),
+                                  "valid_ndcg@10": max(p["valid_ndcg@10"] for p in chooser.validation_curve)}
     for seed in tqdm(seeds, desc=f"window {window}: seeds", disable=not progress):
         for name, (config, epochs, _, _) in variants.items():
             model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name).fit(test, epochs)
@@ -123,4 +142,10 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
                 blend = ScoreBlend(model, ease_popularity_test, weight, name=BLEND).fit(test)
                 out.add(blend, test, seed, seconds=model.stats["train_seconds"], extra={"blend_weight": weight},
                         **record)
+        if adaptation is not None:
+            adapted, stats = adapt_item_vectors(test, titles, adaptation, seed=seed)
+            model = TwoTowerRecommender(adapted, text_config, seed=seed, name=ADAPTED, family="text-fine-tuned")
+            model.fit(test, adapted_epochs)
+            out.add(model, test, seed, seconds=stats["seconds"] + model.stats["train_seconds"],
+                    extra={"epochs": adapted_epochs}, **record)
     return out
