@@ -85,3 +85,21 @@ def test_the_keras_tuner_search_sees_the_validation_window_only(monkeypatch, tmp
     search(item_vectors(interactions), build_task(interactions, split, "valid"),
            TwoTowerConfig(epochs=2, dim=64, batch_size=32), trials=1, directory=tmp_path)
     assert seen and set(seen) == {"valid"}
+
+
+def test_products_not_yet_on_sale_are_no_training_negatives():
+    from dataclasses import replace
+
+    from recft_utils.models.training_data import first_sale_days
+
+    interactions = shop()
+    split = temporal_split(interactions, 20, 20)
+    task = build_task(interactions, split, "test")
+    first = first_sale_days(task)
+    cold = np.arange(task.n_warm, len(task.items))
+    assert len(cold) and (first[cold] == first.max()).all() and (first[: task.n_warm] < first.max()).all()
+    config = TwoTowerConfig(epochs=2, dim=8, batch_size=32)
+    on_sale = TwoTowerRecommender(item_vectors(interactions), config, seed=0).fit(task)
+    assert np.all(np.asarray(on_sale.model.bias)[cold] == 0.0)  # no gradient ever reached a new product
+    everything = TwoTowerRecommender(item_vectors(interactions), replace(config, on_sale_negatives=False), seed=0)
+    assert np.any(np.asarray(everything.fit(task).model.bias)[cold] != 0.0)  # pushed down as never bought
