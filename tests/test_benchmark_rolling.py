@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -28,3 +29,9 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root
     assert {"window", "model", "family", "seed", "view", "user_id", "ndcg"} <= set(scores.columns)
     assert out.with_suffix(".png").stat().st_size > 10_000
     assert "Pooled verdict" in out.with_suffix(".md").read_text()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_rolling
+
+    block = render_rolling(out, images=tmp_path)
+    assert "In short, generated from the tables below" in block and "clears the bar" in block
+    assert (tmp_path / "rolling_origin.png").is_file()

@@ -104,6 +104,7 @@ def _rolling(args) -> None:
                                 valid_days=args.valid_days, data_end=args.data_end)
     interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed,
                                         settings.data_end)
+    started = time.perf_counter()
     vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
     records, scores, choices = rolling_comparison(
         interactions, vectors, catalogue_titles(interactions), args.profile, args.windows, settings.test_days,
@@ -123,7 +124,8 @@ def _rolling(args) -> None:
         lines += ["The adapted encoder against the frozen one, same heads (paired per customer):", "",
                   tables["fine_tuned"].round(4).to_markdown(index=False), ""]
     print("\n".join(lines))
-    write_json(args.out, {"profile": args.profile, "windows": args.windows, "records": records, "choices": choices,
+    write_json(args.out, {"profile": args.profile, "windows": args.windows, "seconds": time.perf_counter() - started,
+                          "records": records, "choices": choices,
                           "verdict": tables["verdict"].to_dict(orient="records"),
                           "paired": tables["paired"].to_dict(orient="records"),
                           "ablation": tables["ablation"].to_dict(orient="records"),
