@@ -95,6 +95,28 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int) -
     return chosen
 
 
+def _classical(out: WindowComparison, fair, test, item_vectors, record) -> dict:
+    """Random, EASE, the untrained encoder and the tuned fair baselines on the test window; the fitted fair ones."""
+    for model, seconds in [_timed(lambda: Random(0).fit(test)), _timed(lambda: EASE(300.0).fit(test)),
+                           _timed(lambda: FrozenEncoderMean(item_vectors).fit(test))]:
+        out.add(model, test, 0, seconds=seconds, **record)
+    fitted = {}
+    for baseline in fair:
+        model, seconds = _timed(lambda: baseline.fit(test))
+        fitted[baseline.name] = model
+        out.add(model, test, 0, seconds=seconds, **record)
+    return fitted
+
+
+def _adapted_epochs(valid, titles, config: TwoTowerConfig, adaptation: AdaptationConfig, seed: int) -> dict:
+    """Epochs of the ``text`` heads on an encoder adapted on the validation task's history (early stopping)."""
+    adapted, _ = adapt_item_vectors(valid, titles, adaptation, seed=seed)
+    chooser = TwoTowerRecommender(adapted, config, seed=seed, valid_task=valid, name=ADAPTED)
+    epochs = chooser.select_epochs()
+    return {"epochs": epochs, "config": asdict(adaptation),
+            "valid_ndcg@10": max(point["valid_ndcg@10"] for point in chooser.validation_curve)}
+
+
 def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame, titles: pd.Series,
                       seeds, base: TwoTowerConfig, window: int = 1, selection_seed: int = 42,
                       bootstrap: int = 1000, progress: bool = True,
@@ -102,7 +124,7 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
     """Tune on the validation window, then evaluate every model of the comparison on the test window.
 
     With ``adaptation``, the encoder is also adapted (on each task's own
-    history, once per seed) and the ``text`` variant retrained on its vectors.
+    history, once per seed) and the ``text`` variant's heads trained on its vectors.
     """
     valid, test = build_task(interactions, split, "valid"), build_task(interactions, split, "test")
     out = WindowComparison()
@@ -110,42 +132,30 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
 
     fair = tune_fair_baselines(valid, titles)
     out.choices["fair baselines"] = choices_table(fair).to_dict(orient="records")
-    for model, seconds in [_timed(lambda: Random(0).fit(test)), _timed(lambda: EASE(300.0).fit(test)),
-                           _timed(lambda: FrozenEncoderMean(item_vectors).fit(test))]:
-        out.add(model, test, 0, seconds=seconds, **record)
-    fitted_fair = {}
-    for baseline in fair:
-        model, seconds = _timed(lambda: baseline.fit(test))
-        fitted_fair[baseline.name] = model
-        out.add(model, test, 0, seconds=seconds, **record)
+    ease_popularity = _classical(out, fair, test, item_vectors, record)[fair[0].name]
 
     variants = choose_variants(item_vectors, valid, base, selection_seed)
     best_text = variants.pop("best text")
-    ease_popularity = fair[0]
-    weight, weights = choose_weight(variants[best_text][3], ease_popularity.build(valid), valid)
+    weight, weights = choose_weight(variants[best_text][3], fair[0].build(valid), valid)
     out.choices.update(best_text=best_text, blend_weight=weight, blend_weights=weights.to_dict(orient="records"),
                        variants={name: {"epochs": epochs, "valid_ndcg@10": best, "config": asdict(config)}
                                  for name, (config, epochs, best, _) in variants.items()})
-    ease_popularity_test = fitted_fair[ease_popularity.name]
-    if adaptation is not None:  # the text variant's heads, on vectors of an encoder adapted on the history
-        text_config = variants[TEXT][0]
-        adapted, _ = adapt_item_vectors(valid, titles, adaptation, seed=selection_seed)
-        chooser = TwoTowerRecommender(adapted, text_config, seed=selection_seed, valid_task=valid, name=ADAPTED)
-        adapted_epochs = chooser.select_epochs()
-        out.choices["adapted"] = {"epochs": adapted_epochs, "config": asdict(adaptation),
-                                  "valid_ndcg@10": max(p["valid_ndcg@10"] for p in chooser.validation_curve)}
+    text_config = variants[TEXT][0]
+    if adaptation is not None:
+        out.choices["adapted"] = _adapted_epochs(valid, titles, text_config, adaptation, selection_seed)
     for seed in tqdm(seeds, desc=f"window {window}: seeds", disable=not progress):
         for name, (config, epochs, _, _) in variants.items():
             model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name).fit(test, epochs)
             out.add(model, test, seed, seconds=model.stats["train_seconds"], extra={"epochs": epochs}, **record)
             if name == best_text:
-                blend = ScoreBlend(model, ease_popularity_test, weight, name=BLEND).fit(test)
+                blend = ScoreBlend(model, ease_popularity, weight, name=BLEND).fit(test)
                 out.add(blend, test, seed, seconds=model.stats["train_seconds"], extra={"blend_weight": weight},
                         **record)
         if adaptation is not None:
             adapted, stats = adapt_item_vectors(test, titles, adaptation, seed=seed)
+            epochs = out.choices["adapted"]["epochs"]
             model = TwoTowerRecommender(adapted, text_config, seed=seed, name=ADAPTED, family="text-fine-tuned")
-            model.fit(test, adapted_epochs)
+            model.fit(test, epochs)
             out.add(model, test, seed, seconds=stats["seconds"] + model.stats["train_seconds"],
-                    extra={"epochs": adapted_epochs}, **record)
+                    extra={"epochs": epochs}, **record)
     return out
