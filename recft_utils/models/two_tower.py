@@ -72,6 +72,7 @@ class TwoTowerConfig:
     text: bool = True  # the item tower reads the title; False: IDs only (an ablation, a classical model)
     popularity_prior: bool = True  # add the learned weight x recent popularity; False: item bias only (an ablation)
     on_sale_negatives: bool = True  # train against the products on sale that day only; False: the whole catalogue
+    text_prior: bool = False  # add a demand learned from the title to every item's prior (new products too)
     popularity_days: int = 30
     adversarial_epsilon: float = 0.0  # FGM step on the text vectors (unit norm); 0 = off
 
@@ -107,11 +108,12 @@ class TextTwoTower(keras.Model):
 
     def __init__(self, n_items: int, text_dim: int, n_days: int, n_warm: int, dim: int = 128,
                  dropout: float = 0.2, l2: float = 1e-6, item_ids: bool = False, text: bool = True,
-                 popularity_prior: bool = True, item_vectors=None, popularity=None, first_day=None, **kwargs):
+                 popularity_prior: bool = True, text_prior: bool = False, item_vectors=None, popularity=None,
+                 first_day=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = {"n_items": n_items, "text_dim": text_dim, "n_days": n_days, "n_warm": n_warm,
                          "dim": dim, "dropout": dropout, "l2": l2, "item_ids": item_ids, "text": text,
-                         "popularity_prior": popularity_prior}
+                         "popularity_prior": popularity_prior, "text_prior": text_prior}
         regulariser = keras.regularizers.L2(l2) if l2 else None
 
         def constant(value):
@@ -136,6 +138,8 @@ class TextTwoTower(keras.Model):
         self.popularity_weight = self.add_weight(shape=(), name="popularity_weight", trainable=popularity_prior,
                                                  initializer=keras.initializers.Constant(float(popularity_prior)))
         self.warm = tf.constant((np.arange(n_items) < n_warm).astype(np.float32)[:, None])
+        # created only when asked for, so that the default model's initialisation stays as it was
+        self.demand = keras.layers.Dense(1, kernel_regularizer=regulariser, name="text_demand") if text_prior else None
         # training-only options (not saved: a loaded model scores, it does not train)
         self.title_variants, self.adversarial_epsilon = None, 0.0
 
@@ -146,6 +150,8 @@ class TextTwoTower(keras.Model):
         self.adapter.build((None, self.settings["text_dim"]))
         self.ids.build((None,))
         self.user.build((None, self.settings["dim"]))
+        if self.demand is not None:
+            self.demand.build((None, self.settings["text_dim"]))
         self.built = True
 
     def item_matrix(self, text=None):
@@ -166,8 +172,11 @@ class TextTwoTower(keras.Model):
         return user + self.user(self.dropout(user, training=training))
 
     def item_prior(self, day, columns=None):
-        """Item bias plus weighted recent popularity on ``day``: (batch, items or columns)."""
+        """Item bias plus weighted recent popularity on ``day`` (plus the title's demand, with ``text_prior``):
+        (batch, items or columns)."""
         prior = self.bias[None, :] + self.popularity_weight * tf.gather(self.popularity, tf.cast(day, "int32"))
+        if self.demand is not None:  # what the title says about demand: the only prior a new product has
+            prior += self.demand(self.text)[None, :, 0]
         return prior if columns is None else tf.gather(prior, columns, axis=1)
 
     def call(self, inputs, training=False):
@@ -257,7 +266,8 @@ def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, c
     model = TextTwoTower(
         n_items=item_vectors.shape[0], text_dim=item_vectors.shape[1], n_days=popularity.shape[0],
         n_warm=n_warm, dim=config.dim, dropout=config.dropout, l2=config.l2, item_ids=config.item_ids,
-        text=config.text, popularity_prior=config.popularity_prior, item_vectors=item_vectors, popularity=popularity,
+        text=config.text, popularity_prior=config.popularity_prior, text_prior=config.text_prior,
+        item_vectors=item_vectors, popularity=popularity,
         first_day=first_day if config.on_sale_negatives else None)
     model.build()  # its own training step does not call the model, so nothing else would build it
     return model
