@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recft_utils.errors import ParameterError
-from recft_utils.text.tfidf import tfidf_matrix
+from recft_utils.text.tfidf import tfidf_matrix, unit_rows
 
 
 class Recommender:
@@ -222,9 +222,7 @@ class TitleProfile(Recommender):
         return self
 
     def score(self, user_rows):
-        profile = _binary(self.task.matrix[user_rows]) @ self.vectors
-        norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1))).ravel()
-        profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile
+        profile = unit_rows(_binary(self.task.matrix[user_rows]) @ self.vectors)
         return (profile @ self.vectors.T).toarray()
 
 

@@ -141,5 +141,5 @@ def tune_fair_baselines(valid_task, titles: pd.Series) -> list[FairBaseline]:
 def choices_table(baselines: list[FairBaseline]) -> pd.DataFrame:
     """One row per tuned baseline: the view it was tuned on, its settings and their validation NDCG@10."""
     return pd.DataFrame([{"baseline": b.name, "chosen": b.description, "tuned on": f"validation, {b.view}",
-                          **{k: v for k, v in b.settings.items()},
+                          **b.settings,
                           "valid_ndcg@10": float(b.grid["valid_ndcg@10"].max())} for b in baselines])

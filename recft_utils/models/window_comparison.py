@@ -32,7 +32,7 @@ from recft_utils.evaluation.rolling_origin import per_user_scores
 from recft_utils.models.baselines import EASE, FrozenEncoderMean, Random
 from recft_utils.models.blend import ScoreBlend, choose_weight
 from recft_utils.models.encoder_adaptation import AdaptationConfig, adapt_item_vectors
-from recft_utils.models.fair_baselines import choices_table, tune_fair_baselines
+from recft_utils.models.fair_baselines import EASE_L2, choices_table, tune_fair_baselines
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
 TEXT = "two-tower (text)"
@@ -97,7 +97,7 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int) -
 
 def _classical(out: WindowComparison, fair, test, item_vectors, record) -> dict:
     """Random, EASE, the untrained encoder and the tuned fair baselines on the test window; the fitted fair ones."""
-    for model, seconds in [_timed(lambda: Random(0).fit(test)), _timed(lambda: EASE(300.0).fit(test)),
+    for model, seconds in [_timed(lambda: Random(0).fit(test)), _timed(lambda: EASE(EASE_L2).fit(test)),
                            _timed(lambda: FrozenEncoderMean(item_vectors).fit(test))]:
         out.add(model, test, 0, seconds=seconds, **record)
     fitted = {}

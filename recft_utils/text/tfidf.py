@@ -29,6 +29,10 @@ def tfidf_matrix(titles: Sequence[str]) -> sp.csr_matrix:
     counts.sum_duplicates()
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1 + len(titles)) / (1 + document_frequency)) + 1
-    weighted = counts @ sp.diags(idf)
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
-    return sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ weighted)
+    return unit_rows(counts @ sp.diags(idf))
+
+
+def unit_rows(matrix) -> sp.csr_matrix:
+    """Each row of a sparse matrix scaled to unit length (a zero row stays zero)."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
+    return sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ matrix)
