@@ -7,6 +7,7 @@ Organised by concern, like Microsoft Recommenders:
 - ``models``     recommenders (classical baselines first)
 - ``text``       the pretrained language model and text augmentation
 - ``plots``      the figures the notebooks show and save
+- ``source_listing`` the package's own code, shown in a notebook
 - ``config``     profiles and notebook parameters
 - ``artefacts``  atomic writes and the per-step artefact folders of a run
 - ``runner``     executing the notebook chain with papermill

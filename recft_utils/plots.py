@@ -271,3 +271,33 @@ def paired_windows(paired: pd.DataFrame) -> plt.Figure:
                bbox_to_anchor=(0.5, 1.08), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def two_tower_diagram() -> plt.Figure:
+    """The two towers of :class:`~recft_utils.models.two_tower.TextTwoTower` and how their outputs meet."""
+    fig, ax = plt.subplots(figsize=(9, 4.4))
+    ax.set(xlim=(0, 10), ylim=(0, 6.2))
+    ax.axis("off")
+    boxes = {
+        "titles": (1.6, 5.5, "product titles\n(whole catalogue)"),
+        "encoder": (1.6, 4.3, "pretrained encoder\n(frozen, or fine-tuned)"),
+        "adapter": (1.6, 3.1, "adapter: Dense(dim)\n(+ ID embedding, warm items)"),
+        "history": (5.0, 5.5, "customer's earlier items (as item-\ntower vectors) and their ages"),
+        "pool": (5.0, 4.3, "recency-weighted pooling\nsoftmax(-softplus(d)·log(1+age))"),
+        "user": (5.0, 3.1, "residual Dense(dim)\nwith dropout"),
+        "prior": (8.4, 3.1, "item prior: bias +\nw · popularity(day)"),
+        "score": (5.0, 1.5, "score = user · item + prior\nseen items masked, softmax over catalogue"),
+    }
+    for x, y, text in boxes.values():
+        ax.text(x, y, text, ha="center", va="center", fontsize=8.5,
+                bbox={"boxstyle": "round,pad=0.4", "facecolor": "#eef3fb", "edgecolor": "#4c72b0"})
+    arrows = [("titles", "encoder"), ("encoder", "adapter"), ("history", "pool"), ("pool", "user"),
+              ("adapter", "score"), ("user", "score"), ("prior", "score")]
+    for start, end in arrows:
+        (x0, y0, _), (x1, y1, _) = boxes[start], boxes[end]
+        ax.annotate("", xy=(x1, y1 + 0.45), xytext=(x0, y0 - 0.45),
+                    arrowprops={"arrowstyle": "->", "color": "#555555"})
+    ax.text(1.6, 2.35, "item tower", ha="center", fontsize=10, weight="bold")
+    ax.text(5.0, 2.35, "user tower", ha="center", fontsize=10, weight="bold")
+    ax.set_title("The two-tower recommender")
+    return fig

@@ -85,14 +85,20 @@ def render_serving(records_file: Path) -> str:
 
 
 ROLLING_PLOT = "rolling_origin.png"  # the benchmark's plot, copied beside the tour's
+# The summary notebook 03 reads (its per-window table and what fine-tuning tried), committed.
+ROLLING_REFERENCE = ROOT / "docs" / "benchmarks" / "rolling.json"
 
 
-def render_rolling(records_file: Path, images: Path = ROOT / "docs" / "images") -> str:
+def render_rolling(records_file: Path, images: Path = ROOT / "docs" / "images",
+                   reference: Path = ROLLING_REFERENCE) -> str:
     """The rolling-origin comparison: NDCG@10 per window and pooled, the paired verdict and the ablations.
 
-    The benchmark's plot is copied into ``images`` (the README's folder of figures).
+    The benchmark's plot is copied into ``images`` (the README's folder of figures) and its
+    summary tables written to ``reference`` (see :func:`~recft_utils.evaluation.rolling_origin.reference_document`).
     """
+    from recft_utils.artefacts import write_json
     from recft_utils.benchmark.rolling import summary_tables
+    from recft_utils.evaluation.rolling_origin import reference_document
 
     result = json.loads(records_file.read_text())
     scores = pd.read_parquet(records_file.with_suffix(".scores.parquet"))
@@ -103,6 +109,10 @@ def render_rolling(records_file: Path, images: Path = ROOT / "docs" / "images") 
     windows = ", ".join(f"{w}: {c['test_start']} to {c['test_end'][:10]}" for w, c in sorted(choices.items()))
     duration = f"; the run took {minutes(result['seconds'])} on this machine" if "seconds" in result else ""
     families = pd.DataFrame(result["records"]).drop_duplicates("model").set_index("model")["family"]
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    write_json(reference, reference_document(
+        tables, result["profile"], result.get("dataset", "online-retail"), seeds,  # runs before 'dataset' was recorded
+        [{"window": w, "test_start": c["test_start"], "test_end": c["test_end"]} for w, c in sorted(choices.items())]))
 
     def with_family(table):
         return table.assign(family=families.reindex(table.index).to_numpy()).round(3)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.artefacts import read_json
+from recft_utils.models.training_plan import choose_served_model
 from recft_utils.runner import discover_notebooks, run_chain
 
 
@@ -62,7 +63,11 @@ def test_step_03_writes_a_model_a_fresh_process_can_use(tiny_run):
     for name in ("two_tower.keras", "text_encoder/config.json", "text_encoder/tokenizer.json", "item_index.parquet",
                  "search.png", "quality_cost.png"):
         assert (folder / name).is_file(), name
-    assert read_json(folder / "two_tower_config.json")["fine_tuning"]["regime"] == "top_k"
+    # what was saved is what validation chose, by the rule step 4 applies again
+    choice = read_json(folder / "served_choice.json")
+    assert choose_served_model(choice["validation"])[0] == choice["regime"]
+    assert read_json(folder / "two_tower_config.json")["fine_tuning"]["regime"] == choice["regime"]
+    assert set(choice["validation"]) == {"frozen", "top_k"}  # tiny judges top-k; LoRA and full are timed only
 
 
 def test_step_04_exports_serves_measures_and_replays(tiny_run):

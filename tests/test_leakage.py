@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import recft_utils.evaluation as evaluation
 from recft_utils.evaluation import build_task, temporal_split

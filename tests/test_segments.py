@@ -1,7 +1,6 @@
 """Per-segment results and the profile of a model's recommendations (step 5)."""
 
 import numpy as np
-import pandas as pd
 
 from recft_utils.evaluation import evaluate
 from recft_utils.evaluation import segments

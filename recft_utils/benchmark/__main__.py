@@ -124,7 +124,7 @@ def _rolling(args) -> None:
         lines += ["The adapted encoder against the frozen one, same heads (paired per customer):", "",
                   tables["fine_tuned"].round(4).to_markdown(index=False), ""]
     print("\n".join(lines))
-    write_json(args.out, {"profile": args.profile, "windows": args.windows, "seconds": time.perf_counter() - started,
+    write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "windows": args.windows, "seconds": time.perf_counter() - started,
                           "records": records, "choices": choices,
                           "verdict": tables["verdict"].to_dict(orient="records"),
                           "paired": tables["paired"].to_dict(orient="records"),

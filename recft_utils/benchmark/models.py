@@ -1,8 +1,9 @@
 """Train and evaluate the step-3 models on the test window, several seeds each.
 
-Every record has the keys of the baselines benchmark (``model``, ``view``,
-``ndcg@10``, ``recall@10``, ``n_users``, split dates) plus ``seed``,
-``regime``, ``train_seconds``, ``examples_per_second`` and ``peak_rss_mb``.
+The training itself is :mod:`recft_utils.models.training_plan`'s, the code
+path notebook 03 uses; this module adds the profile's full budget (all
+seeds, every regime trained), child processes for the fine-tuning runs, the
+ablation and the throughput table. Records carry the keys described there.
 
 Settings are chosen on the validation window only (the search, the epoch
 counts); the test window is evaluated once per model and seed.
@@ -10,74 +11,25 @@ counts); the test window is evaluated once per model and seed.
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass
 
 import pandas as pd
 
 from recft_utils.benchmark.processes import in_child_process
-from recft_utils.evaluation import build_task, evaluate, summarise
+from recft_utils.evaluation import build_task
+from recft_utils.evaluation.comparison import comparison_table, seed_summary
 from recft_utils.models.baselines import EASE, FrozenEncoderMean
-from recft_utils.models.blend import ScoreBlend, choose_weight
+from recft_utils.models.blend import choose_weight
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
-from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
+from recft_utils.models.training_plan import (BLEND_NAME, BLEND_REGIME, PROFILE_PLAN, REGIME_SETTINGS,
+                                              blend_records, evaluation_records, fine_tuned_records, peak_rss_mb,
+                                              regime_config, seed_model_records, two_tower_records)
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
-# Seeds, epoch budgets and search trials per profile: tiny is a smoke test, workshop what a
-# learner runs. The seed model's epochs are capped below the seed's 10 in `workshop` to keep
-# the chapter short. Fine-tuning epochs are budgets: early stopping on the validation window
-# picks fewer when they do not help (a budget of one epoch leaves nothing to choose).
-# "chapter": what notebook 03 runs within its time budget: fewer seeds and trials, one top-k
-# epoch, and only a few steps of LoRA and full fine-tuning (enough to measure their cost);
-# the benchmark runs the rest.
-PROFILE_PLAN = {
-    "tiny": {"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
-             "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
-             "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                         "other_regime_steps": 2}},
-    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
-                 "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
-                 "chapter": {"seeds": [0], "seed_model_epochs": 3, "search_trials": 2, "top_k_epochs": 1,
-                             "other_regime_steps": 6}},
-    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
-             "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
-             "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
-                         "other_regime_steps": None}},
-}
-
-# The frozen two-tower model blended with EASE (the best classical baseline), weight chosen on validation.
-BLEND_NAME = "blend: two-tower (frozen) + EASE"
-BLEND_REGIME = "frozen encoder + adapter, blended with EASE"
-
-# Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
-# layer; 3e-4 was worse), LoRA's small updates take a larger rate.
-REGIME_SETTINGS = {
-    "top_k": {"top_layers": 1, "learning_rate": 1e-4},
-    "lora": {"lora_rank": 8, "learning_rate": 1e-3},
-    "full": {"learning_rate": 5e-5},
-}
-
-
-def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
-    """The fine-tuning settings of ``regime`` with the profile's epoch budget."""
-    settings = {"epochs": PROFILE_PLAN[profile]["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime], **changes}
-    return FineTuneConfig(regime=regime, **settings).checked()
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstrap=1000, extra=None):
-    """Evaluate a fitted model on every view it supports; one record per view, with its cost."""
-    per_user = evaluate(model, task, k=k)
-    out = []
-    for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed, family=model.family):
-        out.append({**record, "seed": seed, "regime": regime, "train_seconds": round(seconds, 2),
-                    "peak_rss_mb": round(peak_rss_mb(), 1), **(extra or {}), **split.as_dict()})
-    return out
+__all__ = ["BLEND_NAME", "BLEND_REGIME", "PROFILE_PLAN", "REGIME_SETTINGS", "FrozenStart", "ablation_records",
+           "comparison_table", "evaluation_records", "model_records", "regime_config", "seed_summary",
+           "throughput_records"]
 
 
 @dataclass
@@ -122,11 +74,7 @@ def select_regime_epochs(start: FrozenStart, settings: FineTuneConfig) -> int:
 def regime_test_records(start: FrozenStart, settings: FineTuneConfig, epochs: int, k: int, bootstrap: int) -> list:
     """Fine-tune for ``epochs`` on the test task's history and evaluate on its window."""
     tuner = start.fine_tuner(settings)
-    tuner.fit(tuner.frozen.task, epochs)
-    extra = {"epochs": epochs, "examples_per_second": round(tuner.stats["examples_per_second"], 1)}
-    # a regime's cost includes the frozen stage it starts from
-    return evaluation_records(tuner, tuner.frozen.task, start.split, start.seed, REGIME_LABELS[settings.regime],
-                              start.train_seconds + tuner.stats["train_seconds"], k, bootstrap, extra)
+    return fine_tuned_records(tuner, tuner.frozen.task, start.split, epochs, start.train_seconds, k, bootstrap)
 
 
 def regime_throughput(start: FrozenStart, settings: FineTuneConfig, steps: int) -> dict:
@@ -175,20 +123,14 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     if chosen is not None:
         chosen.update(config=config, epochs=epochs, regime_epochs=dict(tuned), blend_weight=blend_weight)
 
-    for seed in tqdm(plan["seeds"], desc="seeds", disable=not progress):
-        started = time.perf_counter()
-        seed_model = SeedIDModel(SeedModelConfig(epochs=plan["seed_model_epochs"]), seed=seed).fit(test)
-        records += evaluation_records(seed_model, test, split, seed, "ID embeddings", time.perf_counter() - started,
-                                      k, bootstrap)
-        two_tower = TwoTowerRecommender(item_vectors, config, seed=seed, strategy=strategy).fit(test, epochs)
-        extra = {"epochs": epochs, "examples_per_second": round(two_tower.stats["examples_per_second"], 1)}
-        records += evaluation_records(two_tower, test, split, seed, REGIME_LABELS["frozen"],
-                                      two_tower.stats["train_seconds"], k, bootstrap, extra)
-        blend = ScoreBlend(two_tower, ease, blend_weight, name=BLEND_NAME).fit(test)
-        records += evaluation_records(blend, test, split, seed, BLEND_REGIME,
-                                      two_tower.stats["train_seconds"] + ease_seconds,
-                                      k, bootstrap, {"blend_weight": blend_weight})
-        start = FrozenStart.of(two_tower, two_tower.model, interactions, split, "test")
+    seeds = plan["seeds"]
+    records += seed_model_records(test, split, seeds, plan["seed_model_epochs"], k, bootstrap)
+    two_towers, frozen_records = two_tower_records(item_vectors, config, epochs, test, split, seeds, strategy,
+                                                   k, bootstrap)
+    records += frozen_records + blend_records(two_towers, ease, ease_seconds, blend_weight, test, split, k,
+                                              bootstrap)
+    for seed in tqdm(seeds, desc="fine-tuning seeds", disable=not progress):
+        start = FrozenStart.of(two_towers[seed], two_towers[seed].model, interactions, split, "test")
         for regime, regime_epochs in tuned.items():
             records += in_child_process(regime_test_records, start, regime_config(regime, profile), regime_epochs,
                                         k, bootstrap)
@@ -249,35 +191,3 @@ def throughput_records(interactions, split, item_vectors, profile: str = "worksh
     steps = PROFILE_PLAN[profile]["throughput_steps"]
     return [in_child_process(regime_throughput, start, regime_config(regime, profile, **change), steps)
             for regime, change in variants]
-
-
-def seed_summary(records: list[dict], k: int = 10) -> pd.DataFrame:
-    """Mean, min and max over seeds of NDCG@k per model and view, with mean cost."""
-    frame = pd.DataFrame(records)
-    grouped = frame.groupby(["model", "view"], sort=False)
-    table = grouped.agg(
-        seeds=("seed", "nunique"),
-        ndcg_mean=(f"ndcg@{k}", "mean"), ndcg_min=(f"ndcg@{k}", "min"), ndcg_max=(f"ndcg@{k}", "max"),
-        ndcg_low=(f"ndcg@{k}_low", "mean"), ndcg_high=(f"ndcg@{k}_high", "mean"),
-        train_seconds=("train_seconds", "mean"), peak_rss_mb=("peak_rss_mb", "max"),
-    )
-    return table.reset_index()
-
-
-def comparison_table(records: list[dict], k: int = 10) -> pd.DataFrame:
-    """One row per model: NDCG@k per view as "mean (min–max over seeds)", and mean training time."""
-    summary = seed_summary(records, k)
-
-    def cell(row):
-        if row["seeds"] <= 1:
-            return f"{row['ndcg_mean']:.3f}"
-        return f"{row['ndcg_mean']:.3f} ({row['ndcg_min']:.3f}–{row['ndcg_max']:.3f})"
-
-    summary["cell"] = summary.apply(cell, axis=1)
-    table = summary.pivot(index="model", columns="view", values="cell")
-    table = table.reindex(index=summary["model"].unique(),
-                          columns=[v for v in ("all", "discovery", "cold") if v in table.columns])
-    table.columns = [f"NDCG@{k} {v}" for v in table.columns]
-    seconds = summary.groupby("model", sort=False)["train_seconds"].first()
-    table["train s"] = seconds.reindex(table.index).round(1)
-    return table.fillna("–")

@@ -129,3 +129,69 @@ def pooled_verdict(scores: pd.DataFrame, candidates: dict, samples: int = 1000, 
                          "windows_against": int((windows["high"] < 0).sum())})
     return pd.DataFrame(rows).drop(columns=["window"])
 
+
+
+# What notebook 03 shows of a rolling-origin benchmark: the tables below, no per-customer scores.
+REFERENCE_TABLES = ("discovery", "cold", "verdict", "ablation", "fine_tuned")
+
+
+def reference_document(tables: dict, profile: str, dataset: str, seeds: list, windows: list[dict]) -> dict:
+    """A JSON-ready summary of a rolling-origin benchmark (``summary_tables``' output), for the notebooks.
+
+    ``windows``: one ``{"window", "test_start", "test_end"}`` per test window.
+    """
+    def records(frame: pd.DataFrame, index: bool = False) -> list[dict]:
+        frame = frame.reset_index() if index else frame
+        return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+    return {"profile": profile, "dataset": dataset, "seeds": list(seeds), "windows": windows,
+            "discovery": records(tables["windows"]["discovery"].rename_axis("model"), index=True),
+            "cold": records(tables["windows"]["cold"].dropna(how="all").rename_axis("model"), index=True),
+            "verdict": records(tables["verdict"]), "ablation": records(tables["ablation"]),
+            "fine_tuned": records(tables["fine_tuned"])}
+
+
+def read_reference(path) -> dict | None:
+    """A :func:`reference_document` written to ``path`` as JSON, its tables as DataFrames; None if absent."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    document = json.loads(path.read_text())
+    missing = [key for key in (*REFERENCE_TABLES, "profile", "dataset", "windows") if key not in document]
+    if missing:
+        raise ParameterError(f"{path} is not a rolling-origin summary (missing {', '.join(missing)}); "
+                             f"write it again with `python scripts/readme_tables.py runs/benchmarks/rolling.json`.")
+    tables = {key: pd.DataFrame(document[key]) for key in REFERENCE_TABLES}
+    for view in ("discovery", "cold"):
+        table = tables[view].set_index("model")
+        tables[view] = table[sorted(c for c in table.columns if c != "pooled") + ["pooled"]]
+    return {**document, **tables}
+
+
+# What each ablation removes, as the sentence names it.
+ABLATED_PART = {"without popularity prior": "the popularity prior", "without text (IDs only)": "the text",
+                "without IDs (text only)": "the item IDs"}
+
+
+def _interval(row: dict) -> str:
+    verdict = "" if row["low"] > 0 or row["high"] < 0 else ", not distinguishable from 0"
+    return f"{row['difference' if 'difference' in row else 'contribution']:+.4f} ({row['low']:+.4f} to {row['high']:+.4f}{verdict})"
+
+
+def signal_summary(reference: dict) -> list[str]:
+    """Sentences on which signal does the work, from a :func:`read_reference` summary: one per view
+    for the ablations, and one for the fine-tuned encoder against the frozen one, pooled."""
+    lines = []
+    for view, rows in reference["ablation"].groupby("view", sort=False):
+        rows = rows.sort_values("contribution", ascending=False).to_dict(orient="records")
+        parts = [f"{ABLATED_PART.get(r['ablation'], r['ablation'])} {_interval(r)}" for r in rows]
+        lines.append(f"{view}, what each part of the best text model adds: " + "; ".join(parts) + " NDCG@10.")
+    pooled = reference["fine_tuned"]
+    if len(pooled):
+        pooled = pooled[pooled["window"].astype(str) == "pooled"].to_dict(orient="records")
+        lines.append(f"{pooled[0]['model']} against the frozen encoder, same heads: " + "; ".join(
+            f"{r['view']} {_interval(r)}" for r in pooled) + " NDCG@10.")
+    return lines

@@ -1,4 +1,5 @@
-"""Recommenders. Classical baselines live in :mod:`recft_utils.models.baselines`."""
+"""Recommenders. Classical baselines live in :mod:`recft_utils.models.baselines`; what step 3 trains for
+each profile, and the code path that trains it, in :mod:`recft_utils.models.training_plan`."""
 
 from recft_utils.models.baselines import (
     EASE,

@@ -297,8 +297,7 @@ class FineTunedRecommender(Recommender):
     :func:`~recft_utils.models.two_tower.catalogue_titles`); ``load_encoder``:
     a function returning a fresh :class:`~recft_utils.text.SentenceEncoder`
     (each fit changes the encoder's weights, so each needs its own copy).
-    Build it with :meth:`from_frozen` to start from an already trained
-    frozen model.
+    ``frozen`` must already be fitted (or restored) on the task this model is fitted on.
     """
 
     scores_cold_items = True
@@ -392,11 +391,7 @@ class FineTunedRecommender(Recommender):
         ``BertTokenizer.from_preset(folder)`` load them back (for ``lora``,
         the low-rank updates are saved merged into the stored weights' layers).
         """
-        from recft_utils.artefacts import atomic_directory
-
-        with atomic_directory(folder) as tmp:
-            self.encoder.backbone.save_to_preset(str(tmp))
-            self.encoder.tokenizer.save_to_preset(str(tmp))
+        self.encoder.save_preset(folder)
 
     def _logits(self, model, task, rows):
         return self.frozen._logits(model, task, rows)

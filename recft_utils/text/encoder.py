@@ -316,6 +316,15 @@ class SentenceEncoder:
         _use_exact_gelu(backbone)
         return cls(keras_hub.models.BertTokenizer.from_preset(str(folder)), backbone, sequence_length)
 
+    def save_preset(self, folder: str | os.PathLike) -> Path:
+        """Write the backbone and tokenizer as a KerasHub preset folder, atomically (see :meth:`from_preset_folder`)."""
+        from recft_utils.artefacts import atomic_directory
+
+        with atomic_directory(folder) as tmp:
+            self.backbone.save_to_preset(str(tmp))
+            self.tokenizer.save_to_preset(str(tmp))
+        return Path(folder)
+
     @property
     def dim(self) -> int:
         return int(self.backbone.hidden_dim)

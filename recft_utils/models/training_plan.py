@@ -1,0 +1,157 @@
+"""Step 3's training plan: what each profile trains, and the one code path that trains and evaluates it.
+
+Notebook 03 and ``python -m recft_utils.benchmark models`` both call the
+functions here, so the chapter never re-implements the benchmark: the
+chapter trains fewer seeds and a smaller budget (``PROFILE_PLAN[...]["chapter"]``),
+the benchmark the rest.
+
+Every record has the keys of the baselines benchmark (``model``, ``view``,
+``ndcg@10``, ``recall@10``, ``n_users``, ``family``, split dates) plus
+``seed``, ``regime``, ``train_seconds`` and ``peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pandas as pd
+
+from recft_utils.evaluation import evaluate, summarise
+from recft_utils.models.blend import ScoreBlend
+from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig
+from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
+from recft_utils.models.two_tower import TwoTowerRecommender
+
+# Seeds, epoch budgets and search trials per profile: tiny is a smoke test, workshop what a
+# learner runs. Fine-tuning epochs are budgets: early stopping on the validation window
+# picks fewer when they do not help (a budget of one epoch leaves nothing to choose).
+# "chapter": what notebook 03 runs within its time budget: fewer seeds and trials, the
+# top-k regime judged on the validation window with a step budget (``top_k_steps``, None:
+# whole epochs), and only a few steps of LoRA and full fine-tuning (enough to measure
+# their cost); the benchmark runs the rest.
+PROFILE_PLAN = {
+    "tiny": {"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
+             "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
+             "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
+                         "top_k_steps": 4, "other_regime_steps": 2}},
+    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
+                 "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
+                 "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
+                             "top_k_steps": 40, "other_regime_steps": 3}},
+    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
+             "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
+             "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
+                         "top_k_steps": None, "other_regime_steps": None}},
+}
+
+# The frozen two-tower model blended with EASE (the best classical baseline), weight chosen on validation.
+BLEND_NAME = "blend: two-tower (frozen) + EASE"
+BLEND_REGIME = "frozen encoder + adapter, blended with EASE"
+
+# Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
+# layer; 3e-4 was worse), LoRA's small updates take a larger rate.
+REGIME_SETTINGS = {
+    "top_k": {"top_layers": 1, "learning_rate": 1e-4},
+    "lora": {"lora_rank": 8, "learning_rate": 1e-3},
+    "full": {"learning_rate": 5e-5},
+}
+
+# Cheapest first: a costlier model is served only if it beats every cheaper one on validation.
+SERVING_ORDER = ("frozen", "top_k", "lora", "full")
+SERVING_RULE = ("Step 4 serves the candidate with the highest discovery NDCG@10 on the validation window; "
+                "a candidate that costs more to train and run (fine-tuned over frozen) must beat every cheaper "
+                "one strictly, so a tie goes to the cheaper model.")
+
+
+def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
+    """The fine-tuning settings of ``regime`` with the profile's epoch budget."""
+    settings = {"epochs": PROFILE_PLAN[profile]["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime], **changes}
+    return FineTuneConfig(regime=regime, **settings).checked()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstrap=1000, extra=None):
+    """Evaluate a fitted model on every view it supports; one record per view, with its cost."""
+    per_user = evaluate(model, task, k=k)
+    out = []
+    for record in summarise(per_user, model.name, k=k, bootstrap=bootstrap, seed=seed, family=model.family):
+        out.append({**record, "seed": seed, "regime": regime, "train_seconds": round(seconds, 2),
+                    "peak_rss_mb": round(peak_rss_mb(), 1), **(extra or {}), **split.as_dict()})
+    return out
+
+
+def seed_model_records(task, split, seeds, epochs: int, k: int = 10, bootstrap: int = 1000) -> list[dict]:
+    """The seed document's ID model, rebuilt (:mod:`.seed_model`), trained and evaluated once per seed."""
+    records = []
+    for seed in seeds:
+        started = time.perf_counter()
+        model = SeedIDModel(SeedModelConfig(epochs=epochs), seed=seed).fit(task)
+        records += evaluation_records(model, task, split, seed, "ID embeddings", time.perf_counter() - started,
+                                      k, bootstrap)
+    return records
+
+
+def two_tower_records(item_vectors, config, epochs: int, task, split, seeds, strategy: str = "default",
+                      k: int = 10, bootstrap: int = 1000) -> tuple[dict, list[dict]]:
+    """The frozen-encoder two-tower model, fitted on ``task``'s history once per seed and evaluated.
+
+    Returns the fitted recommenders by seed (the starting points of
+    fine-tuning and blending) and their records.
+    """
+    models, records = {}, []
+    for seed in seeds:
+        model = TwoTowerRecommender(item_vectors, config, seed=seed, strategy=strategy).fit(task, epochs)
+        models[seed] = model
+        extra = {"epochs": epochs, "examples_per_second": round(model.stats["examples_per_second"], 1)}
+        records += evaluation_records(model, task, split, seed, REGIME_LABELS["frozen"],
+                                      model.stats["train_seconds"], k, bootstrap, extra)
+    return models, records
+
+
+def blend_records(models: dict, classical, classical_seconds: float, weight: float, task, split,
+                  k: int = 10, bootstrap: int = 1000) -> list[dict]:
+    """Each seed's two-tower model blended with ``classical`` (fitted on ``task``) at ``weight``."""
+    records = []
+    for seed, model in models.items():
+        blend = ScoreBlend(model, classical, weight, name=BLEND_NAME).fit(task)
+        records += evaluation_records(blend, task, split, seed, BLEND_REGIME,
+                                      model.stats["train_seconds"] + classical_seconds, k, bootstrap,
+                                      {"blend_weight": weight})
+    return records
+
+
+def fine_tuned_records(tuner, task, split, epochs: int, frozen_seconds: float, k: int = 10,
+                       bootstrap: int = 1000) -> list[dict]:
+    """Fine-tune ``tuner`` (a :class:`~.fine_tuning.FineTunedRecommender`) on ``task``'s history, evaluate it.
+
+    A regime's cost includes ``frozen_seconds``, the frozen stage it starts from.
+    """
+    tuner.fit(task, epochs)
+    extra = {"epochs": epochs, "examples_per_second": round(tuner.stats["examples_per_second"], 1)}
+    seconds = frozen_seconds + tuner.stats["train_seconds"]
+    return evaluation_records(tuner, task, split, tuner.seed, REGIME_LABELS[tuner.config.regime], seconds,
+                              k, bootstrap, extra)
+
+
+def choose_served_model(validation: dict[str, float]) -> tuple[str, pd.DataFrame]:
+    """Apply :data:`SERVING_RULE` to each candidate regime's validation discovery NDCG@10.
+
+    ``validation`` maps a regime (``frozen``, ``top_k``, ...) to its score.
+    Returns the chosen regime and the table of candidates, cheapest first.
+    """
+    unknown = set(validation) - set(SERVING_ORDER)
+    if unknown or "frozen" not in validation:
+        raise ValueError(f"Serving candidates must include 'frozen' and come from {SERVING_ORDER}; got {sorted(validation)}.")
+    order = [regime for regime in SERVING_ORDER if regime in validation]
+    chosen = order[0]
+    for regime in order[1:]:
+        if validation[regime] > validation[chosen]:
+            chosen = regime
+    table = pd.DataFrame({"regime": order, "model": [REGIME_LABELS[r] for r in order],
+                          "valid_ndcg@10": [validation[r] for r in order]})
+    return chosen, table.assign(served=table["regime"] == chosen)
