@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from recft_utils.evaluation.rolling_origin import read_reference
+
 
 def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root, tmp_path):
     out = tmp_path / "rolling.json"
@@ -32,6 +34,32 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from readme_tables import render_rolling
 
-    block = render_rolling(out, images=tmp_path)
+    block = render_rolling(out, images=tmp_path, reference=tmp_path / "reference.json")
     assert "In short, generated from the tables below" in block and "clears the bar" in block
     assert (tmp_path / "rolling_origin.png").is_file()
+    reference = read_reference(tmp_path / "reference.json")  # what notebook 03 would show
+    assert list(reference["discovery"].columns) == ["window 1", "window 2", "pooled"]
+    assert reference["profile"] == "tiny"
+
+
+def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(mirror_root, tmp_path):
+    """`python -m recft_utils.benchmark rolling-top-k --profile tiny --windows 1`, then its README block."""
+    out = tmp_path / "rolling-top-k.json"
+    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "rolling-top-k", "--profile", "tiny",
+                    "--windows", "1", "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+    result = json.loads(out.read_text())
+    choice = result["choices"]["1"]
+    # the fine-tuning steps kept are 0 exactly when no epoch beat the frozen model on validation
+    beat = max(point["valid_ndcg@10"] for point in choice["curve"]) > choice["frozen_valid_ndcg@10"]
+    assert (choice["top_k_steps"] > 0) == beat
+    assert choice["top_k_steps"] == choice["top_k_epochs"] * result["settings"]["steps_per_epoch"]
+    paired = pd.DataFrame(result["paired"])
+    assert set(paired["window"]) == {"1", "pooled"} and set(paired["view"]) == {"discovery", "cold"}
+    if not beat:  # then the "fine-tuned" model is the frozen one, customer by customer
+        assert (paired["difference"] == 0).all()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_rolling_top_k
+
+    block = render_rolling_top_k(out, reference=tmp_path / "reference.json")
+    assert "window 1:" in block and "| pooled" in block
+    assert json.loads((tmp_path / "reference.json").read_text())["paired"] == result["paired"]

@@ -100,10 +100,11 @@ def test_signal_summary_says_which_parts_are_distinguishable_from_zero():
     ablation = pd.DataFrame([
         {"view": "discovery", "ablation": "without text (IDs only)", "contribution": 0.01, "low": 0.005, "high": 0.02},
         {"view": "discovery", "ablation": "without IDs (text only)", "contribution": 0.002, "low": -0.001, "high": 0.004}])
-    fine_tuned = pd.DataFrame([{"window": "pooled", "view": "cold", "model": "adapted", "difference": -0.01,
-                                "low": -0.02, "high": -0.005}, {"window": "1", "view": "cold", "model": "adapted",
-                                                                 "difference": 0.5, "low": 0.4, "high": 0.6}])
+    fine_tuned = pd.DataFrame([{"window": "pooled", "view": "cold", "model": "adapted", "baseline": "frozen",
+                                "difference": -0.01, "low": -0.02, "high": -0.005},
+                               {"window": "1", "view": "cold", "model": "adapted", "baseline": "frozen",
+                                "difference": 0.5, "low": 0.4, "high": 0.6}])
     lines = signal_summary({"ablation": ablation, "fine_tuned": fine_tuned})
     assert lines[0] == ("discovery, what each part of the best text model adds: the text +0.0100 (+0.0050 to +0.0200); "
                         "the item IDs +0.0020 (-0.0010 to +0.0040, not distinguishable from 0) NDCG@10.")
-    assert lines[1] == "adapted against the frozen encoder, same heads: cold -0.0100 (-0.0200 to -0.0050) NDCG@10."
+    assert lines[1] == "adapted against frozen, same heads: cold -0.0100 (-0.0200 to -0.0050) NDCG@10."

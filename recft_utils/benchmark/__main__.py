@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|rolling|serving|notebooks --out FILE``: benchmark tables as JSON."""
+"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|serving|notebooks --out FILE``: benchmark tables as JSON."""
 
 from __future__ import annotations
 
@@ -137,6 +137,31 @@ def _rolling(args) -> None:
     print(f"wrote {args.out}, its per-customer scores, {args.out.with_suffix('.md')} and {args.out.with_suffix('.png')}")
 
 
+def _rolling_top_k(args) -> None:
+    from dataclasses import asdict
+
+    from recft_utils.benchmark.rolling import ROLLING_PLAN, TOP_K_SETTINGS, top_k_table, top_k_windows
+    from recft_utils.config import resolve_settings
+    from recft_utils.datasets import load_interactions
+    from recft_utils.models.two_tower import catalogue_titles, encode_catalogue
+    from recft_utils.text import SentenceEncoder
+
+    settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
+    interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
+    started = time.perf_counter()
+    plan = ROLLING_PLAN[args.profile]
+    vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
+    scores, choices = top_k_windows(interactions, vectors, catalogue_titles(interactions), plan["seeds"],
+                                    args.windows, epochs=plan["two_tower_epochs"], selection_seed=settings.seed,
+                                    bootstrap=args.bootstrap)
+    table = top_k_table(scores, args.bootstrap)
+    print(table.round(4).to_string(index=False))
+    write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "seeds": plan["seeds"],
+                          "settings": asdict(TOP_K_SETTINGS), "seconds": time.perf_counter() - started,
+                          "choices": choices, "paired": table.to_dict(orient="records")})
+    print(f"wrote {args.out}")
+
+
 def _serving(args) -> None:
     from recft_utils.benchmark.serving import LOAD_REQUESTS, TARGETS, history_payloads, serving_records, target_check
     from recft_utils.errors import MissingArtefactError
@@ -213,6 +238,14 @@ def main(argv=None) -> int:
     rolling.add_argument("--bootstrap", type=int, default=1000)
     rolling.add_argument("--no-adaptation", dest="adapt_encoder", action="store_false",
                          help="skip the encoder adapted on co-purchases (the slowest part)")
+    top_k = sub.add_parser("rolling-top-k", help="the frozen two-tower against its encoder's top layer fine-tuned, "
+                                                 "on successive test windows")
+    top_k.add_argument("--profile", choices=["tiny", "workshop", "full"], default="workshop")
+    top_k.add_argument("--windows", type=int, default=3)
+    top_k.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling-top-k.json"))
+    top_k.add_argument("--dataset", default="online-retail")
+    top_k.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
+    top_k.add_argument("--bootstrap", type=int, default=1000)
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
     serving.add_argument("--run-dir", default="runs/default", help="a run with steps 1-3 (real customers' histories)")
     serving.add_argument("--model", default=None, help="an exported model folder (default RUN_DIR/04_serving/model, "
@@ -227,7 +260,8 @@ def main(argv=None) -> int:
     notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
     args = parser.parse_args(argv)
     try:
-        {"baselines": _baselines, "models": _models, "rolling": _rolling, "serving": _serving,
+        {"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
+         "serving": _serving,
          "notebooks": _notebooks}[args.command](args)
     except RecftError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from recft_utils.evaluation.rolling_origin import paired_comparison, pooled_verdict, rolling_origins, window_table
 from recft_utils.models.encoder_adaptation import AdaptationConfig
+from recft_utils.models.fine_tuning import FineTuneConfig
 from recft_utils.models.two_tower import TwoTowerConfig
 from recft_utils.models.window_comparison import ADAPTED, BLEND, NO_PRIOR, TEXT, TEXT_IDS, compare_on_window
 
@@ -104,3 +105,59 @@ def summary_tables(scores: pd.DataFrame, choices: dict, bootstrap: int = 1000) -
     return {"windows": {view: window_table(scores, view) for view in ("all", "discovery", "cold")},
             "verdict": verdict, "paired": per_window, "ablation": ablation_table(scores, choices, bootstrap),
             "fine_tuned": fine_tuned_against_frozen(scores, bootstrap)}
+
+
+TOP_K = "two-tower (text), top layer fine-tuned"
+# A short budget: on the latest window's validation, 20 steps beat 40 (see the README).
+TOP_K_SETTINGS = FineTuneConfig(regime="top_k", top_layers=1, learning_rate=1e-4, epochs=4, steps_per_epoch=20,
+                                patience=1)
+
+
+def top_k_windows(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles: pd.Series, seeds,
+                  windows: int = 3, settings: FineTuneConfig = TOP_K_SETTINGS, epochs: int = 20,
+                  selection_seed: int = 42, bootstrap: int = 1000, progress: bool = True):
+    """The frozen ``text`` two-tower model against the same model with its encoder's top layer fine-tuned.
+
+    On each window the number of fine-tuning epochs (of ``settings.steps_per_epoch``
+    steps) is chosen on the validation window, 0 included: when no epoch beats
+    the frozen model there, the fine-tuned model *is* the frozen one. Returns
+    the per-customer scores and each window's choice.
+    """
+    from recft_utils.evaluation import build_task, evaluate
+    from recft_utils.evaluation.rolling_origin import per_user_scores
+    from recft_utils.models.fine_tuning import FineTunedRecommender
+    from recft_utils.models.two_tower import TwoTowerRecommender
+    from recft_utils.text import SentenceEncoder
+
+    base = TwoTowerConfig(epochs=epochs)
+    scores, choices = [], {}
+    for origin in tqdm(rolling_origins(interactions, windows), desc="windows", disable=not progress):
+        data = origin.interactions(interactions)
+        valid, test = build_task(data, origin.split, "valid"), build_task(data, origin.split, "test")
+        chooser = TwoTowerRecommender(item_vectors, base, seed=selection_seed, valid_task=valid)
+        frozen_epochs = chooser.select_epochs()
+        frozen_valid = max(point["valid_ndcg@10"] for point in chooser.validation_curve)
+        start = TwoTowerRecommender(item_vectors, base, seed=selection_seed).restore(
+            valid, chooser.valid_model.get_weights(), frozen_epochs)
+        tuner = FineTunedRecommender(start, titles, SentenceEncoder.load, settings, valid_task=valid)
+        best_epoch = tuner.select_epochs(start.model)
+        tuned_valid = max(point["valid_ndcg@10"] for point in tuner.validation_curve)
+        tuned_epochs = best_epoch if tuned_valid > frozen_valid else 0
+        choices[origin.number] = {**origin.split.as_dict(), "frozen_epochs": frozen_epochs,
+                                  "frozen_valid_ndcg@10": frozen_valid, "curve": tuner.validation_curve,
+                                  "top_k_epochs": tuned_epochs, "top_k_steps": tuned_epochs * settings.steps_per_epoch}
+        for seed in seeds:
+            frozen = TwoTowerRecommender(item_vectors, base, seed=seed, name=TEXT).fit(test, frozen_epochs)
+            scores.append(per_user_scores(evaluate(frozen, test), TEXT, frozen.family, seed, origin.number))
+            tuned = frozen
+            if tuned_epochs:
+                tuned = FineTunedRecommender(frozen, titles, SentenceEncoder.load, settings, name=TOP_K)
+                tuned.fit(test, tuned_epochs)
+            scores.append(per_user_scores(evaluate(tuned, test), TOP_K, "text-fine-tuned", seed, origin.number))
+    return pd.concat(scores, ignore_index=True), choices
+
+
+def top_k_table(scores: pd.DataFrame, bootstrap: int = 1000) -> pd.DataFrame:
+    """:data:`TOP_K` minus the frozen model, paired per customer, per window and pooled, per view."""
+    return pd.concat([paired_comparison(scores, TOP_K, TEXT, view, bootstrap) for view in ("discovery", "cold")],
+                     ignore_index=True)

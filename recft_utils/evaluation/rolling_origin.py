@@ -189,9 +189,13 @@ def signal_summary(reference: dict) -> list[str]:
         rows = rows.sort_values("contribution", ascending=False).to_dict(orient="records")
         parts = [f"{ABLATED_PART.get(r['ablation'], r['ablation'])} {_interval(r)}" for r in rows]
         lines.append(f"{view}, what each part of the best text model adds: " + "; ".join(parts) + " NDCG@10.")
-    pooled = reference["fine_tuned"]
-    if len(pooled):
-        pooled = pooled[pooled["window"].astype(str) == "pooled"].to_dict(orient="records")
-        lines.append(f"{pooled[0]['model']} against the frozen encoder, same heads: " + "; ".join(
-            f"{r['view']} {_interval(r)}" for r in pooled) + " NDCG@10.")
+    if len(reference["fine_tuned"]):
+        lines.append(paired_sentence(reference["fine_tuned"]))
     return lines
+
+
+def paired_sentence(paired: pd.DataFrame) -> str:
+    """One sentence from a :func:`paired_comparison` table: the pooled difference of its model, per view."""
+    pooled = paired[paired["window"].astype(str) == "pooled"].to_dict(orient="records")
+    return (f"{pooled[0]['model']} against {pooled[0]['baseline']}, same heads: "
+            + "; ".join(f"{r['view']} {_interval(r)}" for r in pooled) + " NDCG@10.")
