@@ -107,7 +107,10 @@ def _reports(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from recft_utils import __version__
+
     parser = argparse.ArgumentParser(prog="recft", description="Fine-tune a language model into a recommender.")
+    parser.add_argument("--version", action="version", version=f"recft {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check Python, packages, kernel, model weights and data")
     run = sub.add_parser("run", help="execute the notebooks in order with papermill")

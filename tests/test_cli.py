@@ -190,3 +190,17 @@ def test_doctor_tells_which_checkpoint_a_run_has(tmp_path, monkeypatch):
     for step in ("01_requirements", "02_data_preparation"):
         write_manifest(step_dir(tmp_path, step), {"profile": "tiny"})
     assert "steps 01, 02 complete (profile tiny); notebook 03 can start" in check_run().detail
+
+
+def test_version_and_python_dash_m(capsys):
+    import subprocess
+    import sys
+
+    from recft_utils import __version__
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.strip() == f"recft {__version__}"
+    done = subprocess.run([sys.executable, "-m", "recft_utils", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == f"recft {__version__}"

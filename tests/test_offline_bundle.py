@@ -51,7 +51,7 @@ def test_the_bundle_installs_offline_and_runs_the_tiny_chain(offline_install):
 def test_requirements_are_the_pinned_packages_the_build_backend_and_pip():
     wanted = bundle.requirements(ROOT)
     assert "tensorflow==2.21.0" in wanted and "pytest==9.2.0" in wanted  # dependencies and the test extra
-    assert {"setuptools>=68", "wheel", "pip==26.3"} <= set(wanted)
+    assert {"setuptools>=77", "wheel", "pip==26.3"} <= set(wanted)
 
 
 def test_source_files_are_the_checkout_without_ignored_or_output_folders():
