@@ -107,6 +107,9 @@ def test_unknown_items_are_skipped_and_listed(service, sample):
     ({"items": ["NOT-AN-ITEM"]}, 422, "none of the items is in the catalogue"),
     ({"k": 5}, 422, "either 'items'"),
     ({"items": ["85123A"], "ages_days": [1, 2]}, 422, "one age"),
+    ({"items": ["85123A"], "ages_days": [1e308]}, 422, "less than or equal to 36500"),
+    ({"items": ["85123A"], "ages_days": ["NaN"]}, 422, "finite number"),
+    ({"items": ["85123A"], "ages_days": [-1]}, 422, "greater than or equal to 0"),
     ({"items": ["85123A"], "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"customer_id": "no-such-customer"}, 404, "has no stored history"),
 ])

@@ -9,6 +9,7 @@ Every response carries the model version (in the body and the
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from recft_utils.serving.model_folder import MAX_K, ServedModel
 
 MAX_HISTORY_REQUEST = 200  # items in one request's history (the model reads its first max_history)
+MAX_AGE_DAYS = 36_500  # a hundred years: an older "purchase" is a client's bug, not a customer's history
+# a finite age from 0 to MAX_AGE_DAYS ("NaN", infinities and 1e308 are refused with a 422)
+AgeDays = Annotated[float, Field(ge=0, le=MAX_AGE_DAYS, allow_inf_nan=False)]
 
 
 class RecommendRequest(BaseModel):
@@ -26,7 +30,7 @@ class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[str] | None = Field(None, max_length=MAX_HISTORY_REQUEST)
-    ages_days: list[float] | None = None
+    ages_days: list[AgeDays] | None = None
     customer_id: str | None = None
     k: int = Field(10, ge=1, le=MAX_K)
     exclude: list[str] = Field(default_factory=list, max_length=1000)
@@ -40,8 +44,6 @@ class RecommendRequest(BaseModel):
             raise ValueError("'items' is empty: send at least one recent item id (or a customer_id)")
         if self.ages_days is not None and (self.items is None or len(self.ages_days) != len(self.items)):
             raise ValueError("'ages_days' needs one age (days since purchase, >= 0) per item of 'items'")
-        if self.ages_days is not None and min(self.ages_days) < 0:
-            raise ValueError("'ages_days' must be >= 0 (days since each purchase)")
         return self
 
 
