@@ -15,7 +15,9 @@ two models' separate intervals suggests.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -153,9 +155,6 @@ def reference_document(tables: dict, profile: str, dataset: str, seeds: list, wi
 
 def read_reference(path) -> dict | None:
     """A :func:`reference_document` written to ``path`` as JSON, its tables as DataFrames; None if absent."""
-    import json
-    from pathlib import Path
-
     path = Path(path)
     if not path.is_file():
         return None
