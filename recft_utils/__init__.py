@@ -1,17 +1,30 @@
 """recft_utils: the code behind the recft notebooks.
 
-Organised by concern, like Microsoft Recommenders:
+Organised by concern, like Microsoft Recommenders. The library, which the notebooks use:
 
-- ``datasets``   loading, verifying and cleaning interaction data
-- ``evaluation`` the temporal split, ranking metrics and the protocol's views
-- ``models``     recommenders (classical baselines first)
-- ``text``       the pretrained language model and text augmentation
-- ``plots``      the figures the notebooks show and save
+- ``datasets``       loading, verifying, cleaning and preparing interaction data (steps 1-2)
+- ``evaluation``     the temporal split, ranking metrics, segments, rolling origins, comparison tables
+- ``text``           the pretrained language model (KerasHub) and title augmentation
+- ``models``         recommenders: classical baselines, the two-tower model, fine-tuning, what each
+                     profile trains (``training_plan``)
+- ``serving``        export, the HTTP service, load tests and replay (step 4)
+- ``reporting``      the model card, the datasheet and segment reports (step 5)
+- ``lifecycle``      the model registry, retraining, promotion, the simulated year (step 6)
+- ``monitoring``     drift between what a model learned from and what it sees
+- ``run``            the run folder: step names, file names, manifests, readers
+- ``config``         profiles (every per-profile setting) and notebook parameters
+- ``artefacts``      atomic writes: a file appears whole or not at all
+- ``plots``          the figures the notebooks show and save
+- ``tracking``       experiment tracking with MLflow
 - ``source_listing`` the package's own code, shown in a notebook
-- ``config``     profiles and notebook parameters
-- ``artefacts``  atomic writes and the per-step artefact folders of a run
-- ``runner``     executing the notebook chain with papermill
-- ``cli``        the ``recft`` command
+- ``errors``         errors that name the problem and the fix
+
+The tooling around it (no notebook imports these):
+
+- ``runner``, ``cli``, ``__main__``  executing the notebooks with papermill; the ``recft`` command
+- ``doctor``         ``recft doctor``: is this machine ready?
+- ``benchmark``      ``python -m recft_utils.benchmark``: figures for README and docs/benchmarks
+- ``workshop``       checkpoints, the offline bundle, the JupyterLab harness, notebook timings, the agenda
 """
 
 __version__ = "0.1.0"

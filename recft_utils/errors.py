@@ -19,3 +19,18 @@ class DatasetError(RecftError):
 
 class MissingArtefactError(RecftError, FileNotFoundError):
     """A step's input that an earlier step should have written."""
+
+
+def run_action(action, *args) -> int:
+    """Run a command-line action: its exit code, or ``error: <message>`` and 2 for a :class:`RecftError`.
+
+    The one error handler of recft's commands (``recft``, ``python -m recft_utils.benchmark``, the bundle):
+    a problem the user can fix is a message, never a traceback.
+    """
+    import sys
+
+    try:
+        return action(*args) or 0
+    except RecftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

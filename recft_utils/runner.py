@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 
 from recft_utils.artefacts import write_json
-from recft_utils.config import project_root, resolve_settings
+from recft_utils.config import DEFAULT_PROFILE, default_run_dir, project_root, resolve_settings
 from recft_utils.errors import ParameterError, RecftError
+from recft_utils.run import provenance
 
 KERNEL_NAME = "recft"
 SETTINGS_PARAMETERS = ("dataset", "profile", "run_dir", "seed", "test_days", "valid_days", "data_end")
@@ -136,7 +137,7 @@ def execute(notebook: Path, output: Path, parameters: dict, progress: bool = Tru
     return output
 
 
-def run_chain(profile: str = "workshop", dataset: str = "online-retail", parameters: dict | None = None,
+def run_chain(profile: str = DEFAULT_PROFILE, dataset: str = "online-retail", parameters: dict | None = None,
               run_dir: str | Path | None = None, notebooks: list[str] | None = None,
               in_place: bool = False, progress: bool = True) -> Path:
     """Execute the numbered notebooks in order; return the run folder.
@@ -147,8 +148,8 @@ def run_chain(profile: str = "workshop", dataset: str = "online-retail", paramet
     """
     paths = discover_notebooks(select=notebooks)
     if in_place:
-        # the notebooks' own defaults: run_dir "" means runs/default in the checkout
-        run_dir, params = project_root() / "runs" / "default", {}
+        # the notebooks' own defaults: run_dir "" means the default run folder, as here
+        run_dir, params = default_run_dir(), {}
     else:
         run_dir = Path(run_dir) if run_dir else project_root() / "runs" / new_run_id()
         params = {"profile": profile, "dataset": dataset, **(parameters or {}),
@@ -160,5 +161,6 @@ def run_chain(profile: str = "workshop", dataset: str = "online-retail", paramet
     run_dir.mkdir(parents=True, exist_ok=True)
     for notebook in paths:
         execute(notebook, notebook if in_place else run_dir / notebook.name, params, progress)
-    write_json(run_dir / "run.json", {"notebooks": [p.name for p in paths], "parameters": params})
+    write_json(run_dir / "run.json", {"notebooks": [p.name for p in paths], "parameters": params,
+                                      "profile": params.get("profile", DEFAULT_PROFILE), **provenance()})
     return run_dir

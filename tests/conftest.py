@@ -20,8 +20,32 @@ ONLINE_RETAIL = Path("online_retail") / "online_retail.parquet"
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Every test has one kind (a marker), chosen from what it needs, so that a contributor can run
+# the fast ones: `pytest -m unit` (README, "Tests"). Registered in pyproject.toml.
+KINDS = ("unit", "integration", "notebooks", "bundle", "browser")
+# the fixture that decides a test's kind, most expensive first
+KIND_OF_FIXTURE = {"offline_install": "bundle", "lab_folder": "browser", "tiny_run": "notebooks",
+                   "mirror_root": "integration"}
+KIND_OF_FILE = {"test_lab.py": "browser"}
+
+
+def kind_of(item) -> str:
+    """``unit`` unless a marker, the file, a fixture the test uses, or nbval says otherwise."""
+    marked = [kind for kind in KINDS if item.get_closest_marker(kind)]
+    if marked:
+        return marked[0]
+    if item.path.suffix == ".ipynb":  # nbval: the committed notebooks re-executed
+        return "notebooks"
+    if item.path.name in KIND_OF_FILE:
+        return KIND_OF_FILE[item.path.name]
+    fixtures = getattr(item, "fixturenames", ())
+    return next((kind for fixture, kind in KIND_OF_FIXTURE.items() if fixture in fixtures), "unit")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked slow unless asked for with ``-m slow`` or ``RECFT_SLOW=1``."""
+    """Give each test its kind; skip tests marked slow unless asked for with ``-m slow`` or ``RECFT_SLOW=1``."""
+    for item in items:
+        item.add_marker(kind_of(item))
     if "slow" in (config.getoption("markexpr") or "") or os.environ.get("RECFT_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow (minutes): run with -m slow or RECFT_SLOW=1")
@@ -94,17 +118,19 @@ class OfflineInstall:
     tmp: Path
     install_log: str
     venv: Path
-    run_dir: Path  # the tiny chain, executed by the installed environment
+    run_dir: Path  # notebooks 01-02 (tiny), executed by the installed environment
+    notebooks: list[str]
+
+
+# What the offline install executes: the data, the kernel and the language model's tokenizer and
+# weights (step 2 measures token lengths). The whole chain runs once per session in `tiny_run`.
+OFFLINE_NOTEBOOKS = ["01", "02"]
 
 
 @pytest.fixture(scope="session")
 def offline_install(mirror_root, tmp_path_factory) -> OfflineInstall:
     """A bundle built by `python -m recft_utils.workshop.bundle`, installed by its install.sh into a fresh
-    venv with the package index off, and the six notebooks run by it with the tiny profile.
-
-    This is the session's one tiny chain: the chain tests read its run (``tiny_run``), so CI
-    pays for the chain once and every chain test also checks the offline install.
-    """
+    venv with the package index off, and the first notebooks run by it with the tiny profile."""
     import shutil
     import sys
     import time
@@ -125,18 +151,27 @@ def offline_install(mirror_root, tmp_path_factory) -> OfflineInstall:
     run_dir.mkdir()
     env = offline_env(tmp, RECFT_DATA_MIRROR=str(out / "data"),  # the tracked runs go to a private store
                       RECFT_TRACKING_URI=f"sqlite:///{run_dir / 'mlflow.db'}")
-    run_command([venv / "bin" / "recft", "run", "--profile", "tiny", "--run-dir", run_dir], timeout=1800,
-                cwd=out / "source", env=env)
+    run_command([venv / "bin" / "recft", "run", "--profile", "tiny", "--run-dir", run_dir,
+                 "--notebooks", ",".join(OFFLINE_NOTEBOOKS)], timeout=1800, cwd=out / "source", env=env)
     print(f"\noffline bundle built in {built - started:.0f} s, installed in {installed - built:.0f} s, "
-          f"tiny chain in {time.monotonic() - installed:.0f} s")
-    yield OfflineInstall(out, tmp, log, venv, run_dir)
+          f"notebooks {', '.join(OFFLINE_NOTEBOOKS)} in {time.monotonic() - installed:.0f} s")
+    yield OfflineInstall(out, tmp, log, venv, run_dir, OFFLINE_NOTEBOOKS)
     shutil.rmtree(venv, ignore_errors=True)  # 3.5 GB: not left in pytest's retained temporary folders
 
 
 @pytest.fixture(scope="session")
-def tiny_run(offline_install) -> Path:
-    """The six notebooks executed with the tiny profile, once per session (tests must not change it)."""
-    return offline_install.run_dir
+def tiny_run(mirror_root, tmp_path_factory) -> Path:
+    """The six notebooks executed with the tiny profile by ``runner.run_chain``, once per session
+    (tests must not change it: copy it first)."""
+    from unittest import mock
+
+    from recft_utils.runner import run_chain
+
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    run_dir.mkdir()
+    # the kernels inherit the environment: the tracked runs go to the run's own store
+    with mock.patch.dict(os.environ, {"RECFT_TRACKING_URI": f"sqlite:///{run_dir / 'mlflow.db'}"}):
+        return run_chain(profile="tiny", run_dir=run_dir, progress=False)
 
 
 @pytest.fixture

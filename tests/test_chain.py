@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from recft_utils.artefacts import read_json
 from recft_utils.models.training_plan import choose_served_model
@@ -174,6 +175,7 @@ def test_step_06_simulates_decides_and_operates(tiny_run):
         assert (folder / name).is_file(), name
 
 
+@pytest.mark.notebooks
 def test_the_chain_runs_on_a_bring_your_own_file(mirror_root, tmp_path):
     """A CSV in the documented schema (here: 300 real customers, no order ids) runs every step."""
     from recft_utils.datasets import load_interactions

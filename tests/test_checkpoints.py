@@ -4,14 +4,15 @@ import pandas as pd
 import pytest
 
 from recft_utils import cli
-from recft_utils.artefacts import STEPS, require_inputs, step_dir, write_manifest
 from recft_utils.errors import MissingArtefactError
+from recft_utils.run import STEPS, Run
 from recft_utils.runner import discover_notebooks, execute
 from recft_utils.workshop.checkpoints import steps_to_run
 
 
 def complete(run_dir, step, profile="tiny", dataset="online-retail"):
-    write_manifest(step_dir(run_dir, step), {"profile": profile, "dataset": dataset})
+    Run(run_dir).path(step).mkdir(parents=True, exist_ok=True)
+    Run(run_dir).finish(step, {"profile": profile, "dataset": dataset})
 
 
 def test_only_the_missing_steps_and_those_after_them_are_run(tmp_path):
@@ -34,18 +35,19 @@ def test_a_step_out_of_range_is_refused(capsys, step):
 def test_the_message_names_the_checkpoint_of_the_notebook_before(tmp_path):
     complete(tmp_path, "01_requirements")
     with pytest.raises(MissingArtefactError, match=r"recft checkpoint --step 3 .*make checkpoint STEP=3") as error:
-        require_inputs(tmp_path, "04_serving", "tiny")
+        Run(tmp_path).require_before("04_serving", "tiny")
     assert "02_data_preparation, 03_fine_tuning are missing" in str(error.value)
 
 
 def test_a_checkpoint_of_another_profile_is_named(tmp_path):
     for step in STEPS[:3]:
         complete(tmp_path, step, profile="tiny")
-    require_inputs(tmp_path, "04_serving", "tiny")
+    Run(tmp_path).require_before("04_serving", "tiny")
     with pytest.raises(MissingArtefactError, match="made with profile 'tiny'.*profile = 'tiny'"):
-        require_inputs(tmp_path, "04_serving", "workshop")
+        Run(tmp_path).require_before("04_serving", "workshop")
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("notebook", [p.name for p in discover_notebooks()][1:])
 def test_every_notebook_stops_at_once_naming_the_checkpoint(mirror_root, tmp_path, notebook):
     number = int(notebook[:2])
@@ -54,13 +56,14 @@ def test_every_notebook_stops_at_once_naming_the_checkpoint(mirror_root, tmp_pat
         execute(discover_notebooks(select=[notebook[:2]])[0], tmp_path / notebook, params, progress=False)
 
 
+@pytest.mark.notebooks
 def test_checkpoint_1_lets_notebook_02_start(mirror_root, tmp_path, capsys):
     run_dir = tmp_path / "run"
     argv = ["checkpoint", "--step", "1", "--profile", "tiny", "--run-dir", str(run_dir)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "executed notebooks 01" in out and "Open notebook 02 and set profile = 'tiny'" in out
-    require_inputs(run_dir, "02_data_preparation", "tiny")
+    Run(run_dir).require_before("02_data_preparation", "tiny")
     assert (run_dir / "01_requirements.ipynb").exists()  # the executed notebook, for a look
     assert cli.main(argv) == 0
     assert "nothing to do" in capsys.readouterr().out

@@ -9,7 +9,10 @@ from recft_utils import cli
 
 
 def run(capsys, *args):
-    code = cli.main(list(args))
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exit:  # argparse refuses a value outside its choices itself
+        code = exit.code
     return code, capsys.readouterr().err
 
 
@@ -25,7 +28,7 @@ def no_notebooks_run(monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--profile", "huge"], "Unknown profile 'huge'"),
+    (["--profile", "huge"], "invalid choice: 'huge' (choose from 'tiny', 'workshop', 'full')"),
     (["--dataset", "amazon"], "Unknown dataset 'amazon'"),
     (["-p", "colour", "red"], "Unknown parameter 'colour'"),
     (["-p", "seed", "abc"], "Parameter seed must be of type int"),
@@ -73,11 +76,11 @@ def test_parse_value_follows_papermill():
 
 
 def test_a_step_without_its_inputs_names_the_command(tmp_path):
-    from recft_utils.artefacts import require_step
     from recft_utils.errors import MissingArtefactError
+    from recft_utils.run import Run
 
     with pytest.raises(MissingArtefactError, match="recft checkpoint --step 1"):
-        require_step(tmp_path, "01_requirements")
+        Run(tmp_path).require("01_requirements")
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
@@ -182,13 +185,14 @@ def test_doctor_names_a_kernel_of_another_environment(tmp_path, monkeypatch):
 
 
 def test_doctor_tells_which_checkpoint_a_run_has(tmp_path, monkeypatch):
-    from recft_utils.artefacts import step_dir, write_manifest
     from recft_utils.doctor import check_run
+    from recft_utils.run import Run
 
     monkeypatch.setenv("RECFT_RUN_DIR", str(tmp_path))
     assert "recft checkpoint --step N" in check_run().detail
     for step in ("01_requirements", "02_data_preparation"):
-        write_manifest(step_dir(tmp_path, step), {"profile": "tiny"})
+        Run(tmp_path).start(step)  # 01, then 02: each after the one before
+        Run(tmp_path).finish(step, {"profile": "tiny"})
     assert "steps 01, 02 complete (profile tiny); notebook 03 can start" in check_run().detail
 
 

@@ -91,3 +91,16 @@ def test_paired_difference_by_hand():
     assert result["n_users"] == 3
     with pytest.raises(ValueError, match="same customers"):
         metrics.paired_difference(first, second[:2])
+
+
+def test_ndcg_from_hits_is_the_formula_of_ndcg_at_k():
+    from recft_utils.evaluation.metrics import ndcg_from_hits
+
+    # hits at ranks 1 and 3 of 3, two relevant items: (1 + 1/log2(4)) / (1 + 1/log2(3))
+    assert ndcg_from_hits(np.array([[True, False, True]]), np.array([2]))[0] == pytest.approx(
+        (1 + 0.5) / (1 + 1 / np.log2(3)))
+    assert ndcg_from_hits(np.array([[False, False]]), np.array([0]))[0] == 0.0  # nothing relevant: 0, not NaN
+    rng = np.random.default_rng(0)
+    scores, truth = rng.normal(size=(50, 30)), rng.random((50, 30)) < 0.1
+    hits = np.take_along_axis(truth, metrics.top_k(scores, 10), axis=1)
+    np.testing.assert_allclose(ndcg_from_hits(hits, truth.sum(axis=1)), metrics.ndcg_at_k(scores, truth, 10))

@@ -182,7 +182,7 @@ def test_loading_a_damaged_model_says_what_to_do(tmp_path):
 def test_restored_two_tower_scores_like_the_fitted_one(sample, vectors):
     _, _, test = sample
     fitted = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
-    restored = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=5).restore(test, fitted.model.get_weights())
+    restored = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=5).start_from(test, fitted.model.get_weights())
     rows = test.eval_rows[:6]
     assert np.allclose(restored.score(rows), fitted.score(rows), atol=1e-6)
 
@@ -224,7 +224,7 @@ def test_blend_weights_standardised_scores_and_is_chosen_on_validation(sample):
 def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(sample, vectors):
     _, valid, test = sample
     earlier = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=2), seed=0).fit(valid)
-    carried = earlier.carry_over(test)
+    carried = earlier.like().start_from(test, earlier)
     assert carried.task is test and len(np.asarray(carried.model.bias)) == len(test.items)
     shared = np.intersect1d(valid.items, test.items)
     bias = lambda model, task: pd.Series(np.asarray(model.model.bias), index=task.items)  # noqa: E731
@@ -232,6 +232,6 @@ def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(sample, ve
     assert (bias(carried, test)[np.setdiff1d(test.items, valid.items)] == 0).all()
     assert np.allclose(carried.model.adapter.get_weights()[0], earlier.model.adapter.get_weights()[0])
     assert np.isfinite(carried.score(test.eval_rows[:4])).all()
-    warm = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test, warm_from=earlier)
+    warm = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).start_from(test, earlier, epochs=1)
     cold = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
     assert not np.allclose(warm.score(test.eval_rows[:4]), cold.score(test.eval_rows[:4]))

@@ -58,7 +58,7 @@ def test_popularity_buckets_and_profile(sample):
 
 def test_new_customers_are_scored_with_the_fallback_and_reported_beside_returning_ones(sample):
     _, _, test = sample
-    new = segments.new_customer_scores(test)
+    new = segments.new_customer_scores(test, Popularity(30).fit(test))
     window_only = set(test.target["user_id"]) - set(test.users)
     assert set(new["user_id"]) == window_only and len(new) > 0
     assert new["hit"].between(0, 1).all() and (new["recall"] <= new["hit"]).all()

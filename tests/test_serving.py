@@ -142,7 +142,7 @@ def test_missing_or_damaged_model_folder_stops_start_up_with_a_clear_message(mod
 
 
 def test_load_benchmark_reports_percentiles_without_errors(service, sample):
-    from recft_utils.benchmark.serving import history_payloads, load_test, target_check
+    from recft_utils.serving.load_test import history_payloads, load_test, target_check
 
     payloads = history_payloads(sample[2], n=50)
     records = [load_test(service.url, payloads, concurrency, requests=60, warmup=5) for concurrency in (1, 8)]

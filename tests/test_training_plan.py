@@ -5,9 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from recft_utils.evaluation.rolling_origin import read_reference, reference_document
+from recft_utils.config import PROFILES
 from recft_utils.errors import ParameterError
-from recft_utils.models.training_plan import PROFILE_PLAN, SERVING_ORDER, choose_served_model, regime_config
+from recft_utils.evaluation.rolling_origin import read_reference, reference_document
+from recft_utils.models.training_plan import SERVING_ORDER, choose_served_model, regime_config
 from recft_utils.source_listing import source_code
 
 
@@ -33,7 +34,8 @@ def test_serving_rule_needs_the_frozen_model_and_known_regimes():
 
 
 def test_every_profile_plans_the_chapter_and_the_benchmark():
-    for profile, plan in PROFILE_PLAN.items():
+    for profile, settings in PROFILES.items():
+        plan = settings.training
         chapter = plan["chapter"]
         assert set(chapter) >= {"seeds", "top_k_epochs", "top_k_steps", "other_regime_steps", "search_trials"}
         assert set(chapter["seeds"]) <= set(plan["seeds"])

@@ -1,4 +1,6 @@
-"""Benchmarks that print figures and write JSON records.
+"""Benchmark tooling (no notebook imports it): commands that print figures and write JSON records.
+
+README's tables and ``docs/benchmarks/`` are generated from their output by ``scripts/readme_tables.py``.
 
 Run ``python -m recft_utils.benchmark --help``.
 """

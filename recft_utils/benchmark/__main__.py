@@ -10,11 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.artefacts import atomic_path, write_json
-from recft_utils.errors import RecftError
+from recft_utils.config import DEFAULT_PROFILE, PROFILES, get_profile
+from recft_utils.errors import run_action
+from recft_utils.run import Run
 
 
 def _baselines(args) -> None:
-    from recft_utils.benchmark.baselines import baseline_records, records_table
+    from recft_utils.evaluation.comparison import records_table
+    from recft_utils.models.training_plan import baseline_records
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
     from recft_utils.evaluation import temporal_split
@@ -34,8 +37,8 @@ def _baselines(args) -> None:
 def _models(args) -> None:
     from recft_utils import plots
     from recft_utils.artefacts import save_figure
-    from recft_utils.benchmark.baselines import baseline_records
-    from recft_utils.benchmark.models import (PROFILE_PLAN, ablation_records, model_records, seed_summary,
+    from recft_utils.models.training_plan import baseline_records
+    from recft_utils.benchmark.models import (ablation_records, model_records, seed_summary,
                                              throughput_records)
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
@@ -77,7 +80,7 @@ def _models(args) -> None:
     write_json(args.out.with_name(f"{args.out.stem}-ablation.json"), ablation.to_dict(orient="records"))
     save_figure(args.out.with_suffix(".png"), plots.quality_cost(summary))
     with atomic_path(args.out.with_suffix(".md")) as tmp:
-        tmp.write_text(f"Profile {args.profile}, seeds {PROFILE_PLAN[args.profile]['seeds']}, "
+        tmp.write_text(f"Profile {args.profile}, seeds {get_profile(args.profile).training['seeds']}, "
                        f"catalogue encoding {len(vectors) / encode_seconds:.0f} items/s.\n\n"
                        + summary.round(4).to_markdown(index=False) + "\n\n"
                        + "Training throughput at the same batch size (each variant in its own process):\n\n"
@@ -140,7 +143,7 @@ def _rolling(args) -> None:
 def _rolling_top_k(args) -> None:
     from dataclasses import asdict
 
-    from recft_utils.benchmark.rolling import ROLLING_PLAN, TOP_K_SETTINGS, top_k_table, top_k_windows
+    from recft_utils.benchmark.rolling import TOP_K_SETTINGS, top_k_table, top_k_windows
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
     from recft_utils.models.two_tower import catalogue_titles, encode_catalogue
@@ -149,7 +152,7 @@ def _rolling_top_k(args) -> None:
     settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
     interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
     started = time.perf_counter()
-    plan = ROLLING_PLAN[args.profile]
+    plan = get_profile(args.profile).rolling_benchmark
     vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
     scores, choices = top_k_windows(interactions, vectors, catalogue_titles(interactions), plan["seeds"],
                                     args.windows, epochs=plan["two_tower_epochs"], selection_seed=settings.seed,
@@ -163,20 +166,21 @@ def _rolling_top_k(args) -> None:
 
 
 def _serving(args) -> None:
-    from recft_utils.benchmark.serving import LOAD_REQUESTS, TARGETS, history_payloads, serving_records, target_check
+    from recft_utils.serving.load_test import TARGETS, history_payloads, serving_records, target_check
     from recft_utils.errors import MissingArtefactError
-    from recft_utils.serving.export import export_run, run_test_task
+    from recft_utils.serving.export import export_run
     from recft_utils.serving.process import ServiceProcess
 
-    model_dir = Path(args.model) if args.model else Path(args.run_dir) / "04_serving" / "model"
+    run = Run(args.run_dir)
+    model_dir = Path(args.model) if args.model else run.path("04_serving", Run.EXPORTED_MODEL)
     if not (model_dir / "metadata.json").exists():
         if args.model:
             raise MissingArtefactError(f"{model_dir} is not an exported model: run notebook 04 or `recft export`.")
-        print(f"exporting step 3's model of {args.run_dir} to {model_dir}")
-        export_run(args.run_dir, model_dir)
-    task, _ = run_test_task(args.run_dir)
+        print(f"exporting step 3's model of {run.folder} to {model_dir}")
+        export_run(run.folder, model_dir)
+    task = run.task("test")
     payloads = history_payloads(task, n=500, k=args.k)
-    requests = args.requests or LOAD_REQUESTS["workshop"]
+    requests = args.requests or get_profile(DEFAULT_PROFILE).load_requests
     with ServiceProcess(model_dir) as service:
         version = service.health()["model_version"]
         records = serving_records(service.url, payloads, args.concurrency, requests)
@@ -216,7 +220,7 @@ def main(argv=None) -> int:
     base.add_argument("--seed", type=int, default=0)
     base.add_argument("--bootstrap", type=int, default=1000)
     models = sub.add_parser("models", help="step 3's models, several seeds, on the test window")
-    models.add_argument("--profile", choices=["tiny", "workshop", "full"], default="workshop")
+    models.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
     models.add_argument("--out", type=Path, default=Path("runs/benchmarks/models.json"))
     models.add_argument("--dataset", default="online-retail")
     models.add_argument("--strategy", default="default", help="default | mirrored | one_device")
@@ -227,7 +231,7 @@ def main(argv=None) -> int:
     models.add_argument("--only-throughput", action="store_true",
                         help="measure only the training throughput table (writes OUT-throughput.json)")
     rolling = sub.add_parser("rolling", help="step 3's fair comparison on successive test windows, pooled")
-    rolling.add_argument("--profile", choices=["tiny", "workshop", "full"], default="workshop")
+    rolling.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
     rolling.add_argument("--windows", type=int, default=3, help="successive test windows (rolling origin)")
     rolling.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling.json"))
     rolling.add_argument("--dataset", default="online-retail")
@@ -240,14 +244,15 @@ def main(argv=None) -> int:
                          help="skip the encoder adapted on co-purchases (the slowest part)")
     top_k = sub.add_parser("rolling-top-k", help="the frozen two-tower against its encoder's top layer fine-tuned, "
                                                  "on successive test windows")
-    top_k.add_argument("--profile", choices=["tiny", "workshop", "full"], default="workshop")
+    top_k.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
     top_k.add_argument("--windows", type=int, default=3)
     top_k.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling-top-k.json"))
     top_k.add_argument("--dataset", default="online-retail")
     top_k.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
     top_k.add_argument("--bootstrap", type=int, default=1000)
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
-    serving.add_argument("--run-dir", default="runs/default", help="a run with steps 1-3 (real customers' histories)")
+    serving.add_argument("--run-dir", default=None, help="a run with steps 1-3 (real customers' histories); "
+                         "default: $RECFT_RUN_DIR, else runs/default")
     serving.add_argument("--model", default=None, help="an exported model folder (default RUN_DIR/04_serving/model, "
                                                        "exported from step 3 when missing)")
     serving.add_argument("--out", type=Path, default=Path("runs/benchmarks/serving.json"))
@@ -255,18 +260,12 @@ def main(argv=None) -> int:
     serving.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     serving.add_argument("-k", type=int, default=10)
     notebooks = sub.add_parser("notebooks", help="run time of each notebook and solution notebook, per profile")
-    notebooks.add_argument("--profiles", nargs="+", choices=["tiny", "workshop", "full"], default=["tiny", "workshop"])
+    notebooks.add_argument("--profiles", nargs="+", choices=list(PROFILES), default=["tiny", DEFAULT_PROFILE])
     notebooks.add_argument("--out", type=Path, default=Path("runs/benchmarks/notebooks.json"))
     notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
     args = parser.parse_args(argv)
-    try:
-        {"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
-         "serving": _serving,
-         "notebooks": _notebooks}[args.command](args)
-    except RecftError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
+                       "serving": _serving, "notebooks": _notebooks}[args.command], args)
 
 
 if __name__ == "__main__":

@@ -17,17 +17,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from recft_utils.benchmark.processes import in_child_process
+from recft_utils.config import get_profile
 from recft_utils.evaluation import build_task
 from recft_utils.evaluation.comparison import comparison_table, seed_summary
 from recft_utils.models.baselines import EASE, FrozenEncoderMean
 from recft_utils.models.blend import choose_weight
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
-from recft_utils.models.training_plan import (BLEND_NAME, BLEND_REGIME, PROFILE_PLAN, REGIME_SETTINGS,
+from recft_utils.models.training_plan import (BLEND_NAME, BLEND_REGIME, REGIME_SETTINGS,
                                               blend_records, evaluation_records, fine_tuned_records, peak_rss_mb,
                                               regime_config, seed_model_records, two_tower_records)
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
-__all__ = ["BLEND_NAME", "BLEND_REGIME", "PROFILE_PLAN", "REGIME_SETTINGS", "FrozenStart", "ablation_records",
+__all__ = ["BLEND_NAME", "BLEND_REGIME", "REGIME_SETTINGS", "FrozenStart", "ablation_records",
            "comparison_table", "evaluation_records", "model_records", "regime_config", "seed_summary",
            "throughput_records"]
 
@@ -60,7 +61,7 @@ class FrozenStart:
         from recft_utils.text import SentenceEncoder
 
         task = build_task(self.interactions, self.split, self.window)
-        frozen = TwoTowerRecommender(self.item_vectors, self.config, seed=self.seed).restore(task, self.weights)
+        frozen = TwoTowerRecommender(self.item_vectors, self.config, seed=self.seed).start_from(task, self.weights)
         return FineTunedRecommender(frozen, catalogue_titles(self.interactions), SentenceEncoder.load, settings,
                                     valid_task=task if self.window == "valid" else None)
 
@@ -90,7 +91,7 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
                   k: int = 10, bootstrap: int = 1000, strategy: str = "default", selection_seed: int = 42,
                   progress: bool = True, search_dir=None, regimes=("top_k", "lora", "full"),
                   chosen: dict | None = None) -> list[dict]:
-    """The frozen encoder, the seed's ID model, the two-tower model and each fine-tuning regime.
+    """The frozen encoder, the methodology's ID model, the two-tower model and each fine-tuning regime.
 
     ``selection_seed`` seeds the validation runs that choose settings and epoch
     counts, as notebook 03 does with its ``seed`` parameter; with ``search_dir``
@@ -100,7 +101,7 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     """
     from tqdm import tqdm
 
-    plan = PROFILE_PLAN[profile]
+    plan = get_profile(profile).training
     test = build_task(interactions, split, "test")
     valid = build_task(interactions, split, "valid")
     records = []
@@ -118,7 +119,7 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     started = time.perf_counter()
     ease = EASE().fit(test)
     ease_seconds = time.perf_counter() - started
-    blend_weight, _ = choose_weight(TwoTowerRecommender(item_vectors, config).restore(valid, valid_start.weights),
+    blend_weight, _ = choose_weight(TwoTowerRecommender(item_vectors, config).start_from(valid, valid_start.weights),
                                     EASE().fit(valid), valid)
     if chosen is not None:
         chosen.update(config=config, epochs=epochs, regime_epochs=dict(tuned), blend_weight=blend_weight)
@@ -160,7 +161,6 @@ def ablation_records(interactions, split, item_vectors, config: TwoTowerConfig, 
     The augmented titles are made as notebook 02 makes them (same seed, same
     number of items), then encoded by the pretrained model.
     """
-    from recft_utils.config import PROFILES
     from recft_utils.models.tuning import ablation
     from recft_utils.models.two_tower import catalogue_titles, encode_augmented_titles
     from recft_utils.text import SentenceEncoder, augmentation, encoder as text_encoder
@@ -170,9 +170,9 @@ def ablation_records(interactions, split, item_vectors, config: TwoTowerConfig, 
         encoder.tokenizer, text_encoder.token_embedding_matrix(encoder.backbone))
     titles = catalogue_titles(interactions)
     items = pd.DataFrame({"item_id": titles.index, "item_text": titles.to_numpy()})
-    augmented = augmentation.augment_titles(items, synonyms, seed=seed, n_items=PROFILES[profile].augment_titles)
+    augmented = augmentation.augment_titles(items, synonyms, seed=seed, n_items=get_profile(profile).augment_titles)
     valid = build_task(interactions, split, "valid")
-    table = ablation(item_vectors, valid, config, PROFILE_PLAN[profile]["seeds"],
+    table = ablation(item_vectors, valid, config, get_profile(profile).training["seeds"],
                      augmented_vectors=encode_augmented_titles(augmented, encoder))
     return table.assign(peak_rss_mb=round(peak_rss_mb(), 1)).to_dict(orient="records")
 
@@ -188,6 +188,6 @@ def throughput_records(interactions, split, item_vectors, profile: str = "worksh
     start = FrozenStart.of(two_tower, two_tower.model, interactions, split, "test")
     variants = [("top_k", {}), ("top_k", {"jit_compile": True}), ("top_k", {"mixed_precision": True}),
                 ("lora", {}), ("full", {}), ("full", {"mixed_precision": True})]
-    steps = PROFILE_PLAN[profile]["throughput_steps"]
+    steps = get_profile(profile).training["throughput_steps"]
     return [in_child_process(regime_throughput, start, regime_config(regime, profile, **change), steps)
             for regime, change in variants]

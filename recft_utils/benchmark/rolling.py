@@ -15,18 +15,13 @@ from dataclasses import replace
 import pandas as pd
 from tqdm import tqdm
 
+from recft_utils.config import get_profile
 from recft_utils.evaluation.rolling_origin import paired_comparison, pooled_verdict, rolling_origins, window_table
 from recft_utils.models.encoder_adaptation import AdaptationConfig
 from recft_utils.models.fine_tuning import FineTuneConfig
 from recft_utils.models.two_tower import TwoTowerConfig
 from recft_utils.models.window_comparison import ADAPTED, BLEND, NO_PRIOR, TEXT, TEXT_IDS, compare_on_window
 
-# Seeds, the epoch cap of the two-tower variants and the encoder adaptation's pairs, per profile.
-ROLLING_PLAN = {
-    "tiny": {"seeds": [0], "two_tower_epochs": 3, "adaptation_pairs": 2_000},
-    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "adaptation_pairs": 20_000},
-    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "adaptation_pairs": 60_000},
-}
 # settings of the encoder adaptation, from validation runs of the latest window (see the README)
 ADAPTATION = AdaptationConfig(learning_rate=1e-4, anchor=1.0)
 
@@ -36,7 +31,7 @@ def rolling_comparison(interactions: pd.DataFrame, item_vectors: pd.DataFrame, t
                        selection_seed: int = 42, bootstrap: int = 1000, progress: bool = True,
                        adapt_encoder: bool = True):
     """Records, per-customer scores and the choices of every window (window 1 = the latest)."""
-    plan = ROLLING_PLAN[profile]
+    plan = get_profile(profile).rolling_benchmark
     adaptation = replace(ADAPTATION, max_pairs=plan["adaptation_pairs"]) if adapt_encoder else None
     base = TwoTowerConfig(epochs=plan["two_tower_epochs"])
     records, scores, choices = [], [], {}
@@ -138,8 +133,8 @@ def top_k_windows(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles
         chooser = TwoTowerRecommender(item_vectors, base, seed=selection_seed, valid_task=valid)
         frozen_epochs = chooser.select_epochs()
         frozen_valid = max(point["valid_ndcg@10"] for point in chooser.validation_curve)
-        start = TwoTowerRecommender(item_vectors, base, seed=selection_seed).restore(
-            valid, chooser.valid_model.get_weights(), frozen_epochs)
+        start = TwoTowerRecommender(item_vectors, base, seed=selection_seed).start_from(
+            valid, chooser.valid_model.get_weights())
         tuner = FineTunedRecommender(start, titles, SentenceEncoder.load, settings, valid_task=valid)
         best_epoch = tuner.select_epochs(start.model)
         tuned_valid = max(point["valid_ndcg@10"] for point in tuner.validation_curve)

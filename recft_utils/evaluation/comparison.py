@@ -35,3 +35,12 @@ def comparison_table(records: list[dict], k: int = 10) -> pd.DataFrame:
     seconds = summary.groupby("model", sort=False)["train_seconds"].first()
     table["train s"] = seconds.reindex(table.index).round(1)
     return table.fillna("–")
+
+
+def records_table(records: list[dict], k: int = 10, digits: int = 3) -> pd.DataFrame:
+    """Models as rows, ``ndcg@k`` per view as columns (rounded), like the guide's table."""
+    frame = pd.DataFrame(records)
+    table = frame.pivot_table(index="model", columns="view", values=f"ndcg@{k}", sort=False)
+    table = table.reindex(columns=[v for v in ("all", "discovery", "cold") if v in table.columns])
+    table.columns = [f"NDCG@{k} {v}" for v in table.columns]
+    return table.round(digits)

@@ -40,14 +40,23 @@ def _hits(scores, truth, k):
     return hits & valid
 
 
-def ndcg_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
-    """Binary-relevance NDCG@k: DCG of the top k over the DCG of a perfect list."""
-    hits = _hits(scores, truth, k)
+def ndcg_from_hits(hits: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """Binary-relevance NDCG of ranked lists, the one formula every NDCG here uses.
+
+    ``hits`` (users x k) is true where the item at that rank is relevant; ``relevant``
+    (users,) counts each user's relevant items (the ideal list holds ``min(relevant, k)``).
+    A user with nothing relevant gets 0.
+    """
+    hits = np.asarray(hits, dtype=bool)
     discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
     dcg = hits @ discounts
-    n_relevant = np.minimum(truth.sum(axis=1), hits.shape[1])
-    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[n_relevant]
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(relevant, hits.shape[1])]
     return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+
+def ndcg_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
+    """Binary-relevance NDCG@k: DCG of the top k over the DCG of a perfect list."""
+    return ndcg_from_hits(_hits(scores, truth, k), truth.sum(axis=1))
 
 
 def recall_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:

@@ -49,10 +49,6 @@ class EvalTask:
     eval_rows: np.ndarray  # rows of ``users`` that are evaluated
     truth: sp.csr_matrix  # eval users x items: bought in the window
 
-    @property
-    def cold_columns(self) -> np.ndarray:
-        return np.arange(self.n_warm, len(self.items))
-
     def summary(self) -> dict:
         return {
             "window": self.window,

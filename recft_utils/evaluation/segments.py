@@ -48,14 +48,11 @@ def per_customer(top: np.ndarray, task, view: str = "discovery") -> pd.DataFrame
     """One row per evaluated customer: ``hit``, ``recall``, ``ndcg`` of their top-k, and how many items they bought."""
     truth = _discovery_truth(task) if view == "discovery" else task.truth.toarray()
     hits = np.take_along_axis(truth, np.maximum(top, 0), axis=1) & (top >= 0)
-    k = top.shape[1]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
     bought = truth.sum(axis=1)
-    ideal = np.array([discounts[:min(n, k)].sum() for n in bought])
     with np.errstate(invalid="ignore", divide="ignore"):
         frame = pd.DataFrame({
             "user_id": task.users[task.eval_rows], "bought": bought, "hit": hits.any(axis=1).astype(float),
-            "recall": hits.sum(axis=1) / bought, "ndcg": (hits * discounts).sum(axis=1) / ideal})
+            "recall": hits.sum(axis=1) / bought, "ndcg": metrics.ndcg_from_hits(hits, bought)})
     return frame[frame["bought"] > 0].reset_index(drop=True)
 
 
@@ -145,23 +142,21 @@ def recommendation_profile(top: np.ndarray, task) -> dict:
             "novelty": float(-np.log2(share[shown]).mean())}
 
 
-def new_customer_scores(task, k: int = 10, days: int = 30) -> pd.DataFrame:
-    """Customers who bought in the window without any earlier purchase, served the fallback a shop would
-    use for them (the ``days``-day best-sellers): ``hit``, ``recall`` and ``ndcg`` per customer."""
-    from recft_utils.models import Popularity
-
+def new_customer_scores(task, fallback, k: int = 10) -> pd.DataFrame:
+    """Customers who bought in the window without any earlier purchase, served the list a shop shows
+    them: ``fallback``, a recommender fitted on ``task`` that ignores history (e.g. ``Popularity(30)``,
+    the best-sellers). ``hit``, ``recall`` and ``ndcg`` per customer."""
     new = task.target[~task.target["user_id"].isin(task.users)]
     if new.empty:
         return pd.DataFrame(columns=["user_id", "bought", "hit", "recall", "ndcg"])
     column = pd.Series(np.arange(len(task.items)), index=task.items)
-    top = metrics.top_k(Popularity(days).fit(task).score(np.array([0])), k)[0]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    top = metrics.top_k(fallback.score(task.eval_rows[:1]), k)[0]  # the same list for every customer
     rows = []
     for user, items in new.groupby("user_id")["item_id"].unique().items():
         hits = np.isin(top, column.reindex(items).to_numpy())
         bought = len(items)
         rows.append({"user_id": user, "bought": bought, "hit": float(hits.any()), "recall": hits.sum() / bought,
-                     "ndcg": (hits * discounts).sum() / discounts[:min(bought, k)].sum()})
+                     "ndcg": float(metrics.ndcg_from_hits(hits[None], np.array([bought]))[0])})
     return pd.DataFrame(rows)
 
 

@@ -52,7 +52,7 @@ class ModelRegistry:
     def champion_dir(self) -> Path:
         version = self.champion()
         if version is None:
-            raise RecftError(f"{self.root} has no champion yet: promote a version first (recft promote).")
+            raise RecftError(f"{self.root} has no champion yet: train its first version, which becomes the champion, with `recft retrain --as-of YYYY-MM-DD --registry {self.root}` (or run notebook 06).")
         return self.versions_dir / version
 
     def promote(self, version: str, reason: str, decision: dict | None = None) -> dict:

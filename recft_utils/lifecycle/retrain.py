@@ -25,6 +25,7 @@ from recft_utils.evaluation.split import TemporalSplit
 from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
 from recft_utils.lifecycle.registry import ModelRegistry
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
+from recft_utils.run import Run
 
 
 def _windows(interactions: pd.DataFrame, as_of: pd.Timestamp, valid_days: int) -> TemporalSplit:
@@ -42,7 +43,7 @@ def load_version(registry: ModelRegistry, version: str, interactions, item_vecto
     config = TwoTowerConfig(**training["config"])
     split = _windows(interactions, pd.Timestamp(training["as_of"]), training["valid_days"])
     task = build_task(interactions, split, "valid")
-    return TwoTowerRecommender(item_vectors, config, seed=training["seed"]).restore(
+    return TwoTowerRecommender(item_vectors, config, seed=training["seed"]).start_from(
         task, load_model(folder / "two_tower.keras").get_weights())
 
 
@@ -60,11 +61,12 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     previous = load_version(registry, champion, interactions, item_vectors) if champion else None
     started = time.perf_counter()
     n = warm_epochs if previous is not None and warm_epochs else epochs
-    challenger = TwoTowerRecommender(item_vectors, config, seed=seed).fit(valid, n, warm_from=previous)
+    challenger = TwoTowerRecommender(item_vectors, config, seed=seed)
+    challenger = challenger.start_from(valid, previous, n) if previous is not None else challenger.fit(valid, n)
     seconds = time.perf_counter() - started
     version = f"{as_of:%Y%m%d}-{dt.datetime.now():%H%M%S}"
     with atomic_directory(registry.new_version_dir(version)) as folder:  # the version appears complete or not at all
-        export_recommender(challenger.carry_over(current).model, current, folder, titles, version=version,
+        export_recommender(challenger.like().start_from(current, challenger).model, current, folder, titles, version=version,
                            max_history=config.max_history, source={"as_of": str(as_of.date()), "champion": champion})
         save_model(challenger.model, folder / "two_tower.keras")
         write_json(folder / "training.json", {"as_of": str(as_of.date()), "valid_days": valid_days, "seed": seed,
@@ -73,7 +75,7 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     if previous is None:
         entry = registry.promote(version, "first model of the registry")
     else:
-        decision = promotion_decision(discovery_scores(previous.carry_over(valid), valid),
+        decision = promotion_decision(discovery_scores(previous.like().start_from(valid, previous), valid),
                                       discovery_scores(challenger, valid), alpha=alpha)
         record = registry.promote if decision["decision"] == "promote" else registry.keep
         entry = record(version, decision["reason"], decision)
@@ -84,14 +86,10 @@ def retrain_run(run_dir, as_of: str, registry_root=None, epochs: int | None = No
                 **options) -> dict:
     """:func:`retrain` with a run's data (step 2), text vectors and settings (step 3); the registry
     defaults to ``run_dir/06_iteration/registry``."""
-    from recft_utils.artefacts import require_step, step_dir
-
-    step2, step3 = require_step(run_dir, "02_data_preparation"), require_step(run_dir, "03_fine_tuning")
-    saved = read_json(step3 / "two_tower_config.json")
+    run = Run(run_dir)
+    saved = run.model_config()
     config = TwoTowerConfig.from_saved(saved)
-    interactions = pd.read_parquet(step2 / "interactions.parquet")
-    titles = pd.read_parquet(step2 / "items.parquet").set_index("item_id")["item_text"]
-    vectors = pd.read_parquet(step3 / "item_vectors.parquet").set_index("item_id")
-    registry_root = registry_root or step_dir(run_dir, "06_iteration") / "registry"
+    registry_root = registry_root or run.path("06_iteration", "registry")
+    interactions, vectors, titles = run.interactions(), run.item_vectors(), run.titles()
     return retrain(interactions, vectors, config, registry_root, as_of, epochs or saved["epochs"],
                    warm_epochs, titles=titles, **options)

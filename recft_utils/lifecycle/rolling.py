@@ -19,16 +19,37 @@ import time
 
 import pandas as pd
 
+from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task
 from recft_utils.evaluation.split import TemporalSplit
 from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from recft_utils.monitoring.drift import drift_report
 
-# Months simulated per profile (each is the first day of a month the models are scored on).
-MONTHS = {"tiny": ["2011-11-01", "2011-12-01"],
-          "workshop": ["2011-09-01", "2011-10-01", "2011-11-01", "2011-12-01"],
-          "full": [f"2011-{m:02d}-01" for m in range(2, 13)]}
+# A simulated month is scored on its data: one with fewer days (the extract's last, cut short) is skipped.
+MIN_MONTH_DAYS = 7
+
+
+def last_months(interactions: pd.DataFrame, count: int, valid_days: int = 14) -> list[str]:
+    """The first days of the data's last ``count`` months (ISO dates, oldest first), from the data itself.
+
+    A month counts when it has at least :data:`MIN_MONTH_DAYS` days of data and
+    its validation days (the ``valid_days`` before it) lie within the data; a
+    profile's ``iteration_months`` says how many. Raises a
+    :class:`~recft_utils.errors.ParameterError` when the data spans too few.
+    """
+    first, last = interactions["timestamp"].min(), interactions["timestamp"].max()
+    start = (last - pd.Timedelta(days=MIN_MONTH_DAYS)).to_period("M").to_timestamp()
+    months = []
+    while len(months) < count and start - pd.Timedelta(days=valid_days) > first:
+        months.insert(0, start)
+        start -= pd.offsets.MonthBegin(1)
+    if len(months) < count:
+        raise ParameterError(
+            f"The data ({first.date()} to {last.date()}) holds {len(months)} month(s) with {valid_days} days of "
+            f"history before them, but {count} are simulated: pass fewer with -p months "
+            f"\"YYYY-MM-01,...\" or use a profile with fewer iteration_months.")
+    return [str(m.date()) for m in months]
 
 
 def month_windows(interactions: pd.DataFrame, months: list[str], valid_days: int = 14) -> list[TemporalSplit]:
@@ -55,14 +76,15 @@ def simulate(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: Two
             if name == "warm start" and champion is None:
                 continue
             started = time.perf_counter()
-            model = TwoTowerRecommender(item_vectors, config, seed=seed).fit(valid, n, warm_from=warm_from)
+            model = TwoTowerRecommender(item_vectors, config, seed=seed)
+            model = model.start_from(valid, warm_from, n) if warm_from is not None else model.fit(valid, n)
             trained[name] = (model, time.perf_counter() - started)
         if champion is None:
             decision = {"decision": "promote", "reason": "first model: nothing to compare with", "p_value": None}
             new_champion = trained["scratch"][0]
         else:
             challenger = trained["warm start"][0]
-            decision = promotion_decision(discovery_scores(champion.carry_over(valid), valid),
+            decision = promotion_decision(discovery_scores(champion.like().start_from(valid, champion), valid),
                                           discovery_scores(challenger, valid), alpha=alpha)
             new_champion = challenger if decision["decision"] == "promote" else champion
         decisions.append({"month": month, **decision})
@@ -74,7 +96,7 @@ def simulate(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: Two
             models["last month's champion, not retrained"] = (champion, 0.0)
         models["serving (champion after the decision)"] = (new_champion, None)
         for name, (model, seconds) in models.items():
-            ndcg = float(discovery_scores(model.carry_over(test), test)["ndcg"].mean())
+            ndcg = float(discovery_scores(model.like().start_from(test, model), test)["ndcg"].mean())
             rows.append({"month": month, "model": name, "ndcg@10": ndcg, "train_seconds": seconds,
                          "decision": decision["decision"], **{k: v for k, v in drift.items() if k != "alerts"},
                          "alerts": ", ".join(drift["alerts"])})

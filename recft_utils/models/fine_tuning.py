@@ -34,15 +34,14 @@ import pandas as pd
 from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
 from recft_utils.text.encoder import mean_pool
+from recft_utils.models.optimization import OptimizerSettings, scale_for_replicas
 from recft_utils.models.training_data import first_sale_days, multi_hot, order_examples
 from recft_utils.models.two_tower import (
     EarlyStoppingOnNDCG,
     TwoTowerRecommender,
-    _optimizer,
     build_model,
     daily_popularity,
     keras,
-    keras_loss,
     tf,
 )
 
@@ -63,7 +62,7 @@ def check_regime(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class FineTuneConfig:
+class FineTuneConfig(OptimizerSettings):
     """Settings of the encoder-training stage (the frozen stage uses :class:`TwoTowerConfig`)."""
 
     label = "fine-tuning setting"  # for error messages (a class attribute, not a field)
@@ -86,7 +85,8 @@ class FineTuneConfig:
     def checked(self, num_layers: int | None = None) -> "FineTuneConfig":
         """Refuse values that cannot train, before any work starts."""
         check_regime(self.regime)
-        for name in ("top_layers", "lora_rank", "epochs", "batch_size", "negatives", "learning_rate"):
+        self.check_optimizer()
+        for name in ("top_layers", "lora_rank", "epochs", "batch_size", "negatives"):
             if getattr(self, name) <= 0:
                 raise ParameterError(f"Fine-tuning {name} must be positive, got {getattr(self, name)}.")
         if num_layers is not None and self.regime == "top_k" and self.top_layers > num_layers:
@@ -95,8 +95,8 @@ class FineTuneConfig:
             raise ParameterError(f"sequence_length must be from 8 to 512 tokens, got {self.sequence_length}.")
         if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
             raise ParameterError(f"steps_per_epoch must be positive or None, got {self.steps_per_epoch}.")
-        if self.patience < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
-            raise ParameterError("patience and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
+        if self.patience < 0:
+            raise ParameterError(f"Fine-tuning patience must be >= 0, got {self.patience}.")
         return self
 
 
@@ -225,7 +225,7 @@ class EncoderFineTuner(keras.Model):
             logits = tf.matmul(user, items, transpose_b=True) + self.ranker.item_prior(x["day"], candidates)
             loss = sampled_softmax_loss(logits, tf.gather(self.log_q, candidates), excluded)
             loss += tf.add_n(self.losses) if self.losses else 0.0
-            scaled = self.optimizer.scale_loss(keras_loss.scale_loss_for_distribution(loss))
+            scaled = self.optimizer.scale_loss(scale_for_replicas(loss))
         pairs = [(g, w) for g, w in zip(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
                  if g is not None]
         self.optimizer.apply_gradients(pairs)
@@ -342,7 +342,7 @@ class FineTunedRecommender(Recommender):
         started = time.perf_counter()
         model, x, y = self.build(task, frozen_model)
         per_epoch = min(int(np.ceil(len(y) / config.batch_size)), config.steps_per_epoch or len(y))
-        model.compile(optimizer=_optimizer(config, epochs * per_epoch), jit_compile=config.jit_compile)
+        model.compile(optimizer=config.optimizer(epochs * per_epoch), jit_compile=config.jit_compile)
         timer = StepTimer()
         callbacks = [timer, _RefreshCatalogue()]
         if monitor is not None:
@@ -361,7 +361,7 @@ class FineTunedRecommender(Recommender):
     def throughput(self, task, frozen_model, steps: int = 8) -> float:
         """Examples per second of this regime's training step, from ``steps`` steps on ``task``."""
         model, x, y = self.build(task, frozen_model)
-        model.compile(optimizer=_optimizer(self.config, steps), jit_compile=self.config.jit_compile)
+        model.compile(optimizer=self.config.optimizer(steps), jit_compile=self.config.jit_compile)
         timer = StepTimer()
         n = min(len(y), (steps + 1) * self.config.batch_size)
         model.fit({k: v[:n] for k, v in x.items()}, y[:n], batch_size=self.config.batch_size, epochs=1,
@@ -393,9 +393,9 @@ class FineTunedRecommender(Recommender):
         """
         self.encoder.save_preset(folder)
 
-    def _logits(self, model, task, rows):
-        return self.frozen._logits(model, task, rows)
+    def model_scores(self, model, task, rows):
+        return self.frozen.model_scores(model, task, rows)
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
-        return self._logits(self.model, self.task, user_rows)
+        return self.model_scores(self.model, self.task, user_rows)
 

@@ -1,6 +1,6 @@
-"""The seed document's model, rebuilt correctly in Keras 3.
+"""The ID-embedding model of the methodology recft follows, rebuilt correctly in Keras 3.
 
-The seed's listing mixes PyTorch calls into Keras (``AdamW(model.parameters(),
+The methodology's listing (quoted, with its bugs marked, in notebook 03) mixes PyTorch calls into Keras (``AdamW(model.parameters(),
 lr=...)``, ``fit_generator``, an undefined ``device``), pads (user, item)
 pairs as if they were sequences and one-hot encodes a binary label. What it
 describes is sound and is what this module builds:
@@ -31,13 +31,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 @dataclass(frozen=True)
 class SeedModelConfig:
-    embedding_dim: int = 64  # the seed's Embedding(..., 64)
-    hidden: int = 32  # the seed's Dense(32, activation="relu")
-    dropout: float = 0.2  # the seed's Dropout(0.2)
+    embedding_dim: int = 64  # the listing's Embedding(..., 64)
+    hidden: int = 32  # the listing's Dense(32, activation="relu")
+    dropout: float = 0.2  # the listing's Dropout(0.2)
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     negatives: int = 4  # sampled non-purchases per purchase
-    epochs: int = 10  # the seed's epochs = 10
+    epochs: int = 10  # the listing's epochs = 10
     patience: int = 2
     batch_size: int = 4096  # large batches: the pairs are many and the network tiny
 

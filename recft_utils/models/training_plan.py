@@ -1,9 +1,9 @@
-"""Step 3's training plan: what each profile trains, and the one code path that trains and evaluates it.
+"""What steps 1 and 3 train for a profile, and the one code path that trains and evaluates it.
 
-Notebook 03 and ``python -m recft_utils.benchmark models`` both call the
-functions here, so the chapter never re-implements the benchmark: the
-chapter trains fewer seeds and a smaller budget (``PROFILE_PLAN[...]["chapter"]``),
-the benchmark the rest.
+Notebooks 01 and 03 and ``python -m recft_utils.benchmark`` both call the
+functions here, so a chapter never re-implements the benchmark: notebook 03
+trains fewer seeds and a smaller budget (the profile's ``training["chapter"]``
+in :data:`recft_utils.config.PROFILES`), the benchmark the rest.
 
 Every record has the keys of the baselines benchmark (``model``, ``view``,
 ``ndcg@10``, ``recall@10``, ``n_users``, ``family``, split dates) plus
@@ -16,34 +16,15 @@ import resource
 import time
 
 import pandas as pd
+from tqdm import tqdm
 
-from recft_utils.evaluation import evaluate, summarise
+from recft_utils.config import get_profile
+from recft_utils.evaluation import TemporalSplit, build_task, evaluate, summarise
+from recft_utils.models.baselines import classical_baselines
 from recft_utils.models.blend import ScoreBlend
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
 from recft_utils.models.two_tower import TwoTowerRecommender
-
-# Seeds, epoch budgets and search trials per profile: tiny is a smoke test, workshop what a
-# learner runs. Fine-tuning epochs are budgets: early stopping on the validation window
-# picks fewer when they do not help (a budget of one epoch leaves nothing to choose).
-# "chapter": what notebook 03 runs within its time budget: fewer seeds and trials, the
-# top-k regime judged on the validation window with a step budget (``top_k_steps``, None:
-# whole epochs), and only a few steps of LoRA and full fine-tuning (enough to measure
-# their cost); the benchmark runs the rest.
-PROFILE_PLAN = {
-    "tiny": {"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
-             "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
-             "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                         "top_k_steps": 4, "other_regime_steps": 2}},
-    "workshop": {"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
-                 "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
-                 "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                             "top_k_steps": 40, "other_regime_steps": 3}},
-    "full": {"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
-             "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
-             "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
-                         "top_k_steps": None, "other_regime_steps": None}},
-}
 
 # The frozen two-tower model blended with EASE (the best classical baseline), weight chosen on validation.
 BLEND_NAME = "blend: two-tower (frozen) + EASE"
@@ -66,13 +47,47 @@ SERVING_RULE = ("Step 4 serves the candidate with the highest discovery NDCG@10 
 
 def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
     """The fine-tuning settings of ``regime`` with the profile's epoch budget."""
-    settings = {"epochs": PROFILE_PLAN[profile]["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime], **changes}
+    settings = {"epochs": get_profile(profile).training["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime], **changes}
     return FineTuneConfig(regime=regime, **settings).checked()
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def baseline_records(interactions: pd.DataFrame, split: TemporalSplit, window: str = "test",
+                     k: int = 10, bootstrap: int = 1000, seed: int = 0,
+                     progress: bool = True) -> list[dict]:
+    """Fit and evaluate every classical baseline, the fair ones too; one record per (model, view).
+
+    The fair baselines (:mod:`recft_utils.models.fair_baselines`) are tuned
+    on the validation window first, then fitted on ``window``'s history
+    (with ``window="valid"`` they are tuned and scored on the same window:
+    optimistic, and said so by their ``tuned_on`` field). Each record
+    carries the split dates and the fit/evaluation seconds, so a JSON file
+    of records is self-describing.
+    """
+    from recft_utils.models.fair_baselines import tune_fair_baselines
+    from recft_utils.models.two_tower import catalogue_titles
+
+    task = build_task(interactions, split, window)
+    started = time.perf_counter()
+    fair = tune_fair_baselines(build_task(interactions, split, "valid"), catalogue_titles(interactions))
+    tuning_seconds = (time.perf_counter() - started) / len(fair)
+    fits = [(model.fit, 0.0, {}) for model in classical_baselines(seed=seed)]
+    fits += [(baseline.fit, tuning_seconds, {"tuned_on": f"valid ({baseline.view})", "chosen": baseline.settings_text})
+             for baseline in fair]
+    records = []
+    for fit, extra_seconds, extra in tqdm(fits, desc=f"baselines ({window})", disable=not progress):
+        started = time.perf_counter()
+        fitted = fit(task)
+        per_user = evaluate(fitted, task, k=k)
+        seconds = time.perf_counter() - started + extra_seconds
+        for record in summarise(per_user, fitted.name, k=k, bootstrap=bootstrap, seed=seed, family=fitted.family):
+            records.append({**record, "window": window, "train_seconds": round(seconds, 2), **extra,
+                            **split.as_dict()})
+    return records
 
 
 def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstrap=1000, extra=None):
@@ -86,7 +101,7 @@ def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstra
 
 
 def seed_model_records(task, split, seeds, epochs: int, k: int = 10, bootstrap: int = 1000) -> list[dict]:
-    """The seed document's ID model, rebuilt (:mod:`.seed_model`), trained and evaluated once per seed."""
+    """The methodology's ID-embedding model, rebuilt (:mod:`.seed_model`), trained and evaluated once per seed."""
     records = []
     for seed in seeds:
         started = time.perf_counter()

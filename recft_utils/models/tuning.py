@@ -10,7 +10,7 @@ each hyper-parameter's default), so the search can only match or improve on
 the model trained without it. The budget is a number of trials and a cap on
 epochs per trial: a tiny one in the ``workshop`` profile, a real one in ``full``.
 
-:func:`ablation` then asks whether the seed's two robustness ideas help the
+:func:`ablation` then asks whether the methodology's two robustness ideas help the
 chosen model: training on augmented titles, and FGM adversarial training.
 """
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
+from recft_utils.run import Run
 from recft_utils.models.training_data import (
     daily_popularity,
     first_sale_days,
@@ -47,7 +48,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402  (after the backend is chosen)
 import tensorflow as tf  # noqa: E402
-from keras.src.losses import loss as keras_loss  # noqa: E402  (Keras's distribution scaling of a loss)
+
+from recft_utils.models.optimization import OptimizerSettings, scale_for_replicas, unscale_for_replicas  # noqa: E402
 
 # Each fit builds a new model, so Keras traces new functions on purpose; TF's "retracing" warnings
 # about that would only alarm a learner.
@@ -55,7 +57,7 @@ tf.get_logger().setLevel("ERROR")
 
 
 @dataclass(frozen=True)
-class TwoTowerConfig:
+class TwoTowerConfig(OptimizerSettings):
     label = "two-tower setting"  # for error messages (a class attribute, not a field)
 
     dim: int = 128
@@ -78,7 +80,8 @@ class TwoTowerConfig:
 
     def checked(self) -> "TwoTowerConfig":
         """Refuse values that cannot train, before any work starts."""
-        positive = ("dim", "epochs", "batch_size", "max_history", "popularity_days", "learning_rate")
+        self.check_optimizer()
+        positive = ("dim", "epochs", "batch_size", "max_history", "popularity_days")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ParameterError(f"Two-tower {name} must be positive, got {getattr(self, name)}.")
@@ -86,8 +89,8 @@ class TwoTowerConfig:
             raise ParameterError(f"Two-tower dropout must be in [0, 1), got {self.dropout}.")
         if self.adversarial_epsilon < 0:
             raise ParameterError(f"adversarial_epsilon must be >= 0, got {self.adversarial_epsilon}.")
-        if self.l2 < 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
-            raise ParameterError("l2 and weight_decay must be >= 0 and warmup_fraction in [0, 1).")
+        if self.l2 < 0:
+            raise ParameterError(f"Two-tower l2 must be >= 0, got {self.l2}.")
         if not (self.text or self.item_ids):
             raise ParameterError("A two-tower item tower needs text, item IDs or both (text=False needs item_ids=True).")
         return self
@@ -142,6 +145,11 @@ class TextTwoTower(keras.Model):
         self.demand = keras.layers.Dense(1, kernel_regularizer=regulariser, name="text_demand") if text_prior else None
         # training-only options (not saved: a loaded model scores, it does not train)
         self.title_variants, self.adversarial_epsilon = None, 0.0
+        self.loss_tracker = keras.metrics.Mean(name="loss")  # the mean training loss of an epoch
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]  # reset by fit at each epoch
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
@@ -199,17 +207,16 @@ class TextTwoTower(keras.Model):
                 if adversarial:
                     inner.watch(text)
                 logits = self.training_logits(x, self.item_matrix(text))
-                loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
             if adversarial:
                 push = tf.stop_gradient(tf.math.l2_normalize(inner.gradient(loss, text), axis=-1))
                 adversarial = self.training_logits(x, self.item_matrix(text + self.adversarial_epsilon * push))
-                loss += keras_loss.scale_loss_for_distribution(tf.reduce_mean(softmax_over_catalogue(y, adversarial)))
-            self._loss_tracker.update_state(keras_loss.unscale_loss_for_distribution(loss),
-                                            sample_weight=tf.shape(y)[0])
+                loss += scale_for_replicas(tf.reduce_mean(softmax_over_catalogue(y, adversarial)))
+            self.loss_tracker.update_state(unscale_for_replicas(loss), sample_weight=tf.shape(y)[0])
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients([(g, w) for g, w in zip(gradients, self.trainable_weights) if g is not None])
-        return self.compute_metrics(x, y, logits)
+        return {"loss": self.loss_tracker.result()}
 
     def _training_text(self):
         if self.title_variants is None:
@@ -233,8 +240,9 @@ class TextTwoTower(keras.Model):
         return scores - tf.cast(inputs["seen"], scores.dtype) * 1e9
 
 
-def warm_start(model: "TextTwoTower", previous: "TextTwoTower", items: np.ndarray, previous_items: np.ndarray):
-    """Copy what ``previous`` learned into ``model``, built for a newer catalogue ``items``.
+def transfer_weights(model: "TextTwoTower", previous: "TextTwoTower", items: np.ndarray, previous_items: np.ndarray):
+    """Copy what ``previous`` learned into ``model``, built for a newer catalogue ``items``
+    (what :meth:`TwoTowerRecommender.start_from` does with a fitted recommender).
 
     The adapter, the user tower, the recency decay and the popularity weight
     are copied as they are; item biases (and ID embeddings) follow their item
@@ -281,13 +289,6 @@ def softmax_over_catalogue(y_true, logits):
     return -tf.reduce_sum(y_true * log_p, axis=-1) / tf.maximum(tf.reduce_sum(y_true, axis=-1), 1.0)
 
 
-def _optimizer(config: TwoTowerConfig, steps: int):
-    warmup = int(steps * config.warmup_fraction)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(steps - warmup, 1), warmup_target=config.learning_rate, warmup_steps=warmup)
-    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
-
-
 class TwoTowerRecommender(Recommender):
     """Fit on a task's history, score its evaluated customers over the full catalogue.
 
@@ -319,7 +320,7 @@ class TwoTowerRecommender(Recommender):
         self.stats: dict = {}
 
     # -- training -----------------------------------------------------------
-    def _train(self, task, epochs: int, monitor=None, warm_from=None):
+    def _train(self, task, epochs: int, monitor=None, source=None):
         from recft_utils.models.distribute import get_strategy
 
         keras.utils.set_random_seed(self.seed)
@@ -333,9 +334,9 @@ class TwoTowerRecommender(Recommender):
         steps = epochs * int(np.ceil(len(histories) / config.batch_size))
         with get_strategy(self.strategy).scope():
             model = self._build(task)
-            if warm_from is not None:
-                warm_start(model, warm_from.model, task.items, warm_from.task.items)
-            model.compile(optimizer=_optimizer(config, steps), loss=softmax_over_catalogue)
+            if source is not None:
+                self._load(model, task, source)
+            model.compile(optimizer=config.optimizer(steps), loss=softmax_over_catalogue)
             model.adversarial_epsilon = config.adversarial_epsilon
             if self.augmented_vectors is not None:
                 model.title_variants = tf.constant(title_variants(self.item_vectors, self.augmented_vectors, task.items))
@@ -359,27 +360,37 @@ class TwoTowerRecommender(Recommender):
         return build_model(vectors, daily_popularity(task, self.config.popularity_days), task.n_warm, self.config,
                            first_sale_days(task))
 
-    def carry_over(self, task) -> "TwoTowerRecommender":
-        """This fitted model applied to a later ``task`` without training: its catalogue (new items
-        scored by their text) and popularity table are the new task's, its learned weights are this
-        model's (see :func:`warm_start`). What a deployed model does when nobody retrains it."""
-        other = TwoTowerRecommender(self.item_vectors, self.config, seed=self.seed, name=self.name)
-        Recommender.fit(other, task)
-        other.model, other.epochs, other.stats = other._build(task), 0, {"train_seconds": 0.0}
-        warm_start(other.model, self.model, task.items, self.task.items)
-        return other
+    def start_from(self, task, source, epochs: int = 0) -> "TwoTowerRecommender":
+        """This recommender on ``task``, starting from what ``source`` learned: the one way to restore,
+        carry over or warm-start a two-tower model.
 
-    def restore(self, task, weights: list, epochs: int | None = None):
-        """This recommender as fitted on ``task``, from the weights of such a fit (``model.get_weights()``).
-
-        Rebuilds a trained model in another process without training it again
-        (the benchmark fine-tunes each regime in a child process).
+        ``source`` is either the weights of a model fitted on ``task`` itself (``model.get_weights()``,
+        e.g. of a saved model, loaded in another process: restored exactly), or a fitted
+        :class:`TwoTowerRecommender` of this task or an earlier one (carried over to this task's
+        catalogue and popularity table: see :func:`transfer_weights`). With ``epochs`` > 0 the model
+        then trains that many epochs from there (a warm start); with 0 it scores as it is, what a
+        deployed model does when nobody retrains it.
         """
         super().fit(task)
         self.epochs = epochs
-        self.model = self._build(task)
-        self.model.set_weights(weights)
+        if epochs:
+            self.model, _ = self._train(task, epochs, source=source)
+        else:
+            self.model, self.stats = self._build(task), {"train_seconds": 0.0}
+            self._load(self.model, task, source)
         return self
+
+    def like(self) -> "TwoTowerRecommender":
+        """An unfitted recommender with this one's vectors, settings, seed and name (for :meth:`start_from`)."""
+        return TwoTowerRecommender(self.item_vectors, self.config, seed=self.seed, name=self.name,
+                                   strategy=self.strategy, family=self.family)
+
+    @staticmethod
+    def _load(model: "TextTwoTower", task, source) -> None:
+        if isinstance(source, TwoTowerRecommender):
+            transfer_weights(model, source.model, task.items, source.task.items)
+        else:
+            model.set_weights(source)
 
     def select_epochs(self) -> int:
         """Early stopping on the validation window: the best epoch count."""
@@ -387,24 +398,25 @@ class TwoTowerRecommender(Recommender):
         self.validation_curve, self.valid_model = stopper.curve, model
         return stopper.best_epoch
 
-    def fit(self, task, epochs: int | None = None, warm_from: "TwoTowerRecommender | None" = None):
-        """Train on ``task``'s history; with ``warm_from`` (a model fitted on an earlier task), start
-        from its weights instead of a random initialisation (see :func:`warm_start`)."""
+    def fit(self, task, epochs: int | None = None):
+        """Train on ``task``'s history from a random initialisation (``epochs``: by early stopping on
+        ``valid_task`` when given, else the config's); to start from a trained model, :meth:`start_from`."""
         super().fit(task)
         if epochs is None:
             epochs = self.select_epochs() if self.valid_task is not None else self.config.epochs
         self.epochs = epochs
-        self.model, _ = self._train(task, epochs, warm_from=warm_from)
+        self.model, _ = self._train(task, epochs)
         return self
 
     # -- scoring ------------------------------------------------------------
-    def _logits(self, model, task, rows: np.ndarray) -> np.ndarray:
+    def model_scores(self, model, task, rows: np.ndarray) -> np.ndarray:
+        """Scores of ``model`` (this recommender's Keras model or one being trained) for ``task``'s ``rows``."""
         histories = window_histories(task, rows, self.config.max_history)
         inputs = {**histories.as_inputs(), "seen": np.zeros((len(rows), len(task.items)), np.float32)}
         return np.asarray(model.predict_on_batch(inputs))
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
-        return self._logits(self.model, self.task, user_rows)
+        return self.model_scores(self.model, self.task, user_rows)
 
 
 class EarlyStoppingOnNDCG(keras.callbacks.Callback):
@@ -423,7 +435,7 @@ class EarlyStoppingOnNDCG(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         from recft_utils.evaluation import evaluate
 
-        scorer = _FixedScorer(lambda rows: self.recommender._logits(self.model, self.task, rows))
+        scorer = _FixedScorer(lambda rows: self.recommender.model_scores(self.model, self.task, rows))
         ndcg = float(evaluate(scorer, self.task, views=("discovery",))["discovery"]["ndcg"].mean())
         self.curve.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "valid_ndcg@10": ndcg})
         logs["valid_ndcg@10"] = ndcg  # later callbacks (TensorBoard) record it too
@@ -529,10 +541,7 @@ def load_model(path) -> TextTwoTower:
 
 def recommender_from_run(run_dir, task) -> TwoTowerRecommender:
     """Step 3's saved model of ``run_dir`` as a recommender fitted on ``task`` (the test task), ready to score."""
-    from recft_utils.artefacts import read_json, require_step
-
-    step3 = require_step(run_dir, "03_fine_tuning")
-    saved = read_json(step3 / "two_tower_config.json")
-    vectors = pd.read_parquet(step3 / "item_vectors.parquet").set_index("item_id")
-    return TwoTowerRecommender(vectors, TwoTowerConfig.from_saved(saved), seed=saved.get("seed", 0)).restore(
-        task, load_model(step3 / "two_tower.keras").get_weights(), saved.get("epochs"))
+    run = Run(run_dir)
+    saved = run.model_config()
+    return TwoTowerRecommender(run.item_vectors(), TwoTowerConfig.from_saved(saved), seed=saved.get("seed", 0)
+                               ).start_from(task, load_model(run.model_weights()).get_weights())

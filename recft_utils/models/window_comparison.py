@@ -83,8 +83,8 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int) -
         model = TwoTowerRecommender(item_vectors, config, seed=seed, valid_task=valid_task, name=name)
         epochs = model.select_epochs()
         best = max(point["valid_ndcg@10"] for point in model.validation_curve)
-        valid_model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name).restore(
-            valid_task, model.valid_model.get_weights(), epochs)
+        valid_model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name).start_from(
+            valid_task, model.valid_model.get_weights())
         chosen[name] = (config, epochs, best, valid_model)
 
     for name, change in VARIANTS.items():

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from recft_utils.artefacts import atomic_path, read_json, require_step
+from recft_utils.artefacts import atomic_path, read_json
+from recft_utils.run import Run
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -44,16 +45,15 @@ def _percent(value: float) -> str:
 
 
 def _common(run_dir) -> dict:
-    step1 = require_step(run_dir, "01_requirements")
-    protocol = read_json(step1 / "protocol.json")
+    protocol = Run(run_dir).protocol()
     return {"run_dir": str(run_dir), "generated": dt.date.today().isoformat(), "profile": protocol["profile"],
             "split": {**protocol, "test_end": protocol["test_end"][:10]}}
 
 
 def datasheet(run_dir) -> str:
     """The dataset's datasheet (Markdown) from steps 1 and 2 of ``run_dir``."""
-    step1, step2 = require_step(run_dir, "01_requirements"), require_step(run_dir, "02_data_preparation")
-    data = {**read_json(step1 / "figures.json"), **read_json(step2 / "figures.json")}
+    run = Run(run_dir)
+    data = {**run.figures("01_requirements"), **run.figures("02_data_preparation")}
     data["density_pct"] = _percent(data["density"])
     data["top10_share_pct"] = _percent(data["top10_item_share"])
     cleaning = pd.DataFrame(data["cleaning"])[["rule", "rows_removed", "rows_left"]]
@@ -65,16 +65,15 @@ def datasheet(run_dir) -> str:
 def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.DataFrame, profile: dict,
                min_customers: int) -> str:
     """The served model's card (Markdown) from steps 1–4 of ``run_dir`` and step 5's segment results."""
-    step1 = require_step(run_dir, "01_requirements")
-    step3, step4 = require_step(run_dir, "03_fine_tuning"), require_step(run_dir, "04_serving")
-    metadata = read_json(step4 / "model" / "metadata.json")
-    config = read_json(step3 / "two_tower_config.json")
+    run = Run(run_dir)
+    metadata = read_json(run.exported_model_dir() / "metadata.json")
+    config = run.model_config()
     regime = config["fine_tuning"]["regime"]
     model = {**config, **metadata, "name": "recft two-tower recommender (text item tower)",
              "regime": "frozen" if regime == "frozen" else f"fine-tuned ({regime.replace('_', '-')})"}
-    test = next(t for t in read_json(step1 / "figures.json")["split"] if t["window"] == "test")
-    overall = pd.DataFrame(read_json(step3 / "figures.json")["table"]).set_index("model")
-    ab = read_json(step4 / "ab.json") if (step4 / "ab.json").exists() else None
+    test = next(t for t in run.figures("01_requirements")["split"] if t["window"] == "test")
+    overall = pd.DataFrame(run.figures("03_fine_tuning")["table"]).set_index("model")
+    ab = run.read("04_serving", Run.AB_TEST) if run.path("04_serving", Run.AB_TEST).exists() else None
     replay = None if ab is None else (
         f"{_percent(ab['hit_rate_' + ab['a']])} against {_percent(ab['hit_rate_' + ab['b']])} for {ab['b']} "
         f"(difference {100 * ab['difference']:+.1f} points, 95 % interval {100 * ab['low']:+.1f} to "

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recft_utils.artefacts import atomic_path, require_step
+from recft_utils.artefacts import atomic_path
 from recft_utils.errors import ParameterError
+from recft_utils.run import Run
 
 REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "reports" / "segment_report.ipynb"
 SEGMENTS = ("country", "activity", "tenure")
-STEP = "05_collaboration"
 
 
 def slug(value: str) -> str:
@@ -33,9 +33,8 @@ def slug(value: str) -> str:
 
 
 def load_inputs(run_dir) -> dict[str, pd.DataFrame]:
-    """The tables notebook 05 wrote for the reports."""
-    folder = require_step(run_dir, STEP)
-    return {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("customers", "recommendations", "purchases")}
+    """The tables notebook 05 wrote for the reports (see :meth:`Run.report_tables`)."""
+    return Run(run_dir).report_tables()
 
 
 def segment_values(customers: pd.DataFrame, segment: str, min_customers: int = 1) -> list[str]:
@@ -128,7 +127,7 @@ def run_reports(run_dir, segment: str = "country", values=None, min_customers: i
     values = check_values(customers, segment, values) if values else segment_values(customers, segment, min_customers)
     if not values:
         raise ParameterError(f"No {segment} has {min_customers} or more evaluated customers; lower --min-customers.")
-    out = Path(out) if out is not None else run_dir / STEP / "reports"
+    out = Path(out) if out is not None else Run(run_dir).path("05_collaboration", "reports")
     out.mkdir(parents=True, exist_ok=True)
     results = []
     # processes, not threads: papermill changes the working directory of its process while it runs

@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from recft_utils.artefacts import atomic_directory, sha256_file, write_json
 from recft_utils.models.training_data import day_index, origin, window_histories
+from recft_utils.run import Run
 
 FORMAT = "recft-saved-model/1"
 
@@ -138,25 +139,17 @@ def export_recommender(model, task, folder, titles: pd.Series | None = None, ver
 
 def run_test_task(run_dir):
     """The test task of a run (steps 1 and 2's protocol and interactions) and the catalogue's titles."""
-    from recft_utils.artefacts import read_json, require_step
-    from recft_utils.datasets.preparation import check_protocol
-    from recft_utils.evaluation import build_task
-
-    step1, step2 = require_step(run_dir, "01_requirements"), require_step(run_dir, "02_data_preparation")
-    protocol = read_json(step1 / "protocol.json")
-    split = check_protocol(protocol, protocol["test_days"], protocol["valid_days"], protocol["dataset"])
-    task = build_task(pd.read_parquet(step2 / "interactions.parquet"), split, "test")
-    return task, pd.read_parquet(step2 / "items.parquet").set_index("item_id")["item_text"]
+    run = Run(run_dir)
+    return run.task("test"), run.titles()
 
 
 def export_run(run_dir, out=None) -> Path:
     """Export step 3's saved model of ``run_dir`` (default destination ``run_dir/04_serving/model``)."""
-    from recft_utils.artefacts import read_json, require_step, step_dir
-    from recft_utils.models.two_tower import load_model
+    from recft_utils.models.two_tower import load_model  # Keras only where a Keras model is read
 
-    step3 = require_step(run_dir, "03_fine_tuning")
+    run = Run(run_dir)
     task, titles = run_test_task(run_dir)
-    config = read_json(step3 / "two_tower_config.json")
-    out = Path(out) if out is not None else step_dir(run_dir, "04_serving") / "model"
-    return export_recommender(load_model(step3 / "two_tower.keras"), task, out, titles,
+    config = run.model_config()
+    out = Path(out) if out is not None else run.path("04_serving", Run.EXPORTED_MODEL)
+    return export_recommender(load_model(run.model_weights()), task, out, titles,
                               max_history=config["max_history"], source={"run_dir": str(run_dir)})

@@ -144,17 +144,16 @@ def serve(model_dir=None, host: str = "127.0.0.1", port: int = 8000, log_level: 
           registry=None, reload_seconds: float = 1.0) -> None:
     """Load and check the model (a clear error before anything listens), then serve until stopped.
 
-    With ``registry`` (a :class:`~recft_utils.lifecycle.registry.ModelRegistry` folder) the service
-    answers with its champion and hot-reloads a newly promoted or rolled-back one.
+    With ``registry`` (a :class:`~recft_utils.lifecycle.registry.ModelRegistry`, which ``recft serve
+    --registry`` opens: the lifecycle builds on serving, not the other way round) the service answers
+    with its champion and hot-reloads a newly promoted or rolled-back one.
     """
     import uvicorn
 
     watcher = None
     if registry is not None:
-        from recft_utils.lifecycle.registry import ModelRegistry
         from recft_utils.serving.reload import RegistryWatcher
 
-        registry = ModelRegistry(registry)
         holder = ModelHolder(ServedModel.load(registry.champion_dir()))
         watcher = RegistryWatcher(registry, holder, reload_seconds)
         watcher.start()

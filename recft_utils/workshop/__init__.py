@@ -1,1 +1,2 @@
-"""Workshops: checkpoints, the offline bundle, JupyterLab, measured notebook times."""
+"""Workshop tooling (no notebook imports it): checkpoints, the offline bundle, the JupyterLab harness,
+measured notebook times and the facilitator's agenda."""

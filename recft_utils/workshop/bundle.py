@@ -34,8 +34,8 @@ import tomllib
 from pathlib import Path
 
 from recft_utils.artefacts import atomic_directory, atomic_path, read_json, sha256_file, write_json
-from recft_utils.cli import MODEL_PACKAGE
-from recft_utils.errors import DatasetError, RecftError
+from recft_utils.errors import DatasetError, RecftError, run_action
+from recft_utils.text.encoder import MODEL_PIP_SPEC as MODEL_PACKAGE
 
 PIP_VERSION = "26.3"  # the pip `make setup` installs
 MANIFEST = "MANIFEST.json"
@@ -328,15 +328,14 @@ def main(argv=None) -> int:
     parser.add_argument("--archive", action=argparse.BooleanOptionalAction, default=True,
                         help="also write DIR.tar.gz (default: yes)")
     args = parser.parse_args(argv)
-    try:
+
+    def act() -> None:
         if args.verify:
             print(f"{verify(args.verify)} files match {MANIFEST}")
         else:
             build(args.out, archive=args.archive)
-    except RecftError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_action(act)
 
 
 if __name__ == "__main__":

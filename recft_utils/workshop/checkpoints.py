@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recft_utils.artefacts import MANIFEST, STEPS, read_json
+from recft_utils.config import DEFAULT_PROFILE, default_run_dir
 from recft_utils.errors import ParameterError
+from recft_utils.run import STEPS, Run
 
 
 def check_step_number(step: int) -> int:
@@ -25,10 +26,10 @@ def check_step_number(step: int) -> int:
 
 def is_complete(run_dir: Path, step: str, profile: str, dataset: str) -> bool:
     """Whether ``step`` finished in ``run_dir`` with this profile and dataset."""
-    manifest = Path(run_dir) / step / MANIFEST
-    if not manifest.exists():
+    run = Run(run_dir)
+    if run.manifest(step) is None:
         return False
-    parameters = read_json(manifest).get("parameters", {})
+    parameters = run.parameters_of(step)
     return parameters.get("profile") == profile and parameters.get("dataset", dataset) == dataset
 
 
@@ -44,15 +45,14 @@ def steps_to_run(run_dir: Path, step: int, profile: str, dataset: str) -> list[s
     return []
 
 
-def make_checkpoint(step: int, profile: str = "workshop", dataset: str = "online-retail",
+def make_checkpoint(step: int, profile: str = DEFAULT_PROFILE, dataset: str = "online-retail",
                     run_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, list[str]]:
     """Execute notebooks 01..``step`` (those not already done) into ``run_dir``.
 
     Returns the run folder and the notebook numbers executed. The default run
-    folder is ``runs/default``: the one a notebook opened in JupyterLab uses.
+    folder (``$RECFT_RUN_DIR``, else ``runs/default``) is the one a notebook opened in JupyterLab uses.
     """
-    from recft_utils.config import default_run_dir
-    from recft_utils.runner import run_chain
+    from recft_utils.runner import run_chain  # papermill, only when something is executed
 
     run_dir = Path(run_dir) if run_dir else default_run_dir()
     if Path(dataset).is_file():  # the manifests record the absolute path the runner passes

@@ -15,32 +15,22 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import weakref
 from pathlib import Path
 
 from recft_utils.errors import RecftError
-from recft_utils.serving.process import _stop_with_parent, _terminate, free_port
+from recft_utils.serving.process import ChildServer
 
 KERNEL = "recft"
 # No news feed, no update check, no toast asking about them: nothing leaves the machine.
 QUIET_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
-def _stop_and_clean(process: subprocess.Popen, private: str, log) -> None:
-    _terminate(process)  # SIGTERM: the server shuts its kernels down before it exits
-    log.close()
-    shutil.rmtree(private, ignore_errors=True)
-
-
-class LabProcess:
+class LabProcess(ChildServer):
     """``jupyter lab`` (from this Python's environment) serving ``root_dir``.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`. ``url`` is the
@@ -51,20 +41,17 @@ class LabProcess:
     this process's); the Jupyter and IPython folders in it are replaced by private ones.
     """
 
+    name = "JupyterLab"
+
     def __init__(self, root_dir, host: str = "127.0.0.1", port: int | None = None,
                  startup_seconds: float = 120, env: dict | None = None,
                  kernel_name: str = KERNEL, settings: dict | None = None):
+        super().__init__(host, port, startup_seconds)
         self.root_dir = Path(root_dir).resolve()
-        self.host = host
-        self.port = port or free_port(host)
-        self.url = f"http://{host}:{self.port}"
         self.token = secrets.token_hex(24)
-        self.startup_seconds = startup_seconds
         self.env = dict(os.environ if env is None else env)
         self.kernel_name = kernel_name
         self.settings = {**QUIET_SETTINGS, **(settings or {})}
-        self.process: subprocess.Popen | None = None
-        self.private_dir: Path | None = None  # settings, runtime files, IPython history; removed on stop
 
     def _private_environment(self, private: Path) -> dict:
         env = dict(self.env)
@@ -87,8 +74,11 @@ class LabProcess:
     def start(self) -> "LabProcess":
         if not self.root_dir.is_dir():
             raise RecftError(f"JupyterLab's root folder {self.root_dir} does not exist.")
-        private = self.private_dir = Path(tempfile.mkdtemp(prefix="recft-lab-"))
-        self._log = tempfile.TemporaryFile(mode="w+")
+        # settings, runtime files, IPython history: removed when the server stops
+        self.private_dir = Path(tempfile.mkdtemp(prefix="recft-lab-"))
+        return super().start()
+
+    def command(self) -> list[str]:
         command = [
             sys.executable, "-m", "jupyterlab", "--no-browser",
             f"--ServerApp.ip={self.host}", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
@@ -99,32 +89,13 @@ class LabProcess:
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--ServerApp.allow_root=True")  # containers and CI machines run as root
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=self._private_environment(private), cwd=self.root_dir,
-                                        preexec_fn=_stop_with_parent if sys.platform == "linux" else None)
-        self._finalizer = weakref.finalize(self, _stop_and_clean, self.process, str(private), self._log)
-        deadline = time.monotonic() + self.startup_seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = self.output()[-3000:]
-                self.stop()
-                raise RecftError(f"JupyterLab stopped during start-up (exit code {self.process.returncode}):\n{log}")
-            try:
-                self.status()
-                return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.25)
-        log = self.output()[-3000:]
-        self.stop()
-        raise RecftError(f"JupyterLab did not answer on {self.url} within {self.startup_seconds:g} s "
-                         f"(`{' '.join(command[:3])} ...`); the end of its log:\n{log}")
+        return command
 
-    def output(self) -> str:
-        """What the server printed so far (empty once it is stopped)."""
-        if self._log.closed:
-            return ""
-        self._log.seek(0)
-        return self._log.read()
+    def popen_options(self) -> dict:
+        return {"env": self._private_environment(self.private_dir), "cwd": self.root_dir}
+
+    def ready(self):
+        return self.status()
 
     def api(self, path: str):
         """GET ``/api/<path>`` with the token; the decoded JSON."""
@@ -139,13 +110,3 @@ class LabProcess:
     def lab_url(self, path: str = "") -> str:
         """The address of ``/lab/tree/<path>`` that logs a browser in with the token."""
         return f"{self.url}/lab/tree/{urllib.parse.quote(path)}?token={self.token}"
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self._finalizer()
-
-    def __enter__(self) -> "LabProcess":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
