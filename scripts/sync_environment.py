@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def render() -> str:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    python = project["requires-python"].split(",")[0].lstrip(">=")
+    python = project["requires-python"]  # a conda match spec too: python>=3.11.5,<3.14
     lines = [
         "# Generated from pyproject.toml by scripts/sync_environment.py: do not edit by hand.",
         "# conda env create -f environment.yml && conda activate recft && recft install-model",
@@ -23,7 +23,7 @@ def render() -> str:
         "channels:",
         "  - conda-forge",
         "dependencies:",
-        f"  - python={python}",
+        f"  - python{python}",
         "  - pip",
         "  - pip:",
         "      - -c constraints.txt",

@@ -42,10 +42,27 @@ def kind_of(item) -> str:
     return next((kind for fixture, kind in KIND_OF_FIXTURE.items() if fixture in fixtures), "unit")
 
 
+# `make test` runs two pytest-xdist workers with `--dist loadgroup`: a group runs in one worker, in
+# order. The committed notebooks read each other's run folder (01 before 02 ...), and the tests of
+# the session's tiny chain share it: one worker each, so each is executed once.
+GROUP_OF_FIXTURE = {"tiny_run": "tiny-run", "offline_install": "offline-bundle"}
+
+
+def group_of(item) -> str | None:
+    if item.path.suffix == ".ipynb":
+        return "committed-notebooks"
+    fixtures = getattr(item, "fixturenames", ())
+    return next((group for fixture, group in GROUP_OF_FIXTURE.items() if fixture in fixtures), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Give each test its kind; skip tests marked slow unless asked for with ``-m slow`` or ``RECFT_SLOW=1``."""
+    """Give each test its kind and xdist group; skip tests marked slow unless asked for with ``-m slow``
+    or ``RECFT_SLOW=1``."""
     for item in items:
         item.add_marker(kind_of(item))
+        if group_of(item):
+            item.add_marker(pytest.mark.xdist_group(group_of(item)))
     if "slow" in (config.getoption("markexpr") or "") or os.environ.get("RECFT_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow (minutes): run with -m slow or RECFT_SLOW=1")

@@ -51,9 +51,10 @@ def test_the_bundle_installs_offline_and_runs_the_first_notebooks(offline_instal
 
 
 def test_requirements_are_the_pinned_packages_the_build_backend_and_pip():
-    wanted = bundle.requirements(ROOT)
-    assert "tensorflow==2.21.0" in wanted and "pytest==9.2.0" in wanted  # dependencies and the test extra
-    assert {"setuptools>=77", "wheel", "pip==26.3"} <= set(wanted)
+    wanted = bundle.requirements(ROOT)  # at constraints.txt's versions
+    assert "tensorflow~=2.21.0" in wanted and "pytest~=9.2.0" in wanted  # dependencies and the test extra
+    assert {"wheel", "pip==26.3"} <= set(wanted)
+    assert bundle.build_requirements(ROOT) == ["setuptools>=77"]  # the newest: not constraints.txt's runtime pin
 
 
 def test_source_files_are_the_checkout_without_ignored_or_output_folders():

@@ -208,6 +208,40 @@ def _notebooks(args) -> None:
     print(f"wrote {args.out}")
 
 
+# What `benchmark tests` times: a name, and the pytest arguments of that selection (README, "Tests").
+TEST_SELECTIONS = {
+    "fast (-m unit)": ["tests", "-m", "unit"],
+    "all (make test)": ["tests", "notebooks", "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with",
+                        "tests/nbval_sanitize.cfg", "-n", "2", "--dist", "loadgroup"],
+}
+
+
+def _tests(args) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from recft_utils.config import project_root
+
+    records = []
+    for name, selection in TEST_SELECTIONS.items():
+        if args.only and name.split()[0] not in args.only:
+            continue
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "pytest", *selection, "-q", "-p", "no:cacheprovider"],
+                              cwd=project_root(), capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+        counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
+        records.append({"selection": name, "command": "pytest " + " ".join(selection), "seconds": round(seconds, 1),
+                        "exit_code": done.returncode, **counts})
+        print(f"{name}: {seconds:.0f} s, {summary}")
+    from recft_utils.workshop.timings import machine
+
+    write_json(args.out, {"machine": machine(), "records": records})
+    print(f"wrote {args.out}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recft_utils.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -263,9 +297,13 @@ def main(argv=None) -> int:
     notebooks.add_argument("--profiles", nargs="+", choices=list(PROFILES), default=["tiny", DEFAULT_PROFILE])
     notebooks.add_argument("--out", type=Path, default=Path("runs/benchmarks/notebooks.json"))
     notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
+    tests = sub.add_parser("tests", help="wall time of the fast tests and of the whole suite (README, Tests)")
+    tests.add_argument("--out", type=Path, default=Path("runs/benchmarks/tests.json"))
+    tests.add_argument("--only", nargs="+", choices=[name.split()[0] for name in TEST_SELECTIONS],
+                       help="time only these selections")
     args = parser.parse_args(argv)
     return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
-                       "serving": _serving, "notebooks": _notebooks}[args.command], args)
+                       "serving": _serving, "notebooks": _notebooks, "tests": _tests}[args.command], args)
 
 
 if __name__ == "__main__":

