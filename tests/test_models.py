@@ -1,4 +1,4 @@
-"""Step 3's models on real data: training material, the seed model, the two-tower model."""
+"""Step 3's models on the synthetic shop: training material, the seed model, the two-tower model."""
 
 import subprocess
 import sys
@@ -15,8 +15,8 @@ from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig, training
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, config_with, encode_catalogue
 
 
-def test_examples_come_from_the_history_and_target_only_new_items(sample):
-    _, valid, _ = sample
+def test_examples_come_from_the_history_and_target_only_new_items(shop_sample):
+    _, valid, _ = shop_sample
     histories, targets, seen = training_data.order_examples(valid, max_history=20)
     start_day = training_data.day_index([valid.start], training_data.origin(valid))[0]
     assert len(histories) > 100 and histories.day.max() < start_day
@@ -25,8 +25,8 @@ def test_examples_come_from_the_history_and_target_only_new_items(sample):
         assert len(new) and not set(new) & set(before)
 
 
-def test_window_histories_hold_what_each_customer_bought_before(sample):
-    _, _, test = sample
+def test_window_histories_hold_what_each_customer_bought_before(shop_sample):
+    _, _, test = shop_sample
     rows = test.eval_rows[:20]
     histories = training_data.window_histories(test, rows, max_history=500)
     for i, row in enumerate(rows):
@@ -34,8 +34,8 @@ def test_window_histories_hold_what_each_customer_bought_before(sample):
         assert set(histories.items[i][histories.mask[i] > 0]) == bought
 
 
-def test_daily_popularity_counts_only_the_past(sample):
-    _, valid, _ = sample
+def test_daily_popularity_counts_only_the_past(shop_sample):
+    _, valid, _ = shop_sample
     table = training_data.daily_popularity(valid, days=30)
     start = training_data.origin(valid)
     day = table.shape[0] - 1
@@ -46,17 +46,18 @@ def test_daily_popularity_counts_only_the_past(sample):
     assert (table[0] == 0).all()
 
 
-def test_training_pairs_mix_purchases_and_sampled_negatives(sample):
-    _, _, test = sample
+def test_training_pairs_mix_purchases_and_sampled_negatives(shop_sample):
+    _, _, test = shop_sample
     users, items, labels = training_pairs(test.matrix[:, : test.n_warm], 4, test.n_warm, np.random.default_rng(0))
     assert labels.mean() == pytest.approx(0.2)
     negatives = labels == 0
     bought = np.asarray(test.matrix[users[negatives], items[negatives]]).ravel()
-    assert (bought > 0).mean() < 0.01  # collisions are rare after one resample
+    density = test.matrix[:, : test.n_warm].nnz / (test.matrix.shape[0] * test.n_warm)
+    assert (bought > 0).mean() < density / 2  # one draw collides at about the density; a resample far less
 
 
-def test_seed_model_scores_the_full_catalogue_like_its_network(sample):
-    _, _, test = sample
+def test_seed_model_scores_the_full_catalogue_like_its_network(shop_sample):
+    _, _, test = shop_sample
     model = SeedIDModel(SeedModelConfig(epochs=1), seed=0).fit(test)
     rows = test.eval_rows[:5]
     scores = model.score(rows)
@@ -67,9 +68,9 @@ def test_seed_model_scores_the_full_catalogue_like_its_network(sample):
     assert np.allclose(1 / (1 + np.exp(-scores[0, items])), np.asarray(out).ravel(), atol=1e-5)
 
 
-def test_two_tower_trains_and_ranks_new_items(sample, vectors):
-    _, valid, test = sample
-    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=4, patience=1), seed=0, valid_task=valid)
+def test_two_tower_trains_and_ranks_new_items(shop_sample, shop_vectors):
+    _, valid, test = shop_sample
+    model = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=4, patience=1), seed=0, valid_task=valid)
     model.fit(test)
     assert 1 <= model.epochs <= 4 and model.stats["examples_per_second"] > 0
     per_user = evaluate(model, test)
@@ -79,18 +80,18 @@ def test_two_tower_trains_and_ranks_new_items(sample, vectors):
     assert np.isfinite(scores).all()
 
 
-def test_two_tower_is_deterministic_for_a_seed(sample, vectors):
-    _, _, test = sample
+def test_two_tower_is_deterministic_for_a_seed(shop_sample, shop_vectors):
+    _, _, test = shop_sample
     config = TwoTowerConfig(epochs=2)
-    a = TwoTowerRecommender(vectors, config, seed=3).fit(test).score(test.eval_rows[:4])
-    b = TwoTowerRecommender(vectors, config, seed=3).fit(test).score(test.eval_rows[:4])
+    a = TwoTowerRecommender(shop_vectors, config, seed=3).fit(test).score(test.eval_rows[:4])
+    b = TwoTowerRecommender(shop_vectors, config, seed=3).fit(test).score(test.eval_rows[:4])
     assert np.allclose(a, b, atol=1e-4)
 
 
 def test_bad_settings_fail_before_training():
-    vectors = pd.DataFrame(np.zeros((1, 4)), index=["85123A"])
+    shop_vectors = pd.DataFrame(np.zeros((1, 4)), index=["85123A"])
     with pytest.raises(ParameterError, match="Unknown strategy 'tpu-pod'"):
-        TwoTowerRecommender(vectors, strategy="tpu-pod")
+        TwoTowerRecommender(shop_vectors, strategy="tpu-pod")
     with pytest.raises(ParameterError, match="dim must be positive"):
         config_with(TwoTowerConfig(), dim=0)
     with pytest.raises(ParameterError, match="Unknown two-tower setting"):
@@ -128,8 +129,8 @@ MIRRORED = textwrap.dedent("""
     interactions = load_interactions("online-retail", max_customers=200, seed=1)[0]
     test = build_task(interactions, temporal_split(interactions), "test")
     assert get_strategy("mirrored").num_replicas_in_sync == 2
-    vectors = encode_catalogue(interactions, SentenceEncoder.load())
-    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1, batch_size=64), strategy="mirrored").fit(test)
+    shop_vectors = encode_catalogue(interactions, SentenceEncoder.load())
+    model = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1, batch_size=64), strategy="mirrored").fit(test)
     assert np.isfinite(model.score(test.eval_rows[:3])).all()
     print("replicas 2, trained", model.stats["train_examples"], "examples")
 """)
@@ -152,11 +153,11 @@ LOAD_AND_SCORE = textwrap.dedent("""
 """)
 
 
-def test_saved_model_scores_the_same_in_a_fresh_process(sample, vectors, tmp_path):
+def test_saved_model_scores_the_same_in_a_fresh_process(shop_sample, shop_vectors, tmp_path):
     from recft_utils.models.two_tower import save_model
 
-    _, _, test = sample
-    recommender = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
+    _, _, test = shop_sample
+    recommender = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
     rows = test.eval_rows[:8]
     histories = training_data.window_histories(test, rows, recommender.config.max_history)
     inputs = {**histories.as_inputs(), "seen": np.zeros((len(rows), len(test.items)), np.float32)}
@@ -179,10 +180,10 @@ def test_loading_a_damaged_model_says_what_to_do(tmp_path):
         load_model(tmp_path / "broken.keras")
 
 
-def test_restored_two_tower_scores_like_the_fitted_one(sample, vectors):
-    _, _, test = sample
-    fitted = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
-    restored = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=5).start_from(test, fitted.model.get_weights())
+def test_restored_two_tower_scores_like_the_fitted_one(shop_sample, shop_vectors):
+    _, _, test = shop_sample
+    fitted = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
+    restored = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=5).start_from(test, fitted.model.get_weights())
     rows = test.eval_rows[:6]
     assert np.allclose(restored.score(rows), fitted.score(rows), atol=1e-6)
 
@@ -198,11 +199,11 @@ def test_child_process_returns_results_and_raises_errors():
         in_child_process(int, "twelve")
 
 
-def test_blend_weights_standardised_scores_and_is_chosen_on_validation(sample):
+def test_blend_weights_standardised_scores_and_is_chosen_on_validation(shop_sample):
     from recft_utils.models import EASE, Popularity
     from recft_utils.models.blend import ScoreBlend, choose_weight, standardise
 
-    _, valid, test = sample
+    _, valid, test = shop_sample
     ease, popularity = EASE().fit(test), Popularity(30).fit(test)
     rows = test.eval_rows[:5]
     z = standardise(ease.score(rows))
@@ -221,9 +222,9 @@ def test_blend_weights_standardised_scores_and_is_chosen_on_validation(sample):
         ScoreBlend(ease, Popularity(30).fit(valid), 0.5).fit(test)
 
 
-def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(sample, vectors):
-    _, valid, test = sample
-    earlier = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=2), seed=0).fit(valid)
+def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(shop_sample, shop_vectors):
+    _, valid, test = shop_sample
+    earlier = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=2), seed=0).fit(valid)
     carried = earlier.like().start_from(test, earlier)
     assert carried.task is test and len(np.asarray(carried.model.bias)) == len(test.items)
     shared = np.intersect1d(valid.items, test.items)
@@ -232,6 +233,6 @@ def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(sample, ve
     assert (bias(carried, test)[np.setdiff1d(test.items, valid.items)] == 0).all()
     assert np.allclose(carried.model.adapter.get_weights()[0], earlier.model.adapter.get_weights()[0])
     assert np.isfinite(carried.score(test.eval_rows[:4])).all()
-    warm = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).start_from(test, earlier, epochs=1)
-    cold = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
+    warm = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).start_from(test, earlier, epochs=1)
+    cold = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
     assert not np.allclose(warm.score(test.eval_rows[:4]), cold.score(test.eval_rows[:4]))

@@ -106,3 +106,17 @@ def test_install_sh_says_what_to_do_without_python_311(tmp_path):
                             env={**os.environ, "PYTHON": "python3.11-not-installed"})
     assert result.returncode == 1
     assert "error: python3.11-not-installed not found: install Python 3.11" in result.stderr
+
+
+def test_the_bundle_check_runs_on_a_bare_python():
+    """install.sh verifies the bundle with the system's Python before any package is installed."""
+    import shutil
+
+    python = shutil.which("python3.11")
+    if python is None:
+        pytest.fail("python3.11 is not on the PATH: the bundle's install.sh needs it (install Python 3.11)")
+    bare = subprocess.run([python, "-S", "-c", "import sys, recft_utils.workshop.bundle as b; "
+                                               "print(sorted({'numpy', 'pandas'} & set(sys.modules)))"],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": os.environ["PATH"]})
+    assert bare.returncode == 0, bare.stderr[-2000:]
+    assert bare.stdout.strip() == "[]"

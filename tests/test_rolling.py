@@ -1,26 +1,39 @@
-"""The monthly simulation of step 6 on the tiny sample: every month scored, decisions recorded."""
+"""The monthly simulation of step 6 on the synthetic shop: every month scored, decisions recorded."""
 
 import pandas as pd
+import pytest
 
+from recft_utils.errors import ParameterError
 from recft_utils.lifecycle.rolling import last_months, month_windows, simulate
 from recft_utils.models.two_tower import TwoTowerConfig
 
 
-def test_month_windows_validate_just_before_each_month(sample):
-    windows = month_windows(sample[0], ["2011-11-01", "2011-12-01"], valid_days=14)
-    assert [str(w.test_start.date()) for w in windows] == ["2011-11-01", "2011-12-01"]
-    assert str(windows[0].valid_start.date()) == "2011-10-18" and windows[0].end == windows[1].test_start
-    assert windows[1].end == sample[0]["timestamp"].max() + pd.Timedelta(seconds=1)
-    assert last_months(sample[0], 2) == ["2011-11-01", "2011-12-01"]  # from the data, not a calendar
+def test_the_months_come_from_the_data_whatever_its_year(shop_sample):
+    interactions = shop_sample[0]
+    months = last_months(interactions, 2)
+    assert months == ["2030-11-01", "2030-12-01"]  # the shop's last two months (it spans 2030)
+    earlier = interactions.assign(timestamp=interactions["timestamp"] - pd.DateOffset(years=7))
+    assert last_months(earlier, 2) == ["2023-11-01", "2023-12-01"]
+    with pytest.raises(ParameterError, match="holds 11 month.*but 40 are simulated"):
+        last_months(interactions, 40)
 
 
-def test_simulation_scores_every_model_each_month_and_records_why(sample, vectors):
-    table, decisions = simulate(sample[0], vectors, TwoTowerConfig(epochs=2), ["2011-11-01", "2011-12-01"],
+def test_month_windows_validate_just_before_each_month(shop_sample):
+    interactions = shop_sample[0]
+    windows = month_windows(interactions, last_months(interactions, 2), valid_days=14)
+    assert [str(w.test_start.date()) for w in windows] == ["2030-11-01", "2030-12-01"]
+    assert str(windows[0].valid_start.date()) == "2030-10-18" and windows[0].end == windows[1].test_start
+    assert windows[1].end == interactions["timestamp"].max() + pd.Timedelta(seconds=1)
+
+
+def test_simulation_scores_every_model_each_month_and_records_why(shop_sample, shop_vectors):
+    interactions = shop_sample[0]
+    table, decisions = simulate(interactions, shop_vectors, TwoTowerConfig(epochs=2), last_months(interactions, 2),
                                 epochs=2, warm_epochs=1, progress=False)
-    assert [d["month"] for d in decisions] == ["2011-11", "2011-12"]
+    assert [d["month"] for d in decisions] == ["2030-11", "2030-12"]
     assert decisions[0]["decision"] == "promote" and decisions[1]["decision"] in ("promote", "keep")
     assert decisions[1]["reason"] and decisions[1]["customers"] > 0
-    december = table[table["month"] == "2011-12"].set_index("model")
+    december = table[table["month"] == "2030-12"].set_index("model")
     assert {"scratch", "warm start", "last month's champion, not retrained",
             "serving (champion after the decision)"} == set(december.index)
     assert table["ndcg@10"].between(0, 1).all() and (december.loc["scratch", "train_seconds"] > 0)

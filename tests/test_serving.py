@@ -1,4 +1,5 @@
-"""Step 4: the exported SavedModel, the HTTP service as a real process, the load benchmark and the replay."""
+"""Step 4: the exported SavedModel, the HTTP service as a real process, the load benchmark and the replay
+(on the synthetic shop: serving needs a model, not a good one)."""
 
 import json
 import shutil
@@ -14,17 +15,17 @@ from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
 
 @pytest.fixture(scope="module")
-def fitted(sample, vectors):
-    """A two-tower model on the sample's test task (one epoch: serving does not need a good model)."""
-    return TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1), seed=0).fit(sample[2])
+def fitted(shop_sample, shop_vectors):
+    """A two-tower model on the shop_sample's test task (one epoch: serving does not need a good model)."""
+    return TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(shop_sample[2])
 
 
 @pytest.fixture(scope="module")
-def model_dir(fitted, sample, tmp_path_factory):
+def model_dir(fitted, shop_sample, tmp_path_factory):
     from recft_utils.serving.export import export_recommender
 
-    titles = sample[0].drop_duplicates("item_id").set_index("item_id")["item_text"]
-    return export_recommender(fitted.model, sample[2], tmp_path_factory.mktemp("served") / "model", titles)
+    titles = shop_sample[0].drop_duplicates("item_id").set_index("item_id")["item_text"]
+    return export_recommender(fitted.model, shop_sample[2], tmp_path_factory.mktemp("served") / "model", titles)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,8 @@ np.savez(sys.argv[3], ids=out["item_ids"].numpy().astype(str), scores=out["score
 """
 
 
-def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fitted, sample, model_dir, tmp_path):
-    _, _, test = sample
+def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fitted, shop_sample, model_dir, tmp_path):
+    _, _, test = shop_sample
     rows = test.eval_rows[:25]
     customers = [str(u) for u in test.users[rows]]
     result = subprocess.run([sys.executable, "-c", PARITY, str(model_dir / "saved_model"), json.dumps(customers),
@@ -60,10 +61,10 @@ def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fit
     assert np.allclose(served["scores"], np.take_along_axis(logits, expected, axis=1), atol=1e-5)
 
 
-def test_item_history_signature_matches_the_customer_signature(sample, model_dir):
+def test_item_history_signature_matches_the_customer_signature(shop_sample, model_dir):
     from recft_utils.serving.model_folder import ServedModel
 
-    _, _, test = sample
+    _, _, test = shop_sample
     served = ServedModel.load(model_dir)
     row = test.eval_rows[3]
     history = window_histories(test, np.array([row]), 50)
@@ -77,23 +78,23 @@ def test_item_history_signature_matches_the_customer_signature(sample, model_dir
     assert not set(by_items["item_id"][:2]) & set(kept["item_id"])
 
 
-def test_health_item_and_recommend_carry_the_model_version(service, model_dir, sample):
+def test_health_item_and_recommend_carry_the_model_version(service, model_dir, shop_sample):
     version = json.loads((model_dir / "metadata.json").read_text())["version"]
     health = requests.get(f"{service.url}/health", timeout=10)
     assert health.status_code == 200 and health.json()["model_version"] == version
     assert health.headers["X-Model-Version"] == version
-    item_id = str(sample[2].items[0])
+    item_id = str(shop_sample[2].items[0])
     item = requests.get(f"{service.url}/items/{item_id}", timeout=10).json()
     assert item["item_id"] == item_id and item["title"] and item["warm"] is True
-    customer = str(sample[2].users[sample[2].eval_rows[0]])
+    customer = str(shop_sample[2].users[shop_sample[2].eval_rows[0]])
     body = requests.post(f"{service.url}/recommend", json={"customer_id": customer, "k": 7}, timeout=10).json()
     assert body["model_version"] == version and len(body["recommendations"]) == 7
     scores = [r["score"] for r in body["recommendations"]]
     assert scores == sorted(scores, reverse=True)
 
 
-def test_unknown_items_are_skipped_and_listed(service, sample):
-    known = [str(i) for i in sample[2].items[:3]]
+def test_unknown_items_are_skipped_and_listed(service, shop_sample):
+    known = [str(i) for i in shop_sample[2].items[:3]]
     response = requests.post(f"{service.url}/recommend", json={"items": known + ["NOT-AN-ITEM"], "k": 5}, timeout=10)
     assert response.status_code == 200
     assert response.json()["unknown_items"] == ["NOT-AN-ITEM"] and len(response.json()["recommendations"]) == 5
@@ -141,10 +142,10 @@ def test_missing_or_damaged_model_folder_stops_start_up_with_a_clear_message(mod
     assert result.returncode == 2 and "saved_model/saved_model.pb does not match its checksum" in result.stderr
 
 
-def test_load_benchmark_reports_percentiles_without_errors(service, sample):
+def test_load_benchmark_reports_percentiles_without_errors(service, shop_sample):
     from recft_utils.serving.load_test import history_payloads, load_test, target_check
 
-    payloads = history_payloads(sample[2], n=50)
+    payloads = history_payloads(shop_sample[2], n=50)
     records = [load_test(service.url, payloads, concurrency, requests=60, warmup=5) for concurrency in (1, 8)]
     for record in records:
         assert record["errors"] == 0 and record["requests"] == 60
@@ -152,12 +153,12 @@ def test_load_benchmark_reports_percentiles_without_errors(service, sample):
     assert set(target_check(records)) == {"errors", "p99_ms_at_1", "requests_per_second_at_8", "met"}
 
 
-def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference(service, sample):
+def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference(service, shop_sample):
     from recft_utils.models import EASE
     from recft_utils.serving.replay import (ab_comparison, daily_hit_rate, ease_recommender, replay,
                                             replay_events, service_recommender)
 
-    _, _, test = sample
+    _, _, test = shop_sample
     events, skipped = replay_events(test)
     assert events and skipped["new_customer"] >= 0
     assert all(not (e.new_items & set(e.items)) for e in events)
@@ -214,7 +215,7 @@ def test_the_service_stops_when_the_python_that_started_it_fails_or_dies(model_d
     assert _gone(server)
 
 
-def test_a_promoted_model_is_hot_reloaded_without_failing_a_request(fitted, sample, tmp_path):
+def test_a_promoted_model_is_hot_reloaded_without_failing_a_request(fitted, shop_sample, tmp_path):
     import threading
     import time
 
@@ -222,7 +223,7 @@ def test_a_promoted_model_is_hot_reloaded_without_failing_a_request(fitted, samp
     from recft_utils.serving.export import export_recommender
     from recft_utils.serving.process import ServiceProcess
 
-    _, _, test = sample
+    _, _, test = shop_sample
     registry = ModelRegistry(tmp_path / "registry")
     for version in ("v1", "v2"):
         export_recommender(fitted.model, test, registry.new_version_dir(version), version=version)

@@ -210,7 +210,7 @@ def _notebooks(args) -> None:
 
 # What `benchmark tests` times: a name, and the pytest arguments of that selection (README, "Tests").
 TEST_SELECTIONS = {
-    "fast (-m unit)": ["tests", "-m", "unit"],
+    "fast (-m unit -n 2)": ["tests", "-m", "unit", "-n", "2"],
     "all (make test)": ["tests", "notebooks", "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with",
                         "tests/nbval_sanitize.cfg", "-n", "2", "--dist", "loadgroup"],
 }

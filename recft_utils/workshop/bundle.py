@@ -34,8 +34,8 @@ import tomllib
 from pathlib import Path
 
 from recft_utils.artefacts import atomic_directory, atomic_path, read_json, sha256_file, write_json
+from recft_utils.config import MODEL_PIP_SPEC as MODEL_PACKAGE
 from recft_utils.errors import DatasetError, RecftError, run_action
-from recft_utils.text.encoder import MODEL_PIP_SPEC as MODEL_PACKAGE
 
 PIP_VERSION = "26.3"  # the pip `make setup` installs
 MANIFEST = "MANIFEST.json"
