@@ -7,10 +7,10 @@ later step reads only complete steps. Every other module and notebook reads a
 run through :class:`Run`::
 
     run = Run(settings.run_dir)
-    out = run.start("03_fine_tuning", settings)   # steps 01-02 complete, with these parameters
+    out = run.start("03_fine_tuning", settings)  # steps 01-02 complete, with these parameters
     interactions, split = run.interactions(), run.split()
     ...
-    run.finish("03_fine_tuning", settings.as_dict())            # the manifest, last
+    run.finish("03_fine_tuning", settings.as_dict())  # the manifest, last
 
 Files that a later step reads are named by the attributes below; a file only its
 own notebook reads (a plot, a table shown once) keeps its literal name there.
@@ -51,8 +51,10 @@ def how_to_create(run_dir, number: int) -> str:
 
 
 def git_commit(folder: Path | None = None) -> str | None:
-    """The checkout's commit (with ``+changes`` when the work tree differs), or None outside git."""
+    """The checkout's commit (with ``+changes`` when the work tree differs), or None outside a recft checkout."""
     folder = folder or project_root()
+    if not (folder / "recft_utils").is_dir():  # an installed package: any repository here is someone else's
+        return None
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
