@@ -1,7 +1,9 @@
-"""Shared test fixtures: the real dataset mirror, a private data home, a local HTTP server.
+"""Shared test fixtures: the synthetic shop, the real dataset mirror, the session's tiny chain, a private
+data home, a local HTTP server; each test's kind (marker) and `make test`'s xdist scheduler.
 
-Tests that need data use the real mirror (``$RECFT_DATA_MIRROR``, set in CI)
-and skip with a reason where it is not available; nothing needs internet.
+Tests of code paths use the seeded synthetic shop (``shop_sample``, no mirror, seconds). Tests of
+what the real data shows use the mirror (``$RECFT_DATA_MIRROR``, set in CI) and skip with a reason
+where it is not available; nothing needs internet but the packaging test, which asks the index.
 """
 
 from __future__ import annotations

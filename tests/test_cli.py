@@ -221,3 +221,18 @@ def test_install_model_turns_a_pip_failure_into_one_line_that_names_the_fix(caps
     err = capsys.readouterr().err
     assert err.startswith("error: Could not install the language model") and "Traceback" not in err
     assert "--no-index --find-links wheels/" in err
+
+
+def test_the_test_time_table_is_rendered_from_the_benchmark_record(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_tests
+
+    record = tmp_path / "tests.json"
+    record.write_text(json.dumps({"machine": {"cores": 2, "date": "2026-12-01"}, "records": [
+        {"selection": "fast (-m unit -n 2)", "seconds": 84.0, "passed": 204, "exit_code": 0}]}))
+    block = render_tests(record)
+    assert "2 cores, 2026-12-01" in block and "| fast (-m unit -n 2) |       1.4 |      204 |" in block

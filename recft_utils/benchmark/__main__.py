@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recft_utils.artefacts import atomic_path, write_json
+from recft_utils.artefacts import atomic_path, read_json, write_json
 from recft_utils.config import DEFAULT_PROFILE, PROFILES, get_profile
 from recft_utils.errors import run_action
 from recft_utils.run import Run
@@ -238,6 +238,9 @@ def _tests(args) -> None:
         print(f"{name}: {seconds:.0f} s, {summary}")
     from recft_utils.workshop.timings import machine
 
+    if args.out.exists():  # keep the selections not timed this time (--only)
+        timed = {record["selection"] for record in records}
+        records = [r for r in read_json(args.out)["records"] if r["selection"] not in timed] + records
     write_json(args.out, {"machine": machine(), "records": records})
     print(f"wrote {args.out}")
 
