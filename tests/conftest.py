@@ -51,10 +51,16 @@ def pytest_itemcollected(item):
 # `make test` runs two pytest-xdist workers with `--dist loadgroup`: a group runs in one worker, in
 # order, and the rest is shared out test by test. The committed notebooks form a group (each reads
 # the run folder the ones before it wrote), and so do the files whose tests share the session's tiny
-# chain (executed once). xdist 3.8 marks groups by rewriting a node id that pytest 9 no longer
-# reads, so the scheduler below takes the groups from the node ids' paths instead.
-GROUP_OF_PATH = {"notebooks/": "committed-notebooks", "tests/test_chain.py": "tiny-run",
-                 "tests/test_exercises.py": "tiny-run"}
+# chain (executed once). The slowest single tests join one or the other, so that each worker has
+# about 15 minutes of fixed work (measured on 2 cores) and the short tests fill in: the bring-your-
+# own chain beside the committed notebooks (about 13 minutes), the benchmark commands beside the tiny
+# chain (about 7). xdist 3.8 marks groups by rewriting a node id that pytest 9 no longer reads, so
+# the scheduler below takes the groups from the node ids instead.
+GROUP_OF_PATH = {
+    "notebooks/": "committed-notebooks", "tests/test_own_data.py": "committed-notebooks",
+    "tests/test_chain.py": "tiny-run", "tests/test_exercises.py": "tiny-run",
+    "tests/test_fine_tuning.py::test_benchmark_models": "tiny-run", "tests/test_benchmark_rolling.py": "tiny-run",
+}
 
 
 def group_of(nodeid: str) -> str:
