@@ -137,18 +137,12 @@ def export_recommender(model, task, folder, titles: pd.Series | None = None, ver
     return folder
 
 
-def run_test_task(run_dir):
-    """The test task of a run (steps 1 and 2's protocol and interactions) and the catalogue's titles."""
-    run = Run(run_dir)
-    return run.task("test"), run.titles()
-
-
 def export_run(run_dir, out=None) -> Path:
     """Export step 3's saved model of ``run_dir`` (default destination ``run_dir/04_serving/model``)."""
     from recft_utils.models.two_tower import load_model  # Keras only where a Keras model is read
 
     run = Run(run_dir)
-    task, titles = run_test_task(run_dir)
+    task, titles = run.task("test"), run.titles()
     config = run.model_config()
     out = Path(out) if out is not None else run.path("04_serving", Run.EXPORTED_MODEL)
     return export_recommender(load_model(run.model_weights()), task, out, titles,
