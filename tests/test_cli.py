@@ -34,6 +34,8 @@ def no_notebooks_run(monkeypatch):
     (["-p", "seed", "abc"], "Parameter seed must be of type int"),
     (["-p", "test_days", "0"], "test_days must be a positive whole number"),
     (["-p", "data_end", "last tuesday"], "data_end must be a date"),
+    (["--dataset", "synthetic:0:1000"], "ITEMS is 0"),
+    (["--dataset", "synthetic:5000:1000"], "fewer than 10 per item"),
     (["--notebooks", "09"], "Unknown notebook number"),
 ])
 def test_bad_parameters_are_refused_early(capsys, tmp_path, no_notebooks_run, args, message):
@@ -65,6 +67,17 @@ def test_bring_your_own_file_missing_a_column_is_refused_early(capsys, tmp_path,
     shop.write_text("user_id,item_id,item_text\n1,A,red mug\n")
     code, err = run(capsys, "run", "--run-dir", str(tmp_path / "run"), "--dataset", str(shop))
     assert code == 2 and "timestamp" in err and "shop.csv" in err
+
+
+def test_a_synthetic_shop_passes_the_checks_and_reaches_every_notebook(capsys, tmp_path, monkeypatch):
+    """`recft run --dataset synthetic:ITEMS:INTERACTIONS` needs no file and no mirror."""
+    import recft_utils.runner as runner
+
+    seen = []
+    monkeypatch.setenv("RECFT_DATA_MIRROR", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(runner, "execute", lambda source, target, parameters, progress: seen.append(parameters))
+    code, _ = run(capsys, "run", "--run-dir", str(tmp_path / "run"), "--dataset", "synthetic:300:6000")
+    assert code == 0 and len(seen) == 6 and {p["dataset"] for p in seen} == {"synthetic:300:6000"}
 
 
 def test_parse_value_follows_papermill():

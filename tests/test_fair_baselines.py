@@ -109,6 +109,18 @@ def test_end_data_moves_every_window_earlier_and_refuses_dates_outside_the_data(
         end_data(interactions, "last tuesday")
 
 
+def test_a_day_counted_back_from_the_data_end_works_on_any_years(tasks):
+    """``-30d`` names the same cut whatever years the data covers: 30 days before the day after its last."""
+    interactions = tasks[0]
+    last_day = interactions["timestamp"].max().normalize()
+    cut = end_data(interactions, "-30d")
+    assert cut["timestamp"].max() < last_day - pd.Timedelta(days=29) <= cut["timestamp"].max() + pd.Timedelta(days=7)
+    moved = interactions.assign(timestamp=interactions["timestamp"] - pd.DateOffset(years=9))
+    assert len(end_data(moved, "-30d")) == len(cut)
+    with pytest.raises(ParameterError, match="outside the data"):
+        end_data(interactions, "-5000d")
+
+
 def test_rolling_origins_are_successive_windows_each_with_its_own_validation(tasks):
     interactions = tasks[0]
     origins = rolling_origins(interactions, windows=3, test_days=20, valid_days=20)
@@ -130,3 +142,43 @@ def test_paired_comparison_pools_windows_and_pairs_customers():
     assert table.loc["pooled", "difference"] == pytest.approx(0.1)  # 4 (window, customer) pairs
     assert table.loc["pooled", "n_users"] == 4
     assert window_table(scores, "discovery").loc["m", "pooled"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.2, 0.5, 1.0])
+def test_a_blend_never_ranks_a_view_below_its_better_part_that_can_rank_it(shop_sample, weight):
+    """On the cold view only the title model can rank: the blend equals it there, or leaves the view out."""
+    interactions, _, test = shop_sample
+    text, ease = TitleProfile(titles(interactions)).fit(test), EASE(50).fit(test)
+    assert test.n_warm < len(test.items)  # the window has new products
+    text_cold = evaluate(text, test, views=("cold",))["cold"]["ndcg"].mean()
+    blended = evaluate(ScoreBlend(text, ease, weight).fit(test), test, views=("cold",))
+    if weight == 0.0:
+        assert "cold" not in blended  # EASE alone gives every new product one score: no ranking to report
+    else:
+        assert blended["cold"]["ndcg"].mean() == pytest.approx(text_cold)
+
+
+@pytest.mark.parametrize("neighbours", [None, 3])
+def test_sparse_item_knn_matches_the_dense_cosine_formula(tasks, neighbours):
+    from recft_utils.models import ItemKNN
+
+    test = tasks[3]
+    x = (test.matrix > 0).astype(float).toarray()
+    co = x.T @ x
+    norms = np.sqrt(np.diag(co))
+    dense = np.round(co / np.maximum(np.outer(norms, norms), 1e-12), 12)
+    np.fill_diagonal(dense, 0.0)
+    if neighbours:
+        cut = np.partition(dense, -neighbours, axis=0)[-neighbours]
+        dense = np.where(dense >= cut[None, :], dense, 0.0)
+    model = ItemKNN(neighbours).fit(test)
+    assert np.allclose(model.similarity.toarray(), dense)
+    assert np.allclose(model.score(np.arange(3)), x[:3] @ dense)
+
+
+def test_dense_ease_is_refused_above_its_size_limit_with_the_alternative_named():
+    from recft_utils.models.baselines import EASE_MAX_ITEMS, check_ease_size
+
+    check_ease_size(EASE_MAX_ITEMS)
+    with pytest.raises(ParameterError, match=r"100,000 × 100,000 matrix: about 240 GB.*ItemKNN\(neighbours=100\)"):
+        check_ease_size(100_000)

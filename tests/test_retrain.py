@@ -34,6 +34,6 @@ def test_a_date_outside_the_data_is_refused(shop_sample, shop_vectors, tmp_path)
     with pytest.raises(ParameterError, match="must leave at least"):
         retrain(interactions, shop_vectors, TwoTowerConfig(epochs=1), tmp_path,
                 str((first + pd.Timedelta(days=4)).date()), epochs=1)
-    with pytest.raises(ParameterError, match="lie within the data"):
+    with pytest.raises(ParameterError, match="outside the data"):
         retrain(interactions, shop_vectors, TwoTowerConfig(epochs=1), tmp_path,
                 str((last + pd.Timedelta(days=180)).date()), epochs=1)

@@ -272,7 +272,7 @@ def main(argv=None) -> int:
     rolling.add_argument("--windows", type=int, default=3, help="successive test windows (rolling origin)")
     rolling.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling.json"))
     rolling.add_argument("--dataset", default="online-retail")
-    rolling.add_argument("--data-end", default="", help="end the data before this date first (e.g. 2011-10-09)")
+    rolling.add_argument("--data-end", default="", help="end the data before this day first (YYYY-MM-DD, or -60d: days back from its end)")
     rolling.add_argument("--test-days", type=int, default=30)
     rolling.add_argument("--valid-days", type=int, default=30)
     rolling.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")

@@ -46,6 +46,20 @@ def weekly_activity(interactions: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def seasonality_note(interactions: pd.DataFrame) -> str:
+    """One sentence on the busiest and the quietest month, from the data (orders per day with data, so
+    that a month the extract covers only in part compares fairly)."""
+    when = interactions["timestamp"]
+    month = when.dt.to_period("M")
+    per_day = (interactions.groupby(month)["order_id"].nunique() / when.dt.normalize().groupby(month).nunique())
+    per_day = per_day.sort_values(kind="stable")
+    if len(per_day) < 2:
+        return f"The data covers one month ({per_day.index[0]:%B %Y}): too short to show a season."
+    quiet, low, busy, high = per_day.index[0], per_day.iloc[0], per_day.index[-1], per_day.iloc[-1]
+    return (f"Busiest month: {busy:%B %Y} with {high:.0f} orders a day, {high / low:.1f}× the quietest "
+            f"({quiet:%B %Y}, {low:.0f} a day).")
+
+
 def repeat_share(history: pd.DataFrame, target: pd.DataFrame) -> float:
     """Share of (customer, item) purchases in ``target`` the customer had made before."""
     bought = target[["user_id", "item_id"]].drop_duplicates()

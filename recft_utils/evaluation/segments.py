@@ -89,6 +89,14 @@ def segment_table(scores: pd.DataFrame, segments: pd.DataFrame, by: str, metric:
     return table if ordered else table.sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def largest_segment_note(table: pd.DataFrame, by: str) -> str:
+    """Which value of ``by`` holds most evaluated customers, and its share (from a :func:`segment_table`)."""
+    top = table.sort_values("customers", ascending=False, kind="stable").iloc[0]
+    small = int(table["too_small"].sum())
+    return (f"{top[by]} holds {top['customers'] / table['customers'].sum():.0%} of the evaluated customers; "
+            f"{small} of {len(table)} {by} values have too few customers to say anything (flagged too_small).")
+
+
 def item_popularity(task) -> pd.Series:
     """Customers per catalogue item before the window (0 for new items), by column."""
     counts = task.history.groupby("item_id")["user_id"].nunique()

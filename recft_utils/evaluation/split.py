@@ -3,16 +3,18 @@
     |---------------- train ----------------|--- valid ---|--- test ---|
                                         valid_start   test_start   data end
 
-``test_start`` is the last day of data minus ``test_days`` (2011-11-09 for
-Online Retail with 30 days); validation is the ``valid_days`` before it.
-:func:`end_data` cuts the data at an earlier date first, which moves every
-window earlier: that is how a second period, or a rolling origin, is evaluated.
+``test_start`` is the last day of data minus ``test_days``; validation is the
+``valid_days`` before it. :func:`end_data` cuts the data at an earlier day first (a
+date, or ``-30d``: days back from the data's end, whatever years a shop's data covers),
+which moves every window earlier: that is how a second period, or a rolling origin, is
+evaluated.
 Models tuned on validation are trained on everything before ``valid_start``;
 the final test fit uses everything before ``test_start``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -71,30 +73,48 @@ def assign_part(interactions: pd.DataFrame, split: TemporalSplit) -> pd.Series:
     return part
 
 
-def parse_data_end(data_end: str) -> pd.Timestamp | None:
-    """``data_end`` as a timestamp (``""``: no cut), or a clear error for a value that is not a date."""
+# a day counted back from the data's end ("-30d": leave out the last 30 days), so that one command
+# works on any shop's data, whatever years it covers
+RELATIVE_DAY = re.compile(r"^-(\d+)d$")
+
+
+def parse_data_end(data_end: str, name: str = "data_end") -> pd.Timestamp | pd.Timedelta | None:
+    """``data_end`` as a date, or as days back from the data's end (``-30d``: a Timedelta); ``""``: no cut.
+
+    A value that is neither gets a clear error with both forms.
+    """
     if data_end in ("", None):
         return None
+    relative = RELATIVE_DAY.match(str(data_end).strip())
+    if relative:
+        return pd.Timedelta(days=int(relative.group(1)))
     try:
         return pd.Timestamp(str(data_end))
     except (ValueError, TypeError):
         raise ParameterError(
-            f"data_end must be a date such as 2011-10-09 (or empty for all the data), got {data_end!r}; "
-            f"pass e.g. `-p data_end 2011-10-09`.") from None
+            f"{name} must be a date (YYYY-MM-DD) or a number of days back from the data's last day such as "
+            f"-30d, got {data_end!r}; pass e.g. `-p {name} -30d`.") from None
+
+
+def day_in_data(interactions: pd.DataFrame, value: str, name: str = "data_end") -> pd.Timestamp | None:
+    """The day ``value`` names in ``interactions`` (``-30d``: 30 days before the day after the last one).
+
+    Refuses a day outside the data, naming the range it covers.
+    """
+    day = parse_data_end(value, name)
+    if day is None:
+        return None
+    first, last = interactions["timestamp"].min(), interactions["timestamp"].max()
+    if isinstance(day, pd.Timedelta):
+        day = last.normalize() + pd.Timedelta(days=1) - day
+    if not first < day <= last.normalize() + pd.Timedelta(days=1):
+        raise ParameterError(
+            f"{name}={value} ({day.date()}) lies outside the data, which covers {first.date()} to {last.date()}; "
+            f"choose a day inside it, such as -30d (or leave {name} empty).")
+    return day
 
 
 def end_data(interactions: pd.DataFrame, data_end: str) -> pd.DataFrame:
-    """The interactions strictly before ``data_end`` (all of them when it is empty).
-
-    The date must lie inside the data: a cut before its first day or after
-    its last one is refused with the range the data covers.
-    """
-    end = parse_data_end(data_end)
-    if end is None:
-        return interactions
-    first, last = interactions["timestamp"].min(), interactions["timestamp"].max()
-    if not first < end <= last + pd.Timedelta(days=1):
-        raise ParameterError(
-            f"data_end={data_end} lies outside the data, which covers {first.date()} to {last.date()}; "
-            f"choose a date inside it (or leave data_end empty).")
-    return interactions[interactions["timestamp"] < end]
+    """The interactions strictly before ``data_end`` (all of them when it is empty); see :func:`day_in_data`."""
+    end = day_in_data(interactions, data_end)
+    return interactions if end is None else interactions[interactions["timestamp"] < end]

@@ -21,7 +21,7 @@ import pandas as pd
 from recft_utils.artefacts import atomic_directory, read_json, write_json
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task
-from recft_utils.evaluation.split import TemporalSplit
+from recft_utils.evaluation.split import TemporalSplit, day_in_data
 from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
 from recft_utils.lifecycle.registry import ModelRegistry
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
@@ -54,7 +54,7 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     from recft_utils.serving.export import export_recommender
 
     registry = ModelRegistry(registry_root)
-    as_of = pd.Timestamp(as_of)
+    as_of = day_in_data(interactions, as_of, "--as-of")  # a date or "-30d" (days back from the data's end)
     split = _windows(interactions, as_of, valid_days)
     valid, current = build_task(interactions, split, "valid"), build_task(interactions, split, "test")
     champion = registry.champion()

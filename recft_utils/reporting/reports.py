@@ -6,14 +6,20 @@ Notebook 05 writes the per-customer tables a report reads
 value (e.g. every country with enough customers) and rendered to HTML by
 nbconvert with the code cells left out, several at a time in separate
 processes. A failing value is reported in the index and does not stop the others.
+
+Segment values come from the shop's data file and are data, never markup: the
+report escapes them with :func:`~recft_utils.reporting.documents.markdown_value`,
+the index with ``html.escape``, and file names are built from :func:`slug`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import time
 import multiprocessing
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -29,7 +35,25 @@ SEGMENTS = ("country", "activity", "tenure")
 
 
 def slug(value: str) -> str:
+    """``value`` as a file-name part: lower-case ASCII letters, digits and single hyphens only."""
     return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower() or "value"
+
+
+def page_names(segment: str, values) -> dict[str, str]:
+    """The file name (without suffix) of each value's report: ``segment-slug``.
+
+    Values that share a slug (``a|b`` and ``a b``, ``Germany`` and ``germany``,
+    names without Latin letters) each get a short hash of the value as well, so
+    that no segment's report overwrites another's.
+    """
+    slugs = {value: slug(value) for value in values}
+    shared = Counter(slugs.values())
+    return {value: f"{slug(segment)}-{name}" + (f"-{_digest(value)}" if shared[name] > 1 else "")
+            for value, name in slugs.items()}
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(str(value).encode()).hexdigest()[:8]
 
 
 def load_inputs(run_dir) -> dict[str, pd.DataFrame]:
@@ -52,6 +76,16 @@ def check_values(customers: pd.DataFrame, segment: str, values) -> list[str]:
         raise ParameterError(f"No evaluated customer has {segment} = {unknown}; known values: "
                              f"{', '.join(sorted(known)[:20])}{' ...' if len(known) > 20 else ''}.")
     return list(values)
+
+
+def report_value(customers: pd.DataFrame, segment: str, value: str = "") -> str:
+    """The value a report is about: ``value`` (checked), or the segment's largest value when it is ""."""
+    if value:
+        return check_values(customers, segment, [value])[0]
+    values = segment_values(customers, segment)
+    if not values:
+        raise ParameterError(f"No evaluated customer has a {segment}: there is no segment to report on.")
+    return values[0]
 
 
 def segment_summary(customers: pd.DataFrame, segment: str, value: str, bootstrap: int = 1000) -> pd.DataFrame:
@@ -83,27 +117,30 @@ def bucket_shares(purchases: pd.DataFrame, users) -> pd.Series:
     return mine["bucket"].value_counts(normalize=True).reindex(["head", "torso", "tail", "new"], fill_value=0.0)
 
 
-def render_html(notebook: Path, output: Path) -> Path:
-    """The executed notebook as an HTML page without code cells (nbconvert), written atomically."""
+def render_html(notebook: Path, output: Path, title: str = "") -> Path:
+    """The executed notebook as an HTML page without code cells (nbconvert), written atomically.
+
+    ``title`` is the page's ``<title>`` (nbconvert escapes it); without it, the notebook's file name.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    resources = {"metadata": {"name": title or Path(notebook).stem}}
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources=resources)
     with atomic_path(output) as tmp:
         tmp.write_text(body)
     return output
 
 
-def _one_report(run_dir: Path, segment: str, value: str, out: Path, notebook: Path) -> dict:
+def _one_report(run_dir: Path, segment: str, value: str, name: str, out: Path, notebook: Path) -> dict:
     from recft_utils.runner import execute
 
     started = time.perf_counter()
-    name = f"{segment}-{slug(value)}"
     try:
         executed = execute(notebook, out / "notebooks" / f"{name}.ipynb",
                            {"run_dir": str(run_dir), "segment": segment, "value": value}, progress=False)
-        render_html(executed, out / f"{name}.html")
+        render_html(executed, out / f"{name}.html", title=f"Recommendations for {segment} = {value}")
         return {"value": value, "status": "ok", "page": f"{name}.html", "error": "",
                 "seconds": time.perf_counter() - started}
     except Exception as exc:  # one failing segment must not stop the others: report it
@@ -129,11 +166,13 @@ def run_reports(run_dir, segment: str = "country", values=None, min_customers: i
         raise ParameterError(f"No {segment} has {min_customers} or more evaluated customers; lower --min-customers.")
     out = Path(out) if out is not None else Run(run_dir).path("05_collaboration", "reports")
     out.mkdir(parents=True, exist_ok=True)
+    names = page_names(segment, values)
     results = []
     # processes, not threads: papermill changes the working directory of its process while it runs
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        futures = [pool.submit(_one_report, run_dir, segment, value, out, Path(notebook)) for value in values]
+        futures = [pool.submit(_one_report, run_dir, segment, value, names[value], out, Path(notebook))
+                   for value in values]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"reports by {segment}",
                            disable=not progress):
             results.append(future.result())
@@ -143,16 +182,20 @@ def run_reports(run_dir, segment: str = "country", values=None, min_customers: i
 
 
 def write_index(path: Path, segment: str, table: pd.DataFrame, customers: pd.DataFrame) -> Path:
-    """A page linking every report, with its number of customers, and listing failures with their error."""
+    """A page linking every report, with its number of customers, and listing failures with their error.
+
+    Every value written into the page (segment, values, pages, errors) is escaped: they are data.
+    """
     counts = customers[segment].astype(str).value_counts()
+    shown = html.escape(str(segment))
     items = []
     for row in table.itertuples():
-        label = f"{html.escape(row.value)} ({counts.get(row.value, 0)} customers)"
-        items.append(f'<li><a href="{row.page}">{label}</a></li>' if row.status == "ok"
-                     else f"<li>{label}: <strong>failed</strong>: {html.escape(row.error)}</li>")
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Reports by {segment}</title></head>"
+        label = f"{html.escape(str(row.value))} ({counts.get(row.value, 0)} customers)"
+        items.append(f'<li><a href="{html.escape(str(row.page))}">{label}</a></li>' if row.status == "ok"
+                     else f"<li>{label}: <strong>failed</strong>: {html.escape(str(row.error))}</li>")
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Reports by {shown}</title></head>"
             f"<body style='font-family: system-ui, sans-serif; max-width: 50rem; margin: 2rem auto'>"
-            f"<h1>Recommendation reports by {segment}</h1><p>{int((table['status'] == 'ok').sum())} of "
+            f"<h1>Recommendation reports by {shown}</h1><p>{int((table['status'] == 'ok').sum())} of "
             f"{len(table)} reports written.</p><ul>{''.join(items)}</ul></body></html>")
     with atomic_path(path) as tmp:
         tmp.write_text(page)

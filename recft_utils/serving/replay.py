@@ -76,6 +76,26 @@ def daily_hit_rate(results: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def calendar_note(daily: pd.DataFrame, last_timestamp: pd.Timestamp) -> str:
+    """What the day-by-day order counts show, from the data: weekdays with no orders, the quietest
+    weekday, and whether the last day is a partial one (the extract stops mid-day)."""
+    days = pd.to_datetime(pd.Series(daily.index))
+    span = pd.date_range(days.min(), days.max(), freq="D")
+    absent = sorted(set(span.day_name()) - set(days.dt.day_name()), key=list(span.day_name()).index)
+    counts = pd.Series(daily["orders"].to_numpy(), index=days.dt.day_name())
+    partial = len(counts) > 1 and counts.iloc[-1] < 0.5 * counts.iloc[:-1].mean()
+    full_days = counts.iloc[:-1] if partial else counts  # a partial day would pass for a quiet weekday
+    by_weekday = full_days.groupby(level=0).mean()
+    notes = [f"no orders on {', '.join(d + 's' for d in absent)}"] if absent else []
+    notes.append(f"the quietest weekday is {by_weekday.idxmin()} ({by_weekday.min():.0f} orders a day, against "
+                 f"{full_days.mean():.0f} on average)")
+    if partial:
+        notes.append(f"the data ends at {last_timestamp:%H:%M} on {last_timestamp:%Y-%m-%d}, so its last day "
+                     f"holds only {counts.iloc[-1]:.0f} orders: a partial day, not a quiet one")
+    note = "; ".join(notes)
+    return note[0].upper() + note[1:] + "."
+
+
 def ab_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000, seed: int = 0,
                   level: float = 0.95) -> dict:
     """Hit-rate of ``a`` minus ``b`` over the same orders, with a bootstrap interval that resamples customers.
