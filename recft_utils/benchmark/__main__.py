@@ -1,4 +1,5 @@
-"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|serving|notebooks --out FILE``: benchmark tables as JSON."""
+"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|serving|notebooks|tests|scale --out FILE``:
+benchmark tables as JSON."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.artefacts import atomic_path, read_json, write_json
+from recft_utils.benchmark.scale import EPOCHS as SCALE_EPOCHS, LOAD_REQUESTS as SCALE_REQUESTS, SIZES
 from recft_utils.config import DEFAULT_PROFILE, PROFILES, get_profile
 from recft_utils.errors import run_action
 from recft_utils.run import Run
@@ -245,6 +247,22 @@ def _tests(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _scale(args) -> None:
+    from recft_utils.artefacts import save_figure
+    from recft_utils.benchmark import scale
+    from recft_utils.workshop.timings import machine
+
+    sizes = [scale.parse_size(size) for size in args.sizes]
+    records = scale.run_sizes(sizes, args.work, epochs=args.epochs, requests=args.requests)
+    print(scale.table(records).to_string())
+    print(scale.growth(records).to_string(index=False))
+    write_json(args.out, {"machine": machine(), "evaluated_customers": scale.EVALUATED, "epochs": args.epochs,
+                          "load_requests": args.requests, "records": records})
+    if any(r["status"] == "ok" for r in records):
+        save_figure(args.out.with_suffix(".png"), scale.plot(records))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recft_utils.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -300,13 +318,21 @@ def main(argv=None) -> int:
     notebooks.add_argument("--profiles", nargs="+", choices=list(PROFILES), default=["tiny", DEFAULT_PROFILE])
     notebooks.add_argument("--out", type=Path, default=Path("runs/benchmarks/notebooks.json"))
     notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
+    scaling = sub.add_parser("scale", help="steps 1-4 on growing synthetic shops: wall time and peak RSS per step")
+    scaling.add_argument("--sizes", nargs="+", default=[f"{i}:{n}" for i, n in SIZES],
+                         help="ITEMS:INTERACTIONS each (default: " + " ".join(f"{i}:{n}" for i, n in SIZES) + ")")
+    scaling.add_argument("--epochs", type=int, default=SCALE_EPOCHS, help="two-tower epochs at every size")
+    scaling.add_argument("--requests", type=int, default=SCALE_REQUESTS, help="measured requests of the load test")
+    scaling.add_argument("--work", type=Path, default=Path("runs/benchmarks/scale"), help="data and models per size")
+    scaling.add_argument("--out", type=Path, default=Path("runs/benchmarks/scale.json"))
     tests = sub.add_parser("tests", help="wall time of the fast tests and of the whole suite (README, Tests)")
     tests.add_argument("--out", type=Path, default=Path("runs/benchmarks/tests.json"))
     tests.add_argument("--only", nargs="+", choices=[name.split()[0] for name in TEST_SELECTIONS],
                        help="time only these selections")
     args = parser.parse_args(argv)
     return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
-                       "serving": _serving, "notebooks": _notebooks, "tests": _tests}[args.command], args)
+                       "serving": _serving, "notebooks": _notebooks, "tests": _tests,
+                       "scale": _scale}[args.command], args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ Three views (see the guide):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,17 @@ class EvalTask:
             "customers_with_history": len(self.users),
             "evaluated_customers": len(self.eval_rows),
         }
+
+
+def sample_evaluated(task: EvalTask, n: int, seed: int = 0) -> EvalTask:
+    """``task`` with at most ``n`` of its evaluated customers (a seeded sample; history and catalogue unchanged).
+
+    For measuring cost at scale with a fixed evaluation effort, never for reported quality.
+    """
+    if len(task.eval_rows) <= n:
+        return task
+    keep = np.sort(np.random.default_rng(seed).choice(len(task.eval_rows), size=n, replace=False))
+    return replace(task, eval_rows=task.eval_rows[keep], truth=task.truth[keep])
 
 
 def _index(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
@@ -108,7 +119,13 @@ def _view(task: EvalTask, view: str, scores: np.ndarray, truth: np.ndarray, rows
     return scores[keep], truth[keep], rows[keep]
 
 
-def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int = 2048) -> dict:
+def chunk_rows(n_items: int, cells: int = 50_000_000, most: int = 2048) -> int:
+    """Customers scored at once: ``most``, or fewer for a large catalogue, so that a chunk's dense
+    (customers × catalogue) float64 scores stay near ``cells`` values (400 MB)."""
+    return int(min(most, max(64, cells // max(n_items, 1))))
+
+
+def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None = None) -> dict:
     """Per-user metrics of a fitted model, by view.
 
     ``model.score(user_rows)`` returns scores over ``task.items`` for those rows
@@ -122,6 +139,7 @@ def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int = 2048)
         raise ParameterError(f"Unknown view(s) {sorted(unknown)}; use some of {VIEWS}.")
     cold_ok = getattr(model, "scores_cold_items", False)
     views = [v for v in views if v != "cold" or cold_ok]
+    chunk = chunk or chunk_rows(len(task.items))
     parts = {v: [] for v in views}
     shown = {v: set() for v in views}
     for begin in range(0, len(task.eval_rows), chunk):

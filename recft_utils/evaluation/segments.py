@@ -19,13 +19,16 @@ from recft_utils.evaluation import metrics
 MIN_CUSTOMERS = 30  # fewer evaluated customers than this: the segment is flagged as too small
 
 
-def top_k_lists(model, task, k: int = 10, view: str = "discovery", chunk: int = 2048) -> np.ndarray:
+def top_k_lists(model, task, k: int = 10, view: str = "discovery", chunk: int | None = None) -> np.ndarray:
     """(evaluated customers, k) catalogue columns, best first, as the protocol ranks them.
 
     ``view="discovery"`` removes what each customer already bought; models that do not score
     cold items never recommend them. A slot left without a candidate holds -1.
     """
+    from recft_utils.evaluation.protocol import chunk_rows
+
     cold_ok = getattr(model, "scores_cold_items", False)
+    chunk = chunk or chunk_rows(len(task.items))
     out = []
     for begin in range(0, len(task.eval_rows), chunk):
         rows = task.eval_rows[begin:begin + chunk]

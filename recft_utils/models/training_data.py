@@ -103,17 +103,27 @@ def order_examples(task, max_history: int = 50) -> tuple[Histories, list[np.ndar
 
 
 def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories:
-    """Histories of ``task.users[rows]`` as of the window start."""
+    """Histories of ``task.users[rows]`` as of the window start (vectorised: one sort, no per-customer loop,
+    so that an export of 700,000 customers takes seconds)."""
     history = _with_columns(task)
     start_day = int(day_index([task.start], origin(task))[0])
     last = history.groupby(["user_id", "column"])["day"].max().reset_index()
     last = last.sort_values(["user_id", "day"], ascending=[True, False], kind="stable")
-    by_user = {user: group for user, group in last.groupby("user_id", sort=False)}
-    empty = last.iloc[:0]
-    picked = [by_user.get(user, empty) for user in task.users[rows]]
-    items, mask = _pad([g["column"].to_numpy() for g in picked], max_history, np.int32)
-    ages, _ = _pad([(start_day - g["day"].to_numpy()).astype(np.float32) for g in picked], max_history, np.float32)
-    return Histories(items, ages, mask, np.full(len(rows), start_day, dtype=np.int32))
+    last = last[last.groupby("user_id", sort=False).cumcount().to_numpy() < max_history]
+    wanted, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+    slot = np.full(len(task.users), -1, dtype=np.int64)
+    slot[wanted] = np.arange(len(wanted))
+    out = slot[np.searchsorted(task.users, last["user_id"].to_numpy())]
+    keep = out >= 0
+    out, last = out[keep], last[keep]
+    position = np.arange(len(out)) - np.searchsorted(out, out, side="left")  # rank within the customer
+    items = np.zeros((len(wanted), max_history), dtype=np.int32)
+    ages = np.zeros((len(wanted), max_history), dtype=np.float32)
+    mask = np.zeros((len(wanted), max_history), dtype=np.float32)
+    items[out, position] = last["column"].to_numpy()
+    ages[out, position] = start_day - last["day"].to_numpy()
+    mask[out, position] = 1.0
+    return Histories(items[inverse], ages[inverse], mask[inverse], np.full(len(rows), start_day, dtype=np.int32))
 
 
 def multi_hot(lists: list[np.ndarray], width: int) -> np.ndarray:
