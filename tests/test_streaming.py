@@ -4,29 +4,35 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recft_utils.models.streaming import (ColumnLists, batch_columns, dense_rows, draw, membership,
-                                          popularity_sampler)
-from recft_utils.models.training_data import multi_hot
+from recft_utils.models.streaming import as_constants, batch_columns, dense_rows, draw, membership, popularity_sampler
+from recft_utils.models.training_data import ColumnLists, multi_hot
 
 LISTS = [np.array([3, 1]), np.array([], dtype=np.int64), np.array([0, 3, 3]), np.array([4])]
 
 
 def test_a_batch_expands_to_exactly_the_dense_matrix_of_its_rows():
     lists = ColumnLists.from_lists(LISTS)
-    values, offsets = lists.constants()
     rows = tf.constant([2, 0, 3, 1])
     expected = multi_hot(LISTS, 6)[[2, 0, 3, 1]].astype(np.float32)
-    assert np.array_equal(dense_rows(values, offsets, rows, 6).numpy(), expected)
-    assert lists.nbytes < multi_hot(LISTS, 6).nbytes * 10  # (the point is at scale: lists, not width)
+    assert np.array_equal(dense_rows(as_constants(lists), rows, 6).numpy(), expected)
+    assert np.array_equal(multi_hot(lists, 6), multi_hot(LISTS, 6))
+    assert lists.counts(6).tolist() == [1, 1, 0, 3, 1, 0]  # entries, repeats included
+
+
+def test_examples_can_share_a_customer_s_list_as_prefixes():
+    shared = ColumnLists(np.array([5, 2, 7], np.int32), np.array([0, 0, 0]), np.array([1, 2, 3]))
+    assert [shared[i].tolist() for i in range(3)] == [[5], [5, 2], [5, 2, 7]]
+    assert shared.counts(8)[[5, 2, 7]].tolist() == [3, 2, 1]
+    assert dense_rows(as_constants(shared), tf.constant([1]), 8).numpy()[0].nonzero()[0].tolist() == [2, 5]
 
 
 def test_batch_columns_and_membership_follow_the_lists():
-    values, offsets = ColumnLists.from_lists(LISTS).constants()
+    lists = as_constants(ColumnLists.from_lists(LISTS))
     rows = tf.constant([0, 2])
-    assert sorted(batch_columns(values, offsets, rows).numpy().tolist()) == [0, 1, 3]
-    member = membership(values, offsets, rows, tf.constant([3, 4, 0]), 6).numpy()
+    assert sorted(batch_columns(lists, rows).numpy().tolist()) == [0, 1, 3]
+    member = membership(lists, rows, tf.constant([3, 4, 0]), 6).numpy()
     assert member.tolist() == [[True, False, False], [True, False, True]]
-    assert not membership(values, offsets, tf.constant([1]), tf.constant([0, 3]), 6).numpy().any()  # an empty list
+    assert not membership(lists, tf.constant([1]), tf.constant([0, 3]), 6).numpy().any()  # an empty list
 
 
 def test_draws_follow_the_smoothed_popularity():

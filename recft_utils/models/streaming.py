@@ -19,73 +19,51 @@ over-penalised for being drawn often.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import tensorflow as tf
+
+from recft_utils.models.training_data import ColumnLists
 
 SAMPLED_SOFTMAX_MIN_ITEMS = 20_000  # below it the full softmax is cheap and exact: keep it
 DEFAULT_NEGATIVES = 2_048  # products drawn per step for the sampled softmax
 
 
-@dataclass
-class ColumnLists:
-    """One list of catalogue columns per example, stored flat: example ``i`` holds
-    ``values[offsets[i]:offsets[i + 1]]``."""
-
-    values: np.ndarray  # int32 (total,)
-    offsets: np.ndarray  # int64 (examples + 1,)
-
-    @classmethod
-    def from_lists(cls, lists: list[np.ndarray]) -> "ColumnLists":
-        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        values = np.concatenate(lists).astype(np.int32) if len(lists) else np.zeros(0, np.int32)
-        return cls(values, offsets)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def nbytes(self) -> int:
-        return self.values.nbytes + self.offsets.nbytes
-
-    def constants(self) -> tuple[tf.Tensor, tf.Tensor]:
-        """The two arrays as TensorFlow constants, for :func:`dense_rows` inside a training step."""
-        return tf.constant(self.values), tf.constant(self.offsets)
+def as_constants(lists: ColumnLists) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``lists`` as TensorFlow constants (values, starts, ends), for the functions below."""
+    return tf.constant(lists.values), tf.constant(lists.starts), tf.constant(lists.ends)
 
 
-def _flat(values, offsets, rows):
-    """(batch row of each entry, column of each entry) of examples ``rows``."""
+def _flat(lists, rows):
+    """(batch row of each entry, column of each entry) of examples ``rows``; ``lists``: :func:`as_constants`."""
+    values, starts, ends = lists
     rows = tf.cast(rows, tf.int64)
-    starts, ends = tf.gather(offsets, rows), tf.gather(offsets, rows + 1)
-    positions = tf.ragged.range(starts, ends)
+    positions = tf.ragged.range(tf.gather(starts, rows), tf.gather(ends, rows))
     return tf.cast(positions.value_rowids(), tf.int32), tf.gather(values, positions.flat_values)
 
 
-def dense_rows(values, offsets, rows, width: int, dtype=tf.float32) -> tf.Tensor:
+def dense_rows(lists, rows, width: int, dtype=tf.float32) -> tf.Tensor:
     """(len(rows), width): 1 at each listed column of each example in ``rows``, 0 elsewhere.
 
     The same matrix :func:`~recft_utils.models.training_data.multi_hot` builds, for one batch only.
     """
-    batch_row, column = _flat(values, offsets, rows)
+    batch_row, column = _flat(lists, rows)
     indices = tf.stack([batch_row, column], axis=1)
     shape = tf.stack([tf.shape(rows)[0], width])
     return tf.tensor_scatter_nd_max(tf.zeros(shape, dtype), indices, tf.ones(tf.shape(column), dtype))
 
 
-def batch_columns(values, offsets, rows) -> tf.Tensor:
+def batch_columns(lists, rows) -> tf.Tensor:
     """The distinct columns listed by examples ``rows`` (e.g. the batch's targets)."""
-    return tf.unique(_flat(values, offsets, rows)[1])[0]
+    return tf.unique(_flat(lists, rows)[1])[0]
 
 
-def membership(values, offsets, rows, candidates, width: int) -> tf.Tensor:
+def membership(lists, rows, candidates, width: int) -> tf.Tensor:
     """(len(rows), len(candidates)) bool: whether each candidate column is in each example's list.
 
     One sorted search of (row, column) keys: O(rows × candidates × log entries), never a
     (rows × catalogue) matrix. ``width`` is the catalogue size (any bound on the columns).
     """
-    batch_row, column = _flat(values, offsets, rows)
+    batch_row, column = _flat(lists, rows)
     width = tf.cast(width, tf.int64)
     keys = tf.sort(tf.cast(batch_row, tf.int64) * width + tf.cast(column, tf.int64))
     query = (tf.range(tf.shape(rows, out_type=tf.int64)[0])[:, None] * width

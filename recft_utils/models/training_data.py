@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,43 @@ class Histories:
 
     def as_inputs(self) -> dict:
         return {"items": self.items, "ages": self.ages, "mask": self.mask, "day": self.day}
+
+
+@dataclass
+class ColumnLists:
+    """One list of catalogue columns per example, stored flat: example ``i`` holds
+    ``values[starts[i]:ends[i]]`` (examples may share values: a customer's earlier items are a
+    prefix of one list per customer). Memory grows with purchases, not with examples × catalogue."""
+
+    values: np.ndarray  # int32 (total,)
+    starts: np.ndarray  # int64 (examples,)
+    ends: np.ndarray  # int64 (examples,)
+
+    @classmethod
+    def from_lists(cls, lists) -> "ColumnLists":
+        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        ends = np.cumsum(lengths)
+        values = np.concatenate(lists).astype(np.int32) if len(lists) else np.zeros(0, np.int32)
+        return cls(values, ends - lengths, ends)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.values[self.starts[i]:self.ends[i]]
+
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + self.starts.nbytes + self.ends.nbytes
+
+    def flat_positions(self) -> np.ndarray:
+        """Positions in ``values`` of every example's entries, example after example."""
+        lengths = self.ends - self.starts
+        return np.arange(lengths.sum()) + np.repeat(self.starts - (np.cumsum(lengths) - lengths), lengths)
+
+    def counts(self, width: int) -> np.ndarray:
+        """How many examples list each column."""
+        return np.bincount(self.values[self.flat_positions()], minlength=width)
 
 
 def _pad(rows: list[np.ndarray], length: int, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -69,12 +107,14 @@ def day_index(timestamps, start: pd.Timestamp) -> np.ndarray:
     return ((pd.to_datetime(timestamps) - start) // pd.Timedelta(days=1)).to_numpy().astype(np.int32)
 
 
-def order_examples(task, max_history: int = 50) -> tuple[Histories, list[np.ndarray], list[np.ndarray]]:
+def order_examples(task, max_history: int = 50) -> tuple[Histories, ColumnLists, ColumnLists]:
     """Examples from the history: (histories, new items per order, all earlier items per order).
 
     Orders are taken in time order per customer; an order contributes an
     example when the customer had bought before and the order holds at least
-    one item they never bought before.
+    one item they never bought before. The earlier items of an example are the
+    customer's items in order of first purchase, up to that order: a prefix of
+    one list per customer, so they take memory per purchase, not per example.
     """
     rows = _with_columns(task)
     orders = (
@@ -83,23 +123,30 @@ def order_examples(task, max_history: int = 50) -> tuple[Histories, list[np.ndar
         .reset_index()
         .sort_values(["user_id", "time"], kind="stable")
     )
-    items, ages, days, targets, seen_lists = [], [], [], [], []
+    items, ages, days, targets, seen_starts, seen_ends, firsts = [], [], [], [], [], [], []
+    base = 0  # where this customer's first-purchase list starts in the flat list
     for _, group in orders.groupby("user_id", sort=False):
         last_day: dict[int, int] = {}
         for day, columns in zip(group["day"].to_numpy(), group["columns"].to_numpy()):
             new = np.array([c for c in columns if c not in last_day], dtype=np.int64)
             if last_day and len(new):
-                recent = sorted(last_day.items(), key=lambda kv: -kv[1])[:max_history]
+                recent = heapq.nsmallest(max_history, last_day.items(), key=lambda kv: -kv[1])  # stable, as sorted
                 items.append(np.array([c for c, _ in recent]))
                 ages.append(np.array([day - d for _, d in recent], dtype=np.float32))
                 days.append(day)
                 targets.append(new)
-                seen_lists.append(np.fromiter(last_day.keys(), dtype=np.int64))
+                seen_starts.append(base)
+                seen_ends.append(base + len(last_day))
             for column in columns:
                 last_day[column] = day
+        firsts.append(np.fromiter(last_day.keys(), dtype=np.int32, count=len(last_day)))
+        base += len(last_day)
     item_array, mask = _pad(items, max_history, np.int32)
     age_array, _ = _pad(ages, max_history, np.float32)
-    return Histories(item_array, age_array, mask, np.array(days, dtype=np.int32)), targets, seen_lists
+    seen = ColumnLists(np.concatenate(firsts) if firsts else np.zeros(0, np.int32),
+                       np.array(seen_starts, dtype=np.int64), np.array(seen_ends, dtype=np.int64))
+    return (Histories(item_array, age_array, mask, np.array(days, dtype=np.int32)),
+            ColumnLists.from_lists(targets), seen)
 
 
 def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories:
@@ -126,12 +173,13 @@ def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories
     return Histories(items[inverse], ages[inverse], mask[inverse], np.full(len(rows), start_day, dtype=np.int32))
 
 
-def multi_hot(lists: list[np.ndarray], width: int) -> np.ndarray:
-    """(len(lists), width) uint8 with ones at each row's columns: a quarter of float32's
-    memory for the (examples x catalogue) training targets; models cast it per batch."""
+def multi_hot(lists, width: int) -> np.ndarray:
+    """(len(lists), width) uint8 with ones at each row's columns (a list of arrays or
+    :class:`ColumnLists`). Dense: for small tables and tests; training expands one batch at a time
+    (:func:`~recft_utils.models.streaming.dense_rows`)."""
     out = np.zeros((len(lists), width), dtype=np.uint8)
-    for i, columns in enumerate(lists):
-        out[i, columns] = 1
+    for i in range(len(lists)):
+        out[i, lists[i]] = 1
     return out
 
 
