@@ -36,12 +36,22 @@ def service(model_dir):
         yield running
 
 
+# no recft code: the SavedModel, the histories table (numpy) and the catalogue (pandas), as another team would
 PARITY = """
 import sys, json
-import numpy as np, tensorflow as tf
-signature = tf.saved_model.load(sys.argv[1]).signatures["recommend_customer"]
-customers = json.loads(sys.argv[2])
-out = signature(customer_ids=tf.constant(customers), exclude=tf.constant([[""]] * len(customers)),
+import numpy as np, pandas as pd, tensorflow as tf
+folder, customers = sys.argv[1], json.loads(sys.argv[2])
+signature = tf.saved_model.load(folder + "/saved_model").signatures["recommend_items"]
+item_ids = pd.read_parquet(folder + "/items.parquet")["item_id"].to_numpy().astype(str)
+table = np.load(folder + "/histories.npz")
+at = np.searchsorted(table["customer_ids"], [c.encode() for c in customers])
+spans = [slice(table["offsets"][i], table["offsets"][i + 1]) for i in at]
+width = max(s.stop - s.start for s in spans)
+items, ages = np.full((len(spans), width), "", dtype=item_ids.dtype), np.zeros((len(spans), width), np.float32)
+for n, span in enumerate(spans):
+    items[n, :span.stop - span.start] = item_ids[table["items"][span]]
+    ages[n, :span.stop - span.start] = table["ages"][span]
+out = signature(items=tf.constant(items), ages=tf.constant(ages), exclude=tf.constant([[""]] * len(customers)),
                 exclude_history=tf.constant(False), k=tf.constant(10))
 np.savez(sys.argv[3], ids=out["item_ids"].numpy().astype(str), scores=out["scores"].numpy())
 """
@@ -51,7 +61,7 @@ def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fit
     _, _, test = shop_sample
     rows = test.eval_rows[:25]
     customers = [str(u) for u in test.users[rows]]
-    result = subprocess.run([sys.executable, "-c", PARITY, str(model_dir / "saved_model"), json.dumps(customers),
+    result = subprocess.run([sys.executable, "-c", PARITY, str(model_dir), json.dumps(customers),
                              str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     served = np.load(tmp_path / "out.npz")
@@ -61,7 +71,7 @@ def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fit
     assert np.allclose(served["scores"], np.take_along_axis(logits, expected, axis=1), atol=1e-5)
 
 
-def test_item_history_signature_matches_the_customer_signature(shop_sample, model_dir):
+def test_a_customer_id_is_answered_from_the_stored_history(shop_sample, model_dir):
     from recft_utils.serving.model_folder import ServedModel
 
     _, _, test = shop_sample
@@ -78,6 +88,111 @@ def test_item_history_signature_matches_the_customer_signature(shop_sample, mode
     assert not set(by_items["item_id"][:2]) & set(kept["item_id"])
 
 
+def test_the_folder_holds_the_histories_beside_the_saved_model_not_in_it(shop_sample, model_dir):
+    import tensorflow as tf
+
+    from recft_utils.serving.export import FORMAT, CustomerHistories
+
+    _, _, test = shop_sample
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["format"] == FORMAT and metadata["signatures"] == ["recommend_items", "user_vectors"]
+    assert "histories.npz" in metadata["files"] and metadata["ann"] is None  # 120 items: exact search
+    assert not (model_dir / "index.usearch").exists()
+    loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+    assert set(loaded.signatures) == {"recommend_items", "user_vectors"}
+    stored = [name for name, _ in tf.train.list_variables(str(model_dir / "saved_model" / "variables" / "variables"))]
+    assert any(name.startswith("item_vectors/") for name in stored)
+    assert not [name for name in stored if "history" in name or "customer" in name]
+    table = CustomerHistories.load(model_dir / "histories.npz")
+    padded = window_histories(test, np.arange(len(test.users)), 50)
+    assert len(table) == metadata["customers"] == len(test.users)
+    for row in test.eval_rows[:20]:
+        items, ages = table.history(test.users[row])
+        length = int(padded.mask[row].sum())
+        assert (items == padded.items[row, :length]).all() and (ages == padded.ages[row, :length]).all()
+    assert "no-such-customer" not in table and "x" * 500 not in table
+
+
+def test_the_histories_table_finds_any_id_by_binary_search(tmp_path):
+    from types import SimpleNamespace
+
+    from recft_utils.serving.export import CustomerHistories
+
+    customers = np.array(["b", "é-2", "a", "17850"])
+    padded = SimpleNamespace(items=np.array([[3, 1, 0], [2, 0, 0], [0, 0, 0], [5, 6, 7]]),
+                             ages=np.array([[0, 2, 0], [1, 0, 0], [0, 0, 0], [4, 5, 6]], np.float32),
+                             mask=np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]], np.float32))
+    table = CustomerHistories.load(CustomerHistories.from_padded(customers, padded).save(tmp_path / "h.npz"))
+    assert len(table) == 4 and list(table.lengths()) == [3, 0, 2, 1]  # sorted: 17850, a, b, é-2
+    assert [list(table.history(c)[0]) for c in customers] == [[3, 1], [2], [], [5, 6, 7]]
+    assert list(table.history("b")[1]) == [0, 2]
+    assert "c" not in table and "é" not in table and "17850 " not in table
+    with pytest.raises(KeyError):
+        table.history("c")
+    with pytest.raises(ValueError, match="not unique"):
+        CustomerHistories.from_padded(np.array(["a", "a", "b", "c"]), padded)
+
+
+def test_a_folder_of_the_older_format_is_refused_with_the_command_that_fixes_it(model_dir, tmp_path):
+    from recft_utils.serving.model_folder import ModelFolderError, ServedModel
+
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    metadata = json.loads((old / "metadata.json").read_text())
+    (old / "metadata.json").write_text(json.dumps({**metadata, "format": "recft-saved-model/1"}))
+    with pytest.raises(ModelFolderError, match=r"older export.*`recft export --run-dir RUN --out "):
+        ServedModel.load(old)
+
+
+@pytest.fixture(scope="module")
+def ann_dir(fitted, shop_sample, tmp_path_factory):
+    """The same model exported with the approximate index forced on (a real catalogue gets one above
+    ANN_MIN_ITEMS items)."""
+    from recft_utils.serving.export import export_recommender
+
+    titles = shop_sample[0].drop_duplicates("item_id").set_index("item_id")["item_text"]
+    return export_recommender(fitted.model, shop_sample[2], tmp_path_factory.mktemp("served-ann") / "model", titles,
+                              ann=True)
+
+
+def test_the_approximate_index_answers_like_exact_search_and_honours_exclusions(shop_sample, model_dir, ann_dir):
+    from recft_utils.serving.model_folder import ServedModel
+
+    _, _, test = shop_sample
+    metadata = json.loads((ann_dir / "metadata.json").read_text())
+    assert "index.usearch" in metadata["files"] and metadata["ann"]["metric"] == "ip"
+    served = ServedModel.load(ann_dir)
+    assert served.search == "ann" and ServedModel.load(model_dir).search == "exact"
+    same = 0
+    for row in test.eval_rows[:20]:
+        customer = str(test.users[row])
+        approximate = served.recommend(10, customer_id=customer, exclude=[str(test.items[0])])
+        exact = served.recommend(10, customer_id=customer, exclude=[str(test.items[0])], search="exact")
+        assert approximate.attrs["search"] == "ann" and exact.attrs["search"] == "exact"
+        assert (np.diff(approximate["score"]) <= 0).all() and len(approximate) == 10
+        same += len(set(approximate["item_id"]) & set(exact["item_id"]))
+        bought = set(served.customer_history(customer)[0])
+        assert not (bought | {str(test.items[0])}) & set(approximate["item_id"])
+    assert same >= 0.95 * 20 * 10  # approximate, even over 120 items: 95 % of the exact top 10s
+    user = served.customer_user_vectors([str(test.users[test.eval_rows[0]])])
+    assert user.shape == (1, served.item_vectors.shape[1])
+
+
+def test_the_service_says_which_search_answered(ann_dir, shop_sample):
+    from fastapi.testclient import TestClient
+
+    from recft_utils.serving.model_folder import ServedModel
+    from recft_utils.serving.service import create_app
+
+    client = TestClient(create_app(ServedModel.load(ann_dir)))
+    customer = str(shop_sample[2].users[shop_sample[2].eval_rows[0]])
+    body = client.post("/recommend", json={"customer_id": customer, "k": 5}).json()
+    assert body["search"] == "ann" and len(body["recommendations"]) == 5
+    assert client.get("/health").json()["search"] == "ann"
+    missing = client.post("/recommend", json={"customer_id": "no-such-customer"})
+    assert missing.status_code == 404 and "has no stored history" in missing.json()["error"]
+
+
 def test_health_item_and_recommend_carry_the_model_version(service, model_dir, shop_sample):
     version = json.loads((model_dir / "metadata.json").read_text())["version"]
     health = requests.get(f"{service.url}/health", timeout=10)
@@ -88,7 +203,7 @@ def test_health_item_and_recommend_carry_the_model_version(service, model_dir, s
     assert item["item_id"] == item_id and item["title"] and item["warm"] is True
     customer = str(shop_sample[2].users[shop_sample[2].eval_rows[0]])
     body = requests.post(f"{service.url}/recommend", json={"customer_id": customer, "k": 7}, timeout=10).json()
-    assert body["model_version"] == version and len(body["recommendations"]) == 7
+    assert body["model_version"] == version and len(body["recommendations"]) == 7 and body["search"] == "exact"
     scores = [r["score"] for r in body["recommendations"]]
     assert scores == sorted(scores, reverse=True)
 

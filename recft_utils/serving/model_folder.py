@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,73 +10,158 @@ import pandas as pd
 
 from recft_utils.artefacts import read_json, sha256_file
 from recft_utils.errors import RecftError
-from recft_utils.serving.export import FORMAT
+from recft_utils.serving.ann import AnnIndex, AnnSettings
+from recft_utils.serving.export import FORMAT, HISTORIES_FILE, CustomerHistories
 
 MAX_K = 100
+SEARCHES = ("exact", "ann")  # brute force in the SavedModel; the usearch index beside it
 
 
 class ModelFolderError(RecftError):
     """The model folder is missing, incomplete or damaged."""
 
 
+class UnknownCustomerError(RecftError, KeyError):
+    """The customer has no stored history in this model folder."""
+
+
 @dataclass
 class ServedModel:
-    """An exported recommender, loaded: its metadata, its catalogue and its two signatures."""
+    """An exported recommender, loaded: its metadata, its catalogue, the customers' histories, its
+    signatures and (for a large catalogue) its approximate index."""
 
     folder: Path
     metadata: dict
-    items: pd.DataFrame  # indexed by item id: warm, title
-    customers: pd.DataFrame  # indexed by customer id: history_items (length of the stored history)
+    items: pd.DataFrame  # indexed by item id, in the SavedModel's row order: warm, title
+    histories: CustomerHistories
     signatures: dict
+    item_vectors: np.ndarray  # (items, dim) through the adapter, as in the SavedModel
+    prior: np.ndarray  # (items,) on the export day
+    ann: AnnIndex | None = None
+    item_ids: np.ndarray = field(init=False, repr=False)  # row → id
+
+    def __post_init__(self):
+        self.item_ids = np.asarray(self.items.index, dtype=str)  # once, not per request
 
     @property
     def version(self) -> str:
         return self.metadata["version"]
 
+    @property
+    def search(self) -> str:
+        """How :meth:`recommend` searches by default: ``ann`` when the folder has an index."""
+        return "ann" if self.ann is not None else "exact"
+
     @classmethod
     def load(cls, folder) -> "ServedModel":
-        """Check every file against the metadata's checksums, then load the SavedModel."""
+        """Check every file against the metadata's checksums, then load the SavedModel, the histories and the index."""
         import tensorflow as tf
 
         folder = Path(folder)
-        fix = f"Export it again (notebook 04, or `recft export --run-dir RUN --out {folder}`)."
-        if not (folder / "metadata.json").is_file():
-            raise ModelFolderError(f"{folder} is not a recft model folder (no metadata.json). {fix}")
-        try:
-            metadata = read_json(folder / "metadata.json")
-        except ValueError as exc:
-            raise ModelFolderError(f"{folder}/metadata.json is not valid JSON ({exc}). {fix}") from exc
-        if metadata.get("format") != FORMAT:
-            raise ModelFolderError(f"{folder}: format {metadata.get('format')!r}, expected {FORMAT!r}. {fix}")
-        for name, digest in metadata["files"].items():
-            path = folder / name
-            if not path.is_file():
-                raise ModelFolderError(f"{folder}: {name} is missing. {fix}")
-            if sha256_file(path) != digest:
-                raise ModelFolderError(f"{folder}: {name} does not match its checksum (damaged or edited). {fix}")
+        metadata = check_folder(folder)
         loaded = tf.saved_model.load(str(folder / "saved_model"))
         items = pd.read_parquet(folder / "items.parquet").set_index("item_id")
-        customers = pd.read_parquet(folder / "customers.parquet").set_index("customer_id")
-        return cls(folder, metadata, items, customers, dict(loaded.signatures))
+        item_vectors, prior = loaded.item_vectors.numpy(), loaded.prior.numpy()  # the module's own variables
+        ann = None
+        if metadata.get("ann"):
+            settings = AnnSettings(**{key: metadata["ann"][key] for key in AnnSettings.__dataclass_fields__})
+            ann = AnnIndex.load(folder / metadata["ann"]["file"], item_vectors, prior, settings)
+        return cls(folder, metadata, items, CustomerHistories.load(folder / metadata["histories"]),
+                   dict(loaded.signatures), item_vectors, prior, ann)
 
     def recommend(self, k: int = 10, items=None, ages=None, customer_id: str | None = None, exclude=(),
-                  exclude_history: bool = True) -> pd.DataFrame:
+                  exclude_history: bool = True, search: str | None = None) -> pd.DataFrame:
         """Top-``k`` items for one history (``items`` most recent first, ``ages`` in days) or one known customer.
 
-        Returns a frame of ``item_id`` and ``score``, best first. Unknown
-        items in ``items`` are ignored by the model (the service lists them).
+        Returns a frame of ``item_id`` and ``score``, best first; ``frame.attrs["search"]`` says
+        which search answered (``search``: ``exact`` or ``ann``, default :attr:`search`).
+        Unknown items in ``items`` are ignored (the service lists them); an unknown
+        ``customer_id`` raises :class:`UnknownCustomerError`.
         """
+        if customer_id is not None:
+            items, ages = self.customer_history(customer_id)
+        items = [str(i) for i in items]
+        ages = np.zeros(len(items), np.float32) if ages is None else np.asarray(ages, np.float32)
+        if not items:  # a customer without purchases: one padding id, as the padded table had
+            items, ages = [""], np.zeros(1, np.float32)
+        search = search or self.search
+        if search not in SEARCHES or (search == "ann" and self.ann is None):
+            raise ValueError(f"search must be one of {SEARCHES} ('ann' needs a folder exported with an index)")
+        if search == "ann":
+            top = self._approximate(k, items, ages, exclude, exclude_history)
+        else:
+            top = self._exact(k, items, ages, exclude, exclude_history)
+        top.attrs["search"] = search
+        return top
+
+    def customer_history(self, customer_id) -> tuple[np.ndarray, np.ndarray]:
+        """The stored ``(item ids, ages)`` of a known customer, most recent first."""
+        try:
+            rows, ages = self.histories.history(customer_id)
+        except KeyError:
+            raise UnknownCustomerError(f"customer {customer_id!r} has no stored history") from None
+        return self.item_ids[rows], ages
+
+    def user_vectors(self, histories: list, ages: list | None = None) -> np.ndarray:
+        """(len(histories), dim) user vectors of item-id lists (most recent first), from the SavedModel."""
         import tensorflow as tf
 
-        common = {"exclude": tf.constant([list(exclude) or [""]]), "exclude_history": tf.constant(exclude_history),
-                  "k": tf.constant(int(k), tf.int32)}
-        if customer_id is not None:
-            out = self.signatures["recommend_customer"](customer_ids=tf.constant([str(customer_id)]), **common)
-        else:
-            ages = np.zeros(len(items), np.float32) if ages is None else np.asarray(ages, np.float32)
-            out = self.signatures["recommend_items"](items=tf.constant([list(items)]), ages=tf.constant(ages[None]),
-                                                    **common)
+        width = max(1, max((len(h) for h in histories), default=0))
+        padded = np.full((len(histories), width), "", dtype=object)
+        padded_ages = np.zeros((len(histories), width), np.float32)
+        for n, history in enumerate(histories):
+            padded[n, :len(history)] = [str(i) for i in history]
+            if ages is not None:
+                padded_ages[n, :len(history)] = ages[n]
+        out = self.signatures["user_vectors"](items=tf.constant(padded.astype(str)), ages=tf.constant(padded_ages))
+        return out["user_vectors"].numpy()
+
+    def customer_user_vectors(self, customer_ids) -> np.ndarray:
+        """User vectors of known customers from their stored histories (real queries for
+        :func:`~recft_utils.serving.ann.compare_with_exact`)."""
+        stored = [self.customer_history(c) for c in customer_ids]
+        return self.user_vectors([items for items, _ in stored], [ages for _, ages in stored])
+
+    def _exact(self, k, items, ages, exclude, exclude_history) -> pd.DataFrame:
+        """The SavedModel's ``recommend_items``: every item scored."""
+        import tensorflow as tf
+
+        out = self.signatures["recommend_items"](
+            items=tf.constant([items]), ages=tf.constant(ages[None]), exclude=tf.constant([list(exclude) or [""]]),
+            exclude_history=tf.constant(exclude_history), k=tf.constant(int(k), tf.int32))
         ids = out["item_ids"].numpy()[0].astype(str)
         scores = out["scores"].numpy()[0]
         keep = np.isfinite(scores)  # fewer than k items left after exclusions
         return pd.DataFrame({"item_id": ids[keep], "score": scores[keep].astype(float)})
+
+    def _approximate(self, k, items, ages, exclude, exclude_history) -> pd.DataFrame:
+        """The index's candidates re-scored exactly, with the SavedModel's user vector."""
+        user = self.user_vectors([items], [ages])[0]
+        rows = self.items.index.get_indexer([str(i) for i in exclude]) if len(exclude) else np.empty(0, np.int64)
+        if exclude_history:
+            rows = np.concatenate([rows, self.items.index.get_indexer(items)])
+        top, scores = self.ann.top_k(user, min(int(k), len(self.items)), rows[rows >= 0])  # -1: unknown id
+        return pd.DataFrame({"item_id": self.item_ids[top], "score": scores.astype(float)})
+
+
+def check_folder(folder: Path) -> dict:
+    """The folder's metadata, once its format and every file's checksum are as expected."""
+    fix = f"Export it again (notebook 04, or `recft export --run-dir RUN --out {folder}`)."
+    if not (folder / "metadata.json").is_file():
+        raise ModelFolderError(f"{folder} is not a recft model folder (no metadata.json). {fix}")
+    try:
+        metadata = read_json(folder / "metadata.json")
+    except ValueError as exc:
+        raise ModelFolderError(f"{folder}/metadata.json is not valid JSON ({exc}). {fix}") from exc
+    if metadata.get("format") != FORMAT:
+        older = " (an older export: customer histories inside the SavedModel)" if metadata.get("format") == \
+            "recft-saved-model/1" else ""
+        raise ModelFolderError(f"{folder}: format {metadata.get('format')!r}{older}, this recft serves {FORMAT!r} "
+                               f"({HISTORIES_FILE} and an optional index beside the SavedModel). {fix}")
+    for name, digest in metadata["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelFolderError(f"{folder}: {name} is missing. {fix}")
+        if sha256_file(path) != digest:
+            raise ModelFolderError(f"{folder}: {name} does not match its checksum (damaged or edited). {fix}")
+    return metadata

@@ -1,8 +1,10 @@
 """The HTTP service: FastAPI on uvicorn, over an exported model folder.
 
 Endpoints: ``GET /health``, ``POST /recommend``, ``GET /items/{item_id}``.
-Every response carries the model version (in the body and the
-``X-Model-Version`` header). Bad requests get a 4xx and a JSON body
+A known customer's history is read from the model folder's table (``histories.npz``);
+``/recommend`` says in ``search`` whether the SavedModel scored every item (``exact``) or
+the approximate index beside it found the candidates (``ann``). Every response carries
+the model version (in the body and the ``X-Model-Version`` header). Bad requests get a 4xx and a JSON body
 ``{"error": "...", "model_version": ...}`` that says what is wrong.
 """
 
@@ -88,8 +90,8 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError):
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return error(400, "the request body is not valid JSON: send an object such as "
-                              '{"items": ["85123A"], "k": 10}')
+            example = json.dumps({"items": [str(holder.model.item_ids[0])], "k": 10})  # an id of this catalogue
+            return error(400, f"the request body is not valid JSON: send an object such as {example}")
         return error(422, _readable(errors))
 
     @app.exception_handler(HTTPException)
@@ -101,7 +103,7 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
         model = holder.model
         response.headers["X-Model-Version"] = model.version
         return {"status": "ok", "model_version": model.version, "items": len(model.items),
-                "customers": len(model.customers), "as_of": model.metadata["as_of"]}
+                "customers": len(model.histories), "as_of": model.metadata["as_of"], "search": model.search}
 
     @app.get("/items/{item_id}")
     def item(item_id: str, response: Response):
@@ -118,7 +120,7 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
         model = holder.model
         unknown = []
         if request.customer_id is not None:
-            if request.customer_id not in model.customers.index:
+            if request.customer_id not in model.histories:
                 raise HTTPException(404, f"customer {request.customer_id!r} has no stored history: "
                                          "send their recent 'items' instead")
             top = model.recommend(request.k, customer_id=request.customer_id, exclude=request.exclude,
@@ -132,7 +134,8 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
                                   exclude_history=request.exclude_history)
         titles = model.items["title"].reindex(top["item_id"]) if "title" in model.items else None
         response.headers["X-Model-Version"] = model.version
-        return {"model_version": model.version, "k": request.k, "unknown_items": unknown,
+        return {"model_version": model.version, "k": request.k, "search": top.attrs["search"],
+                "unknown_items": unknown,
                 "recommendations": [{"item_id": i, "score": round(s, 6),
                                      **({"title": titles.iloc[n]} if titles is not None else {})}
                                     for n, (i, s) in enumerate(zip(top["item_id"], top["score"]))]}
