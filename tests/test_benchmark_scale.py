@@ -48,3 +48,4 @@ def test_every_step_runs_at_a_tiny_size(tmp_path):
     assert [r["status"] for r in result["records"]] == ["ok"] * 4
     assert {r["step"] for r in result["records"]} == set(scale.STEPS) and out.with_suffix(".png").exists()
     assert all(r["peak_rss_mb"] > 0 and r["seconds"] >= 0 for r in result["records"])
+    assert result["records"][-1]["ann_recall@10"] >= 0.9 and result["records"][-1]["errors"] == 0

@@ -10,7 +10,8 @@ is its own:
 2. **text vectors**: the frozen encoder's vector of every product title;
 3. **two-tower**: the frozen-encoder two-tower model, one seed, a fixed number of epochs;
 4. **export and serving**: the SavedModel and its side files, then a short load test of the HTTP
-   service on 127.0.0.1.
+   service on 127.0.0.1, and the approximate index's recall@10 against exact search with both speeds
+   (one query at a time, on real customers' user vectors).
 
 Quality is evaluated on a fixed sample of :data:`EVALUATED` test customers at every size, so
 that evaluation cost grows with the catalogue only. The point is cost growth, not quality.
@@ -134,9 +135,25 @@ def export_and_serve(work: Path, requests: int = LOAD_REQUESTS) -> dict:
     figures = {"export_seconds": round(time.perf_counter() - started, 1),
                "model_mb": round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2 ** 20, 1)}
     with ServiceProcess(folder) as service:
+        search = service.health().get("search", "exact")
         result = load_test(service.url, history_payloads(task, n=200), concurrency=1, requests=requests)
-    return {**figures, "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
-            "requests_per_second": result["requests_per_second"], "errors": result["errors"]}
+    return {**figures, "search": search, "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
+            "requests_per_second": result["requests_per_second"], "errors": result["errors"], **ann_figures(folder, task)}
+
+
+def ann_figures(folder: Path, task, queries: int = 1000) -> dict:
+    """Recall@10 of the approximate index against exact search, and both speeds, on real customers'
+    user vectors (the index the export built, or one built here for a catalogue below its threshold)."""
+    from recft_utils.serving.ann import AnnSettings, compare_with_exact
+    from recft_utils.serving.model_folder import ServedModel
+
+    served = ServedModel.load(folder)
+    customers = task.users[task.eval_rows[:queries]]
+    result = compare_with_exact(folder, served.customer_user_vectors(customers), k=10,
+                                settings=None if served.metadata.get("ann") else AnnSettings())
+    return {"ann_recall@10": round(result["recall"], 4), "exact_ms_per_query": round(result["exact_ms_per_query"], 3),
+            "ann_ms_per_query": round(result["ann_ms_per_query"], 3), "ann_speedup": round(result["speedup"], 1),
+            "ann_build_seconds": round(result["build_seconds"], 1)}
 
 
 def run_step(step: str, work: Path, items: int, interactions: int, epochs: int, requests: int) -> dict:
