@@ -42,7 +42,12 @@ PROFILES = {
         training={"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
                   "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                              "top_k_steps": 4, "other_regime_steps": 2}},
+                              "top_k_steps": 4, "other_regime_steps": 1},
+                  # tiny only (see training_plan.regime_config): the catalogue encoded by length, LoRA and
+                  # full fine-tuning timed on small batches
+                  "fine_tune_changes": {"top_k": {"fast_catalogue": True},
+                                        "lora": {"fast_catalogue": True, "batch_size": 16, "negatives": 48},
+                                        "full": {"fast_catalogue": True, "batch_size": 16, "negatives": 48}}},
         rolling_benchmark={"seeds": [0], "two_tower_epochs": 3, "adaptation_pairs": 2_000},
         load_requests=200, iteration_months=2),
     "workshop": Profile(

@@ -43,3 +43,23 @@ def test_draws_follow_the_smoothed_popularity():
     assert drawn.min() >= 0 and drawn.max() <= 3
     share = np.bincount(drawn, minlength=4) / len(drawn)
     assert share == pytest.approx(np.exp(log_q), abs=0.02)
+
+
+def test_a_large_catalogue_trains_with_a_sampled_softmax_and_still_learns(shop_sample):
+    import pandas as pd
+
+    from recft_utils.evaluation import evaluate
+    from recft_utils.models import Random
+    from recft_utils.models.streaming import DEFAULT_NEGATIVES, SAMPLED_SOFTMAX_MIN_ITEMS
+    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+
+    assert TwoTowerConfig().negatives_for(SAMPLED_SOFTMAX_MIN_ITEMS) == 0
+    assert TwoTowerConfig().negatives_for(SAMPLED_SOFTMAX_MIN_ITEMS + 1) == DEFAULT_NEGATIVES
+    assert TwoTowerConfig(sampled_negatives=0).negatives_for(10 ** 6) == 0
+    _, valid, _ = shop_sample
+    items = np.sort(shop_sample[0]["item_id"].unique())
+    vectors = pd.DataFrame(np.random.default_rng(0).normal(size=(len(items), 16)).astype("float32"), index=items)
+    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=3, sampled_negatives=32), seed=0).fit(valid, 3)
+    assert model.stats["softmax"] == "sampled (32 negatives)" and np.isfinite(model.stats["final_loss"])
+    ndcg = evaluate(model, valid, views=("discovery",))["discovery"]["ndcg"].mean()
+    assert ndcg > 2 * evaluate(Random().fit(valid), valid, views=("discovery",))["discovery"]["ndcg"].mean()

@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|serving|notebooks|tests|scale --out FILE``:
+"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|serving|notebooks|tests|scale|workers --out FILE``:
 benchmark tables as JSON."""
 
 from __future__ import annotations
@@ -253,14 +253,42 @@ def _scale(args) -> None:
     from recft_utils.workshop.timings import machine
 
     sizes = [scale.parse_size(size) for size in args.sizes]
-    records = scale.run_sizes(sizes, args.work, epochs=args.epochs, requests=args.requests)
+
+    def save(records):
+        write_json(args.out, {"machine": machine(), "evaluated_customers": scale.EVALUATED, "epochs": args.epochs,
+                              "load_requests": args.requests, "records": records})
+
+    records = scale.run_sizes(sizes, args.work, epochs=args.epochs, requests=args.requests, on_record=save)
     print(scale.table(records).to_string())
     print(scale.growth(records).to_string(index=False))
-    write_json(args.out, {"machine": machine(), "evaluated_customers": scale.EVALUATED, "epochs": args.epochs,
-                          "load_requests": args.requests, "records": records})
     if any(r["status"] == "ok" for r in records):
         save_figure(args.out.with_suffix(".png"), scale.plot(records))
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+def _workers(args) -> None:
+    from recft_utils.datasets import load_interactions
+    from recft_utils.models.multi_worker import launch, validation_ndcg, worker_summary
+    from recft_utils.models.two_tower import encode_catalogue
+    from recft_utils.text import SentenceEncoder
+    from recft_utils.workshop.timings import machine
+
+    interactions, _ = load_interactions(args.dataset)
+    vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
+    work = args.out.with_suffix("")
+    work.mkdir(parents=True, exist_ok=True)
+    interactions.to_parquet(work / "interactions.parquet", index=False)
+    vectors.rename(columns=str).to_parquet(work / "item_vectors.parquet")
+    records = [{"workers": 1, **run} for run in validation_ndcg(interactions, vectors, args.epochs, args.seeds)]
+    result = launch(args.workers, work / "interactions.parquet", work / "item_vectors.parquet",
+                    work / "chief.json", args.epochs, args.seeds)
+    records += [{"workers": result["workers"], **run} for run in result["runs"]]
+    summary = worker_summary(records)
+    print(pd.DataFrame(records).to_string(index=False))
+    print(summary)
+    write_json(args.out, {"machine": machine(), "dataset": args.dataset, "epochs": args.epochs,
+                          "records": records, "summary": summary})
+    print(f"wrote {args.out}")
 
 
 def main(argv=None) -> int:
@@ -325,6 +353,13 @@ def main(argv=None) -> int:
     scaling.add_argument("--requests", type=int, default=SCALE_REQUESTS, help="measured requests of the load test")
     scaling.add_argument("--work", type=Path, default=Path("runs/benchmarks/scale"), help="data and models per size")
     scaling.add_argument("--out", type=Path, default=Path("runs/benchmarks/scale.json"))
+    workers = sub.add_parser("workers", help="step 3's two-tower on one worker and on local workers "
+                                            "(MultiWorkerMirroredStrategy): validation NDCG@10 per seed")
+    workers.add_argument("--dataset", default="synthetic:1000:60000", help="any dataset name (default: a synthetic shop)")
+    workers.add_argument("--workers", type=int, default=2)
+    workers.add_argument("--epochs", type=int, default=5)
+    workers.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    workers.add_argument("--out", type=Path, default=Path("runs/benchmarks/workers.json"))
     tests = sub.add_parser("tests", help="wall time of the fast tests and of the whole suite (README, Tests)")
     tests.add_argument("--out", type=Path, default=Path("runs/benchmarks/tests.json"))
     tests.add_argument("--only", nargs="+", choices=[name.split()[0] for name in TEST_SELECTIONS],
@@ -332,7 +367,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
                        "serving": _serving, "notebooks": _notebooks, "tests": _tests,
-                       "scale": _scale}[args.command], args)
+                       "scale": _scale, "workers": _workers}[args.command], args)
 
 
 if __name__ == "__main__":

@@ -171,9 +171,10 @@ def run_step(step: str, work: Path, items: int, interactions: int, epochs: int, 
 
 
 def run_sizes(sizes, folder: Path, epochs: int = EPOCHS, requests: int = LOAD_REQUESTS,
-              progress: bool = True) -> list[dict]:
+              progress: bool = True, on_record=None) -> list[dict]:
     """Every step at every size, each in a fresh process; a failing step is recorded (with its error)
-    and ends that size, so a table shows where a size stops rather than nothing."""
+    and ends that size, so a table shows where a size stops rather than nothing. ``on_record(records)``
+    is called after every step (the command writes its JSON then: an hour's run is never lost)."""
     from tqdm import tqdm
 
     from recft_utils.benchmark.processes import in_child_process
@@ -193,6 +194,9 @@ def run_sizes(sizes, folder: Path, epochs: int = EPOCHS, requests: int = LOAD_RE
                 records.append({**base, "status": f"failed: {type(exc).__name__}: {str(exc)[:300]}"})
                 bar.update(len(STEPS) - STEPS.index(step))
                 break
+            finally:
+                if on_record is not None:
+                    on_record(records)
             bar.update(1)
     bar.close()
     return records

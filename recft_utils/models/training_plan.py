@@ -46,8 +46,11 @@ SERVING_RULE = ("Step 4 serves the candidate with the highest discovery NDCG@10 
 
 
 def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
-    """The fine-tuning settings of ``regime`` with the profile's epoch budget."""
-    settings = {"epochs": get_profile(profile).training["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime], **changes}
+    """The fine-tuning settings of ``regime`` with the profile's epoch budget (and, where the profile has
+    them, its ``fine_tune_changes`` for the regime: ``tiny`` trains smaller batches, encodes faster)."""
+    training = get_profile(profile).training
+    settings = {"epochs": training["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime],
+                **training.get("fine_tune_changes", {}).get(regime, {}), **changes}
     return FineTuneConfig(regime=regime, **settings).checked()
 
 

@@ -18,7 +18,11 @@ Training: one example per order that bought something new (see
 that day (those first sold later, new products above all, are no negatives:
 they did not exist yet) with the customer's earlier items masked out, i.e. the *discovery* task;
 AdamW with linear warm-up and cosine decay, L2 and dropout; early stopping on
-the validation window's discovery NDCG@10.
+the validation window's discovery NDCG@10. Each batch expands its own targets and
+masks (:mod:`recft_utils.models.streaming`): memory grows with purchases, not with
+examples × catalogue; above 20,000 products the softmax is sampled, logQ-corrected.
+Under the ``multi_worker`` strategy the same step runs on every worker
+(:mod:`recft_utils.models.multi_worker`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from recft_utils.run import Run
 from recft_utils.models.training_data import (
     daily_popularity,
     first_sale_days,
-    multi_hot,
     order_examples,
     window_histories,
 )
@@ -50,6 +53,16 @@ import keras  # noqa: E402  (after the backend is chosen)
 import tensorflow as tf  # noqa: E402
 
 from recft_utils.models.optimization import OptimizerSettings, scale_for_replicas, unscale_for_replicas  # noqa: E402
+from recft_utils.models.streaming import (  # noqa: E402
+    DEFAULT_NEGATIVES,
+    SAMPLED_SOFTMAX_MIN_ITEMS,
+    as_constants,
+    batch_columns,
+    dense_rows,
+    draw,
+    membership,
+    popularity_sampler,
+)
 
 # Each fit builds a new model, so Keras traces new functions on purpose; TF's "retracing" warnings
 # about that would only alarm a learner.
@@ -77,6 +90,9 @@ class TwoTowerConfig(OptimizerSettings):
     text_prior: bool = False  # add a demand learned from the title to every item's prior (new products too)
     popularity_days: int = 30
     adversarial_epsilon: float = 0.0  # FGM step on the text vectors (unit norm); 0 = off
+    # negatives of a sampled softmax (see models.streaming): None = automatic (the full softmax up to
+    # SAMPLED_SOFTMAX_MIN_ITEMS products, DEFAULT_NEGATIVES above), 0 = always the full softmax
+    sampled_negatives: int | None = None
 
     def checked(self) -> "TwoTowerConfig":
         """Refuse values that cannot train, before any work starts."""
@@ -91,9 +107,17 @@ class TwoTowerConfig(OptimizerSettings):
             raise ParameterError(f"adversarial_epsilon must be >= 0, got {self.adversarial_epsilon}.")
         if self.l2 < 0:
             raise ParameterError(f"Two-tower l2 must be >= 0, got {self.l2}.")
+        if self.sampled_negatives is not None and self.sampled_negatives < 0:
+            raise ParameterError(f"sampled_negatives must be >= 0 (0: the full softmax), got {self.sampled_negatives}.")
         if not (self.text or self.item_ids):
             raise ParameterError("A two-tower item tower needs text, item IDs or both (text=False needs item_ids=True).")
         return self
+
+    def negatives_for(self, n_items: int) -> int:
+        """Negatives per step of the sampled softmax for a catalogue of ``n_items`` (0: the full softmax)."""
+        if self.sampled_negatives is not None:
+            return self.sampled_negatives
+        return DEFAULT_NEGATIVES if n_items > SAMPLED_SOFTMAX_MIN_ITEMS else 0
 
     @classmethod
     def from_saved(cls, saved: dict) -> "TwoTowerConfig":
@@ -143,8 +167,10 @@ class TextTwoTower(keras.Model):
         self.warm = tf.constant((np.arange(n_items) < n_warm).astype(np.float32)[:, None])
         # created only when asked for, so that the default model's initialisation stays as it was
         self.demand = keras.layers.Dense(1, kernel_regularizer=regulariser, name="text_demand") if text_prior else None
-        # training-only options (not saved: a loaded model scores, it does not train)
+        # training-only options (not saved: a loaded model scores, it does not train): the examples' target
+        # and earlier-item lists (models.streaming.as_constants), the sampled softmax's sampler
         self.title_variants, self.adversarial_epsilon = None, 0.0
+        self.examples, self.sampler = None, None
         self.loss_tracker = keras.metrics.Mean(name="loss")  # the mean training loss of an epoch
 
     @property
@@ -170,10 +196,27 @@ class TextTwoTower(keras.Model):
             vectors = vectors + self.ids(tf.range(self.settings["n_items"])) * self.warm
         return vectors
 
+    def item_rows(self, columns):
+        """:meth:`item_matrix` for ``columns`` only (the sampled softmax needs a few thousand rows, not all)."""
+        if self.title_variants is None:
+            text = tf.gather(self.text, columns)
+        else:  # a variant of each title drawn at every step, as _training_text does for the whole catalogue
+            pick = tf.random.uniform(tf.shape(columns), maxval=self.title_variants.shape[0], dtype="int32")
+            text = tf.gather_nd(self.title_variants, tf.stack([pick, columns], axis=1))
+        vectors = self.adapter(text)
+        if not self.settings["text"]:
+            vectors = tf.zeros_like(vectors)
+        if self.settings["item_ids"]:
+            vectors = vectors + self.ids(columns) * tf.gather(self.warm, columns)
+        return vectors
+
     def user_vectors(self, inputs, items_v, training=False):
         """Recency-weighted attention pooling of the history's item vectors, plus a residual layer."""
         # Keras may hand indices over as floats (it does under MirroredStrategy)
-        history = tf.gather(items_v, tf.cast(inputs["items"], "int32"))
+        return self.pool(inputs, tf.gather(items_v, tf.cast(inputs["items"], "int32")), training)
+
+    def pool(self, inputs, history, training=False):
+        """:meth:`user_vectors` from the history's item vectors themselves, (batch, history, dim)."""
         logits = -tf.nn.softplus(self.decay) * tf.math.log1p(inputs["ages"])
         weights = tf.nn.softmax(logits + (inputs["mask"] - 1.0) * 1e9, axis=1)
         user = tf.reduce_sum(weights[..., None] * history, axis=1)
@@ -187,6 +230,14 @@ class TextTwoTower(keras.Model):
             prior += self.demand(self.text)[None, :, 0]
         return prior if columns is None else tf.gather(prior, columns, axis=1)
 
+    def prior_of(self, day, columns):
+        """:meth:`item_prior` for ``columns`` only, computed on those columns: (batch, columns)."""
+        popularity = tf.gather(tf.gather(self.popularity, columns, axis=1), tf.cast(day, "int32"))
+        prior = tf.gather(self.bias, columns)[None, :] + self.popularity_weight * popularity
+        if self.demand is not None:
+            prior += self.demand(tf.gather(self.text, columns))[None, :, 0]
+        return prior
+
     def call(self, inputs, training=False):
         return self.scores(inputs, self.item_matrix(), training)
 
@@ -199,7 +250,12 @@ class TextTwoTower(keras.Model):
           the loss is also taken on text vectors pushed by ``epsilon`` along the
           normalised gradient of the loss, the direction that hurts most.
         """
-        x, y = data[0], data[1]
+        x, rows = data[0], tf.cast(data[1], "int32")  # y is each example's row: its lists, expanded here
+        if self.sampler is not None:
+            return self._sampled_train_step(x, rows)
+        targets, seen = self.examples
+        x = {**x, "seen": dense_rows(seen, rows, self.settings["n_items"])}
+        y = dense_rows(targets, rows, self.settings["n_items"])
         text = self._training_text()
         adversarial = self.adversarial_epsilon > 0
         with tf.GradientTape() as tape:
@@ -213,6 +269,39 @@ class TextTwoTower(keras.Model):
                 adversarial = self.training_logits(x, self.item_matrix(text + self.adversarial_epsilon * push))
                 loss += scale_for_replicas(tf.reduce_mean(softmax_over_catalogue(y, adversarial)))
             self.loss_tracker.update_state(unscale_for_replicas(loss), sample_weight=tf.shape(y)[0])
+            loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients([(g, w) for g, w in zip(gradients, self.trainable_weights) if g is not None])
+        return {"loss": self.loss_tracker.result()}
+
+    def _sampled_train_step(self, x, rows):
+        """One step of the sampled softmax (see :mod:`recft_utils.models.streaming`): each example against the
+        batch's targets and ``negatives`` products drawn by popularity, logQ-corrected; item vectors are
+        computed for the history's and the candidates' rows only."""
+        targets, seen = self.examples
+        cdf, log_q, negatives = self.sampler
+        n_items = self.settings["n_items"]
+        positives = batch_columns(targets, rows)
+        drawn = draw(cdf, negatives)
+        candidates = tf.concat([positives, drawn], axis=0)
+        # a drawn product that is one of the batch's targets is no negative (nor a second label)
+        duplicate = tf.concat([tf.zeros_like(positives, tf.bool),
+                               tf.reduce_any(tf.equal(drawn[:, None], positives[None, :]), axis=1)], axis=0)[None, :]
+        history = tf.cast(x["items"], "int32")
+        needed, where = tf.unique(tf.concat([tf.reshape(history, [-1]), candidates], axis=0))
+        label = tf.cast(membership(targets, rows, candidates, n_items) & ~duplicate, tf.float32)
+        excluded = (membership(seen, rows, candidates, n_items) | duplicate
+                    | (tf.gather(self.first_day, candidates)[None, :] > tf.cast(x["day"], self.first_day.dtype)[:, None]))
+        with tf.GradientTape() as tape:
+            vectors = tf.gather(self.item_rows(needed), where)
+            split = tf.size(history)
+            history_v = tf.reshape(vectors[:split], tf.concat([tf.shape(history), [-1]], axis=0))
+            user = self.pool(x, history_v, training=True)
+            logits = (tf.matmul(user, vectors[split:], transpose_b=True) + self.prior_of(x["day"], candidates)
+                      - tf.gather(log_q, candidates)[None, :])
+            logits = tf.where(excluded & (label == 0), -1e9, logits)
+            loss = self.compute_loss(x=x, y=label, y_pred=logits, training=True)
+            self.loss_tracker.update_state(unscale_for_replicas(loss), sample_weight=tf.shape(rows)[0])
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients([(g, w) for g, w in zip(gradients, self.trainable_weights) if g is not None])
@@ -237,6 +326,8 @@ class TextTwoTower(keras.Model):
     def scores(self, inputs, items_v, training=False):
         user = self.user_vectors(inputs, items_v, training)
         scores = tf.matmul(user, items_v, transpose_b=True) + self.item_prior(inputs["day"])
+        if "seen" not in inputs:  # a training batch before its lists are expanded (Keras's first-batch build)
+            return scores
         return scores - tf.cast(inputs["seen"], scores.dtype) * 1e9
 
 
@@ -285,7 +376,7 @@ def build_model(item_vectors: np.ndarray, popularity: np.ndarray, n_warm: int, c
 def softmax_over_catalogue(y_true, logits):
     """Multi-label softmax cross-entropy: mean log-probability of the order's new items."""
     log_p = tf.nn.log_softmax(logits, axis=-1)
-    y_true = tf.cast(y_true, log_p.dtype)  # targets arrive as uint8 (see multi_hot)
+    y_true = tf.cast(y_true, log_p.dtype)
     return -tf.reduce_sum(y_true * log_p, axis=-1) / tf.maximum(tf.reduce_sum(y_true, axis=-1), 1.0)
 
 
@@ -321,7 +412,7 @@ class TwoTowerRecommender(Recommender):
 
     # -- training -----------------------------------------------------------
     def _train(self, task, epochs: int, monitor=None, source=None):
-        from recft_utils.models.distribute import get_strategy
+        from recft_utils.models.distribute import fit_across_workers, get_strategy
 
         keras.utils.set_random_seed(self.seed)
         config = self.config
@@ -329,29 +420,48 @@ class TwoTowerRecommender(Recommender):
         if len(histories) == 0:
             raise ParameterError("No training examples: no customer bought something new after a first order.")
         n_items = len(task.items)
-        x = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}
-        y = multi_hot(targets, n_items)
+        # no (examples × catalogue) matrix: y is each example's row, and each batch expands its own lists
+        x = {**histories.as_inputs(), "example": np.arange(len(histories), dtype=np.int32)}
+        y = np.arange(len(histories), dtype=np.int32)
+        negatives = config.negatives_for(n_items)
+        if negatives and config.adversarial_epsilon:
+            raise ParameterError(f"adversarial_epsilon needs the full softmax, but {n_items:,} products train with a "
+                                 f"sampled one: set sampled_negatives=0 (slower) or adversarial_epsilon=0.")
         steps = epochs * int(np.ceil(len(histories) / config.batch_size))
         with get_strategy(self.strategy).scope():
             model = self._build(task)
             if source is not None:
                 self._load(model, task, source)
             model.compile(optimizer=config.optimizer(steps), loss=softmax_over_catalogue)
+            from recft_utils.models.fine_tuning import build_optimizer  # here: fine_tuning imports this module
+
+            build_optimizer(model)  # its state now, not in the step's first trace (which would then run twice)
+            if self.strategy != "default":
+                # under a strategy Keras builds the compiled loss from the first batch, which holds rows, not
+                # targets: build it here on the shapes a step uses
+                probe = np.zeros((1, n_items), np.float32)
+                model.compute_loss(y=probe, y_pred=probe, training=False)
             model.adversarial_epsilon = config.adversarial_epsilon
+            model.examples = (as_constants(targets), as_constants(seen))
+            if negatives:
+                cdf, log_q = popularity_sampler(targets.counts(n_items))
+                model.sampler = (tf.constant(cdf), tf.constant(log_q), negatives)
             if self.augmented_vectors is not None:
                 model.title_variants = tf.constant(title_variants(self.item_vectors, self.augmented_vectors, task.items))
         callbacks = [EarlyStoppingOnNDCG(self, monitor, config.patience)] if monitor is not None else []
         if self.log_dir is not None:
             callbacks.append(keras.callbacks.TensorBoard(str(self.log_dir), write_graph=False))
         started = time.perf_counter()
-        history = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
-                            verbose=self.verbose, callbacks=callbacks)
+        if self.strategy == "multi_worker":
+            losses = fit_across_workers(model, x, y, config.batch_size, epochs, callbacks, seed=self.seed)
+        else:
+            losses = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
+                               verbose=self.verbose, callbacks=callbacks).history["loss"]
         seconds = time.perf_counter() - started
         self.stats = {
-            "train_examples": len(histories), "epochs_run": len(history.history["loss"]),
-            "train_seconds": seconds,
-            "examples_per_second": len(histories) * len(history.history["loss"]) / seconds,
-            "final_loss": float(history.history["loss"][-1]),
+            "train_examples": len(histories), "epochs_run": len(losses), "train_seconds": seconds,
+            "examples_per_second": len(histories) * len(losses) / seconds, "final_loss": float(losses[-1]),
+            "softmax": f"sampled ({negatives:,} negatives)" if negatives else "full",
         }
         return model, callbacks[0] if monitor is not None else None
 
@@ -413,6 +523,8 @@ class TwoTowerRecommender(Recommender):
         """Scores of ``model`` (this recommender's Keras model or one being trained) for ``task``'s ``rows``."""
         histories = window_histories(task, rows, self.config.max_history)
         inputs = {**histories.as_inputs(), "seen": np.zeros((len(rows), len(task.items)), np.float32)}
+        if self.strategy == "multi_worker":  # predict_on_batch would gather every worker's copy of the rows
+            return np.asarray(model(inputs, training=False))
         return np.asarray(model.predict_on_batch(inputs))
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:

@@ -181,6 +181,21 @@ def load_tokenizer(model_dir: str | os.PathLike = DEFAULT_MODEL):
     return _keras_hub().models.BertTokenizer.from_preset(str(folder))
 
 
+# (folder, sizes and modification times of its files) -> tokenizer, see _shared_tokenizer
+_TOKENIZERS: dict = {}
+
+
+def _shared_tokenizer(folder: Path):
+    """:func:`load_tokenizer` of ``folder``, once per process: every :meth:`SentenceEncoder.load` of a
+    model shares its tokenizer (a fixed vocabulary, only ever called; building its lookup table costs
+    ~0.4 s, and fine-tuning loads a fresh encoder for every fit)."""
+    files = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir()) if p.is_file())
+    key = (str(folder.resolve()), files)
+    if key not in _TOKENIZERS:
+        _TOKENIZERS[key] = load_tokenizer(folder)
+    return _TOKENIZERS[key]
+
+
 def load_backbone(model_dir: str | os.PathLike = DEFAULT_MODEL, *, exact_gelu: bool = True):
     """The model's transformer (``keras_hub.models.BertBackbone``) with its weights.
 
@@ -291,6 +306,8 @@ class SentenceEncoder:
 
         The default model's weights are checked against :data:`MODEL_SHA256`;
         a custom folder is checked only when ``expected_sha256`` is given.
+        Each call loads its own backbone (training changes it); the tokenizer
+        is loaded once per folder and shared.
         """
         sequence_length = _check_sequence_length(sequence_length)
         folder = find_model_dir(model)
@@ -298,7 +315,7 @@ class SentenceEncoder:
             expected_sha256 = MODEL_SHA256
         if expected_sha256 is not None:
             verify_weights(folder, expected_sha256)
-        return cls(load_tokenizer(folder), load_backbone(folder), sequence_length, jit_compile=jit_compile)
+        return cls(_shared_tokenizer(folder), load_backbone(folder), sequence_length, jit_compile=jit_compile)
 
     @classmethod
     def from_preset_folder(cls, folder: str | os.PathLike, sequence_length: int = 32) -> "SentenceEncoder":
