@@ -35,6 +35,8 @@ from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
 from recft_utils.text.encoder import mean_pool
 from recft_utils.models.optimization import OptimizerSettings, scale_for_replicas
+from recft_utils.models.distribute import fit_across_workers, get_strategy
+from recft_utils.models.streaming import as_constants, dense_rows
 from recft_utils.models.training_data import first_sale_days, multi_hot, order_examples
 from recft_utils.models.two_tower import (
     EarlyStoppingOnNDCG,
@@ -285,6 +287,7 @@ class EncoderFineTuner(keras.Model):
         self.ranker, self.item_encoder, self.negatives = ranker, item_encoder, negatives
         self.deduplicate = deduplicate
         self.log_q = tf.constant(log_q.astype(np.float32))
+        self.examples = None  # (targets, earlier items) as models.streaming.as_constants, set before training
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     @property
@@ -299,12 +302,18 @@ class EncoderFineTuner(keras.Model):
         self.ranker.text.assign(self.item_encoder.encode_all())
 
     def train_step(self, data):
-        x, y = data[0], tf.cast(data[1], "float32")
+        x, y = data[0], data[1]
+        if len(y.shape) == 1:  # each example's row: its targets and earlier items expanded for this batch only
+            targets, seen = self.examples
+            rows, n_items = tf.cast(y, "int32"), self.ranker.settings["n_items"]
+            y, earlier = dense_rows(targets, rows, n_items), dense_rows(seen, rows, n_items)
+        else:  # dense batches (jit_compile: XLA compiles static shapes only, and no ragged ops)
+            y, earlier = tf.cast(y, "float32"), tf.cast(x["seen"], "float32")
         positive = tf.random.categorical(tf.math.log(y), 1, dtype="int32")[:, 0]
         negative = tf.random.categorical(self.log_q[None], self.negatives, dtype="int32")[0]
         candidates = tf.concat([positive, negative], axis=0)
         # the order's other new items and the customer's earlier items are not negatives
-        excluded = tf.gather(y + tf.cast(x["seen"], "float32"), candidates, axis=1) > 0
+        excluded = tf.gather(y + earlier, candidates, axis=1) > 0
         # nor are products not yet on sale on the example's day
         excluded |= ~tf.gather(self.ranker.on_sale(x["day"]), candidates, axis=1)
         if self.deduplicate:
@@ -457,7 +466,12 @@ class FineTunedRecommender(Recommender):
         self.seed, self.stats = frozen.seed, {}
 
     def build(self, task, frozen_model):
-        """The fine-tuner for ``task``, starting from ``frozen_model``'s weights, and its data."""
+        """The fine-tuner for ``task``, starting from ``frozen_model``'s weights, and its data (under the
+        frozen model's strategy: the encoder's weights are then mirrored on every replica too)."""
+        with get_strategy(self.frozen.strategy).scope():
+            return self._build(task, frozen_model)
+
+    def _build(self, task, frozen_model):
         keras.utils.set_random_seed(self.seed)
         config, base = self.config, self.frozen.config
         if config.mixed_precision:
@@ -470,9 +484,12 @@ class FineTunedRecommender(Recommender):
         self.encoder = encoder  # its backbone is the one being trained (see save_text_encoder)
         histories, targets, seen = order_examples(task, base.max_history)
         n_items = len(task.items)
-        x = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}
-        y = multi_hot(targets, n_items)
-        q = y.sum(axis=0) + 1.0  # +1: items never bought new can still be drawn as negatives
+        if config.jit_compile:  # dense (examples × catalogue) batches: for measuring XLA's speed, not at scale
+            x, y = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}, multi_hot(targets, n_items)
+        else:  # rows: see EncoderFineTuner.train_step
+            x = {**histories.as_inputs(), "example": np.arange(len(histories), dtype=np.int32)}
+            y = np.arange(len(histories), dtype=np.int32)
+        q = targets.counts(n_items) + 1.0  # +1: items never bought new can still be drawn as negatives
         titles = self.titles.reindex(task.items).fillna("")
         ids, mask = tokenize_titles(encoder, titles, config.sequence_length)
         cached = None
@@ -485,6 +502,7 @@ class FineTunedRecommender(Recommender):
         item_encoder = CatalogueTextEncoder(encoder.backbone, ids, mask, config, cached=cached)
         model = EncoderFineTuner(ranker, item_encoder, np.log(q / q.sum()), config.negatives,
                                  deduplicate=not config.jit_compile)
+        model.examples = (as_constants(targets), as_constants(seen))
         return model, x, y
 
     def _train(self, task, frozen_model, epochs: int, monitor=None):
@@ -492,19 +510,24 @@ class FineTunedRecommender(Recommender):
         started = time.perf_counter()
         model, x, y = self.build(task, frozen_model)
         per_epoch = min(int(np.ceil(len(y) / config.batch_size)), config.steps_per_epoch or len(y))
-        compile_with_optimizer(model, config.optimizer(epochs * per_epoch), config.jit_compile)
+        with get_strategy(self.frozen.strategy).scope():  # the optimizer's state beside the weights it updates
+            compile_with_optimizer(model, config.optimizer(epochs * per_epoch), config.jit_compile)
         timer = StepTimer()
         callbacks = [timer, _RefreshCatalogue()]
         if monitor is not None:
             callbacks.append(EarlyStoppingOnNDCG(self, monitor, config.patience))
-        history = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
-                            steps_per_epoch=per_epoch, verbose=self.verbose, callbacks=callbacks)
+        if self.frozen.strategy == "multi_worker":
+            losses = fit_across_workers(model, x, y, config.batch_size, epochs, callbacks, steps_per_epoch=per_epoch,
+                                        seed=self.seed)
+        else:
+            losses = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
+                               steps_per_epoch=per_epoch, verbose=self.verbose, callbacks=callbacks).history["loss"]
         self.stats = {
-            "train_examples": min(len(y), per_epoch * config.batch_size), "epochs_run": len(history.history["loss"]),
+            "train_examples": min(len(y), per_epoch * config.batch_size), "epochs_run": len(losses),
             "train_seconds": time.perf_counter() - started,
             "examples_per_second": timer.examples_per_second(config.batch_size),
             "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-            "final_loss": float(history.history["loss"][-1]),
+            "final_loss": float(losses[-1]),
         }
         return model, callbacks[-1] if monitor is not None else None
 

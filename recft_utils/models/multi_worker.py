@@ -49,9 +49,10 @@ def tf_config(ports: list[int], index: int, host: str = "127.0.0.1") -> str:
 
 
 def validation_ndcg(interactions, vectors, epochs: int, seeds, strategy: str = "default", test_days: int = 30,
-                    valid_days: int = 30) -> list[dict]:
+                    valid_days: int = 30, regime: str | None = None, regime_steps: int = 4) -> list[dict]:
     """Per seed: the frozen-encoder two-tower trained ``epochs`` epochs on the validation window's history,
-    its discovery NDCG@10 on the validation window, its training time and replicas."""
+    its discovery NDCG@10 on the validation window, its training time and replicas; with ``regime``
+    (``top_k``, ``lora``, ``full``), also that fine-tuning regime for ``regime_steps`` steps from it."""
     from recft_utils.evaluation import build_task, evaluate, temporal_split
     from recft_utils.models.optimization import replicas
     from recft_utils.models.distribute import get_strategy
@@ -66,7 +67,22 @@ def validation_ndcg(interactions, vectors, epochs: int, seeds, strategy: str = "
         ndcg = float(evaluate(model, task, views=("discovery",))["discovery"]["ndcg"].mean())
         rows.append({"seed": seed, "valid_ndcg@10": ndcg, "replicas": n_replicas,
                      "train_seconds": model.stats["train_seconds"], "examples": model.stats["train_examples"]})
+        if regime:
+            rows[-1].update(_fine_tuned(model, task, interactions, regime, regime_steps))
     return rows
+
+
+def _fine_tuned(frozen, task, interactions, regime: str, steps: int) -> dict:
+    """``regime`` fine-tuned for ``steps`` steps from ``frozen`` (under its strategy): its NDCG@10 and time."""
+    from recft_utils.evaluation import evaluate
+    from recft_utils.models.fine_tuning import FineTuneConfig, FineTunedRecommender
+    from recft_utils.models.two_tower import catalogue_titles
+    from recft_utils.text import SentenceEncoder
+
+    tuned = FineTunedRecommender(frozen, catalogue_titles(interactions), SentenceEncoder.load,
+                                 FineTuneConfig(regime=regime, epochs=1, steps_per_epoch=steps)).fit(task, 1)
+    return {f"{regime}_valid_ndcg@10": float(evaluate(tuned, task, views=("discovery",))["discovery"]["ndcg"].mean()),
+            f"{regime}_train_seconds": tuned.stats["train_seconds"]}
 
 
 def worker_summary(records: list[dict]) -> dict:
@@ -100,14 +116,16 @@ def worker(args) -> None:
 
     strategy = get_strategy("multi_worker")
     interactions, vectors = _read_inputs(args.data, args.vectors)
-    rows = validation_ndcg(interactions, vectors, args.epochs, args.seeds, "multi_worker")
+    rows = validation_ndcg(interactions, vectors, args.epochs, args.seeds, "multi_worker", regime=args.regime,
+                           regime_steps=args.regime_steps)
     resolver = strategy.cluster_resolver
     workers = resolver.cluster_spec().num_tasks("worker") if resolver.cluster_spec().jobs else 1
     if not resolver.task_id:  # the chief (index 0, or the only worker) writes
         write_json(args.out, {"workers": workers, "runs": rows})
 
 
-def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seeds, timeout: float = 900) -> dict:
+def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seeds, timeout: float = 900,
+           regime: str | None = None, regime_steps: int = 4) -> dict:
     """Start ``workers`` local workers on free ports with their ``TF_CONFIG``, wait, return the chief's result.
 
     A worker that fails stops the others; the error quotes the end of its output.
@@ -117,7 +135,7 @@ def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seed
     ports = free_ports(workers)
     command = [sys.executable, "-m", "recft_utils.models.multi_worker", "worker", "--data", str(data),
                "--vectors", str(vectors), "--out", str(out), "--epochs", str(epochs),
-               "--seeds", *map(str, seeds)]
+               "--seeds", *map(str, seeds), *(["--regime", regime, "--regime-steps", str(regime_steps)] if regime else [])]
     logs = [Path(out).with_name(f"{Path(out).stem}.worker{index}.log") for index in range(workers)]
     processes = []
     for index, log in enumerate(logs):
@@ -155,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--out", type=Path, required=True, help="the chief's result (JSON)")
         command.add_argument("--epochs", type=int, default=3)
         command.add_argument("--seeds", type=int, nargs="+", default=[0])
+        command.add_argument("--regime", choices=["top_k", "lora", "full"], default=None,
+                             help="also fine-tune the encoder in this regime from each frozen model")
+        command.add_argument("--regime-steps", type=int, default=4, help="its training steps")
         if name == "launch":
             command.add_argument("--workers", type=int, default=2)
     return parser
@@ -166,7 +187,8 @@ def main(argv=None) -> int:
         return run_action(worker, args)
 
     def _launch(args):
-        result = launch(args.workers, args.data, args.vectors, args.out, args.epochs, args.seeds)
+        result = launch(args.workers, args.data, args.vectors, args.out, args.epochs, args.seeds,
+                        regime=args.regime, regime_steps=args.regime_steps)
         print(json.dumps(result, indent=1))
 
     return run_action(_launch, args)
