@@ -41,3 +41,15 @@ def test_the_largest_segment_sentence_reads_the_table():
     assert largest_segment_note(table, "country") == (
         "Atlantis holds 90% of the evaluated customers; 2 of 3 country values have too few customers to say "
         "anything (flagged too_small).")
+
+
+def test_a_file_too_short_for_the_windows_names_the_span_needed():
+    import pytest
+
+    from recft_utils.errors import ParameterError
+    from recft_utils.evaluation import temporal_split
+
+    shop = orders({"2044-03-01": 2, "2044-03-20": 2, "2044-04-09": 2})  # 39 days of data
+    with pytest.raises(ParameterError, match=r"need more than 60 days of data, and the data covers 39 days"
+                                             r".*-p test_days 9 -p valid_days 9"):
+        temporal_split(shop, 30, 30)

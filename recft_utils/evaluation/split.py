@@ -57,9 +57,12 @@ def temporal_split(interactions: pd.DataFrame, test_days: int = 30, valid_days: 
     test_start = last.normalize() - pd.Timedelta(days=test_days)
     valid_start = test_start - pd.Timedelta(days=valid_days)
     if valid_start <= first:
+        span = (last.normalize() - first.normalize()).days
         raise ParameterError(
-            f"test_days={test_days} + valid_days={valid_days} leave no training data: the data "
-            f"covers {first.date()} to {last.date()}. Use shorter windows."
+            f"test_days={test_days} + valid_days={valid_days} leave no training data: the windows need more "
+            f"than {test_days + valid_days} days of data, and the data covers {span} days ({first.date()} to "
+            f"{last.date()}). Use shorter windows (e.g. -p test_days {max(1, span // 4)} -p valid_days "
+            f"{max(1, span // 4)}) or more data."
         )
     return TemporalSplit(valid_start, test_start, last + pd.Timedelta(seconds=1))
 

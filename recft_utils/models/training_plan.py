@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from recft_utils.config import get_profile
 from recft_utils.evaluation import TemporalSplit, build_task, evaluate, summarise
-from recft_utils.models.baselines import classical_baselines
+from recft_utils.models.baselines import check_ease_size, classical_baselines
 from recft_utils.models.blend import ScoreBlend
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
@@ -75,6 +75,7 @@ def baseline_records(interactions: pd.DataFrame, split: TemporalSplit, window: s
     from recft_utils.models.two_tower import catalogue_titles
 
     task = build_task(interactions, split, window)
+    check_ease_size(len(task.items))  # EASE is among them (and in the fair ones): refuse before any fit
     started = time.perf_counter()
     fair = tune_fair_baselines(build_task(interactions, split, "valid"), catalogue_titles(interactions))
     tuning_seconds = (time.perf_counter() - started) / len(fair)
