@@ -84,6 +84,24 @@ def write_parquet(path: str | os.PathLike, frame) -> Path:
     return Path(path)
 
 
+def write_item_vectors(path: str | os.PathLike, vectors) -> Path:
+    """Item vectors (indexed by item id; columns: the dimensions 0, 1, ...) as parquet, atomically.
+
+    Parquet needs string column names, so the dimensions are written as "0", "1", ...
+    and :func:`read_item_vectors` turns them back into integers.
+    """
+    frame = vectors.set_axis([str(c) for c in vectors.columns], axis=1).rename_axis("item_id")
+    return write_parquet(path, frame.reset_index())
+
+
+def read_item_vectors(path: str | os.PathLike):
+    """What :func:`write_item_vectors` wrote: a DataFrame indexed by ``item_id``, integer columns."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path).set_index("item_id")
+    return frame.set_axis(frame.columns.astype(int), axis=1)
+
+
 def save_figure(path: str | os.PathLike, figure, dpi: int = 110) -> Path:
     """Save a matplotlib figure as PNG, atomically."""
     with atomic_path(path) as tmp:

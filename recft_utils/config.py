@@ -30,6 +30,9 @@ class Profile:
     # within its time budget: fewer seeds and trials, the top-k regime judged on the validation window
     # with a step budget (``top_k_steps``, None: whole epochs), and only a few steps of LoRA and full
     # fine-tuning (enough to measure their cost); ``python -m recft_utils.benchmark models`` runs the rest.
+    # ``regimes``: the fine-tuning regimes the chapter runs at all (tiny, a smoke test within two minutes,
+    # leaves out LoRA and full: their two timed steps alone cost 20 s of tracing; tests/test_fine_tuning.py
+    # trains both).
     training: dict
     rolling_benchmark: dict  # `benchmark rolling`: seeds, epochs, encoder-adaptation pairs per window
     load_requests: int  # step 4: measured requests per concurrency level of the load test
@@ -38,24 +41,24 @@ class Profile:
 
 PROFILES = {
     "tiny": Profile(
-        "tiny", "smoke test: 400 sampled customers, seconds per step", 400, 40, 200,
+        "tiny", "smoke test: 200 sampled customers, seconds per step", 200, 40, 200,
         training={"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
                   "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                              "top_k_steps": 4, "other_regime_steps": 1},
-                  # tiny only (see training_plan.regime_config): the catalogue encoded by length, LoRA and
-                  # full fine-tuning timed on small batches
+                              "top_k_steps": 4, "regimes": ["top_k"], "other_regime_steps": 1},
+                  # tiny only (see training_plan.regime_config): the catalogue encoded by length; LoRA and
+                  # full fine-tuning (`benchmark models --profile tiny`) on small batches
                   "fine_tune_changes": {"top_k": {"fast_catalogue": True},
                                         "lora": {"fast_catalogue": True, "batch_size": 16, "negatives": 48},
                                         "full": {"fast_catalogue": True, "batch_size": 16, "negatives": 48}}},
         rolling_benchmark={"seeds": [0], "two_tower_epochs": 3, "adaptation_pairs": 2_000},
-        load_requests=200, iteration_months=2),
+        load_requests=100, iteration_months=2),
     "workshop": Profile(
         "workshop", "what a learner runs on a 2-core laptop", None, 400, 1000,
         training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
                   "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                              "top_k_steps": 40, "other_regime_steps": 3}},
+                              "top_k_steps": 40, "regimes": ["top_k", "lora", "full"], "other_regime_steps": 3}},
         rolling_benchmark={"seeds": [0, 1, 2], "two_tower_epochs": 20, "adaptation_pairs": 20_000},
         load_requests=1000, iteration_months=4),
     "full": Profile(
@@ -63,7 +66,8 @@ PROFILES = {
         training={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
                   "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
                   "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
-                              "top_k_steps": None, "other_regime_steps": None}},
+                              "top_k_steps": None, "regimes": ["top_k", "lora", "full"],
+                              "other_regime_steps": None}},
         rolling_benchmark={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "adaptation_pairs": 60_000},
         load_requests=5000, iteration_months=11),
 }

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recft_utils.artefacts import read_json, sha256_file, write_json
+from recft_utils.artefacts import read_item_vectors, read_json, sha256_file, write_json
 from recft_utils.config import default_run_dir, project_root
 from recft_utils.datasets.preparation import check_protocol
 from recft_utils.errors import MissingArtefactError, ParameterError
@@ -212,12 +212,17 @@ class Run:
 
     # --- readers for later steps --------------------------------------------------------------
 
-    def read(self, step: str, name: str):
-        """A file of a complete step: JSON as data, parquet as a DataFrame, anything else as its path."""
+    def file(self, step: str, name: str) -> Path:
+        """The path of a file of a complete step (refused, with how to recreate it, when it is missing)."""
         path = self.require(step) / name
         if not path.exists():
             raise MissingArtefactError(f"{path} is missing although {step} is complete: the folder was changed by "
                                        f"hand. Recreate the step with {how_to_create(self.folder, STEPS.index(step) + 1)}")
+        return path
+
+    def read(self, step: str, name: str):
+        """A file of a complete step: JSON as data, parquet as a DataFrame, anything else as its path."""
+        path = self.file(step, name)
         if path.suffix == ".json":
             return read_json(path)
         if path.suffix == ".parquet":
@@ -250,7 +255,7 @@ class Run:
 
     def item_vectors(self) -> pd.DataFrame:
         """Step 3's item vectors (the encoder that the served model uses), indexed by ``item_id``."""
-        return self.read("03_fine_tuning", self.ITEM_VECTORS).set_index("item_id")
+        return read_item_vectors(self.file("03_fine_tuning", self.ITEM_VECTORS))
 
     def model_config(self) -> dict:
         """Step 3's saved two-tower settings (with ``epochs``, ``seed`` and ``fine_tuning``)."""

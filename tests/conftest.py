@@ -111,7 +111,8 @@ def mirror_raw(mirror_root) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def sample(mirror_root):
-    """400 real customers (the tiny profile's sample) and their two windows: trains in seconds."""
+    """400 real customers (twice the tiny profile's sample: the tests' thresholds were set on them) and their
+    two windows: trains in seconds."""
     from recft_utils.datasets import load_interactions
     from recft_utils.evaluation import build_task, temporal_split
 

@@ -23,7 +23,7 @@ def tasks():
 
 
 def titles(interactions) -> pd.Series:
-    from recft_utils.models.two_tower import catalogue_titles
+    from recft_utils.datasets.preparation import catalogue_titles
 
     return catalogue_titles(interactions)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from recft_utils.config import project_root
+from recft_utils.config import get_profile, project_root
 from recft_utils.errors import RecftError
 from recft_utils.workshop.lab import LabProcess
 
@@ -204,7 +204,7 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(lab_folder, tmp_path):
                 # (a) the tiny profile's line, and the artefacts in tmp_path, not in runs/default
                 outputs = notebook.locator(".jp-OutputArea-output")
                 printed = "\n".join(outputs.all_text_contents())
-                assert "profile tiny: smoke test: 400 sampled customers" in printed
+                assert f"profile tiny: {get_profile('tiny').description}" in printed
                 assert f"artefacts go to {run_dir / '01_requirements'}" in printed
                 protocol = json.loads((run_dir / "01_requirements" / "protocol.json").read_text())
                 assert protocol["profile"] == "tiny"

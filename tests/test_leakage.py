@@ -7,7 +7,8 @@ import recft_utils.evaluation as evaluation
 from recft_utils.evaluation import build_task, temporal_split
 from recft_utils.models import fair_baselines, window_comparison
 from recft_utils.models.training_data import daily_popularity, order_examples
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, catalogue_titles
+from recft_utils.datasets.preparation import catalogue_titles
+from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from synthetic_shop import shop
 
 

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from recft_utils.artefacts import write_item_vectors
 from recft_utils.errors import ParameterError
 from recft_utils.models.multi_worker import free_ports, launch, tf_config, validation_ndcg
 
@@ -24,7 +25,7 @@ def test_two_local_workers_train_to_the_quality_of_one(shop_sample, shop_vectors
     interactions = shop_sample[0]
     data, vectors = tmp_path / "shop.parquet", tmp_path / "vectors.parquet"
     interactions.to_parquet(data, index=False)
-    shop_vectors.rename(columns=str).to_parquet(vectors)
+    write_item_vectors(vectors, shop_vectors)
     one = [run["valid_ndcg@10"] for run in validation_ndcg(interactions, shop_vectors, 5, [0, 1, 2])]
     two = launch(2, data, vectors, tmp_path / "two.json", epochs=5, seeds=[0, 1], regime="top_k", regime_steps=2)
     assert two["workers"] == 2 and all(run["replicas"] == 2 for run in two["runs"])

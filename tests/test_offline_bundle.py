@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from recft_utils.artefacts import read_json, write_json
+from recft_utils.config import get_profile
 from recft_utils.errors import RecftError
 from recft_utils.run import STEPS
 from recft_utils.workshop import bundle
@@ -46,7 +47,7 @@ def test_the_bundle_installs_offline_and_runs_the_first_notebooks(offline_instal
     assert read_json(run_dir / "run.json")["notebooks"] == [f"{step}.ipynb" for step in executed]
     for step in executed:
         assert read_json(run_dir / step / "manifest.json")["parameters"]["profile"] == "tiny", step
-    assert read_json(run_dir / "01_requirements" / "figures.json")["customers"] == 400
+    assert read_json(run_dir / "01_requirements" / "figures.json")["customers"] == get_profile("tiny").max_customers
     assert not list(run_dir.glob("*.failed.ipynb"))
 
 

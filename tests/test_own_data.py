@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from recft_utils.artefacts import read_json
+from recft_utils.config import get_profile
 from recft_utils.runner import run_chain
 
 # tags and attributes that would run or render if a value reached HTML unescaped
@@ -60,16 +61,17 @@ def live_markup_in(run_dir) -> list[str]:
 def test_the_chain_runs_on_another_shop_s_export_and_writes_no_live_markup(mirror_root, tmp_path):
     from recft_utils.datasets import load_interactions
 
-    shop, _ = load_interactions("online-retail", max_customers=300, seed=3)
+    customers = get_profile("tiny").max_customers  # the whole file is the tiny profile's sample
+    shop, _ = load_interactions("online-retail", max_customers=customers, seed=3)
     export = other_shop_export(shop)
     csv = tmp_path / "other_shop.csv"
     export.to_csv(csv, index=False)
     run_dir = run_chain(profile="tiny", dataset=str(csv), run_dir=tmp_path / "run", progress=False,
                         parameters={"report_min_customers": 10})
 
-    assert read_json(run_dir / "01_requirements" / "figures.json")["customers"] == 300
+    assert read_json(run_dir / "01_requirements" / "figures.json")["customers"] == customers
     figures = read_json(run_dir / "02_data_preparation" / "figures.json")
-    assert figures["customers"] == 300 and figures["augmented_rows"] > 0
+    assert figures["customers"] == customers and figures["augmented_rows"] > 0
     protocol = read_json(run_dir / "01_requirements" / "protocol.json")
     assert protocol["dataset"] == str(csv)
     assert pd.Timestamp(protocol["test_start"]).year == (shop["timestamp"].max() - YEARS_BACK).year

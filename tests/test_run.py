@@ -3,9 +3,11 @@
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from recft_utils.artefacts import read_item_vectors, write_item_vectors
 from recft_utils.config import PROFILES, check_profile, get_profile
 from recft_utils.errors import MissingArtefactError, ParameterError
 from recft_utils.run import LAYOUT, MANIFEST, STEPS, Run
@@ -50,6 +52,18 @@ def test_readers_name_the_step_that_makes_the_file(tmp_path):
     with pytest.raises(MissingArtefactError, match="interactions.parquet is missing although 02_data_preparation is "
                                                    "complete"):
         run.interactions()
+
+
+def test_item_vectors_come_back_as_written(tmp_path):
+    vectors = pd.DataFrame(np.arange(6, dtype=np.float32).reshape(2, 3), index=pd.Index(["b", "a"], name="item_id"))
+    run = Run(tmp_path)
+    for step in STEPS[:3]:
+        out = run.start(step)
+        if step == "03_fine_tuning":
+            write_item_vectors(out / Run.ITEM_VECTORS, vectors)
+        run.finish(step, {"profile": "tiny"})
+    for read in (run.item_vectors(), read_item_vectors(run.path(STEPS[2]) / Run.ITEM_VECTORS)):
+        pd.testing.assert_frame_equal(read, vectors)  # the same rows, order, dtype and integer columns
 
 
 def test_an_unknown_step_and_an_older_layout_are_refused_with_the_fix(tmp_path):

@@ -37,7 +37,8 @@ def test_every_profile_plans_the_chapter_and_the_benchmark():
     for profile, settings in PROFILES.items():
         plan = settings.training
         chapter = plan["chapter"]
-        assert set(chapter) >= {"seeds", "top_k_epochs", "top_k_steps", "other_regime_steps", "search_trials"}
+        assert set(chapter) >= {"seeds", "top_k_epochs", "top_k_steps", "other_regime_steps", "search_trials", "regimes"}
+        assert chapter["regimes"][0] == "top_k" and set(chapter["regimes"]) <= {"top_k", "lora", "full"}
         assert set(chapter["seeds"]) <= set(plan["seeds"])
         for regime in ("top_k", "lora", "full"):
             assert regime_config(regime, profile).epochs == plan["fine_tune_epochs"][regime]

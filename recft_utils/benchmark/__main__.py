@@ -19,7 +19,7 @@ from recft_utils.run import Run
 
 def _baselines(args) -> None:
     from recft_utils.evaluation.comparison import records_table
-    from recft_utils.models.training_plan import baseline_records
+    from recft_utils.models.baseline_plan import baseline_records
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
     from recft_utils.evaluation import temporal_split
@@ -39,7 +39,7 @@ def _baselines(args) -> None:
 def _models(args) -> None:
     from recft_utils import plots
     from recft_utils.artefacts import save_figure
-    from recft_utils.models.training_plan import baseline_records
+    from recft_utils.models.baseline_plan import baseline_records
     from recft_utils.benchmark.models import (ablation_records, model_records, seed_summary,
                                              throughput_records)
     from recft_utils.config import resolve_settings
@@ -102,7 +102,8 @@ def _rolling(args) -> None:
     from recft_utils.benchmark.rolling import rolling_comparison, summary_tables
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
-    from recft_utils.models.two_tower import catalogue_titles, encode_catalogue
+    from recft_utils.datasets.preparation import catalogue_titles
+    from recft_utils.models.two_tower import encode_catalogue
     from recft_utils.text import SentenceEncoder
 
     settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed, test_days=args.test_days,
@@ -148,7 +149,8 @@ def _rolling_top_k(args) -> None:
     from recft_utils.benchmark.rolling import TOP_K_SETTINGS, top_k_table, top_k_windows
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
-    from recft_utils.models.two_tower import catalogue_titles, encode_catalogue
+    from recft_utils.datasets.preparation import catalogue_titles
+    from recft_utils.models.two_tower import encode_catalogue
     from recft_utils.text import SentenceEncoder
 
     settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
@@ -267,6 +269,7 @@ def _scale(args) -> None:
 
 
 def _workers(args) -> None:
+    from recft_utils.artefacts import write_item_vectors
     from recft_utils.datasets import load_interactions
     from recft_utils.models.multi_worker import launch, validation_ndcg, worker_summary
     from recft_utils.models.two_tower import encode_catalogue
@@ -278,7 +281,7 @@ def _workers(args) -> None:
     work = args.out.with_suffix("")
     work.mkdir(parents=True, exist_ok=True)
     interactions.to_parquet(work / "interactions.parquet", index=False)
-    vectors.rename(columns=str).to_parquet(work / "item_vectors.parquet")
+    write_item_vectors(work / "item_vectors.parquet", vectors)
     records = [{"workers": 1, **run} for run in validation_ndcg(interactions, vectors, args.epochs, args.seeds)]
     result = launch(args.workers, work / "interactions.parquet", work / "item_vectors.parquet",
                     work / "chief.json", args.epochs, args.seeds)

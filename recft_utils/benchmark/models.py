@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from recft_utils.benchmark.processes import in_child_process
+from recft_utils.benchmark.processes import in_child_process, peak_rss_mb
 from recft_utils.config import get_profile
 from recft_utils.evaluation import build_task
 from recft_utils.evaluation.comparison import comparison_table, seed_summary
@@ -24,7 +24,7 @@ from recft_utils.models.baselines import EASE, FrozenEncoderMean
 from recft_utils.models.blend import choose_weight
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
 from recft_utils.models.training_plan import (BLEND_NAME, BLEND_REGIME, REGIME_SETTINGS,
-                                              blend_records, evaluation_records, fine_tuned_records, peak_rss_mb,
+                                              blend_records, evaluation_records, fine_tuned_records,
                                               regime_config, seed_model_records, two_tower_records)
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 
@@ -57,7 +57,7 @@ class FrozenStart:
 
     def fine_tuner(self, settings: FineTuneConfig) -> FineTunedRecommender:
         """The fine-tuner of ``settings``, starting from the restored frozen model (fitted on its task)."""
-        from recft_utils.models.two_tower import catalogue_titles
+        from recft_utils.datasets.preparation import catalogue_titles
         from recft_utils.text import SentenceEncoder
 
         task = build_task(self.interactions, self.split, self.window)
@@ -162,7 +162,8 @@ def ablation_records(interactions, split, item_vectors, config: TwoTowerConfig, 
     number of items), then encoded by the pretrained model.
     """
     from recft_utils.models.tuning import ablation
-    from recft_utils.models.two_tower import catalogue_titles, encode_augmented_titles
+    from recft_utils.datasets.preparation import catalogue_titles
+    from recft_utils.models.two_tower import encode_augmented_titles
     from recft_utils.text import SentenceEncoder, augmentation, encoder as text_encoder
 
     encoder = SentenceEncoder.load()

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recft_utils.benchmark.processes import peak_rss_mb
+
 # (items, interactions) of each size, smallest first; the issue's 4k → 20k → 100k products
 SIZES = ((4_000, 400_000), (20_000, 2_000_000), (100_000, 10_000_000))
 EVALUATED = 5_000  # test customers evaluated at every size
@@ -41,12 +43,6 @@ def parse_size(text: str) -> tuple[int, int]:
     from recft_utils.datasets.synthetic import parse_spec
 
     return parse_spec(f"synthetic:{text}")
-
-
-def peak_rss_mb() -> float:
-    from recft_utils.models.training_plan import peak_rss_mb
-
-    return peak_rss_mb()
 
 
 def _test_task(work: Path):
@@ -95,28 +91,24 @@ def data_and_baselines(work: Path, items: int, interactions: int) -> dict:
 
 def text_vectors(work: Path) -> dict:
     """Step 2: every title through the frozen encoder, to ``work/item_vectors.parquet``."""
+    from recft_utils.artefacts import write_item_vectors
     from recft_utils.models.two_tower import encode_catalogue
     from recft_utils.text import SentenceEncoder
 
     interactions = pd.read_parquet(work / "interactions.parquet")
     vectors = encode_catalogue(interactions, SentenceEncoder.load())
-    vectors.columns = vectors.columns.astype(str)
-    vectors.to_parquet(work / "item_vectors.parquet")
+    write_item_vectors(work / "item_vectors.parquet", vectors)
     return {"titles": len(vectors)}
-
-
-def _vectors(work: Path) -> pd.DataFrame:
-    vectors = pd.read_parquet(work / "item_vectors.parquet")
-    vectors.columns = vectors.columns.astype(int)
-    return vectors
 
 
 def two_tower(work: Path, epochs: int = EPOCHS) -> dict:
     """Step 3: the frozen-encoder two-tower, one seed, ``epochs`` epochs, on the test window's history."""
+    from recft_utils.artefacts import read_item_vectors
     from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, save_model
 
     _, task = _test_task(work)
-    model = TwoTowerRecommender(_vectors(work), TwoTowerConfig(epochs=epochs), seed=0).fit(task, epochs)
+    vectors = read_item_vectors(work / "item_vectors.parquet")
+    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=epochs), seed=0).fit(task, epochs)
     save_model(model.model, work / "two_tower.keras")
     return {"examples": model.stats["train_examples"], "train_seconds": round(model.stats["train_seconds"], 1),
             "examples_per_second": round(model.stats["examples_per_second"]), "ndcg two-tower": _ndcg(model, task)}

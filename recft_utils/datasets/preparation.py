@@ -9,6 +9,7 @@ import pandas as pd
 
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation.split import TemporalSplit
+from recft_utils.text.augmentation import normalise_title
 
 
 def check_protocol(protocol: dict, test_days: int, valid_days: int, dataset: str,
@@ -48,3 +49,16 @@ def choose_sequence_length(lengths: np.ndarray, quantile: float = 0.99, multiple
     if len(lengths) == 0:
         raise ParameterError("No titles to measure: the item table is empty.")
     return int(math.ceil(np.quantile(lengths, quantile) / multiple) * multiple)
+
+
+def catalogue_titles(interactions: pd.DataFrame) -> pd.Series:
+    """Every item's title as first listed, normalised (step 2's rules), indexed by item id.
+
+    The first title is known from the item's first sale on, so no window's
+    model reads a title from that window or later (a later rename would leak
+    the future into every earlier window).
+    """
+    first = interactions.sort_values("timestamp", kind="stable").drop_duplicates("item_id", keep="first")
+    first = first.sort_values("item_id")
+    return pd.Series([normalise_title(t) for t in first["item_text"]],
+                     index=pd.Index(first["item_id"].to_numpy(), name="item_id"), name="title")

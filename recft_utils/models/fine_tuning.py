@@ -448,7 +448,7 @@ class FineTunedRecommender(Recommender):
     """A frozen-regime two-tower model whose encoder is then fine-tuned in one regime.
 
     ``titles``: normalised product titles indexed by item id (see
-    :func:`~recft_utils.models.two_tower.catalogue_titles`); ``load_encoder``:
+    :func:`~recft_utils.datasets.preparation.catalogue_titles`); ``load_encoder``:
     a function returning a fresh :class:`~recft_utils.text.SentenceEncoder`
     (each fit changes the encoder's weights, so each needs its own copy).
     ``frozen`` must already be fitted (or restored) on the task this model is fitted on.

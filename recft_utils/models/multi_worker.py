@@ -76,7 +76,7 @@ def _fine_tuned(frozen, task, interactions, regime: str, steps: int) -> dict:
     """``regime`` fine-tuned for ``steps`` steps from ``frozen`` (under its strategy): its NDCG@10 and time."""
     from recft_utils.evaluation import evaluate
     from recft_utils.models.fine_tuning import FineTuneConfig, FineTunedRecommender
-    from recft_utils.models.two_tower import catalogue_titles
+    from recft_utils.datasets.preparation import catalogue_titles
     from recft_utils.text import SentenceEncoder
 
     tuned = FineTunedRecommender(frozen, catalogue_titles(interactions), SentenceEncoder.load,
@@ -104,9 +104,9 @@ def worker_summary(records: list[dict]) -> dict:
 def _read_inputs(data: Path, vectors: Path):
     import pandas as pd
 
-    frame = pd.read_parquet(vectors)
-    frame.columns = frame.columns.astype(int)
-    return pd.read_parquet(data), frame
+    from recft_utils.artefacts import read_item_vectors
+
+    return pd.read_parquet(data), read_item_vectors(vectors)
 
 
 def worker(args) -> None:

@@ -1,9 +1,10 @@
-"""What steps 1 and 3 train for a profile, and the one code path that trains and evaluates it.
+"""What step 3 trains for a profile, and the one code path that trains and evaluates it.
 
-Notebooks 01 and 03 and ``python -m recft_utils.benchmark`` both call the
-functions here, so a chapter never re-implements the benchmark: notebook 03
+Notebook 03 and ``python -m recft_utils.benchmark`` both call the functions
+here, so a chapter never re-implements the benchmark: notebook 03
 trains fewer seeds and a smaller budget (the profile's ``training["chapter"]``
-in :data:`recft_utils.config.PROFILES`), the benchmark the rest.
+in :data:`recft_utils.config.PROFILES`), the benchmark the rest. Step 1's
+baselines are :mod:`recft_utils.models.baseline_plan`'s.
 
 Every record has the keys of the baselines benchmark (``model``, ``view``,
 ``ndcg@10``, ``recall@10``, ``n_users``, ``family``, split dates) plus
@@ -12,15 +13,13 @@ Every record has the keys of the baselines benchmark (``model``, ``view``,
 
 from __future__ import annotations
 
-import resource
 import time
 
 import pandas as pd
-from tqdm import tqdm
 
+from recft_utils.benchmark.processes import peak_rss_mb
 from recft_utils.config import get_profile
-from recft_utils.evaluation import TemporalSplit, build_task, evaluate, summarise
-from recft_utils.models.baselines import check_ease_size, classical_baselines
+from recft_utils.evaluation import evaluate, summarise
 from recft_utils.models.blend import ScoreBlend
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
@@ -52,46 +51,6 @@ def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
     settings = {"epochs": training["fine_tune_epochs"][regime], **REGIME_SETTINGS[regime],
                 **training.get("fine_tune_changes", {}).get(regime, {}), **changes}
     return FineTuneConfig(regime=regime, **settings).checked()
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def baseline_records(interactions: pd.DataFrame, split: TemporalSplit, window: str = "test",
-                     k: int = 10, bootstrap: int = 1000, seed: int = 0,
-                     progress: bool = True) -> list[dict]:
-    """Fit and evaluate every classical baseline, the fair ones too; one record per (model, view).
-
-    The fair baselines (:mod:`recft_utils.models.fair_baselines`) are tuned
-    on the validation window first, then fitted on ``window``'s history
-    (with ``window="valid"`` they are tuned and scored on the same window:
-    optimistic, and said so by their ``tuned_on`` field). Each record
-    carries the split dates and the fit/evaluation seconds, so a JSON file
-    of records is self-describing.
-    """
-    from recft_utils.models.fair_baselines import tune_fair_baselines
-    from recft_utils.models.two_tower import catalogue_titles
-
-    task = build_task(interactions, split, window)
-    check_ease_size(len(task.items))  # EASE is among them (and in the fair ones): refuse before any fit
-    started = time.perf_counter()
-    fair = tune_fair_baselines(build_task(interactions, split, "valid"), catalogue_titles(interactions))
-    tuning_seconds = (time.perf_counter() - started) / len(fair)
-    fits = [(model.fit, 0.0, {}) for model in classical_baselines(seed=seed)]
-    fits += [(baseline.fit, tuning_seconds, {"tuned_on": f"valid ({baseline.view})", "chosen": baseline.settings_text})
-             for baseline in fair]
-    records = []
-    for fit, extra_seconds, extra in tqdm(fits, desc=f"baselines ({window})", disable=not progress):
-        started = time.perf_counter()
-        fitted = fit(task)
-        per_user = evaluate(fitted, task, k=k)
-        seconds = time.perf_counter() - started + extra_seconds
-        for record in summarise(per_user, fitted.name, k=k, bootstrap=bootstrap, seed=seed, family=fitted.family):
-            records.append({**record, "window": window, "train_seconds": round(seconds, 2), **extra,
-                            **split.as_dict()})
-    return records
 
 
 def evaluation_records(model, task, split, seed, regime, seconds, k=10, bootstrap=1000, extra=None):

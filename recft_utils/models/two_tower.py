@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from recft_utils.datasets.preparation import catalogue_titles
 from recft_utils.errors import ParameterError
 from recft_utils.models.baselines import Recommender
 from recft_utils.run import Run
@@ -573,7 +574,7 @@ class _FixedScorer:
 
 def encode_catalogue(interactions: pd.DataFrame, encoder, batch_size: int = 128,
                      progress: bool = False) -> pd.DataFrame:
-    """Sentence embeddings of every item's latest normalised title, indexed by item id."""
+    """Sentence embeddings of every item's normalised title (as first listed: see catalogue_titles), by item id."""
     titles = catalogue_titles(interactions)
     vectors = encoder.encode(list(titles), batch_size=batch_size, progress=progress)
     return pd.DataFrame(vectors, index=titles.index)
@@ -583,21 +584,6 @@ def encode_augmented_titles(augmented: pd.DataFrame, encoder, batch_size: int = 
     """Sentence embeddings of step 2's augmented titles (column ``augmented``), indexed by item id."""
     vectors = encoder.encode(list(augmented["augmented"]), batch_size=batch_size)
     return pd.DataFrame(vectors, index=pd.Index(augmented["item_id"].to_numpy(), name="item_id"))
-
-
-def catalogue_titles(interactions: pd.DataFrame) -> pd.Series:
-    """Every item's title as first listed, normalised (step 2's rules), indexed by item id.
-
-    The first title is known from the item's first sale on, so no window's
-    model reads a title from that window or later (a later rename would leak
-    the future into every earlier window).
-    """
-    from recft_utils.text.augmentation import normalise_title
-
-    first = interactions.sort_values("timestamp", kind="stable").drop_duplicates("item_id", keep="first")
-    first = first.sort_values("item_id")
-    return pd.Series([normalise_title(t) for t in first["item_text"]],
-                     index=pd.Index(first["item_id"].to_numpy(), name="item_id"), name="title")
 
 
 def title_variants(item_vectors: pd.DataFrame, augmented: pd.DataFrame, items: np.ndarray) -> np.ndarray:

@@ -167,15 +167,14 @@ def run_reports(run_dir, segment: str = "country", values=None, min_customers: i
     out = Path(out) if out is not None else Run(run_dir).path("05_collaboration", "reports")
     out.mkdir(parents=True, exist_ok=True)
     names = page_names(segment, values)
-    results = []
-    # processes, not threads: papermill changes the working directory of its process while it runs
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        futures = [pool.submit(_one_report, run_dir, segment, value, names[value], out, Path(notebook))
-                   for value in values]
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"reports by {segment}",
-                           disable=not progress):
-            results.append(future.result())
+    jobs = [(run_dir, segment, value, names[value], out, Path(notebook)) for value in values]
+    bar = {"total": len(jobs), "desc": f"reports by {segment}", "disable": not progress}
+    if min(workers, len(jobs)) == 1:  # one at a time: here, without the seconds a fresh process takes to start
+        results = [_one_report(*job) for job in tqdm(jobs, **bar)]
+    else:  # processes, not threads: papermill changes the working directory of its process while it runs
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = [future.result() for future in tqdm(as_completed([pool.submit(_one_report, *job)
+                                                                        for job in jobs]), **bar)]
     table = pd.DataFrame(results).set_index("value").loc[values].reset_index()
     write_index(out / "index.html", segment, table, customers)
     return table

@@ -101,7 +101,7 @@ class ChildServer:
                 self.ready()
                 return self
             except self.ready_errors:
-                time.sleep(0.2)
+                time.sleep(0.05)
         log = self.output()[-3000:]
         self.stop()
         raise RecftError(f"{self.name} did not answer on {self.url} within {self.startup_seconds:g} s "

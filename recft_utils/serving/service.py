@@ -144,7 +144,7 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
 
 
 def serve(model_dir=None, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
-          registry=None, reload_seconds: float = 1.0) -> None:
+          registry=None, reload_seconds: float = 0.25) -> None:
     """Load and check the model (a clear error before anything listens), then serve until stopped.
 
     With ``registry`` (a :class:`~recft_utils.lifecycle.registry.ModelRegistry`, which ``recft serve
