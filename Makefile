@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt requirements.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary=:all: -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e ".[test]"
 	$(BIN)/recft install-model
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (recft)"
+	$(BIN)/recft install-kernel
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -27,4 +27,10 @@ The tooling around it (no notebook imports these):
 - ``workshop``       checkpoints, the offline bundle, the JupyterLab harness, notebook timings, the agenda
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# KerasHub's and MLflow's dependencies import tqdm.auto, which warns in a notebook without ipywidgets that
+# its bars would fall back to text. recft shows no bar of theirs, and its own bars are text bars.
+warnings.filterwarnings("ignore", message="IProgress not found")

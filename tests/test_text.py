@@ -382,3 +382,17 @@ def test_back_translate_needs_a_translator():
     assert back_translate(["a mug"], lambda texts: [t.upper() for t in texts]) == ["a mug"]
     with pytest.raises(RecftError, match="one translation per title"):
         back_translate(["a", "b"], lambda texts: texts[:1])
+
+
+def test_the_example_title_is_one_that_every_augmentation_changes():
+    from recft_utils.text.augmentation import SynonymTable, demonstrate, example_title
+
+    table = SynonymTable(["red", "crimson", "heart"], [[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]], min_similarity=0.5)
+    titles = ["heart", "red heart lantern holder"]  # one word: nothing to swap, so not an example
+    title = example_title(titles, table, seed=0)
+    assert title == "red heart lantern holder"
+    shown = demonstrate(title, table, seed=0)
+    assert list(shown) == ["synonym", "delete", "swap", "typo"] and title not in shown.values()
+    assert shown == demonstrate(title, table, seed=0) and shown["synonym"] == "crimson heart lantern holder"
+    with pytest.raises(ParameterError, match="No title"):
+        example_title(["heart"], table)

@@ -44,3 +44,20 @@ def records_table(records: list[dict], k: int = 10, digits: int = 3) -> pd.DataF
     table = table.reindex(columns=[v for v in ("all", "discovery", "cold") if v in table.columns])
     table.columns = [f"NDCG@{k} {v}" for v in table.columns]
     return table.round(digits)
+
+
+def target_table(baselines: pd.DataFrame, gain: float, views=("discovery", "cold"), k: int = 10) -> pd.DataFrame:
+    """Step 1's bars. Per view, the best classical model (random left out) with its NDCG@k and catalogue
+    coverage@k; for ``views``, the NDCG@k a text model must reach (``gain`` above, relative) and the
+    coverage@k it must not fall below (beating the bar by showing fewer products is no win)."""
+    rows = []
+    for view in ("all", *views):
+        candidates = baselines[(baselines["view"] == view) & (baselines["model"] != "random")]
+        top = candidates.loc[candidates[f"ndcg@{k}"].idxmax()]
+        row = {"view": view, "best baseline": top["model"], f"its NDCG@{k}": round(float(top[f"ndcg@{k}"]), 3),
+               f"its coverage@{k}": round(float(top[f"coverage@{k}"]), 3)}
+        if view in views:
+            row |= {"target gain": gain, f"target NDCG@{k}": round(row[f"its NDCG@{k}"] * (1 + gain), 3),
+                    f"target coverage@{k}": row[f"its coverage@{k}"]}
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -212,7 +212,8 @@ class TextTwoTower(keras.Model):
         return vectors
 
     def user_vectors(self, inputs, items_v, training=False):
-        """Recency-weighted attention pooling of the history's item vectors, plus a residual layer."""
+        """Recency-weighted pooling of the history's item vectors (a softmax over a learned decay by age, not
+        attention: the weights ignore what the items are), plus a residual layer."""
         # Keras may hand indices over as floats (it does under MirroredStrategy)
         return self.pool(inputs, tf.gather(items_v, tf.cast(inputs["items"], "int32")), training)
 

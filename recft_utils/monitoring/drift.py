@@ -14,13 +14,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Alert levels, each meaning "look at this month before trusting last month's model":
-# - PSI above 0.1: the usual "moderate shift, investigate" level (0.25 is the "major shift" one);
-# - more than 3 % of purchases on products the model never saw sold;
-# - a quarter of the products sold in either of two consecutive months sold in only one of them;
-# - a cosine distance of 0.01 between the mean embeddings (buying only Christmas products moves it by
-#   about 0.2 from October 2011; a random half of that month, by 0.00004).
+# Alert levels, each meaning "look at this month before trusting last month's model", and why (notebook 06
+# shows this table: :func:`threshold_table`).
 THRESHOLDS = {"unseen_share": 0.03, "catalogue_churn": 0.25, "popularity_psi": 0.1, "embedding_shift": 0.01}
+THRESHOLD_REASONS = {
+    "unseen_share": "more than 3 % of the month's purchases are of products the model never saw sold: they "
+                    "are ranked by their text alone",
+    "catalogue_churn": "a quarter of the products sold in either of two consecutive months sold in only one "
+                       "of them: the range is being replaced",
+    "popularity_psi": "0.1 is the usual 'moderate shift: investigate' level of the population stability "
+                      "index (0.25, the 'major shift' one, would alert only after the damage)",
+    "embedding_shift": "buying only Christmas products moves the mean embedding by about 0.2 from an "
+                       "autumn month, a random half of a month by about 0.00004: 0.01 is a real change "
+                       "in what people buy, not noise",
+}
+
+
+def threshold_table(thresholds: dict | None = None) -> pd.DataFrame:
+    """measure, alert above, why: the alert levels (:data:`THRESHOLDS`, or these) and their reasons."""
+    thresholds = {**THRESHOLDS, **(thresholds or {})}
+    return pd.DataFrame({"measure": list(thresholds), "alert above": list(thresholds.values()),
+                         "why": [THRESHOLD_REASONS.get(name, "") for name in thresholds]}).set_index("measure")
 
 
 def unseen_share(train: pd.DataFrame, period: pd.DataFrame) -> float:

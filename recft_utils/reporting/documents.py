@@ -135,13 +135,17 @@ def datasheet(run_dir) -> str:
     data["top10_share_pct"] = _percent(data["top10_item_share"])
     cleaning = pd.DataFrame(data["cleaning"])[["rule", "rows_removed", "rows_left"]]
     parts = pd.DataFrame(data["parts"]).T.rename_axis("part").reset_index()
+    from recft_utils.reporting.reports import MIN_GROUP
+
     return _environment().get_template("datasheet.md.j2").render(
-        **_common(run_dir), data=data, cleaning=markdown_table(cleaning), parts=markdown_table(parts))
+        **_common(run_dir), data=data, cleaning=markdown_table(cleaning), parts=markdown_table(parts),
+        min_group=MIN_GROUP)
 
 
 def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.DataFrame, profile: dict,
                min_customers: int) -> str:
     """The served model's card (Markdown) from steps 1–4 of ``run_dir`` and step 5's segment results."""
+    from recft_utils.reporting.reports import MIN_GROUP
     run = Run(run_dir)
     metadata = read_json(run.exported_model_dir() / "metadata.json")
     config = run.model_config()
@@ -161,7 +165,8 @@ def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.Dat
     return _environment().get_template("model_card.md.j2").render(
         **_common(run_dir), model=model, test=test, overall=markdown_table(overall, index=True),
         segments={name: markdown_table(table) for name, table in segment_tables.items()},
-        buckets=markdown_table(buckets), recommendations=shown, replay=replay, min_customers=min_customers)
+        buckets=markdown_table(buckets), recommendations=shown, replay=replay, min_customers=min_customers,
+        min_group=MIN_GROUP)
 
 
 def write_document(markdown: str, path) -> tuple[Path, Path]:

