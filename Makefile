@@ -34,9 +34,9 @@ test: setup browser
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
 		--durations 25
 
-# Regenerate the outputs committed in notebooks/ (default parameters, workshop profile).
+# Regenerate the outputs committed in notebooks/ and notebooks/solutions/ (default parameters, workshop profile).
 notebooks: setup
-	$(BIN)/recft run --in-place
+	$(BIN)/recft run --in-place --solutions
 
 doctor: setup
 	$(BIN)/recft doctor

@@ -28,7 +28,7 @@ def _run(args) -> int:
     run_dir = run_chain(profile=args.profile, dataset=args.dataset, parameters=parameters,
                         run_dir=args.run_dir,
                         notebooks=args.notebooks.split(",") if args.notebooks else None,
-                        in_place=args.in_place)
+                        in_place=args.in_place, solutions=args.solutions)
     print(f"done: executed notebooks and artefacts are in {run_dir}")
     return 0
 
@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--run-dir", default=None, help="default: runs/<date-time>")
     run.add_argument("--notebooks", default=None, help="comma-separated numbers, e.g. 01,02")
+    run.add_argument("--solutions", action="store_true",
+                     help="then execute the exercises' solutions on the run (with --in-place: into notebooks/solutions/)")
     run.add_argument("--in-place", action="store_true",
                      help="write outputs into notebooks/ with the default parameters (make notebooks)")
     checkpoint = sub.add_parser("checkpoint", help="make the artefacts notebook STEP+1 reads (runs notebooks 01..STEP)")

@@ -45,6 +45,25 @@ def discover_notebooks(folder: Path | None = None, select: list[str] | None = No
     return found
 
 
+def solution_notebooks(folder: Path | None = None) -> list[Path]:
+    """The exercises' solution notebooks, ``notebooks/solutions/NN_*_solutions.ipynb``, in order."""
+    return sorted(((folder or notebook_dir()) / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+
+
+def run_solutions(run_dir: Path, profile: str, in_place: bool = False, progress: bool = True) -> list[Path]:
+    """Execute every solution notebook on the run in ``run_dir``. ``in_place``: over the sources, with their
+    own defaults (the default run folder, the workshop profile), as ``make notebooks`` commits them; else
+    into ``run_dir/exercises/``, with ``run_dir`` and ``profile`` as parameters."""
+    executed = []
+    for solution in solution_notebooks():
+        if in_place:
+            executed.append(execute(solution, solution, {}, progress))
+        else:
+            parameters = {"run_dir": str(Path(run_dir).resolve()), "profile": profile}
+            executed.append(execute(solution, Path(run_dir) / "exercises" / solution.name, parameters, progress))
+    return executed
+
+
 def parse_value(text: str):
     """Turn a command-line ``-p name value`` into int, float, bool, None or str (as papermill does)."""
     lowered = text.strip().lower()
@@ -192,8 +211,9 @@ def execute(notebook: Path, output: Path, parameters: dict, progress: bool = Tru
 
 def run_chain(profile: str = DEFAULT_PROFILE, dataset: str = "online-retail", parameters: dict | None = None,
               run_dir: str | Path | None = None, notebooks: list[str] | None = None,
-              in_place: bool = False, progress: bool = True) -> Path:
-    """Execute the numbered notebooks in order; return the run folder.
+              in_place: bool = False, progress: bool = True, solutions: bool = False) -> Path:
+    """Execute the numbered notebooks in order (then, with ``solutions``, the solution notebooks on the
+    run: :func:`run_solutions`); return the run folder.
 
     ``in_place`` writes the executed notebooks over the sources in
     ``notebooks/`` without injecting parameters: that is how the committed
@@ -226,6 +246,8 @@ def run_chain(profile: str = DEFAULT_PROFILE, dataset: str = "online-retail", pa
     finally:
         if upcoming is not None:  # a notebook failed: the next one's kernel is not needed
             upcoming.shutdown()
+    if solutions:
+        run_solutions(run_dir, params.get("profile", DEFAULT_PROFILE), in_place, progress)
     write_json(run_dir / "run.json", {"notebooks": [p.name for p in paths], "parameters": params,
                                       "profile": params.get("profile", DEFAULT_PROFILE), **provenance()})
     return run_dir

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from recft_utils.runner import KERNEL_NAME, discover_notebooks, notebook_dir, run_chain
+from recft_utils.runner import discover_notebooks, execute, run_chain, solution_notebooks
 
 
 def machine() -> dict:
@@ -40,20 +40,11 @@ def papermill_seconds(executed: Path) -> float:
     return float(nbformat.read(executed, 4).metadata["papermill"]["duration"])
 
 
-def solution_notebooks() -> list[Path]:
-    return sorted((notebook_dir() / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
-
-
 def execute_solution(solution: Path, run_dir: Path, profile: str) -> Path:
     """Execute one solution notebook on a run; the output goes to ``run_dir/exercises/``."""
-    import papermill as pm
-
     run_dir = Path(run_dir).resolve()  # the kernel starts in notebooks/solutions/
-    executed = run_dir / "exercises" / solution.name
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(solution), str(executed), parameters={"run_dir": str(run_dir), "profile": profile},
-                        kernel_name=KERNEL_NAME, cwd=str(solution.parent), progress_bar=False)
-    return executed
+    return execute(solution, run_dir / "exercises" / solution.name, {"run_dir": str(run_dir), "profile": profile},
+                   progress=False)
 
 
 def profile_timings(profile: str, run_dir: Path, solutions: bool = True) -> list[dict]:
