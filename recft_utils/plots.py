@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 
 def long_tail(popularity: pd.Series) -> plt.Figure:
@@ -88,34 +89,49 @@ def token_lengths(lengths: np.ndarray, chosen: int) -> plt.Figure:
 
 def training_curve(curve: pd.DataFrame, best_epoch: int, reference: float | None = None,
                    reference_label: str = "") -> plt.Figure:
-    """Training loss and validation NDCG@10 per epoch, the chosen epoch marked."""
-    fig, left = plt.subplots(figsize=(6.5, 3.6))
-    left.plot(curve["epoch"], curve["loss"], color="tab:blue", marker=".", label="training loss")
-    left.set(xlabel="epoch", ylabel="training loss")
-    right = left.twinx()
+    """Training loss (left) and validation NDCG@10 with the reference model's (right) per epoch, the chosen
+    epoch marked in both: two panels, so that the reference line can only be read on the NDCG axis."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    left.plot(curve["epoch"], curve["loss"], color="tab:blue", marker=".")
+    left.set(xlabel="epoch", ylabel="training loss", title="Training loss")
     right.plot(curve["epoch"], curve["valid_ndcg@10"], color="tab:red", marker=".", label="validation NDCG@10")
     if reference is not None:
         right.axhline(reference, color="grey", linestyle=":", label=reference_label)
-    right.axvline(best_epoch, color="tab:red", linestyle="--", alpha=0.5)
-    right.set_ylabel("discovery NDCG@10 (validation)")
-    fig.legend(loc="lower right", bbox_to_anchor=(0.88, 0.15))
-    left.set_title(f"Early stopping: best epoch {best_epoch}")
+    right.set(xlabel="epoch", ylabel="discovery NDCG@10 (validation)", title=f"Early stopping: best epoch {best_epoch}")
+    for ax in (left, right):
+        ax.axvline(best_epoch, color="tab:red", linestyle="--", alpha=0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)  # below the curves
+    fig.tight_layout()
     return fig
 
 
 def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figure:
-    """NDCG@10 (mean over seeds, bar from min to max) against training time, one panel per view."""
-    fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 4.2), squeeze=False)
+    """NDCG@10 (mean over seeds, bar from min to max) against training time, one panel per view.
+
+    Each model has one colour and one number in every panel; the number is written beside its dot and
+    leads its entry in the figure's single legend (a model missing from a view has no dot there).
+    """
+    models = list(dict.fromkeys(summary["model"]))
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, 20))[np.arange(len(models)) % 20]
+    fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 4.4), squeeze=False)
+    handles = {}
     for ax, view in zip(axes[0], views):
-        rows = summary[summary["view"] == view]
-        for _, row in rows.iterrows():
+        for _, row in summary[summary["view"] == view].iterrows():
+            number = models.index(row["model"]) + 1
             seconds = max(float(row["train_seconds"]), 0.1)  # log axis: untrained models sit at 0.1 s
             error = [[row["ndcg_mean"] - row["ndcg_min"]], [row["ndcg_max"] - row["ndcg_mean"]]]
-            ax.errorbar(seconds, row["ndcg_mean"], yerr=error, fmt="o", capsize=3, label=row["model"])
+            handles[number] = ax.errorbar(seconds, row["ndcg_mean"], yerr=error, fmt="o", capsize=3,
+                                          color=colours[number - 1])
+            ax.annotate(str(number), (seconds, row["ndcg_mean"]), textcoords="offset points", xytext=(5, 3),
+                        fontsize=7)
         ax.set(xscale="log", xlabel="training time per seed, s (log)", ylabel="NDCG@10",
                title=f"{view}: quality against cost")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    shown = sorted(handles)
+    fig.legend([handles[n] for n in shown], [f"{n} {models[n - 1]}" for n in shown], fontsize=7,
+               loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -127,10 +143,14 @@ def search_trials(trials: pd.DataFrame, objective: str = "valid_ndcg@10") -> plt
     left.plot(trials["trial"], trials[objective].cummax(), "-", color="tab:red", label="best so far")
     left.set(xlabel="trial (1 = defaults)", ylabel=objective, title="Search on the validation window")
     left.legend()
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are counted
     points = right.scatter(trials["learning_rate"], trials[objective], c=trials["dropout"], s=trials["dim"] / 2,
                            cmap="viridis")
     fig.colorbar(points, ax=right, label="dropout")
-    right.set(xscale="log", xlabel="learning rate (marker size: dim)", ylabel=objective)
+    sizes = points.legend_elements(prop="sizes", func=lambda size: size * 2, num=sorted(set(trials["dim"] / 2)),
+                                   alpha=0.5)
+    right.legend(*sizes, title="dim", fontsize=7, title_fontsize=7, loc="best")
+    right.set(xscale="log", xlabel="learning rate", ylabel=objective)
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -189,7 +209,8 @@ def segment_results(table: pd.DataFrame, by: str, metric: str = "ndcg") -> plt.F
 def popularity_bias(buckets: pd.DataFrame, profile: dict) -> plt.Figure:
     """Recall per item-popularity bucket, and the head's share of recommendations against purchases."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    left.bar(buckets["bucket"], buckets["recall"].fillna(0))
+    bars = left.bar(buckets["bucket"], buckets["recall"].fillna(0))
+    left.bar_label(bars, labels=[f"{v:.0%}" if v > 0 else "0" for v in buckets["recall"].fillna(0)], fontsize=8)
     left.set(ylabel="share of the window's purchases recommended", title="Recall by item popularity")
     right.bar(["recommendations", "purchases"], [profile["head_share_recommended"], profile["head_share_purchased"]],
               color=["tab:orange", "tab:grey"])
@@ -218,7 +239,7 @@ def rolling_quality(table: pd.DataFrame) -> plt.Figure:
     for name, rows in table.groupby("model", sort=False):
         left.plot(rows["month"], rows["ndcg@10"], marker="o", label=name)
     left.set(ylabel="discovery NDCG@10 on the month", title="Quality month by month")
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: no month hidden
     trained = table.dropna(subset=["train_seconds"])
     trained = trained[trained["train_seconds"] > 0].pivot(index="month", columns="model", values="train_seconds")
     trained.plot.bar(ax=right, rot=0)

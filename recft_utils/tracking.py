@@ -107,6 +107,20 @@ def tracked_validation_run(item_vectors: pd.DataFrame, valid_task, config, label
                    model.validation_curve, {"tensorboard": log_dir}, {"window": "valid", **(tags or {})})
 
 
+def setting_effect_note(compared: pd.DataFrame, base: str, changed: str, reseeded: str,
+                        metric: str = "metrics.best_valid_ndcg_at_10") -> str:
+    """What a one-setting comparison shows (``compare_runs``' table): the changed run's difference from
+    ``base`` against the difference between ``base`` and the same settings with another seed (``reseeded``)."""
+    value = compared.loc[metric].astype(float)
+    effect, chance = value[changed] - value[base], value[reseeded] - value[base]
+    verdict = ("larger than what another seed changes: a first sign that the setting matters, to confirm "
+               "with several seeds of each" if abs(effect) > abs(chance) else
+               "no larger than what another seed changes: these runs cannot tell the setting from luck; "
+               "several seeds of each would")
+    return (f"{changed}: best validation NDCG@10 {effect:+.4f} against {base}; {reseeded}: {chance:+.4f}. "
+            f"The setting's effect is {verdict}.")
+
+
 def changed_config(config, name: str, value):
     """``config`` with one setting changed, the value cast to that setting's type (e.g. 64.0 → 64 for ``dim``)."""
     from dataclasses import asdict

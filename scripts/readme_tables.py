@@ -260,7 +260,7 @@ def timing_table(times: pd.DataFrame, chains: dict[str, float]) -> pd.DataFrame:
 
 def render_notebooks(records_file: Path) -> dict[str, str]:
     from recft_utils.runner import discover_notebooks
-    from recft_utils.workshop.agenda import FULL_DAY, HALF_DAY, build_agenda, count_exercises
+    from recft_utils.workshop.agenda import FULL_DAY, HALF_DAY, build_agenda, count_exercises, reading_minutes
 
     result = json.loads(records_file.read_text())
     box = result["machine"]
@@ -269,13 +269,14 @@ def render_notebooks(records_file: Path) -> dict[str, str]:
                f"(`make benchmark-notebooks`, {box['date']}: {box['cores']} cores, {box['cpu']}, "
                f"{box['memory_gb']:g} GB, Python {box['python']}).*")
     exercises = {nb.name[:2]: count_exercises(nb) for nb in discover_notebooks()}
+    reading = {nb.name[:2]: reading_minutes(nb) for nb in discover_notebooks()}
     workshop, tiny = times[("workshop", "notebook")], times[("tiny", "notebook")]
     run_seconds = {name[:2]: seconds for name, seconds in workshop.items()}
     agenda = "\n".join([
         caption, "", "**Half day** (workshop profile; 05 and 06 are presented, not run):", "",
-        build_agenda(HALF_DAY, run_seconds, exercises, "09:00").to_markdown(index=False), "",
+        build_agenda(HALF_DAY, run_seconds, exercises, reading, "09:00").to_markdown(index=False), "",
         "**Full day** (all six notebooks, most exercises):", "",
-        build_agenda(FULL_DAY, run_seconds, exercises, "09:00").to_markdown(index=False),
+        build_agenda(FULL_DAY, run_seconds, exercises, reading, "09:00").to_markdown(index=False),
     ])
     images = ROOT / "docs" / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -290,7 +291,12 @@ def render_notebooks(records_file: Path) -> dict[str, str]:
     tour += [f"`recft run` runs all six, one after the other, in {minutes(chains['workshop'])} with the workshop "
              f"profile and {minutes(chains['tiny'])} with `tiny`."]
     write_notebook_times(workshop, tiny)
-    return {"notebooks": caption + "\n\n" + timing_table(times, chain_seconds(result)).to_markdown(index=False), "agenda": agenda,
+    from recft_utils.workshop.answer_key import answer_key
+
+    answers = caption.replace("*Generated", "*Read from the workshop run's artefacts") + "\n\n" + answer_key(
+        records_file.parent / "notebooks-workshop").to_markdown(index=False)
+    return {"notebooks": caption + "\n\n" + timing_table(times, chain_seconds(result)).to_markdown(index=False),
+            "agenda": agenda, "answers": answers,
             "tour": "\n".join(tour).rstrip()}
 
 

@@ -135,7 +135,7 @@ def test_step_05_documents_segments_and_reports(tiny_run):
     figures = read_json(folder / "figures.json")
     assert 0 <= figures["profile"]["head_share_recommended"] <= 1 and figures["finding"]
     index = (folder / "reports" / "index.html").read_text()
-    assert (tiny_run / "mlflow.db").is_file() and len(figures["tracked_runs"]) == 2
+    assert (tiny_run / "mlflow.db").is_file() and len(figures["tracked_runs"]) == 3  # the setting, and another seed
     compared = pd.read_parquet(folder / "runs_compared.parquet").set_index("recorded")
     assert compared.loc["params.dropout", "differs"] == "True"
     assert list(folder.glob("tensorboard/*/train/events.out.tfevents.*"))
@@ -184,3 +184,12 @@ def test_step_06_simulates_decides_and_operates(tiny_run):
     assert [h["action"] for h in history][-1] == "rollback" and figures["registry"]["version"] == history[0]["version"]
     for name in ("rolling.png", "drift.png", "drift.parquet", "decisions.json"):
         assert (folder / name).is_file(), name
+
+
+def test_the_answer_key_reads_every_notebook_s_figures_from_a_run(tiny_run):
+    from recft_utils.workshop.answer_key import SECTIONS, answer_key
+
+    key = answer_key(tiny_run)
+    assert list(dict.fromkeys(key["notebook"])) == list(SECTIONS) == [nb.stem for nb in discover_notebooks()]
+    assert key["the workshop run shows"].str.len().gt(0).all()
+

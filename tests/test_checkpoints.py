@@ -70,14 +70,23 @@ def test_checkpoint_1_lets_notebook_02_start(mirror_root, tmp_path, capsys):
 
 
 def test_an_agenda_adds_measured_run_time_explaining_and_exercises():
-    from recft_utils.workshop.agenda import EXPLAIN_MINUTES, MINUTES_PER_EXERCISE, build_agenda
+    from recft_utils.workshop.agenda import MINUTES_PER_EXERCISE, build_agenda
 
     plan = [("Welcome", None, 0, 15), ("01", "01", 3, 0), ("04", "04", 1, 0)]
-    agenda = build_agenda(plan, {"01": 61, "04": 30}, {"01": 2, "04": 3}, start="13:30")
+    explain = {"01": 25, "04": 20}
+    agenda = build_agenda(plan, {"01": 61, "04": 30}, {"01": 2, "04": 3}, explain, start="13:30")
     starts = pd.to_datetime(agenda["start"], format="%H:%M")
     assert agenda["start"].iloc[0] == "13:30"
     assert ((starts.diff().dt.total_seconds() / 60).iloc[1:].to_numpy() == agenda["minutes"].iloc[:-1].to_numpy()).all()
     row = agenda.iloc[1]
     assert row["notebook run"] == 2 and row["exercises"] == 2  # 61 s rounds up; only 2 exercises exist
     assert agenda.iloc[2]["a late-comer joins with"] == "`recft checkpoint --step 3`"
-    assert agenda["minutes"].sum() == 15 + 2 + EXPLAIN_MINUTES["01"] + 20 + 1 + EXPLAIN_MINUTES["04"] + MINUTES_PER_EXERCISE
+    assert agenda["minutes"].sum() == 15 + 2 + explain["01"] + 20 + 1 + explain["04"] + MINUTES_PER_EXERCISE
+
+
+def test_every_notebook_states_the_reading_time_the_agendas_give_it():
+    from recft_utils.runner import discover_notebooks
+    from recft_utils.workshop.agenda import reading_minutes
+
+    for notebook in discover_notebooks():  # the agendas read them (scripts/readme_tables.py): every one states it
+        assert 10 <= reading_minutes(notebook) <= 60, notebook.name

@@ -38,7 +38,11 @@ def test_each_solution_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch, solut
     assert len(outputs) >= 3  # each solution prints or shows its answer
 
 
-def test_solutions_are_committed_without_outputs():
+def test_solutions_are_committed_with_the_outputs_of_the_workshop_run():
+    """`make notebooks` executes them in place, with their defaults (the default run, the workshop profile)."""
     for solution in SOLUTIONS.glob("*_solutions.ipynb"):
-        cells = nbformat.read(solution, 4).cells
-        assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), solution.name
+        notebook = nbformat.read(solution, 4)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), f"{solution.name}: a cell was not executed"
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], solution.name
+        assert notebook.metadata["papermill"]["parameters"] == {}, f"{solution.name}: not run with its defaults"

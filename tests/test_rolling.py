@@ -38,3 +38,13 @@ def test_simulation_scores_every_model_each_month_and_records_why(shop_sample, s
             "serving (champion after the decision)"} == set(december.index)
     assert table["ndcg@10"].between(0, 1).all() and (december.loc["scratch", "train_seconds"] > 0)
     assert (table["unseen_share"] > 0).all() and table["popularity_psi"].notna().all()
+
+
+def test_step_6_says_which_model_it_retrains_against_the_served_one():
+    from recft_utils.lifecycle.rolling import iterated_model_note
+
+    frozen = {"regime": "frozen", "model": "frozen encoder + adapter", "validation": {"frozen": 0.1}}
+    assert "retrains that model" in iterated_model_note(frozen)
+    top_k = {"regime": "top_k", "model": "top-k layers", "validation": {"frozen": 0.1, "top_k": 0.1012}}
+    note = iterated_model_note(top_k)
+    assert "top-k fine-tuning" in note and "+0.0012" in note and "frozen-encoder models" in note

@@ -35,3 +35,16 @@ def test_an_unknown_setting_is_refused():
 
     with pytest.raises(ParameterError, match="Unknown two-tower setting"):
         changed_config(TwoTowerConfig(), "layers", 3)
+
+
+def test_a_setting_s_effect_is_read_against_another_seed():
+    import pandas as pd
+
+    from recft_utils.tracking import setting_effect_note
+
+    compared = pd.DataFrame({"base": [0.1100], "dropout = 0.4": [0.1095], "again": [0.1108]},
+                            index=["metrics.best_valid_ndcg_at_10"])
+    note = setting_effect_note(compared, "base", "dropout = 0.4", "again")
+    assert "-0.0005" in note and "+0.0008" in note and "cannot tell the setting from luck" in note
+    compared["dropout = 0.4"] = 0.1150
+    assert "a first sign that the setting matters" in setting_effect_note(compared, "base", "dropout = 0.4", "again")

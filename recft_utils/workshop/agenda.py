@@ -2,7 +2,9 @@
 
 A slot's length is the notebook's measured run time (rounded up to whole
 minutes) plus the facilitator's explaining time and the exercises chosen for
-that slot. The explaining and exercise minutes are estimates, declared here
+that slot. The explaining time is the reading time the notebook's introduction
+states (:func:`reading_minutes`: the facilitator explains what a learner reads,
+so the two cannot disagree); the exercise minutes are an estimate, declared here
 once so the guide can say so; the run times come from
 ``python -m recft_utils.benchmark notebooks``.
 """
@@ -16,8 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 
-# Minutes of explanation and discussion per notebook (an estimate, not a measurement).
-EXPLAIN_MINUTES = {"01": 20, "02": 15, "03": 25, "04": 20, "05": 15, "06": 20}
 MINUTES_PER_EXERCISE = 10  # an estimate: predict, run, compare with a neighbour
 
 # (label, notebook number or None, exercises done in the slot, fixed minutes for slots without a notebook)
@@ -45,26 +45,38 @@ FULL_DAY = [
 ]
 
 
-def build_agenda(plan, run_seconds: dict[str, float], exercises: dict[str, int], start: str = "09:00") -> pd.DataFrame:
+def build_agenda(plan, run_seconds: dict[str, float], exercises: dict[str, int], explain: dict[str, int],
+                 start: str = "09:00") -> pd.DataFrame:
     """One row per slot: start time, minutes, and how the minutes were made up.
 
     ``run_seconds`` maps a notebook number ("01") to its measured run time;
-    ``exercises`` to the number of exercises it has (a slot never does more).
+    ``exercises`` to the number of exercises it has (a slot never does more);
+    ``explain`` to its explaining minutes (:func:`reading_minutes`).
     """
     clock = dt.datetime.strptime(start, "%H:%M")
     rows = []
     for label, number, chosen, fixed in plan:
         run = math.ceil(run_seconds[number] / 60) if number else 0
         done = min(chosen, exercises.get(number, 0)) if number else 0
-        explain = EXPLAIN_MINUTES[number] if number else fixed
-        minutes = run + explain + done * MINUTES_PER_EXERCISE
+        explaining = explain[number] if number else fixed
+        minutes = run + explaining + done * MINUTES_PER_EXERCISE
         late = f"`recft checkpoint --step {int(number) - 1}`" if number and number != "01" else ""
         rows.append({"start": clock.strftime("%H:%M"), "slot": label, "minutes": minutes, "notebook run": run,
-                     "explaining": explain, "exercises": done, "a late-comer joins with": late})
+                     "explaining": explaining, "exercises": done, "a late-comer joins with": late})
         clock += dt.timedelta(minutes=minutes)
     rows.append({"start": clock.strftime("%H:%M"), "slot": "End", "minutes": 0, "notebook run": 0,
                  "explaining": 0, "exercises": 0, "a late-comer joins with": ""})
     return pd.DataFrame(rows)
+
+
+def reading_minutes(notebook: Path) -> int:
+    """The reading time a notebook's introduction states (``*Time:* ..., 20 minutes to read``)."""
+    import nbformat
+
+    found = re.search(r"(\d+) minutes to read", nbformat.read(notebook, 4).cells[0].source)
+    if found is None:
+        raise ValueError(f"{notebook.name}'s introduction states no reading time (\"N minutes to read\").")
+    return int(found.group(1))
 
 
 def count_exercises(notebook: Path) -> int:

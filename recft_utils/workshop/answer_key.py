@@ -1,0 +1,86 @@
+"""The facilitator's answer key: what each notebook shows on a complete run, read from its artefacts.
+
+``scripts/readme_tables.py runs/benchmarks/notebooks.json`` writes it into docs/facilitator.md from the
+workshop run of ``make benchmark-notebooks``: the numbers a learner's own workshop run shows (every
+result is seeded; only times differ between machines).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recft_utils.run import Run
+
+
+def _share(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _requirements(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("01_requirements")
+    split = run.split()
+    rows = [("data", f"{figures['customers']:,} customers, {figures['items']:,} products, "
+                     f"{figures['interactions']:,} purchase lines"),
+            ("test window", f"from {split.test_start:%Y-%m-%d}; {_share(figures['repeat_share_test'])} of its "
+                            f"purchases are repeats")]
+    for target in figures["targets"]:
+        if target["view"] != "all":
+            rows.append((f"bar, {target['view']}", f"{target['best baseline']}: NDCG@10 {target['its NDCG@10']:.3f}, "
+                                                   f"target {target['target NDCG@10']:.3f}"))
+    return rows
+
+
+def _preparation(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("02_data_preparation")
+    return [("sequence length", f"{figures['sequence_length']} word pieces"),
+            ("augmented titles", f"{figures['augmented_rows']:,} rows"),
+            ("cold products in the test window", f"{figures['cold_items_test']:,}")]
+
+
+def _fine_tuning(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("03_fine_tuning")
+    verdict = pd.DataFrame(figures["verdict"])
+    rows = [("served model", figures["served_regime"].replace("_", "-")),
+            ("blend weight of the two-tower model", f"{figures['blend_weight']:g}")]
+    for view, group in verdict.groupby("view", sort=False):
+        top = group.loc[group["relative change"].idxmax()]
+        rows.append((f"best text model, {view}", f"{top['model']}: {top['relative change']:+.1%} against "
+                                                 f"{top['against']} ({'met' if top['met'] else 'not met'})"))
+    return rows
+
+
+def _serving(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("04_serving")
+    ab, first = figures["ab"], figures["latency"][0]
+    return [("parity", f"{figures['parity_identical']} of {figures['parity_customers']} customers ranked identically"),
+            (f"latency at concurrency {first['concurrency']}", f"p99 {first['p99_ms']:.0f} ms (machine-dependent)"),
+            ("replay", f"hit-rate {ab['a']} {_share(ab['hit_rate_' + ab['a']])}, {ab['b']} "
+                       f"{_share(ab['hit_rate_' + ab['b']])}; difference {100 * ab['difference']:+.1f} points "
+                       f"(95 % interval {100 * ab['low']:+.1f} to {100 * ab['high']:+.1f})")]
+
+
+def _collaboration(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("05_collaboration")
+    return [("customers evaluated", f"{figures['customers']:,}; mean NDCG@10 {figures['mean']['ndcg']:.3f}"),
+            ("popularity bias", figures["finding"])]
+
+
+def _iteration(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("06_iteration")
+    decisions = ", ".join(f"{d['month']} {d['decision']}" for d in figures["decisions"])
+    warm = figures["warm_start"]
+    return [("decisions", decisions),
+            ("warm start against scratch", f"NDCG@10 {warm['warm_ndcg']:.4f} against {warm['scratch_ndcg']:.4f} "
+                                           f"on average over {warm['months']} months")]
+
+
+SECTIONS = {"01_requirements": _requirements, "02_data_preparation": _preparation, "03_fine_tuning": _fine_tuning,
+            "04_serving": _serving, "05_collaboration": _collaboration, "06_iteration": _iteration}
+
+
+def answer_key(run_dir) -> pd.DataFrame:
+    """notebook, what to check, what a complete run shows: one row per figure, from ``run_dir``'s artefacts."""
+    run = Run(run_dir)
+    rows = [{"notebook": step, "check": check, "the workshop run shows": shown}
+            for step, section in SECTIONS.items() for check, shown in section(run)]
+    return pd.DataFrame(rows)
