@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.artefacts import atomic_path, read_json
+from recft_utils.reporting.reports import MIN_GROUP
 from recft_utils.run import Run
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -135,8 +136,6 @@ def datasheet(run_dir) -> str:
     data["top10_share_pct"] = _percent(data["top10_item_share"])
     cleaning = pd.DataFrame(data["cleaning"])[["rule", "rows_removed", "rows_left"]]
     parts = pd.DataFrame(data["parts"]).T.rename_axis("part").reset_index()
-    from recft_utils.reporting.reports import MIN_GROUP
-
     return _environment().get_template("datasheet.md.j2").render(
         **_common(run_dir), data=data, cleaning=markdown_table(cleaning), parts=markdown_table(parts),
         min_group=MIN_GROUP)
@@ -145,7 +144,6 @@ def datasheet(run_dir) -> str:
 def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.DataFrame, profile: dict,
                min_customers: int) -> str:
     """The served model's card (Markdown) from steps 1–4 of ``run_dir`` and step 5's segment results."""
-    from recft_utils.reporting.reports import MIN_GROUP
     run = Run(run_dir)
     metadata = read_json(run.exported_model_dir() / "metadata.json")
     config = run.model_config()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from recft_utils.runner import discover_notebooks, execute, run_chain, solution_notebooks
+from recft_utils.runner import discover_notebooks, run_chain, run_solutions
 
 
 def machine() -> dict:
@@ -40,13 +40,6 @@ def papermill_seconds(executed: Path) -> float:
     return float(nbformat.read(executed, 4).metadata["papermill"]["duration"])
 
 
-def execute_solution(solution: Path, run_dir: Path, profile: str) -> Path:
-    """Execute one solution notebook on a run; the output goes to ``run_dir/exercises/``."""
-    run_dir = Path(run_dir).resolve()  # the kernel starts in notebooks/solutions/
-    return execute(solution, run_dir / "exercises" / solution.name, {"run_dir": str(run_dir), "profile": profile},
-                   progress=False)
-
-
 def profile_timings(profile: str, run_dir: Path, solutions: bool = True) -> list[dict]:
     """Run the chain (and the solutions) with ``profile`` into a fresh ``run_dir``; one record per notebook,
     and one of kind ``chain`` (notebook ``all six``): the chain's wall time, which the notebooks' own
@@ -58,9 +51,7 @@ def profile_timings(profile: str, run_dir: Path, solutions: bool = True) -> list
                 "seconds": round(time.perf_counter() - started, 1)}]
     records += [{"profile": profile, "notebook": nb.stem, "kind": "notebook",
                  "seconds": round(papermill_seconds(run_dir / nb.name), 1)} for nb in discover_notebooks()]
-    for solution in solution_notebooks() if solutions else []:
-        print(f"{profile}: {solution.name}", flush=True)
-        records.append({"profile": profile, "notebook": solution.stem.removesuffix("_solutions"),
-                        "kind": "solutions",
-                        "seconds": round(papermill_seconds(execute_solution(solution, run_dir, profile)), 1)})
+    for executed in run_solutions(run_dir, profile, progress=False) if solutions else []:  # into run_dir/exercises/
+        records.append({"profile": profile, "notebook": executed.stem.removesuffix("_solutions"),
+                        "kind": "solutions", "seconds": round(papermill_seconds(executed), 1)})
     return records
