@@ -8,14 +8,19 @@ import papermill as pm
 import pytest
 
 from recft_utils.runner import KERNEL_NAME, discover_notebooks
-from recft_utils.workshop.agenda import count_exercises
+from recft_utils.workshop.agenda import count_exercises, exercises_cell
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
 
 
 @pytest.mark.parametrize("notebook", discover_notebooks(), ids=lambda p: p.name[:2])
 def test_each_notebook_ends_with_exercises_and_links_its_solutions(notebook):
-    text = nbformat.read(notebook, 4).cells[-1].source
+    cells = nbformat.read(notebook, 4).cells
+    exercises = exercises_cell(notebook)
+    after = cells[[c.source for c in cells].index(exercises.source) + 1:]
+    # only starter cells follow: a sentence that starts "**Starter" and the code it introduces
+    assert all(c.cell_type == "code" or c.source.startswith("**Starter") for c in after), notebook.name
+    text = exercises.source
     count = count_exercises(notebook)
     assert 2 <= count <= 4, f"{notebook.name} has {count} exercises"
     link = f"solutions/{notebook.stem}_solutions.ipynb"

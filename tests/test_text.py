@@ -396,3 +396,23 @@ def test_the_example_title_is_one_that_every_augmentation_changes():
     assert shown == demonstrate(title, table, seed=0) and shown["synonym"] == "crimson heart lantern holder"
     with pytest.raises(ParameterError, match="No title"):
         example_title(["heart"], table)
+
+
+def test_the_base_models_are_compared_on_counted_parameters_and_measured_speed(encoder):
+    from recft_utils.text.base_models import base_model_note, compare_base_models, token_batches
+
+    titles = ["red heart t-light holder", "set of 3 cake tins pantry design", "jumbo bag", "lunch box",
+              "vintage paisley doormat", "glass star frosted t-light holder", "hand warmer owl", "alarm clock"]
+    batches = token_batches(encoder, titles, batch_size=3)
+    lengths = sorted(len(row) for row in encoder.tokenize(titles))
+    assert [int(n) for _, mask in batches for n in mask.sum(axis=1)] == lengths  # padded per batch, by length
+    assert [ids.shape[1] for ids, _ in batches] == [max(lengths[i:i + 3]) for i in range(0, 8, 3)]
+    table = compare_base_models(encoder, titles, 8)
+    published = {"all-MiniLM-L6-v2": 22.7, "BERT-base uncased": 110, "GPT-2 small": 124}  # millions, model cards
+    assert list(table.index) == list(published)
+    for name, millions in published.items():
+        assert table.loc[name, "parameters (M)"] == pytest.approx(millions, rel=0.02)
+    slower = table["× slower than MiniLM"]
+    assert slower.iloc[0] == 1 and (slower.iloc[1:] > 1).all()  # about 6× here: a wide margin for noise
+    note = base_model_note(table, 1000)
+    assert "Encoding all 1,000 products once" in note and "Installs without internet: all-MiniLM-L6-v2;" in note

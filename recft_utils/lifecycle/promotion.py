@@ -4,7 +4,9 @@ Both models rank the same validation window; each customer gives a pair of
 scores (e.g. discovery NDCG@10). The challenger replaces the champion only
 when a one-sided Wilcoxon signed-rank test says it is better with
 p < ``alpha`` *and* its mean gain reaches ``min_gain``: a difference that
-luck could explain keeps the champion.
+luck could explain keeps the champion. With several challengers (from scratch
+and warm-started), :func:`choose_challenger` tests each and corrects for
+testing more than one (:func:`holm_passing`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,59 @@ def discovery_scores(model, task) -> pd.DataFrame:
     from recft_utils.evaluation import evaluate
 
     return evaluate(model, task, views=("discovery",))["discovery"][["user_id", "ndcg"]]
+
+
+def choose_challenger(champion: pd.DataFrame, challengers: dict[str, pd.DataFrame], metric: str = "ndcg",
+                      alpha: float = 0.05, min_gain: float = 0.0) -> dict:
+    """Judge several challengers against one champion; promote the best of those that pass.
+
+    Each challenger gets :func:`promotion_decision`'s test. Testing more than one at the same ``alpha``
+    would raise the chance that luck promotes one, so the p-values go through **Holm's** step-down
+    correction: the smallest must be below ``alpha / m``, the next below ``alpha / (m - 1)``, and so on,
+    stopping at the first that fails. Among those that pass (and reach ``min_gain``), the one with the
+    highest mean is promoted. Returns that challenger's decision (``challenger``: its name, or None when
+    the champion stays), the figures of ``best`` (the promoted one, else the best-scoring one) and every
+    test under ``tests``.
+    """
+    if not challengers:
+        raise ParameterError("choose_challenger needs at least one challenger.")
+    tests = {name: promotion_decision(champion, scores, metric, alpha=1.0, min_gain=min_gain)
+             for name, scores in challengers.items()}
+    passed, thresholds = holm_passing(tests, alpha, min_gain)
+    for name, test in tests.items():  # each test's own verdict is the corrected one, not alpha = 1's
+        test.pop("reason")
+        test |= {"alpha": alpha, "holm_alpha": thresholds[name], "decision": "promote" if name in passed else "keep"}
+    best = max(passed or tests, key=lambda name: tests[name]["challenger_mean"])
+    chosen = tests[best]
+    figures = {key: chosen[key] for key in ("customers", "champion_mean", "challenger_mean", "gain", "p_value",
+                                           "metric")}
+    summary = {**figures, "alpha": alpha, "min_gain": min_gain, "tests": tests, "best": best}
+    m = len(tests)
+    if passed:
+        reason = (f"{best} better: mean {metric} {chosen['gain']:+.4f}, one-sided Wilcoxon p = {chosen['p_value']:.3g}"
+                  f" < {chosen['holm_alpha']:.3g} (alpha {alpha}, Holm-corrected for {m} challengers)")
+        return {**summary, "decision": "promote", "challenger": best, "reason": reason}
+    reasons = "; ".join(f"{name}: p = {test['p_value']:.3g}, gain {test['gain']:+.4f}" for name, test in tests.items())
+    return {**summary, "decision": "keep", "challenger": None,
+            "reason": f"no challenger passes (alpha {alpha}, Holm-corrected for {m}): {reasons}"}
+
+
+def holm_passing(tests: dict[str, dict], alpha: float = 0.05, min_gain: float = 0.0) -> tuple[list[str], dict]:
+    """Holm's step-down rule on recorded tests (``{name: {"p_value", "gain", ...}}``).
+
+    The smallest p-value must be below ``alpha / m``, the next below ``alpha / (m - 1)``, and so on,
+    stopping at the first that fails; of those below their threshold, the ones whose gain reaches
+    ``min_gain`` pass. Returns the passing names and each test's threshold. Re-applying this to
+    ``decisions.json`` with another ``alpha`` or ``min_gain`` is what 06's first exercise does.
+    """
+    order = sorted(tests, key=lambda name: tests[name]["p_value"])
+    thresholds = {name: alpha / (len(order) - rank) for rank, name in enumerate(order)}
+    passed = []
+    for name in order:
+        if tests[name]["p_value"] >= thresholds[name]:
+            break
+        passed.append(name)
+    return [name for name in passed if tests[name]["gain"] >= min_gain], thresholds
 
 
 def promotion_decision(champion: pd.DataFrame, challenger: pd.DataFrame, metric: str = "ndcg",

@@ -2,12 +2,14 @@
 
 A version folder holds the exported model (what the service loads), the
 Keras model and ``training.json`` (what the next retrain warm-starts from).
-The challenger trains on everything before ``as_of - valid_days``; on the
-``valid_days`` before ``as_of`` it is compared with the champion carried over
-(:func:`~recft_utils.lifecycle.promotion.promotion_decision`), then exported
-as of ``as_of`` (its catalogue and popularity table up to that day). The
-decision is recorded in the registry; a service watching it reloads a
-promoted model.
+Two challengers train on everything before ``as_of - valid_days``, one from
+scratch and one warm-started from the champion; on the ``valid_days`` before
+``as_of`` both are compared with the champion carried over
+(:func:`~recft_utils.lifecycle.promotion.choose_challenger`: Holm-corrected
+tests, the better passing one promoted). The chosen one (the better-scoring
+one when the champion stays) is exported as of ``as_of`` (its catalogue and
+popularity table up to that day). The decision is recorded in the registry; a
+service watching it reloads a promoted model.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from recft_utils.artefacts import atomic_directory, read_json, write_json
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task
 from recft_utils.evaluation.split import TemporalSplit, day_in_data
-from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
+from recft_utils.lifecycle.promotion import choose_challenger, discovery_scores
 from recft_utils.lifecycle.registry import ModelRegistry
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
 from recft_utils.run import Run
@@ -60,26 +62,34 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     champion = registry.champion()
     previous = load_version(registry, champion, interactions, item_vectors) if champion else None
     started = time.perf_counter()
-    n = warm_epochs if previous is not None and warm_epochs else epochs
-    challenger = TwoTowerRecommender(item_vectors, config, seed=seed)
-    challenger = challenger.start_from(valid, previous, n) if previous is not None else challenger.fit(valid, n)
+    challengers = {"scratch": (TwoTowerRecommender(item_vectors, config, seed=seed).fit(valid, epochs), epochs)}
+    if previous is not None:  # and one warm-started from the champion: both are judged
+        n = warm_epochs or epochs
+        challengers["warm start"] = (TwoTowerRecommender(item_vectors, config, seed=seed).start_from(valid, previous, n), n)
     seconds = time.perf_counter() - started
+    decision = None
+    if previous is not None:
+        champion_scores = discovery_scores(previous.like().start_from(valid, previous), valid)
+        decision = choose_challenger(champion_scores, {name: discovery_scores(model, valid)
+                                                       for name, (model, _) in challengers.items()}, alpha=alpha)
+    # the version is the promoted challenger or, when the champion stays, the better-scoring one (for the record)
+    kind = "scratch" if decision is None else decision["challenger"] or decision["best"]
+    challenger, n = challengers[kind]
     version = f"{as_of:%Y%m%d}-{dt.datetime.now():%H%M%S}"
     with atomic_directory(registry.new_version_dir(version)) as folder:  # the version appears complete or not at all
         export_recommender(challenger.like().start_from(current, challenger).model, current, folder, titles, version=version,
                            max_history=config.max_history, source={"as_of": str(as_of.date()), "champion": champion})
         save_model(challenger.model, folder / "two_tower.keras")
         write_json(folder / "training.json", {"as_of": str(as_of.date()), "valid_days": valid_days, "seed": seed,
-                                              "config": asdict(config), "epochs": n, "warm_from": champion,
+                                              "config": asdict(config), "epochs": n, "kind": kind,
+                                              "warm_from": champion if kind == "warm start" else None,
                                               "train_seconds": seconds})
-    if previous is None:
+    if decision is None:
         entry = registry.promote(version, "first model of the registry")
     else:
-        decision = promotion_decision(discovery_scores(previous.like().start_from(valid, previous), valid),
-                                      discovery_scores(challenger, valid), alpha=alpha)
         record = registry.promote if decision["decision"] == "promote" else registry.keep
         entry = record(version, decision["reason"], decision)
-    return {**entry, "train_seconds": seconds, "epochs": n}
+    return {**entry, "train_seconds": seconds, "epochs": n, "kind": kind}
 
 
 def retrain_run(run_dir, as_of: str, registry_root=None, epochs: int | None = None, warm_epochs: int | None = None,

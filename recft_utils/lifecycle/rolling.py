@@ -4,9 +4,10 @@ At each month boundary ``b`` of the simulation:
 
 1. the **challengers** train on everything before ``b - valid_days``: one from scratch, one warm-started
    from the champion (fewer epochs);
-2. the **champion** (last month's model, carried over to the new catalogue without training) and the
-   warm challenger are compared on the validation days just before ``b``, customer by customer;
-   :func:`~recft_utils.lifecycle.promotion.promotion_decision` decides, and the decision is recorded;
+2. the **champion** (last month's model, carried over to the new catalogue without training) and both
+   challengers are compared on the validation days just before ``b``, customer by customer;
+   :func:`~recft_utils.lifecycle.promotion.choose_challenger` decides (Holm-corrected tests, the
+   better passing challenger promoted), and the decision is recorded;
 3. every model is then scored on the month that follows ``b`` (the champion *in force* serves it), and
    the month's **drift** against the training data is measured.
 
@@ -22,7 +23,7 @@ import pandas as pd
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task
 from recft_utils.evaluation.split import TemporalSplit
-from recft_utils.lifecycle.promotion import discovery_scores, promotion_decision
+from recft_utils.lifecycle.promotion import choose_challenger, discovery_scores
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from recft_utils.monitoring.drift import drift_report
 
@@ -95,13 +96,14 @@ def simulate(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: Two
             model = model.start_from(valid, warm_from, n) if warm_from is not None else model.fit(valid, n)
             trained[name] = (model, time.perf_counter() - started)
         if champion is None:
-            decision = {"decision": "promote", "reason": "first model: nothing to compare with", "p_value": None}
+            decision = {"decision": "promote", "challenger": "scratch", "reason": "first model: nothing to compare with",
+                        "p_value": None}
             new_champion = trained["scratch"][0]
-        else:
-            challenger = trained["warm start"][0]
-            decision = promotion_decision(discovery_scores(champion.like().start_from(valid, champion), valid),
-                                          discovery_scores(challenger, valid), alpha=alpha)
-            new_champion = challenger if decision["decision"] == "promote" else champion
+        else:  # both challengers judged, Holm-corrected: the scratch one may be the better
+            decision = choose_challenger(discovery_scores(champion.like().start_from(valid, champion), valid),
+                                         {name: discovery_scores(model, valid) for name, (model, _) in trained.items()},
+                                         alpha=alpha)
+            new_champion = trained[decision["challenger"]][0] if decision["decision"] == "promote" else champion
         decisions.append({"month": month, **decision})
         when = interactions["timestamp"]
         previous = interactions[(when >= split.test_start - pd.DateOffset(months=1)) & (when < split.test_start)]

@@ -79,11 +79,18 @@ def reading_minutes(notebook: Path) -> int:
     return int(found.group(1))
 
 
-def count_exercises(notebook: Path) -> int:
-    """Exercises in a notebook's last cell (``## Exercises``, then items ``1. **Title.**``); 0 without one."""
+def exercises_cell(notebook: Path):
+    """A notebook's ``## Exercises`` cell: the last markdown cell that starts so (starter cells may follow), or None."""
     import nbformat
 
-    last = nbformat.read(notebook, 4).cells[-1]
-    if last.cell_type != "markdown" or not last.source.startswith("## Exercises"):
+    cells = [c for c in nbformat.read(notebook, 4).cells
+             if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    return cells[-1] if cells else None
+
+
+def count_exercises(notebook: Path) -> int:
+    """Exercises in a notebook's ``## Exercises`` cell (items ``1. **Title.**``); 0 without one."""
+    last = exercises_cell(notebook)
+    if last is None:
         return 0
     return len(re.findall(r"^\d+\. \*\*", last.source, flags=re.M))
