@@ -7,7 +7,7 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints lock clean
+.PHONY: setup run test notebooks slides doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints lock clean
 
 # Re-runs only when the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt requirements.lock
@@ -37,6 +37,12 @@ test: setup browser
 # Regenerate the outputs committed in notebooks/ and notebooks/solutions/ (default parameters, workshop profile).
 notebooks: setup
 	$(BIN)/recft run --in-place --solutions
+	$(BIN)/python -m recft_utils.reporting.slides
+
+# The workshop's slide deck, docs/slides.html, from the committed notebooks and docs/facilitator.md
+# (reveal.js vendored in docs/vendor/; the deck opens offline).
+slides: setup
+	$(BIN)/python -m recft_utils.reporting.slides
 
 doctor: setup
 	$(BIN)/recft doctor

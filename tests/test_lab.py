@@ -229,3 +229,48 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(lab_folder, tmp_path):
             browser.close()
     assert not processes_mentioning(str(lab.private_dir)), "the kernel outlived JupyterLab"
     print(f"\nscreenshot: {screenshot}\nnotebook 01 in JupyterLab: {time.monotonic() - started:.1f} s")
+
+
+# --- the workshop deck in the browser --------------------------------------------------------------
+
+
+def test_slide_deck_opens_offline_in_a_browser(tmp_path):
+    """docs/slides.html from file://, every request outside the checkout refused: reveal.js starts, every
+    slide is there, its plots render, the arrows move through it and the speaker notes are attached."""
+    chromium = chromium_executable()
+    from playwright.sync_api import sync_playwright
+
+    from recft_utils.reporting import slides
+    from recft_utils.runner import discover_notebooks
+
+    deck = slides.deck_notebook(discover_notebooks(), (CHECKOUT / "docs" / "facilitator.md").read_text())
+    expected = sum(c.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for c in deck.cells)
+    columns = sum(c.metadata["slideshow"]["slide_type"] == "slide" for c in deck.cells)
+    refused, page_errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page.route(re.compile(r"^(?!file:|data:)"), lambda route: (refused.append(route.request.url), route.abort()))
+            page.goto(slides.deck_path(CHECKOUT).as_uri(), timeout=PAGE_SECONDS * 1000)
+            page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=PAGE_SECONDS * 1000)
+            assert page.evaluate("Reveal.getTotalSlides()") == expected
+            assert page.evaluate("Reveal.getHorizontalSlides().length") == columns
+            assert page.locator("aside.notes").count() == len(discover_notebooks())
+            page.keyboard.press("ArrowRight")  # to notebook 01, then down into its sections and plots
+            assert page.evaluate("Reveal.getIndices().h") == 1
+            plots = page.locator(".reveal img[src^='data:image/png']")
+            assert plots.count() > 0
+            broken = page.evaluate("[...document.querySelectorAll('.reveal img')].filter(i => !i.complete || "
+                                   "i.naturalWidth === 0).length")
+            assert broken == 0
+            for _ in range(3):
+                page.keyboard.press("ArrowDown")
+            assert page.evaluate("Reveal.getIndices().v") == 3
+            page.screenshot(path=str(tmp_path / "slides.png"))
+        finally:
+            browser.close()
+    assert not page_errors, page_errors
+    assert not refused, f"the deck asked the network for {refused}"
+    print(f"\nscreenshot: {tmp_path / 'slides.png'}; {expected} slides in {columns} columns")

@@ -1,0 +1,51 @@
+"""The workshop deck (docs/slides.html): regenerated with the notebooks, complete, and offline.
+
+The browser opens it in tests/test_lab.py (test_slide_deck_opens_offline_in_a_browser)."""
+
+import re
+
+import nbformat
+
+from recft_utils.config import project_root
+from recft_utils.reporting import slides
+from recft_utils.runner import discover_notebooks
+
+ROOT = project_root()
+
+
+def test_the_committed_deck_is_what_the_committed_notebooks_give():
+    assert slides.deck_path(ROOT).read_text(encoding="utf-8") == slides.build_slides(ROOT), (
+        "docs/slides.html is out of date: run `make slides` (make notebooks does too)")
+
+
+def test_the_deck_loads_nothing_from_the_network():
+    html = slides.deck_path(ROOT).read_text(encoding="utf-8")
+    sources = re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="([^"]+)"', html)
+    assert sources and not [s for s in sources if re.match(r"(https?:)?//", s)], sources
+    vendor = slides.vendor_dir(ROOT)
+    for name in slides.REVEAL_FILES:  # committed beside the deck, so a room without internet can open it
+        assert (vendor / name).is_file(), name
+        if name != "LICENSE":
+            assert f'{vendor.relative_to(ROOT / "docs").as_posix()}/{name}' in sources
+    assert "MathJax.Hub" not in html and "require(" not in html
+
+
+def test_every_notebook_has_its_slides_its_plots_and_the_facilitator_s_notes():
+    deck = slides.deck_notebook(discover_notebooks(), (ROOT / "docs" / "facilitator.md").read_text())
+    kinds = [c.metadata["slideshow"]["slide_type"] for c in deck.cells]
+    assert kinds.count("slide") == 1 + len(discover_notebooks())  # a cover, then one column per notebook
+    assert kinds.count("notes") == len(discover_notebooks())
+    in_deck = sum("image/png" in o.get("data", {}) for c in deck.cells if c.cell_type == "code" for o in c.outputs)
+    drawn = sum("image/png" in o.get("data", {}) for nb in discover_notebooks()
+                for c in nbformat.read(nb, 4).cells if c.cell_type == "code" for o in c.outputs)
+    assert in_deck == drawn > 0
+    text = "\n".join(c.source for c in deck.cells if c.cell_type == "markdown")
+    assert "$" not in text and "<!--" not in text  # no formula without MathJax, no generated-block markers
+    assert "**Talking points:**" in text and "What you learned" in text
+
+
+def test_paragraphs_and_notes_are_read_from_markdown():
+    assert slides.paragraphs("a <!-- x:start -->b<!-- x:end -->\n\n\nc") == ["a b", "c"]
+    assert not slides.fits_a_slide("$x$") and not slides.fits_a_slide("w " * 400) and slides.fits_a_slide("short")
+    guide = "## Teaching\n\n### 01 Requirements\n- one\n\n### 02 Data\n- two\n\n## Next\n"
+    assert slides.facilitator_notes(guide) == {"01": "- one", "02": "- two"}
