@@ -100,7 +100,7 @@ def _retrain(args) -> int:
 
     entry = retrain_run(args.run_dir or default_run_dir(), args.as_of, args.registry, args.epochs, args.warm_epochs)
     print(f"version {entry['version']}: {entry['action']} ({entry['reason']}); "
-          f"trained {entry['epochs']} epochs in {entry['train_seconds']:.0f} s")
+          f"the {entry['kind']} challenger, trained {entry['epochs']} epochs in {entry['train_seconds']:.0f} s")
     return 0
 
 

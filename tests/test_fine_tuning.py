@@ -169,6 +169,26 @@ def test_ablation_changes_one_thing_per_variant_with_paired_seeds(sample, vector
     assert len(reused) == 2 and reused[OBJECTIVE].iloc[0] == 0.5  # the known run is not trained again
 
 
+def test_the_ablation_s_changes_are_read_against_another_seed(sample, vectors):
+    import pandas as pd
+
+    from recft_utils.models.tuning import OBJECTIVE, RESEEDED, ablation, ablation_note
+
+    _, valid, _ = sample
+    table = ablation(vectors, valid, TwoTowerConfig(epochs=1), seeds=[0], reseeded=1,
+                     known={0: {"epochs": 1, OBJECTIVE: 0.5, "seconds": 0.0}})
+    assert list(table["variant"]) == ["as chosen", "+ FGM (epsilon 0.05)", RESEEDED]
+    assert table.loc[2, "seed"] == 1 and table.loc[2, OBJECTIVE] != 0.5  # trained, not the known run
+    made = pd.DataFrame({"variant": ["as chosen", "+ FGM", "+ augmented", RESEEDED],
+                         OBJECTIVE: [0.100, 0.105, 0.101, 0.097]})
+    note = ablation_note(made)
+    assert f"{RESEEDED}: -0.0030 (what luck alone changes)" in note
+    assert "+ FGM: +0.0050, larger than" in note and "+ augmented: +0.0010, no larger than" in note
+    assert note.endswith("several seeds of each can.")
+    with pytest.raises(ParameterError, match="pass reseeded=SEED"):
+        ablation_note(made[made["variant"] != RESEEDED])
+
+
 @pytest.mark.integration  # minutes: a whole benchmark command
 def test_benchmark_models_writes_records_throughput_table_and_plot(shop_file, tmp_path):
     """`python -m recft_utils.benchmark models --profile tiny` on the synthetic shop: every model, every

@@ -1,6 +1,8 @@
 """`recft retrain`: a new complete version per date, warm-started from the champion, decision recorded
 (on the synthetic shop: its dates come from the data)."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -21,7 +23,13 @@ def test_two_retrains_make_two_versions_and_the_second_is_judged(shop_sample, sh
     second = retrain(interactions, shop_vectors, config, tmp_path, later, epochs=2, warm_epochs=1)
     registry = ModelRegistry(tmp_path)
     assert registry.versions() == [first["version"], second["version"]]
-    assert second["action"] in ("promote", "keep") and "decision" in second and second["epochs"] == 1
+    assert second["action"] in ("promote", "keep") and "decision" in second
+    # both challengers were judged; the version is the chosen one, with its own epochs and seconds
+    assert set(second["decision"]["tests"]) == {"scratch", "warm start"}
+    assert second["epochs"] == {"scratch": 2, "warm start": 1}[second["kind"]]
+    training = json.loads((registry.versions_dir / second["version"] / "training.json").read_text())
+    assert training["kind"] == second["kind"] and set(training["challengers_train_seconds"]) == {"scratch", "warm start"}
+    assert training["train_seconds"] == training["challengers_train_seconds"][second["kind"]]
     assert registry.state()["history"][-1]["version"] == second["version"]
     served = ServedModel.load(registry.versions_dir / second["version"])
     assert served.metadata["as_of"] == later and served.metadata["source"]["champion"] == first["version"]

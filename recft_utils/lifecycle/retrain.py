@@ -61,12 +61,15 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     valid, current = build_task(interactions, split, "valid"), build_task(interactions, split, "test")
     champion = registry.champion()
     previous = load_version(registry, champion, interactions, item_vectors) if champion else None
-    started = time.perf_counter()
-    challengers = {"scratch": (TwoTowerRecommender(item_vectors, config, seed=seed).fit(valid, epochs), epochs)}
+    plans = {"scratch": (None, epochs)}
     if previous is not None:  # and one warm-started from the champion: both are judged
-        n = warm_epochs or epochs
-        challengers["warm start"] = (TwoTowerRecommender(item_vectors, config, seed=seed).start_from(valid, previous, n), n)
-    seconds = time.perf_counter() - started
+        plans["warm start"] = (previous, warm_epochs or epochs)
+    challengers, train_seconds = {}, {}
+    for name, (source, n) in plans.items():
+        started = time.perf_counter()
+        model = TwoTowerRecommender(item_vectors, config, seed=seed)
+        challengers[name] = (model.fit(valid, n) if source is None else model.start_from(valid, source, n), n)
+        train_seconds[name] = time.perf_counter() - started
     decision = None
     if previous is not None:
         champion_scores = discovery_scores(previous.like().start_from(valid, previous), valid)
@@ -75,6 +78,7 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     # the version is the promoted challenger or, when the champion stays, the better-scoring one (for the record)
     kind = "scratch" if decision is None else decision["challenger"] or decision["best"]
     challenger, n = challengers[kind]
+    seconds = train_seconds[kind]
     version = f"{as_of:%Y%m%d}-{dt.datetime.now():%H%M%S}"
     with atomic_directory(registry.new_version_dir(version)) as folder:  # the version appears complete or not at all
         export_recommender(challenger.like().start_from(current, challenger).model, current, folder, titles, version=version,
@@ -83,7 +87,7 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
         write_json(folder / "training.json", {"as_of": str(as_of.date()), "valid_days": valid_days, "seed": seed,
                                               "config": asdict(config), "epochs": n, "kind": kind,
                                               "warm_from": champion if kind == "warm start" else None,
-                                              "train_seconds": seconds})
+                                              "train_seconds": seconds, "challengers_train_seconds": train_seconds})
     if decision is None:
         entry = registry.promote(version, "first model of the registry")
     else:

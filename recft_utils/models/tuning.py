@@ -97,31 +97,56 @@ def search(item_vectors: pd.DataFrame, valid_task, base: TwoTowerConfig, trials:
     return SearchResult(config, int(best["epochs"]), table, tuner.best_model)
 
 
+RESEEDED = "as chosen, another seed"
+
+
 def ablation(item_vectors: pd.DataFrame, valid_task, config: TwoTowerConfig, seeds, augmented_vectors=None,
-             adversarial_epsilon: float = 0.05, known: dict | None = None) -> pd.DataFrame:
+             adversarial_epsilon: float = 0.05, known: dict | None = None, reseeded: int | None = None) -> pd.DataFrame:
     """Best validation NDCG@10 of ``config`` as is, with augmented titles, and with FGM, per seed.
 
     Each variant changes one thing; the same seeds are used for all, so the
     per-seed differences are paired. ``known`` maps a seed to the result of
     ``config`` as is when it was already trained the same way (the search's
     best trial: same seed, same epoch cap), so it is not trained again.
+    ``reseeded``: one more run of ``config`` as is, with that seed (variant
+    :data:`RESEEDED`): what luck alone changes, the yardstick of
+    :func:`ablation_note`.
     """
     variants = {"as chosen": {}, f"+ FGM (epsilon {adversarial_epsilon})": {"adversarial_epsilon": adversarial_epsilon}}
     if augmented_vectors is not None:
         variants[f"+ augmented titles ({augmented_vectors.index.nunique()} items)"] = {"augmented": True}
+    runs = [(name, change, seed) for name, change in variants.items() for seed in seeds]
+    runs += [(RESEEDED, {}, reseeded)] if reseeded is not None else []
     rows = []
-    for name, change in variants.items():
-        for seed in seeds:
-            if not change and seed in (known or {}):
-                rows.append({"variant": name, "seed": seed, "epochs": known[seed]["epochs"],
-                             OBJECTIVE: known[seed][OBJECTIVE], "seconds": known[seed]["seconds"]})
-                continue
-            settings = config_with(config, **{k: v for k, v in change.items() if k != "augmented"})
-            started = time.perf_counter()
-            model = TwoTowerRecommender(item_vectors, settings, seed=seed, valid_task=valid_task,
-                                        augmented_vectors=augmented_vectors if change.get("augmented") else None)
-            epochs = model.select_epochs()
-            rows.append({"variant": name, "seed": seed, "epochs": epochs,
-                         OBJECTIVE: max(point[OBJECTIVE] for point in model.validation_curve),
-                         "seconds": round(time.perf_counter() - started, 1)})
+    for name, change, seed in runs:
+        if name == "as chosen" and seed in (known or {}):
+            rows.append({"variant": name, "seed": seed, "epochs": known[seed]["epochs"],
+                         OBJECTIVE: known[seed][OBJECTIVE], "seconds": known[seed]["seconds"]})
+            continue
+        settings = config_with(config, **{k: v for k, v in change.items() if k != "augmented"})
+        started = time.perf_counter()
+        model = TwoTowerRecommender(item_vectors, settings, seed=seed, valid_task=valid_task,
+                                    augmented_vectors=augmented_vectors if change.get("augmented") else None)
+        epochs = model.select_epochs()
+        rows.append({"variant": name, "seed": seed, "epochs": epochs,
+                     OBJECTIVE: max(point[OBJECTIVE] for point in model.validation_curve),
+                     "seconds": round(time.perf_counter() - started, 1)})
     return pd.DataFrame(rows)
+
+
+def ablation_note(table: pd.DataFrame) -> str:
+    """Each variant's change in validation NDCG@10 against what another seed changes (one seed each)."""
+    score = table.groupby("variant", sort=False)[OBJECTIVE].mean()
+    if RESEEDED not in score:
+        raise ParameterError(f"The ablation has no {RESEEDED!r} run to compare with: pass reseeded=SEED to ablation().")
+    chance = score[RESEEDED] - score["as chosen"]
+    lines = [f"{RESEEDED}: {chance:+.4f} (what luck alone changes)"]
+    larger = []
+    for variant in score.index.drop(["as chosen", RESEEDED]):
+        effect = score[variant] - score["as chosen"]
+        larger.append(abs(effect) > abs(chance))
+        lines.append(f"{variant}: {effect:+.4f}, {'larger' if larger[-1] else 'no larger'} than what another seed changes")
+    lines.append("Every change is larger than another seed's: a first sign, to confirm with several seeds each."
+                 if all(larger) else "A change no larger than another seed's cannot be told from luck with one seed "
+                                     "each; several seeds of each can.")
+    return "\n".join(lines)

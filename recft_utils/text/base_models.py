@@ -64,19 +64,10 @@ def build_backbone(name: str):
 
 
 def token_batches(encoder, titles: list[str], batch_size: int = BATCH_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``titles`` tokenised by ``encoder``, sorted by length and padded per batch: (token ids, padding mask)."""
-    ids = encoder.tokenize(titles)
-    order = np.argsort([len(row) for row in ids], kind="stable")
-    batches = []
-    for start in range(0, len(order), batch_size):
-        rows = [ids[i] for i in order[start:start + batch_size]]
-        width = max(map(len, rows))
-        token_ids = np.full((len(rows), width), encoder.pad_id, dtype=np.int32)
-        mask = np.zeros((len(rows), width), dtype=np.int32)
-        for r, row in enumerate(rows):
-            token_ids[r, :len(row)], mask[r, :len(row)] = row, 1
-        batches.append((token_ids, mask))
-    return batches
+    """``titles`` tokenised by ``encoder`` and batched as it encodes them: (token ids, padding mask)."""
+    from recft_utils.text.encoder import padded_batches
+
+    return [(ids, mask) for _, ids, mask in padded_batches(encoder.tokenize(titles), encoder.pad_id, batch_size)]
 
 
 def forward_pass(backbone):

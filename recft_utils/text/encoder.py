@@ -393,23 +393,32 @@ class SentenceEncoder:
             return out
         if self._forward is None:
             self._forward = self._build_forward()
-        ids = self.tokenize(texts)
-        order = np.argsort([len(row) for row in ids], kind="stable")
-        starts = range(0, len(order), batch_size)
+        batches = padded_batches(self.tokenize(texts), self.pad_id, batch_size)
         if progress:
             from tqdm import tqdm  # a text bar: see recft_utils.__init__
 
-            starts = tqdm(starts, total=len(starts), desc="encoding", unit="batch")
-        for start in starts:
-            index = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in index)
-            token_ids = np.full((len(index), width), self.pad_id, dtype=np.int32)
-            mask = np.zeros((len(index), width), dtype=np.int32)
-            for row, i in enumerate(index):
-                token_ids[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1
+            batches = tqdm(batches, total=-(-len(texts) // batch_size), desc="encoding", unit="batch")
+        for index, token_ids, mask in batches:
             out[index] = self._forward(token_ids, mask).numpy()
         return out
+
+
+def padded_batches(ids: list[list[int]], pad_id: int, batch_size: int):
+    """Token id lists sorted by length, in batches padded to their longest: (rows, token ids, padding mask).
+
+    ``rows`` are the batch's positions in ``ids``; sorting first keeps the padding small (see
+    :class:`SentenceEncoder`).
+    """
+    order = np.argsort([len(row) for row in ids], kind="stable")
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        width = max(len(ids[i]) for i in index)
+        token_ids = np.full((len(index), width), pad_id, dtype=np.int32)
+        mask = np.zeros((len(index), width), dtype=np.int32)
+        for row, i in enumerate(index):
+            token_ids[row, : len(ids[i])] = ids[i]
+            mask[row, : len(ids[i])] = 1
+        yield index, token_ids, mask
 
 
 def mean_pool(hidden, padding_mask):
