@@ -37,10 +37,20 @@ def _preparation(run: Run) -> list[tuple[str, str]]:
             ("cold products in the test window", f"{figures['cold_items_test']:,}")]
 
 
+def _base_models(run: Run) -> str:
+    """The base-model comparison: parameters (the same everywhere) and speed (this machine's ratio)."""
+    table = run.read("03_fine_tuning", "base_models.parquet").set_index("model")
+    ours = table.iloc[0]
+    return f"{table.index[0]}, {ours['parameters (M)']:.1f}M parameters; " + "; ".join(
+        f"{name} {row['parameters (M)']:.0f}M, {row['× slower than MiniLM']:.1f}× slower (machine-dependent)"
+        for name, row in table.iloc[1:].iterrows())
+
+
 def _fine_tuning(run: Run) -> list[tuple[str, str]]:
     figures = run.figures("03_fine_tuning")
     verdict = pd.DataFrame(figures["verdict"])
-    rows = [("served model", figures["served_regime"].replace("_", "-")),
+    rows = [("base model", _base_models(run)),
+            ("served model", figures["served_regime"].replace("_", "-")),
             ("blend weight of the two-tower model", f"{figures['blend_weight']:g}")]
     for view, group in verdict.groupby("view", sort=False):
         top = group.loc[group["relative change"].idxmax()]
@@ -67,7 +77,8 @@ def _collaboration(run: Run) -> list[tuple[str, str]]:
 
 def _iteration(run: Run) -> list[tuple[str, str]]:
     figures = run.figures("06_iteration")
-    decisions = ", ".join(f"{d['month']} {d['decision']}" for d in figures["decisions"])
+    decisions = ", ".join(f"{d['month']} {d['decision']}" + (f" ({d['challenger']})" if d.get("challenger") else "")
+                          for d in figures["decisions"])
     warm = figures["warm_start"]
     return [("decisions", decisions),
             ("warm start against scratch", f"NDCG@10 {warm['warm_ndcg']:.4f} against {warm['scratch_ndcg']:.4f} "
