@@ -107,6 +107,25 @@ def training_curve(curve: pd.DataFrame, best_epoch: int, reference: float | None
     return fig
 
 
+def label_groups(points, x_decades: float = 0.08, y_share: float = 0.025) -> list[tuple[list[int], float, float]]:
+    """Points ``(number, x, y)`` of a log-x plot grouped where their labels would overlap.
+
+    A point joins the first group whose first point lies within ``x_decades`` (in log10 x) and within
+    ``y_share`` of the y range; each group is ``(numbers, x, y)`` at its first point.
+    """
+    ys = [y for _, _, y in points]
+    y_range = (max(ys) - min(ys) if ys else 0.0) or 1.0
+    groups = []
+    for number, x, y in points:
+        for numbers, gx, gy in groups:
+            if abs(np.log10(x) - np.log10(gx)) < x_decades and abs(y - gy) < y_share * y_range:
+                numbers.append(number)
+                break
+        else:
+            groups.append(([number], x, y))
+    return groups
+
+
 def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figure:
     """NDCG@10 (mean over seeds, bar from min to max) against training time, one panel per view.
 
@@ -118,13 +137,16 @@ def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figu
     fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 4.4), squeeze=False)
     handles = {}
     for ax, view in zip(axes[0], views):
+        points = []
         for _, row in summary[summary["view"] == view].iterrows():
             number = models.index(row["model"]) + 1
             seconds = max(float(row["train_seconds"]), 0.1)  # log axis: untrained models sit at 0.1 s
             error = [[row["ndcg_mean"] - row["ndcg_min"]], [row["ndcg_max"] - row["ndcg_mean"]]]
             handles[number] = ax.errorbar(seconds, row["ndcg_mean"], yerr=error, fmt="o", capsize=3,
                                           color=colours[number - 1])
-            ax.annotate(str(number), (seconds, row["ndcg_mean"]), textcoords="offset points", xytext=(5, 3),
+            points.append((number, seconds, row["ndcg_mean"]))
+        for numbers, seconds, ndcg in label_groups(points):  # dots on top of each other share one label
+            ax.annotate(", ".join(map(str, numbers)), (seconds, ndcg), textcoords="offset points", xytext=(5, 3),
                         fontsize=7)
         ax.set(xscale="log", xlabel="training time per seed, s (log)", ylabel="NDCG@10",
                title=f"{view}: quality against cost")

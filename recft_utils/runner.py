@@ -157,6 +157,26 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def kernel_manager():
+    """A manager for one recft kernel that talks over IPC (Unix sockets) instead of TCP ports.
+
+    With TCP, the client picks ports that are free *now* and the kernel binds them a moment later;
+    a kernel started in parallel (another run, another test) can take one in between, and the kernel
+    dies with "Address already in use". Sockets in the kernel's own runtime files cannot collide,
+    and the kernel no longer warns about unencrypted TCP.
+    """
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    # an absolute path: the kernel starts in the notebook's folder, the client does not (a socket path
+    # has at most 107 characters, hence the short id)
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    return AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(runtime / f"recft-{uuid.uuid4().hex[:12]}"))
+
+
 class WarmKernel:
     """A notebook's kernel, started while the notebook before it runs, with :data:`WARM_IMPORTS` done.
 
@@ -167,10 +187,9 @@ class WarmKernel:
     """
 
     def __init__(self, cwd: Path):
-        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        self.manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        self.manager = kernel_manager()
         run_sync(self.manager.start_kernel)(cwd=str(cwd))
         self._client = self.manager.client()
         self._client.start_channels()  # the request waits in the socket until the kernel listens
@@ -190,13 +209,11 @@ def execute(notebook: Path, output: Path, parameters: dict, progress: bool = Tru
 
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.partial.ipynb")
-    # once every cell has run and its outputs are saved, the kernel is stopped at once: a graceful
-    # shutdown only waits a second or two for TensorFlow's exit
-    where = {"km": kernel.manager} if kernel else {"shutdown_kernel": "immediate"}
+    manager = kernel.manager if kernel else kernel_manager()  # papermill starts a kernel in it
     try:
         pm.execute_notebook(
             str(notebook), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
-            progress_bar=progress, cwd=str(notebook.parent), report_mode=False, **where,
+            progress_bar=progress, cwd=str(notebook.parent), report_mode=False, km=manager,
         )
     except pm.PapermillExecutionError as exc:
         failed = output.with_name(f"{output.stem}.failed.ipynb")
@@ -205,6 +222,13 @@ def execute(notebook: Path, output: Path, parameters: dict, progress: bool = Tru
             f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
             f"The executed notebook, with the error, is {failed}."
         ) from None
+    finally:
+        # a kernel papermill started in our manager is ours to stop, at once: a graceful shutdown only
+        # waits a second or two for TensorFlow's exit
+        if kernel is None and manager.has_kernel:
+            from jupyter_core.utils import run_sync
+
+            run_sync(manager.shutdown_kernel)(now=True)
     os.replace(partial, output)
     return output
 

@@ -83,6 +83,19 @@ def test_a_synthetic_shop_passes_the_checks_and_reaches_every_notebook(capsys, t
     assert code == 0 and len(seen) == 6 and {p["dataset"] for p in seen} == {"synthetic:300:6000"}
 
 
+def test_recft_kernels_talk_over_ipc_at_an_absolute_socket_path(tmp_path, monkeypatch):
+    """No TCP port to race for with a kernel started in parallel; the path works from any folder."""
+    from pathlib import Path
+
+    from recft_utils.runner import KERNEL_NAME, kernel_manager
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    first, second = kernel_manager(), kernel_manager()
+    assert first.transport == "ipc" and first.kernel_name == KERNEL_NAME
+    assert Path(first.ip).is_absolute() and Path(first.ip).parent == tmp_path / "runtime"
+    assert first.ip != second.ip and len(first.ip) + len("-65535") < 107  # a Unix socket path's limit
+
+
 def test_parse_value_follows_papermill():
     from recft_utils.runner import parse_value
 

@@ -5,7 +5,8 @@ Each pattern names a source that leaked into cells before, and where it is now s
 - TensorFlow's C++ and absl log lines ("failed call to cuInit", oneDNN notices): the recft kernel
   is registered with ``capture_fd_output=False`` (``runner.KERNEL_ARGUMENTS``);
 - tqdm's IProgress warning: filtered in ``recft_utils/__init__.py``;
-- the child kernels' "running over TCP without encryption" warning (reports): the same kernel flag;
+- the child kernels' "running over TCP without encryption" warning (reports): the same kernel flag, and
+  recft's kernels talk over IPC, not TCP (``runner.kernel_manager``);
 - a stray repr of a returned path: a cell ends with ``;`` when its last call returns a path.
 """
 
