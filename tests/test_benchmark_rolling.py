@@ -19,12 +19,19 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(shop_file, 
     result = json.loads(out.read_text())
     records = pd.DataFrame(result["records"])
     assert set(records["window"]) == {1, 2}
-    assert set(records["family"]) == {"classical", "text-frozen", "text-fine-tuned", "blend"}
+    assert set(records["family"]) == {"classical", "lexical", "text-frozen", "text-fine-tuned", "blend"}
+    # every language-model record names its lexical twin's record
+    twins = records.dropna(subset=["twin"]).drop_duplicates("model").set_index("model")["twin"]
+    assert len(twins) and set(twins) <= set(records.loc[records["family"] == "lexical", "model"])
     # each window made its own choices on its own validation window, before its own test window
     first, second = result["choices"]["1"], result["choices"]["2"]
     assert second["data_end"] == first["test_start"] and first["data_end"] == ""
     verdict = pd.DataFrame(result["verdict"])
     assert set(verdict["view"]) == {"discovery", "cold"}
+    assert set(verdict["against"]) == {"lexical twin", "best lexical", "best classical"}
+    cold = verdict[verdict["view"] == "cold"]
+    assert cold["low_two_way"].notna().all()  # the cold view resamples products too
+    assert out.with_suffix(".gains.parquet").is_file()
     assert (verdict["low"] <= verdict["difference"]).all() and (verdict["difference"] <= verdict["high"]).all()
     assert set(pd.DataFrame(result["paired"])["window"]) == {"1", "2", "pooled"}
     assert "without popularity prior" in set(pd.DataFrame(result["ablation"])["ablation"])
@@ -37,7 +44,7 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(shop_file, 
     from readme_tables import render_rolling
 
     block = render_rolling(out, images=tmp_path, reference=tmp_path / "reference.json")
-    assert "In short, generated from the tables below" in block and "clears the bar" in block
+    assert "In short, generated from the tables below" in block and "against its lexical twin" in block
     assert (tmp_path / "rolling_origin.png").is_file()
     reference = read_reference(tmp_path / "reference.json")  # what notebook 03 would show
     assert list(reference["discovery"].columns) == ["window 1", "window 2", "pooled"]
@@ -68,3 +75,24 @@ def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(shop_file, tmp_pat
     block = render_rolling_top_k(out, reference=tmp_path / "reference.json")
     assert "window 1:" in block and "| pooled" in block
     assert json.loads((tmp_path / "reference.json").read_text())["paired"] == result["paired"]
+
+
+@pytest.mark.integration  # a whole benchmark command
+def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(shop_file, tmp_path):
+    out = tmp_path / "learning-curve.json"
+    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "learning-curve", "--profile", "tiny",
+                    "--windows", "1", "--fractions", "0.5", "1", "--dataset", str(shop_file), "--bootstrap", "50",
+                    "--out", str(out)], check=True, timeout=900)
+    result = json.loads(out.read_text())
+    curve = pd.DataFrame(result["curve"])
+    assert set(curve["fraction"]) == {0.5, 1.0}
+    for fraction, rows in curve[curve["view"] == "discovery"].groupby("fraction"):
+        assert {"two-tower (text)", "two-tower (words)", "two-tower (IDs only)", "EASE + recent popularity",
+                "two-tower (text), top layer fine-tuned"} <= set(rows["model"])
+    assert ((curve["low"] <= curve["ndcg@10"]) & (curve["ndcg@10"] <= curve["high"])).all()
+    differences = pd.DataFrame(result["differences"])
+    assert {("two-tower (text)", "two-tower (words)"), ("two-tower (text), top layer fine-tuned",
+                                                        "two-tower (text)")} <= set(
+        zip(differences["model"], differences["baseline"]))
+    assert result["choices"]["1@0.5"]["customers"] < result["choices"]["1@1"]["customers"]
+    assert out.with_suffix(".png").stat().st_size > 10_000

@@ -66,7 +66,9 @@ def test_fair_baselines_are_tuned_on_the_validation_window_only(tasks, monkeypat
     assert set(seen) == {"valid"}
     names = [b.name for b in tuned]
     assert names == [fair_baselines.EASE_POPULARITY, fair_baselines.TITLE_NEIGHBOURS,
-                     fair_baselines.TITLE_PROFILE_BLEND]
+                     fair_baselines.TITLE_PROFILE_BLEND, fair_baselines.BM25_NEIGHBOURS,
+                     fair_baselines.BM25_PROFILE_BLEND]
+    assert [b.fit(test).family for b in tuned] == ["classical"] + ["lexical"] * 4
     ease_popularity = tuned[0]
     # its grid holds EASE alone (weight 1) and popularity alone (weight 0): the choice is at least as good
     grid = ease_popularity.grid
@@ -92,7 +94,7 @@ def test_a_blend_that_silences_the_text_model_leaves_the_cold_view_out(tasks):
     assert not ScoreBlend(neighbours, ease, 0.0).scores_cold_items  # only EASE speaks: cold items all tie
     assert ScoreBlend(neighbours, ease, 0.5).scores_cold_items
     assert ScoreBlend(ease, neighbours, 0.0).scores_cold_items
-    assert ScoreBlend(neighbours, ease, 0.5).family == "classical"
+    assert ScoreBlend(neighbours, ease, 0.5).family == "lexical"  # words and IDs, no language model
 
 
 TITLES_SERIES = pd.Series(TITLES)

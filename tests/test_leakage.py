@@ -68,7 +68,14 @@ def test_settings_epochs_and_blend_weight_are_chosen_without_the_test_window(mon
                                                  bootstrap=20, progress=False)
     assert choices and set(choices) == {"valid"}
     assert finals and set(finals) == {"test"}
-    assert {r["family"] for r in result.records} == {"classical", "text-frozen", "blend"}
+    assert {r["family"] for r in result.records} == {"classical", "lexical", "text-frozen", "blend"}
+    # every language-model record names its lexical twin, and the twin was evaluated in the same window
+    families = {r["model"]: r["family"] for r in result.records}
+    twins = {r["model"]: r["twin"] for r in result.records if "twin" in r}
+    assert set(twins) >= {window_comparison.TEXT, window_comparison.TEXT_IDS, window_comparison.BLEND,
+                          window_comparison.ENCODER_MEAN, window_comparison.ENCODER_NEIGHBOURS}
+    assert all(families[twin] == "lexical" for twin in twins.values())
+    assert not any("twin" in r for r in result.records if r["family"] in ("classical", "lexical"))
     assert result.choices["best_text"] in (window_comparison.TEXT, window_comparison.TEXT_IDS)
     ids_only = [r for r in result.records if r["model"] == window_comparison.IDS_ONLY]
     assert ids_only and {r["family"] for r in ids_only} == {"classical"} and "cold" not in {r["view"] for r in ids_only}

@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|serving|notebooks|tests|scale|workers --out FILE``:
+"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|learning-curve|serving|notebooks|tests|scale|workers --out FILE``:
 benchmark tables as JSON."""
 
 from __future__ import annotations
@@ -112,16 +112,17 @@ def _rolling(args) -> None:
                                         settings.data_end)
     started = time.perf_counter()
     vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
-    records, scores, choices = rolling_comparison(
+    records, scores, gains, choices = rolling_comparison(
         interactions, vectors, catalogue_titles(interactions), args.profile, args.windows, settings.test_days,
         settings.valid_days, settings.seed, args.bootstrap, adapt_encoder=args.adapt_encoder)
-    tables = summary_tables(scores, choices, args.bootstrap)
+    tables = summary_tables(scores, choices, args.bootstrap, gains)
     lines = [f"Rolling origin, profile {args.profile}: {args.windows} test windows of {settings.test_days} days "
              f"(window 1 = the latest), every choice made on each window's validation window.", ""]
     for view, table in tables["windows"].items():
         lines += [f"NDCG@10, {view} view (mean over seeds; pooled = every window's customers):", "",
                   table.round(4).to_markdown(), ""]
-    lines += ["Pooled verdict against the best classical model of each view (paired per customer):", "",
+    lines += ["Pooled verdict: each language model against its lexical twin and the best lexical and classical "
+              "models of each view (paired per customer; cold: also customers and products resampled):", "",
               tables["verdict"].round(4).to_markdown(index=False), "",
               "Per window:", "", tables["paired"].round(4).to_markdown(index=False), "",
               "Ablations of the best text model (chosen on each window's validation), pooled:", "",
@@ -137,10 +138,39 @@ def _rolling(args) -> None:
                           "ablation": tables["ablation"].to_dict(orient="records"),
                           "fine_tuned": tables["fine_tuned"].to_dict(orient="records")})
     write_parquet(args.out.with_suffix(".scores.parquet"), scores)
+    write_parquet(args.out.with_suffix(".gains.parquet"), gains)
     with atomic_path(args.out.with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(lines))
     save_figure(args.out.with_suffix(".png"), plots.paired_windows(tables["paired"]))
     print(f"wrote {args.out}, its per-customer scores, {args.out.with_suffix('.md')} and {args.out.with_suffix('.png')}")
+
+
+def _learning_curve(args) -> None:
+    from recft_utils import plots
+    from recft_utils.artefacts import save_figure, write_parquet
+    from recft_utils.benchmark.learning_curve import curve_differences, curve_table, learning_curve
+    from recft_utils.config import resolve_settings
+    from recft_utils.datasets import load_interactions
+    from recft_utils.datasets.preparation import catalogue_titles
+    from recft_utils.models.two_tower import encode_catalogue
+    from recft_utils.text import SentenceEncoder
+
+    settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
+    interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
+    started = time.perf_counter()
+    vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
+    scores, choices = learning_curve(interactions, vectors, catalogue_titles(interactions), args.profile,
+                                     args.windows, args.fractions, settings.seed)
+    table, differences = curve_table(scores, args.bootstrap), curve_differences(scores, args.bootstrap)
+    print(table.round(4).to_string(index=False))
+    print(differences.round(4).to_string(index=False))
+    write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "windows": args.windows,
+                          "fractions": list(args.fractions), "seconds": time.perf_counter() - started,
+                          "choices": choices, "curve": table.to_dict(orient="records"),
+                          "differences": differences.to_dict(orient="records")})
+    write_parquet(args.out.with_suffix(".scores.parquet"), scores)
+    save_figure(args.out.with_suffix(".png"), plots.learning_curve(table, differences))
+    print(f"wrote {args.out}, its per-customer scores and {args.out.with_suffix('.png')}")
 
 
 def _rolling_top_k(args) -> None:
@@ -336,6 +366,15 @@ def main(argv=None) -> int:
     top_k.add_argument("--dataset", default="online-retail")
     top_k.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
     top_k.add_argument("--bootstrap", type=int, default=1000)
+    curve = sub.add_parser("learning-curve", help="the language model, its lexical twin, IDs only and EASE + "
+                                                  "recent popularity trained on growing shares of the customers")
+    curve.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
+    curve.add_argument("--windows", type=int, default=3)
+    curve.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0])
+    curve.add_argument("--out", type=Path, default=Path("runs/benchmarks/learning-curve.json"))
+    curve.add_argument("--dataset", default="online-retail")
+    curve.add_argument("--seed", type=int, default=42, help="seeds the customer samples and the validation runs")
+    curve.add_argument("--bootstrap", type=int, default=1000)
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
     serving.add_argument("--run-dir", default=None, help="a run with steps 1-3 (real customers' histories); "
                          "default: $RECFT_RUN_DIR, else runs/default")
@@ -369,7 +408,7 @@ def main(argv=None) -> int:
                        help="time only these selections")
     args = parser.parse_args(argv)
     return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
-                       "serving": _serving, "notebooks": _notebooks, "tests": _tests,
+                       "learning-curve": _learning_curve, "serving": _serving, "notebooks": _notebooks, "tests": _tests,
                        "scale": _scale, "workers": _workers}[args.command], args)
 
 

@@ -36,14 +36,14 @@ def _rules(raw: pd.DataFrame):
 
 
 def resolve_descriptions(rows: pd.DataFrame) -> pd.Series:
-    """One text per item: its most frequent description (latest wins a tie)."""
-    counts = (
-        rows.groupby(["StockCode", "Description"], sort=False)
-        .agg(n=("InvoiceDate", "size"), last=("InvoiceDate", "max"))
-        .reset_index()
-        .sort_values(["StockCode", "n", "last"], ascending=[True, False, False])
-    )
-    return counts.drop_duplicates("StockCode").set_index("StockCode")["Description"]
+    """One text per item: its description as first seen (the earliest sale; file order breaks a tie).
+
+    Not the most frequent one: that is counted over the whole file, so a
+    product renamed later would carry its later name into every earlier
+    window, and a model of that window would read text from its future.
+    """
+    first = rows.assign(_order=range(len(rows))).sort_values(["InvoiceDate", "_order"], kind="stable")
+    return first.drop_duplicates("StockCode").set_index("StockCode")["Description"]
 
 
 def clean_online_retail(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -64,7 +64,7 @@ def clean_online_retail(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_multi = int((rows.groupby("StockCode")["Description"].nunique() > 1).sum())
     report.append({
         "rule": "several descriptions per item",
-        "why": f"{n_multi} items changed name over time; each keeps its most frequent one",
+        "why": f"{n_multi} items changed name over time; each keeps its name as first seen (a later one would leak)",
         "rows_removed": 0,
         "rows_left": int(keep.sum()),
     })

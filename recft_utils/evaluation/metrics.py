@@ -59,6 +59,26 @@ def ndcg_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
     return ndcg_from_hits(_hits(scores, truth, k), truth.sum(axis=1))
 
 
+def ndcg_item_gains(scores: np.ndarray, truth: np.ndarray, k: int = 10):
+    """Each relevant (user, item) cell's share of the user's NDCG@k: ``(rows, columns, gains)``.
+
+    A relevant item ranked ``r`` ≤ k contributes ``1 / log2(r + 1)`` over the
+    user's ideal DCG, one ranked lower 0; a user's gains add up to
+    :func:`ndcg_at_k`. Splitting NDCG by product is what lets an interval
+    resample products as well as customers (:func:`two_way_interval`).
+    """
+    k = min(k, scores.shape[1])
+    ranked = top_k(scores, k)
+    valid = np.isfinite(np.take_along_axis(scores, ranked, axis=1))
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(truth.sum(axis=1), k)]
+    rank_gain = np.zeros(scores.shape)
+    np.put_along_axis(rank_gain, ranked, np.where(valid, discounts, 0.0), axis=1)
+    rows, columns = np.nonzero(truth)
+    gains = np.divide(rank_gain[rows, columns], ideal[rows], out=np.zeros(len(rows)), where=ideal[rows] > 0)
+    return rows, columns, gains
+
+
 def recall_at_k(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> np.ndarray:
     """Share of a user's relevant items found in the top k."""
     n_relevant = truth.sum(axis=1)
@@ -118,3 +138,41 @@ def paired_difference(first: np.ndarray, second: np.ndarray, samples: int = 1000
     low, high = bootstrap_interval(first - second, samples, level, seed)
     return {"difference": float(np.mean(first - second)) if len(first) else float("nan"),
             "low": low, "high": high, "n_users": int(len(first))}
+
+
+def two_way_interval(users: np.ndarray, items: np.ndarray, values: np.ndarray, samples: int = 1000,
+                     level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of a per-customer mean whose customers share products: both are resampled.
+
+    ``values`` holds one number per (customer, product) cell, a customer's
+    cells adding up to its score (e.g. :func:`ndcg_item_gains`, or the
+    difference of two models' gains). When every customer ranks the same few
+    dozen new products, a handful of products carries much of the result, and
+    resampling customers alone treats rows that share a product as
+    independent. Each draw weighs every customer and every product by how
+    often it was drawn (a pigeonhole bootstrap, Owen 2007): a customer's score
+    is its cells' product-weighted mean times its number of cells, and the
+    statistic the customer-weighted mean of those (a customer whose products
+    were all left out sits that draw out). With every weight 1 it is the
+    plain mean.
+    """
+    user_ids, user_of = np.unique(users, return_inverse=True)
+    item_ids, item_of = np.unique(items, return_inverse=True)
+    n_users, n_items = len(user_ids), len(item_ids)
+    if n_users == 0:
+        return (float("nan"), float("nan"))
+    values = np.asarray(values, dtype=float)
+    cells = np.bincount(user_of, minlength=n_users)
+    rng = np.random.default_rng(seed)
+    means = np.empty(samples)
+    for b in range(samples):
+        w_user = np.bincount(rng.integers(0, n_users, n_users), minlength=n_users)
+        w_item = np.bincount(rng.integers(0, n_items, n_items), minlength=n_items)[item_of]
+        weight = np.bincount(user_of, w_item, minlength=n_users)
+        total = np.bincount(user_of, w_item * values, minlength=n_users)
+        score = np.divide(cells * total, weight, out=np.zeros(n_users), where=weight > 0)
+        w_user = w_user * (weight > 0)
+        means[b] = (w_user * score).sum() / max(w_user.sum(), 1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)

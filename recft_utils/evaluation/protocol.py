@@ -28,11 +28,13 @@ from recft_utils.evaluation.split import TemporalSplit
 from recft_utils.errors import ParameterError
 
 VIEWS = ("all", "discovery", "cold")
-# What a model's result is evidence for: ``classical`` (no language model, blends of such models
-# included), ``text-frozen`` (the pretrained encoder's weights unchanged), ``text-fine-tuned`` (its
-# weights changed) or ``blend`` (a text model blended with a classical one). Verdicts compare a
-# text model with the best classical record of each view.
-FAMILIES = ("classical", "text-frozen", "text-fine-tuned", "blend")
+# What a model's result is evidence for: ``classical`` (IDs and counts, no text), ``lexical`` (product
+# text as words: TF-IDF, BM25, no language model; blends with classical models included),
+# ``text-frozen`` (the pretrained encoder's weights unchanged), ``text-fine-tuned`` (its weights
+# changed) or ``blend`` (a language model blended with another model). Verdicts compare a language
+# model with its lexical twin and with the best classical and lexical record of each view.
+FAMILIES = ("classical", "lexical", "text-frozen", "text-fine-tuned", "blend")
+LANGUAGE_MODEL_FAMILIES = ("text-frozen", "text-fine-tuned", "blend")
 
 
 @dataclass
@@ -131,8 +133,11 @@ def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None 
     ``model.score(user_rows)`` returns scores over ``task.items`` for those rows
     of ``task.users``. Models whose ``scores_cold_items`` is false get ``-inf`` on
     cold items and skip the ``cold`` view.
-    Returns ``{view: DataFrame(user_id, ndcg, recall, hit_rate, rr)}`` plus the
-    coverage of each view under the key ``("coverage", view)``.
+    Returns ``{view: DataFrame(user_id, ndcg, recall, hit_rate, rr)}``; each
+    frame's ``attrs["coverage"]`` is the view's coverage, and the cold view's
+    ``attrs["item_gains"]`` splits its NDCG by product (user_id, item_id,
+    gain: see :func:`~recft_utils.evaluation.metrics.ndcg_item_gains`), for
+    intervals that resample products too.
     """
     unknown = set(views) - set(VIEWS)
     if unknown:
@@ -141,6 +146,7 @@ def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None 
     views = [v for v in views if v != "cold" or cold_ok]
     chunk = chunk or chunk_rows(len(task.items))
     parts = {v: [] for v in views}
+    gains = []
     shown = {v: set() for v in views}
     for begin in range(0, len(task.eval_rows), chunk):
         rows = np.arange(begin, min(begin + chunk, len(task.eval_rows)))
@@ -161,12 +167,19 @@ def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None 
                 "hit_rate": metrics.hit_rate_at_k(s, t, k),
                 "rr": metrics.reciprocal_rank(s, t),
             }))
+            if view == "cold":
+                users, columns, gain = metrics.ndcg_item_gains(s, t, k)
+                gains.append(pd.DataFrame({"user_id": task.users[task.eval_rows[r[users]]],
+                                           "item_id": task.items[task.n_warm + columns], "gain": gain}))
     result = {}
     for view in views:
         frame = pd.concat(parts[view], ignore_index=True) if parts[view] else pd.DataFrame(
             columns=["user_id", "ndcg", "recall", "hit_rate", "rr"])
         n_candidates = len(task.items) - task.n_warm if view == "cold" else len(task.items)
         frame.attrs["coverage"] = len(shown[view]) / max(n_candidates, 1)
+        if view == "cold":
+            frame.attrs["item_gains"] = pd.concat(gains, ignore_index=True) if gains else pd.DataFrame(
+                columns=["user_id", "item_id", "gain"])
         result[view] = frame
     return result
 

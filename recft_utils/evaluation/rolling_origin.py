@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.errors import ParameterError
-from recft_utils.evaluation.metrics import paired_difference
+from recft_utils.evaluation.metrics import paired_difference, two_way_interval
 from recft_utils.evaluation.split import TemporalSplit, end_data, temporal_split
 
 
@@ -59,6 +59,42 @@ def per_user_scores(per_user: dict, model: str, family: str, seed: int, window: 
     return pd.concat(parts, ignore_index=True).assign(window=window, model=model, family=family, seed=seed)
 
 
+def item_gain_scores(per_user: dict, model: str, family: str, seed: int, window: int) -> pd.DataFrame:
+    """The cold view's NDCG split by product (``evaluate``'s ``item_gains``) as one long table."""
+    frame = per_user.get("cold")
+    gains = frame.attrs.get("item_gains") if frame is not None else None
+    columns = ["window", "model", "family", "seed", "view", "user_id", "item_id", "gain"]
+    if gains is None or not len(gains):
+        return pd.DataFrame(columns=columns)
+    return gains.assign(window=window, model=model, family=family, seed=seed, view="cold")[columns]
+
+
+def _two_way(gains: pd.DataFrame, model: str, baseline: str, windows, samples: int, seed: int) -> dict:
+    """The paired difference's interval resampling customers and products (cold view), or NaNs without gains."""
+    nan = {"low_two_way": float("nan"), "high_two_way": float("nan")}
+    if gains is None or not len(gains):
+        return nan
+    rows = gains[gains["window"].astype(str).isin([str(w) for w in windows])]
+    cells = rows[rows["model"].isin([model, baseline])].groupby(
+        ["model", "window", "user_id", "item_id"])["gain"].mean().unstack("model")
+    if model not in cells or baseline not in cells:
+        return nan
+    cells = cells.dropna()
+    keys = cells.index.to_frame(index=False)
+    users = (keys["window"].astype(str) + "\x1f" + keys["user_id"].astype(str)).to_numpy()
+    items = (keys["window"].astype(str) + "\x1f" + keys["item_id"].astype(str)).to_numpy()
+    low, high = two_way_interval(users, items, (cells[model] - cells[baseline]).to_numpy(), samples, seed=seed)
+    return {"low_two_way": low, "high_two_way": high}
+
+
+def decision_interval(row: dict) -> tuple[float, float]:
+    """The wider of a paired comparison's intervals: per customer, and (cold view) customers and products."""
+    low, high = row["low"], row["high"]
+    if pd.notna(row.get("low_two_way")):
+        low, high = min(low, row["low_two_way"]), max(high, row["high_two_way"])
+    return low, high
+
+
 def _customer_means(scores: pd.DataFrame, model: str, view: str) -> pd.Series:
     """A model's NDCG per (window, customer), averaged over its seeds."""
     rows = scores[(scores["model"] == model) & (scores["view"] == view)]
@@ -66,13 +102,16 @@ def _customer_means(scores: pd.DataFrame, model: str, view: str) -> pd.Series:
 
 
 def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str, samples: int = 1000,
-                      seed: int = 0) -> pd.DataFrame:
+                      seed: int = 0, gains: pd.DataFrame | None = None) -> pd.DataFrame:
     """``model`` minus ``baseline`` per customer, in each window and pooled over windows.
 
     Both models' per-customer NDCG (mean over seeds) are paired on the
     customers both were evaluated on. One row per window, then ``pooled``:
-    mean difference, its 95 % bootstrap interval, the two means and the
-    relative change.
+    mean difference, its 95 % bootstrap interval over customers, the two
+    means and the relative change. With ``gains`` (:func:`item_gain_scores`
+    tables) the cold view also gets ``low_two_way``/``high_two_way``, an
+    interval that resamples products as well (every customer of a window
+    ranks the same few dozen new products): decide on :func:`decision_interval`.
     """
     first, second = _customer_means(scores, model, view), _customer_means(scores, baseline, view)
     paired = pd.concat({"model": first, "baseline": second}, axis=1, join="inner")
@@ -82,11 +121,13 @@ def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str
     groups = [(str(w), part) for w, part in paired.groupby(level="window")] + [("pooled", paired)]
     for window, part in groups:
         difference = paired_difference(part["model"].to_numpy(), part["baseline"].to_numpy(), samples, seed=seed)
+        windows = part.index.get_level_values("window").unique()
+        two_way = _two_way(gains if view == "cold" else None, model, baseline, windows, samples, seed)
         rows.append({"window": window, "view": view, "model": model, "baseline": baseline,
                      "model_ndcg@10": float(part["model"].mean()), "baseline_ndcg@10": float(part["baseline"].mean()),
                      "relative": float(part["model"].mean() / part["baseline"].mean() - 1)
                      if part["baseline"].mean() > 0 else float("nan"),
-                     **difference})
+                     **difference, **two_way})
     return pd.DataFrame(rows)
 
 
@@ -102,33 +143,53 @@ def window_table(scores: pd.DataFrame, view: str) -> pd.DataFrame:
     return table.reindex(order)
 
 
-def best_of_family(scores: pd.DataFrame, family: str, view: str, exclude=("random",)) -> str:
-    """The model of ``family`` with the highest pooled NDCG@10 in ``view``."""
-    rows = scores[(scores["family"] == family) & (scores["view"] == view) & ~scores["model"].isin(exclude)]
+def best_of_family(scores: pd.DataFrame, family, view: str, exclude=("random",)) -> str | None:
+    """The model of ``family`` (a name or a tuple of names) with the highest pooled NDCG@10 in ``view``;
+    None when no such model was evaluated in it."""
+    families = (family,) if isinstance(family, str) else tuple(family)
+    rows = scores[scores["family"].isin(families) & (scores["view"] == view) & ~scores["model"].isin(exclude)]
     if rows.empty:
-        raise ParameterError(f"No {family} model was evaluated in the {view} view.")
+        return None
     pooled = rows.groupby(["model", "window", "user_id"])["ndcg"].mean().groupby("model").mean()
     return str(pooled.idxmax())
 
 
-def pooled_verdict(scores: pd.DataFrame, candidates: dict, samples: int = 1000, seed: int = 0,
-                   target: float = 0.10) -> pd.DataFrame:
-    """Each ``{view: [model, ...]}`` candidate against the best classical model of that view, pooled.
+# What a language-model model is judged against, in order: its twin, then the best of each family without one.
+AGAINST = ("lexical twin", "best lexical", "best classical")
 
-    ``met`` says whether the pooled relative change reaches ``target`` and
-    the paired interval lies above 0; ``windows_against`` counts the windows
-    whose own interval lies entirely below 0 (a window that reverses the verdict).
+
+def _baselines(scores: pd.DataFrame, model: str, view: str, twins: dict) -> dict:
+    """``{against: baseline model}`` for one candidate in one view (the ones that were evaluated)."""
+    evaluated = set(scores.loc[scores["view"] == view, "model"])
+    named = {"lexical twin": twins.get(model), "best lexical": best_of_family(scores, "lexical", view),
+             "best classical": best_of_family(scores, "classical", view)}
+    return {against: name for against, name in named.items() if name in evaluated}
+
+
+def pooled_verdict(scores: pd.DataFrame, candidates: dict, samples: int = 1000, seed: int = 0,
+                   target: float = 0.10, twins: dict | None = None, gains: pd.DataFrame | None = None,
+                   twin_target: float = 0.05) -> pd.DataFrame:
+    """Each ``{view: [model, ...]}`` candidate against its lexical twin and the best lexical and classical
+    model of that view, pooled over windows and paired per customer.
+
+    ``met`` says whether the pooled relative change reaches the target
+    (``twin_target`` against the twin, ``target`` against the best others)
+    and the decision interval (:func:`decision_interval`: the wider one in
+    the cold view) lies above 0; ``windows_against`` counts the windows whose
+    own interval lies entirely below 0 (a window that reverses the verdict).
     """
     rows = []
     for view, models in candidates.items():
-        baseline = best_of_family(scores, "classical", view)
         for model in models:
-            table = paired_comparison(scores, model, baseline, view, samples, seed)
-            pooled = table[table["window"] == "pooled"].iloc[0].to_dict()
-            windows = table[table["window"] != "pooled"]
-            rows.append({**pooled, "target": target,
-                         "met": bool(pooled["relative"] >= target and pooled["low"] > 0),
-                         "windows_against": int((windows["high"] < 0).sum())})
+            for against, baseline in _baselines(scores, model, view, twins or {}).items():
+                table = paired_comparison(scores, model, baseline, view, samples, seed, gains)
+                pooled = table[table["window"] == "pooled"].iloc[0].to_dict()
+                windows = table[table["window"] != "pooled"]
+                bar = twin_target if against == "lexical twin" else target
+                low, _ = decision_interval(pooled)
+                rows.append({**pooled, "against": against, "target": bar,
+                             "met": bool(pooled["relative"] >= bar and low > 0),
+                             "windows_against": int((windows["high"] < 0).sum())})
     return pd.DataFrame(rows).drop(columns=["window"])
 
 
@@ -176,8 +237,9 @@ ABLATED_PART = {"without popularity prior": "the popularity prior", "without tex
 
 
 def _interval(row: dict) -> str:
-    verdict = "" if row["low"] > 0 or row["high"] < 0 else ", not distinguishable from 0"
-    return f"{row['difference' if 'difference' in row else 'contribution']:+.4f} ({row['low']:+.4f} to {row['high']:+.4f}{verdict})"
+    low, high = decision_interval(row)
+    verdict = "" if low > 0 or high < 0 else ", not distinguishable from 0"
+    return f"{row['difference' if 'difference' in row else 'contribution']:+.4f} ({low:+.4f} to {high:+.4f}{verdict})"
 
 
 def signal_summary(reference: dict) -> list[str]:
@@ -190,6 +252,30 @@ def signal_summary(reference: dict) -> list[str]:
         lines.append(f"{view}, what each part of the best text model adds: " + "; ".join(parts) + " NDCG@10.")
     if len(reference["fine_tuned"]):
         lines.append(paired_sentence(reference["fine_tuned"]))
+    return lines
+
+
+def verdict_sentences(verdict: pd.DataFrame) -> list[str]:
+    """One sentence per view from a :func:`pooled_verdict` table: the best language-model model against
+    its lexical twin, and against the strongest model without a language model (lexical or classical)."""
+    lines = []
+    for view, rows in verdict.groupby("view", sort=False):
+        twins = rows[rows["against"] == "lexical twin"]
+        others = rows[rows["against"] != "lexical twin"]
+        strongest = others.loc[others["baseline_ndcg@10"].idxmax(), "baseline"] if len(others) else None
+        versus = others[others["baseline"] == strongest]
+        best = versus.loc[versus["model_ndcg@10"].idxmax()] if len(versus) else rows.loc[rows["model_ndcg@10"].idxmax()]
+        parts = []
+        twin = twins[twins["model"] == best["model"]]
+        if len(twin):
+            row = twin.iloc[0]
+            parts.append(f"against its lexical twin ({row['baseline']}) {row['relative']:+.1%}, "
+                         f"{_interval(row.to_dict())}")
+        if len(versus):
+            parts.append(f"against the strongest model without a language model ({best['baseline']}) "
+                         f"{best['relative']:+.1%}, {_interval(best.to_dict())}")
+        lines.append(f"{view}: the best language-model model, {best['model']} ({best['model_ndcg@10']:.3f}), "
+                     + "; ".join(parts) + " NDCG@10.")
     return lines
 
 

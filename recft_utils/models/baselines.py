@@ -15,7 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recft_utils.errors import ParameterError
-from recft_utils.text.tfidf import tfidf_matrix, unit_rows
+from recft_utils.text.lexical import WEIGHTING_LABELS, title_matrices
+from recft_utils.text.tfidf import unit_rows
 
 
 class Recommender:
@@ -197,9 +198,28 @@ class EASE(Recommender):
         return np.asarray(self.x[user_rows] @ self.weights)
 
 
-def _title_vectors(titles: pd.Series, items: np.ndarray) -> sp.csr_matrix:
-    """TF-IDF rows of the catalogue's titles, in catalogue order (an item without a title: a zero row)."""
-    return tfidf_matrix(titles.reindex(items).fillna("").to_numpy())
+def title_side(titles, items: np.ndarray, weighting) -> tuple:
+    """``(queries, documents)`` rows of the catalogue in catalogue order, and the representation's label.
+
+    ``weighting`` is a word weighting of :mod:`~recft_utils.text.lexical`
+    (``"tfidf"``, ``"bm25"``: sparse rows, an item without a title a zero row)
+    or a DataFrame of item vectors indexed by item id (the encoder's: dense unit
+    rows, queries and documents alike).
+    """
+    if isinstance(weighting, pd.DataFrame):
+        vectors = weighting.reindex(items).fillna(0.0).to_numpy(dtype=np.float64)
+        return vectors, vectors, "encoder"
+    queries, documents = title_matrices(titles.reindex(items).fillna("").to_numpy(), weighting)
+    return queries, documents, WEIGHTING_LABELS[weighting]
+
+
+def _dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+
+
+def _representation_family(weighting) -> str:
+    """Words are ``lexical``; the encoder's vectors make a ``text-frozen`` model."""
+    return "text-frozen" if isinstance(weighting, pd.DataFrame) else "lexical"
 
 
 class TitleNeighbourPopularity(Recommender):
@@ -207,26 +227,30 @@ class TitleNeighbourPopularity(Recommender):
 
     A cold item's score is the similarity-weighted mean of the recent
     popularity (customers in the last ``days`` before the window) of its
-    ``neighbours`` most similar warm items, by TF-IDF cosine between titles.
-    Warm items keep their own recent popularity. The same for every customer.
+    ``neighbours`` most similar warm items by title: TF-IDF cosine, BM25, or
+    the encoder's cosine (``weighting``, see :func:`title_side`). Warm items
+    keep their own recent popularity. The same for every customer.
     """
 
     scores_cold_items = True
 
-    def __init__(self, titles: pd.Series, neighbours: int = 10, days: int = 7):
+    def __init__(self, titles: pd.Series, neighbours: int = 10, days: int = 7, weighting="tfidf"):
         if neighbours <= 0:
             raise ParameterError(f"TitleNeighbourPopularity needs a positive number of neighbours, got {neighbours}.")
-        self.titles, self.neighbours, self.days = titles, neighbours, days
-        self.name = f"title neighbours' recent popularity (TF-IDF, {neighbours} neighbours, {days} d)"
+        self.titles, self.neighbours, self.days, self.weighting = titles, neighbours, days, weighting
+        self.family = _representation_family(weighting)
+        label = "encoder" if self.family != "lexical" else WEIGHTING_LABELS[weighting]
+        self.name = f"title neighbours' recent popularity ({label}, {neighbours} neighbours, {days} d)"
 
     def fit(self, task):
         super().fit(task)
         popularity = Popularity(self.days).fit(task).counts
-        x = _title_vectors(self.titles, task.items)
-        similarity = (x[task.n_warm:] @ x[:task.n_warm].T).toarray()  # cold x warm
+        queries, documents, _ = title_side(self.titles, task.items, self.weighting)
+        similarity = _dense(queries[task.n_warm:] @ documents[:task.n_warm].T)  # cold x warm
         n = min(self.neighbours, task.n_warm)
         estimate = np.zeros(len(task.items) - task.n_warm)
         if n and len(estimate):
+            similarity = np.maximum(similarity, 0.0)  # an unlike title lends nothing
             nearest = np.argpartition(-similarity, n - 1, axis=1)[:, :n]
             weights = np.take_along_axis(similarity, nearest, axis=1)
             total = weights.sum(axis=1)
@@ -240,26 +264,36 @@ class TitleNeighbourPopularity(Recommender):
 
 
 class TitleProfile(Recommender):
-    """The customer's bought titles against each item's title: TF-IDF cosine, no neural model.
+    """The customer's bought titles against each item's title, by word overlap or the encoder's vectors.
 
-    A customer is the normalised sum of the TF-IDF rows of what they bought;
-    the personalised text baseline, for the cold view above all.
+    A customer is the sum of the query rows of what they bought (TF-IDF
+    rows, BM25's words, or encoder vectors: ``weighting``, see
+    :func:`title_side`), scaled to unit length; an item's score is that
+    profile against its document row. The personalised text baseline, for
+    the cold view above all.
     """
 
-    name = "customer's titles vs item title (TF-IDF)"
     scores_cold_items = True
 
-    def __init__(self, titles: pd.Series):
-        self.titles = titles
+    def __init__(self, titles: pd.Series, weighting="tfidf"):
+        self.titles, self.weighting = titles, weighting
+        self.family = _representation_family(weighting)
+        label = "encoder" if self.family != "lexical" else WEIGHTING_LABELS[weighting]
+        self.name = f"customer's titles vs item title ({label})"
 
     def fit(self, task):
         super().fit(task)
-        self.vectors = _title_vectors(self.titles, task.items)
+        self.queries, self.documents, _ = title_side(self.titles, task.items, self.weighting)
         return self
 
     def score(self, user_rows):
-        profile = unit_rows(_binary(self.task.matrix[user_rows]) @ self.vectors)
-        return (profile @ self.vectors.T).toarray()
+        bought = _binary(self.task.matrix[user_rows])
+        profile = bought @ self.queries
+        if sp.issparse(profile):
+            return _dense(unit_rows(profile) @ self.documents.T)
+        profile = np.asarray(profile)
+        profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+        return profile @ self.documents.T
 
 
 def classical_baselines(recent_days: int = 30, seed: int = 0) -> list[Recommender]:

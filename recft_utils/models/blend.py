@@ -23,6 +23,21 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
 
 
+def blend_family(*families: str) -> str:
+    """The family of a blend of models of ``families``.
+
+    Parts of one family keep it; without a language model a blend stays a fair
+    baseline (``lexical`` when a part reads words, else ``classical``); a
+    language model mixed with anything else is a ``blend``.
+    """
+    kinds = set(families)
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds <= {"classical", "lexical"}:
+        return "lexical"
+    return "blend"
+
+
 class ScoreBlend(Recommender):
     """``weight`` × the first model's standardised scores + (1 − ``weight``) × the second's.
 
@@ -39,9 +54,7 @@ class ScoreBlend(Recommender):
         # weight 0 on the text model, an ID model alone would give every cold item the same score
         self.scores_cold_items = bool((getattr(first, "scores_cold_items", False) and weight > 0)
                                       or (getattr(second, "scores_cold_items", False) and weight < 1))
-        # a blend of classical models is still classical: it is a fair baseline, not a text result
-        families = {getattr(first, "family", "classical"), getattr(second, "family", "classical")}
-        self.family = "classical" if families == {"classical"} else "blend"
+        self.family = blend_family(getattr(first, "family", "classical"), getattr(second, "family", "classical"))
         self.name = name or f"blend: {weight:g} × {first.name} + {1 - weight:g} × {second.name}"
 
     def fit(self, task):

@@ -12,7 +12,9 @@ against well-tuned simple baselines):
   recent popularity of its nearest warm products by TF-IDF title similarity;
   neighbours and window chosen on the validation window's cold view;
 - **customer titles + title neighbours**: the personalised variant, the
-  customer's TF-IDF profile blended with the above, weight chosen the same way.
+  customer's TF-IDF profile blended with the above, weight chosen the same way;
+- the same two with **BM25** in place of TF-IDF, the strongest word-overlap
+  weighting for short texts (family ``lexical``, like the TF-IDF ones).
 
 Every choice sees the validation task only (fitted on the history before
 it); the chosen settings are then refitted on the test task.
@@ -35,6 +37,8 @@ EASE_L2 = 300.0  # the guide's λ, best on validation among 100-1000 for this sh
 EASE_POPULARITY = "EASE + recent popularity"
 TITLE_NEIGHBOURS = "title neighbours' popularity (TF-IDF)"
 TITLE_PROFILE_BLEND = "customer titles + title neighbours (TF-IDF)"
+BM25_NEIGHBOURS = "title neighbours' popularity (BM25)"
+BM25_PROFILE_BLEND = "customer titles + title neighbours (BM25)"
 
 
 @dataclass
@@ -102,22 +106,27 @@ def tune_ease_popularity(valid_task, days=POPULARITY_DAYS, weights=WEIGHTS) -> F
                         {"days": window, "weight": weight}, table, build)
 
 
-def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS,
-                          days=POPULARITY_DAYS) -> FairBaseline:
-    """Title neighbours' recent popularity: neighbours and window chosen on validation cold NDCG@10."""
+def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, days=POPULARITY_DAYS,
+                          weighting="tfidf", name: str = TITLE_NEIGHBOURS) -> FairBaseline:
+    """Title neighbours' recent popularity: neighbours and window chosen on validation cold NDCG@10.
+
+    ``weighting``: how titles are compared (see :func:`~recft_utils.models.baselines.title_side`).
+    """
     grid = [{"neighbours": n, "days": window,
-             "valid_ndcg@10": _score(TitleNeighbourPopularity(titles, n, window).fit(valid_task), valid_task, "cold")}
+             "valid_ndcg@10": _score(TitleNeighbourPopularity(titles, n, window, weighting).fit(valid_task),
+                                     valid_task, "cold")}
             for n in neighbours for window in days]
     table, best = _best(grid)
     n, window = int(best["neighbours"]), int(best["days"])
-    return FairBaseline(TITLE_NEIGHBOURS, f"{TITLE_NEIGHBOURS} ({n} neighbours, {window} d)", "cold",
+    return FairBaseline(name, f"{name} ({n} neighbours, {window} d)", "cold",
                         {"neighbours": n, "days": window}, table,
-                        lambda task: TitleNeighbourPopularity(titles, n, window).fit(task))
+                        lambda task: TitleNeighbourPopularity(titles, n, window, weighting).fit(task))
 
 
-def tune_title_profile(valid_task, titles: pd.Series, neighbours: FairBaseline, weights=WEIGHTS) -> FairBaseline:
-    """The customer's TF-IDF profile blended with ``neighbours``: weight chosen on validation cold NDCG@10."""
-    profile = TitleProfile(titles).fit(valid_task)
+def tune_title_profile(valid_task, titles: pd.Series, neighbours: FairBaseline, weights=WEIGHTS,
+                       weighting="tfidf", name: str = TITLE_PROFILE_BLEND) -> FairBaseline:
+    """The customer's title profile blended with ``neighbours``: weight chosen on validation cold NDCG@10."""
+    profile = TitleProfile(titles, weighting).fit(valid_task)
     popularity = neighbours.build(valid_task)
     grid = [{"weight": weight,
              "valid_ndcg@10": _score(ScoreBlend(profile, popularity, weight).fit(valid_task), valid_task, "cold")}
@@ -126,16 +135,29 @@ def tune_title_profile(valid_task, titles: pd.Series, neighbours: FairBaseline, 
     weight = float(best["weight"])
 
     def build(task):
-        return ScoreBlend(TitleProfile(titles).fit(task), neighbours.build(task), weight).fit(task)
+        return ScoreBlend(TitleProfile(titles, weighting).fit(task), neighbours.build(task), weight).fit(task)
 
-    return FairBaseline(TITLE_PROFILE_BLEND, f"{TITLE_PROFILE_BLEND} (weight {weight:g})", "cold",
-                        {"weight": weight}, table, build)
+    return FairBaseline(name, f"{name} (weight {weight:g})", "cold", {"weight": weight}, table, build)
 
 
-def tune_fair_baselines(valid_task, titles: pd.Series) -> list[FairBaseline]:
-    """Every fair baseline, tuned on ``valid_task`` (the validation window) only."""
-    neighbours = tune_title_neighbours(valid_task, titles)
-    return [tune_ease_popularity(valid_task), neighbours, tune_title_profile(valid_task, titles, neighbours)]
+def tune_title_models(valid_task, titles: pd.Series, weighting, neighbours_name: str,
+                      profile_name: str) -> list[FairBaseline]:
+    """Title neighbours' popularity and its personalised variant for one title representation, tuned."""
+    neighbours = tune_title_neighbours(valid_task, titles, weighting=weighting, name=neighbours_name)
+    return [neighbours, tune_title_profile(valid_task, titles, neighbours, weighting=weighting, name=profile_name)]
+
+
+def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True) -> list[FairBaseline]:
+    """Every fair baseline, tuned on ``valid_task`` (the validation window) only.
+
+    EASE + recent popularity first, then the TF-IDF title models, then (with
+    ``bm25``) the BM25 ones.
+    """
+    fair = [tune_ease_popularity(valid_task),
+            *tune_title_models(valid_task, titles, "tfidf", TITLE_NEIGHBOURS, TITLE_PROFILE_BLEND)]
+    if bm25:
+        fair += tune_title_models(valid_task, titles, "bm25", BM25_NEIGHBOURS, BM25_PROFILE_BLEND)
+    return fair
 
 
 def choices_table(baselines: list[FairBaseline]) -> pd.DataFrame:

@@ -17,6 +17,15 @@ The two-tower variants answer "what does the text do?":
   from an encoder adapted to the shop (contrastive training on co-purchases,
   :mod:`recft_utils.models.encoder_adaptation`): the encoder's weights change,
   nothing else does.
+
+Text is not the same as a language model, so every language-model model has a
+**lexical twin** (:data:`TWINS`): the same model, tuned the same way, with
+word overlap in place of the encoder. The two-tower variants run on TF-IDF
+title vectors reduced to the encoder's width
+(:func:`~recft_utils.text.lexical.lexical_item_vectors`), the blend on the
+best of those, and the encoder's own title models (the mean of the history's
+vectors, title neighbours' popularity and its personalised variant by the
+encoder's cosine) against the same models by TF-IDF.
 """
 
 from __future__ import annotations
@@ -28,12 +37,20 @@ import pandas as pd
 from tqdm import tqdm
 
 from recft_utils.evaluation import build_task, evaluate, summarise
-from recft_utils.evaluation.rolling_origin import per_user_scores
-from recft_utils.models.baselines import EASE, FrozenEncoderMean, Random
+from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores
+from recft_utils.models.baselines import EASE, FrozenEncoderMean, Random, TitleProfile
 from recft_utils.models.blend import ScoreBlend, choose_weight
 from recft_utils.models.encoder_adaptation import AdaptationConfig, adapt_item_vectors
-from recft_utils.models.fair_baselines import EASE_L2, choices_table, tune_fair_baselines
+from recft_utils.models.fair_baselines import (
+    EASE_L2,
+    TITLE_NEIGHBOURS,
+    TITLE_PROFILE_BLEND,
+    choices_table,
+    tune_fair_baselines,
+    tune_title_models,
+)
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+from recft_utils.text.lexical import lexical_item_vectors
 
 TEXT = "two-tower (text)"
 TEXT_IDS = "two-tower (text + IDs)"
@@ -41,8 +58,20 @@ IDS_ONLY = "two-tower (IDs only)"
 NO_PRIOR = "best text two-tower, without popularity prior"
 BLEND = "blend: best text two-tower + EASE + recent popularity"
 ADAPTED = "two-tower (text), encoder adapted on co-purchases"
+LEXICAL_TEXT = "two-tower (words)"
+LEXICAL_TEXT_IDS = "two-tower (words + IDs)"
+LEXICAL_BLEND = "blend: best words two-tower + EASE + recent popularity"
+ENCODER_MEAN = FrozenEncoderMean.name
+WORDS_MEAN = "customer's titles vs item title (TF-IDF)"
+ENCODER_NEIGHBOURS = "title neighbours' popularity (encoder)"
+ENCODER_PROFILE_BLEND = "customer titles + title neighbours (encoder)"
 
 VARIANTS = {TEXT: {}, TEXT_IDS: {"item_ids": True}, IDS_ONLY: {"item_ids": True, "text": False}}
+# the same two-tower variants on word-overlap vectors: the language model's lexical twins
+LEXICAL_VARIANTS = {LEXICAL_TEXT: {}, LEXICAL_TEXT_IDS: {"item_ids": True}}
+# each language-model model and the record of its lexical twin (same model, words for the encoder)
+TWINS = {TEXT: LEXICAL_TEXT, TEXT_IDS: LEXICAL_TEXT_IDS, BLEND: LEXICAL_BLEND, ADAPTED: LEXICAL_TEXT,
+         ENCODER_MEAN: WORDS_MEAN, ENCODER_NEIGHBOURS: TITLE_NEIGHBOURS, ENCODER_PROFILE_BLEND: TITLE_PROFILE_BLEND}
 
 
 @dataclass
@@ -51,17 +80,24 @@ class WindowComparison:
 
     records: list[dict] = field(default_factory=list)
     scores: list[pd.DataFrame] = field(default_factory=list)
+    gains: list[pd.DataFrame] = field(default_factory=list)
     choices: dict = field(default_factory=dict)
 
     def add(self, model, task, seed: int, window: int, seconds: float, bootstrap: int, extra=None, split=None):
         per_user = evaluate(model, task)
+        twin = {"twin": TWINS[model.name]} if model.name in TWINS else {}
         for record in summarise(per_user, model.name, bootstrap=bootstrap, seed=seed, family=model.family):
-            self.records.append({**record, "window": window, "seed": seed, "train_seconds": round(seconds, 2),
+            self.records.append({**record, **twin, "window": window, "seed": seed, "train_seconds": round(seconds, 2),
                                  **(extra or {}), **(split.as_dict() if split else {})})
         self.scores.append(per_user_scores(per_user, model.name, model.family, seed, window))
+        self.gains.append(item_gain_scores(per_user, model.name, model.family, seed, window))
 
     def score_table(self) -> pd.DataFrame:
         return pd.concat(self.scores, ignore_index=True)
+
+    def gain_table(self) -> pd.DataFrame:
+        """The cold view's NDCG split by product (see :func:`~recft_utils.evaluation.rolling_origin.item_gain_scores`)."""
+        return pd.concat(self.gains, ignore_index=True)
 
 
 def _timed(build):
@@ -70,35 +106,43 @@ def _timed(build):
     return model, time.perf_counter() - started
 
 
-def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int) -> dict:
+def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int, variants=None,
+                    family: str | None = None, ablation: bool = True) -> dict:
     """Each variant's settings and early-stopped epochs on the validation window, and the ablation.
 
-    Returns ``{name: (config, epochs, valid_ndcg, fitted validation model)}``;
-    the best text variant's popularity-free twin is added as :data:`NO_PRIOR` (one name in every
-    window, whichever variant was best there)
+    Returns ``{name: (config, epochs, valid_ndcg, fitted validation model)}``
+    for ``variants`` (default :data:`VARIANTS`) on ``item_vectors``; with
+    ``ablation``, the best text variant's popularity-free twin is added as
+    :data:`NO_PRIOR` (one name in every window, whichever variant was best
+    there), and ``chosen["best text"]`` names the best text variant (None without one).
     """
+    variants = VARIANTS if variants is None else variants
     chosen = {}
 
     def select(name, config):
-        model = TwoTowerRecommender(item_vectors, config, seed=seed, valid_task=valid_task, name=name)
+        model = TwoTowerRecommender(item_vectors, config, seed=seed, valid_task=valid_task, name=name, family=family)
         epochs = model.select_epochs()
         best = max(point["valid_ndcg@10"] for point in model.validation_curve)
-        valid_model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name).start_from(
+        valid_model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name, family=family).start_from(
             valid_task, model.valid_model.get_weights())
         chosen[name] = (config, epochs, best, valid_model)
 
-    for name, change in VARIANTS.items():
+    for name, change in variants.items():
         select(name, replace(base, **change).checked())
-    best_text = max((TEXT, TEXT_IDS), key=lambda name: chosen[name][2])
-    select(NO_PRIOR, replace(chosen[best_text][0], popularity_prior=False))
+    text_variants = [name for name in variants if replace(base, **variants[name]).text]
+    best_text = max(text_variants, key=lambda name: chosen[name][2]) if text_variants else None
+    if ablation and best_text:
+        select(NO_PRIOR, replace(chosen[best_text][0], popularity_prior=False))
     chosen["best text"] = best_text
     return chosen
 
 
-def _classical(out: WindowComparison, fair, test, item_vectors, record) -> dict:
-    """Random, EASE, the untrained encoder and the tuned fair baselines on the test window; the fitted fair ones."""
+def _classical(out: WindowComparison, fair, test, item_vectors, titles, record) -> dict:
+    """Random, EASE, the untrained encoder and its lexical twin, and the tuned fair baselines on the test
+    window; the fitted fair ones."""
     for model, seconds in [_timed(lambda: Random(0).fit(test)), _timed(lambda: EASE(EASE_L2).fit(test)),
-                           _timed(lambda: FrozenEncoderMean(item_vectors).fit(test))]:
+                           _timed(lambda: FrozenEncoderMean(item_vectors).fit(test)),
+                           _timed(lambda: TitleProfile(titles, "tfidf").fit(test))]:
         out.add(model, test, 0, seconds=seconds, **record)
     fitted = {}
     for baseline in fair:
@@ -131,26 +175,35 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
     record = dict(window=window, bootstrap=bootstrap, split=split)
 
     fair = tune_fair_baselines(valid, titles)
+    encoder_titles = tune_title_models(valid, titles, item_vectors, ENCODER_NEIGHBOURS, ENCODER_PROFILE_BLEND)
     out.choices["fair baselines"] = choices_table(fair).to_dict(orient="records")
-    ease_popularity = _classical(out, fair, test, item_vectors, record)[fair[0].name]
+    out.choices["encoder title models"] = choices_table(encoder_titles).to_dict(orient="records")
+    ease_popularity = _classical(out, fair + encoder_titles, test, item_vectors, titles, record)[fair[0].name]
 
+    words = lexical_item_vectors(titles, dim=item_vectors.shape[1], seed=selection_seed)
     variants = choose_variants(item_vectors, valid, base, selection_seed)
-    best_text = variants.pop("best text")
+    lexical = choose_variants(words, valid, base, selection_seed, LEXICAL_VARIANTS, family="lexical", ablation=False)
+    best_text, best_words = variants.pop("best text"), lexical.pop("best text")
     weight, weights = choose_weight(variants[best_text][3], fair[0].build(valid), valid)
+    words_weight, _ = choose_weight(lexical[best_words][3], fair[0].build(valid), valid)
     out.choices.update(best_text=best_text, blend_weight=weight, blend_weights=weights.to_dict(orient="records"),
+                       best_words=best_words, words_blend_weight=words_weight,
                        variants={name: {"epochs": epochs, "valid_ndcg@10": best, "config": asdict(config)}
-                                 for name, (config, epochs, best, _) in variants.items()})
+                                 for name, (config, epochs, best, _) in {**variants, **lexical}.items()})
     text_config = variants[TEXT][0]
     if adaptation is not None:
         out.choices["adapted"] = _adapted_epochs(valid, titles, text_config, adaptation, selection_seed)
+    blends = {best_text: (BLEND, weight), best_words: (LEXICAL_BLEND, words_weight)}
     for seed in tqdm(seeds, desc=f"window {window}: seeds", disable=not progress):
-        for name, (config, epochs, _, _) in variants.items():
-            model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name).fit(test, epochs)
+        for name, (config, epochs, _, _) in {**variants, **lexical}.items():
+            vectors, family = (words, "lexical") if name in lexical else (item_vectors, None)
+            model = TwoTowerRecommender(vectors, config, seed=seed, name=name, family=family).fit(test, epochs)
             out.add(model, test, seed, seconds=model.stats["train_seconds"], extra={"epochs": epochs}, **record)
-            if name == best_text:
-                blend = ScoreBlend(model, ease_popularity, weight, name=BLEND).fit(test)
-                out.add(blend, test, seed, seconds=model.stats["train_seconds"], extra={"blend_weight": weight},
-                        **record)
+            if name in blends:
+                blend_name, blend_weight = blends[name]
+                blend = ScoreBlend(model, ease_popularity, blend_weight, name=blend_name).fit(test)
+                out.add(blend, test, seed, seconds=model.stats["train_seconds"],
+                        extra={"blend_weight": blend_weight}, **record)
         if adaptation is not None:
             adapted, stats = adapt_item_vectors(test, titles, adaptation, seed=seed)
             epochs = out.choices["adapted"]["epochs"]

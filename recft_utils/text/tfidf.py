@@ -17,8 +17,8 @@ import scipy.sparse as sp
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
-def tfidf_matrix(titles: Sequence[str]) -> sp.csr_matrix:
-    """(titles, vocabulary) TF-IDF rows of unit length; a title with no word gives a zero row."""
+def term_counts(titles: Sequence[str]) -> sp.csr_matrix:
+    """(titles, vocabulary) word counts, words in order of first appearance."""
     vocabulary: dict[str, int] = {}
     rows, columns = [], []
     for row, title in enumerate(titles):
@@ -27,6 +27,12 @@ def tfidf_matrix(titles: Sequence[str]) -> sp.csr_matrix:
             columns.append(vocabulary.setdefault(word, len(vocabulary)))
     counts = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(titles), max(len(vocabulary), 1)))
     counts.sum_duplicates()
+    return counts
+
+
+def tfidf_matrix(titles: Sequence[str]) -> sp.csr_matrix:
+    """(titles, vocabulary) TF-IDF rows of unit length; a title with no word gives a zero row."""
+    counts = term_counts(titles)
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1 + len(titles)) / (1 + document_frequency)) + 1
     return unit_rows(counts @ sp.diags(idf))

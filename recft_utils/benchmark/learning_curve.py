@@ -1,0 +1,163 @@
+"""``python -m recft_utils.benchmark learning-curve``: when does the language model pay off?
+
+Theory says a pretrained encoder matters most where the shop's own data
+says least: with few customers to learn from, and for new products whose
+titles share no word with anything sold before (word overlap then has
+nothing to go on). This benchmark measures both on the rolling origin's
+windows. For each window and each share of the customers (a seeded sample:
+a smaller shop, its catalogue what those customers bought), every choice is
+remade on that sample's validation window, and four models are trained with
+the profile's seeds:
+
+- the language-model two-tower (frozen encoder) and, from it, the same model
+  with the encoder's top layer fine-tuned (steps chosen on validation, 0 included);
+- its lexical twin (TF-IDF title vectors at the encoder's width);
+- the ID-only two-tower (same prior, no text);
+- EASE + recent popularity (the fair classical bar).
+
+Besides the protocol's views, ``cold, no shared word`` ranks only the new
+products whose titles share no word with any earlier product's title.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from recft_utils.config import get_profile
+from recft_utils.errors import ParameterError
+from recft_utils.evaluation import build_task, evaluate
+from recft_utils.evaluation.metrics import bootstrap_interval
+from recft_utils.evaluation.rolling_origin import paired_comparison, per_user_scores, rolling_origins
+from recft_utils.models.baselines import Recommender
+from recft_utils.models.fair_baselines import EASE_POPULARITY, tune_ease_popularity
+from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+from recft_utils.models.window_comparison import IDS_ONLY, LEXICAL_TEXT, TEXT, VARIANTS, choose_variants
+from recft_utils.text.lexical import lexical_item_vectors
+from recft_utils.text.tfidf import term_counts
+from recft_utils.benchmark.rolling import TOP_K, top_k_on_window
+
+FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+UNSHARED = "cold, no shared word"
+CURVE_MODELS = (TEXT, LEXICAL_TEXT, IDS_ONLY, EASE_POPULARITY)
+# each comparison the curve reports: (model, baseline)
+CURVE_PAIRS = ((TEXT, LEXICAL_TEXT), (TEXT, IDS_ONLY), (TEXT, EASE_POPULARITY), (TOP_K, TEXT))
+
+
+def customer_sample(interactions: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFrame:
+    """Every interaction of a seeded ``fraction`` of the customers (at least one)."""
+    users = np.sort(interactions["user_id"].unique())
+    size = max(1, int(round(fraction * len(users))))
+    keep = np.random.default_rng(seed).choice(users, size=size, replace=False)
+    return interactions[interactions["user_id"].isin(keep)]
+
+
+def unshared_cold_items(task, titles: pd.Series) -> np.ndarray:
+    """Positions (within the cold items) of the new products whose titles share no word with a warm title."""
+    counts = term_counts(titles.reindex(task.items).fillna("").to_numpy()) > 0
+    warm_words = np.asarray(counts[:task.n_warm].sum(axis=0)).ravel() > 0
+    shared = np.asarray(counts[task.n_warm:] @ warm_words).ravel() > 0
+    return np.flatnonzero(~shared)
+
+
+class ColdSubset(Recommender):
+    """A fitted model's scores on the warm items and a subset of the cold ones (for a restricted cold view)."""
+
+    scores_cold_items = True
+
+    def __init__(self, model, task, columns: np.ndarray):
+        self.model, self.columns, self.name, self.family = model, columns, model.name, model.family
+        self.task = task
+
+    def score(self, user_rows):
+        return self.model.score(user_rows)[:, self.columns]
+
+
+def unshared_view(titles: pd.Series):
+    """``{UNSHARED: function(model, test) -> per-user frame}``: the cold view on unshared-title products only."""
+    def measure(model, task):
+        keep = unshared_cold_items(task, titles)
+        if not len(keep) or not getattr(model, "scores_cold_items", False):
+            return pd.DataFrame(columns=["user_id", "ndcg"])
+        columns = np.concatenate([np.arange(task.n_warm), task.n_warm + keep])
+        subset = replace(task, items=task.items[columns], truth=task.truth[:, columns])
+        return evaluate(ColdSubset(model, subset, columns), subset, views=("cold",))["cold"]
+    return {UNSHARED: measure}
+
+
+def _scores(model, task, name, family, seed, window, extra) -> pd.DataFrame:
+    per_user = evaluate(model, task)
+    per_user.update({view: measure(model, task) for view, measure in extra.items()})
+    return per_user_scores(per_user, name, family, seed, window)
+
+
+def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seeds, window: int, epochs: int,
+                    selection_seed: int) -> tuple[list[pd.DataFrame], dict]:
+    """Every model of the curve on one window of one customer sample: per-customer scores and choices."""
+    extra = unshared_view(titles)
+    scores, choice = top_k_on_window(data, split, item_vectors, titles, seeds, window, epochs=epochs,
+                                     selection_seed=selection_seed, extra_views=extra)
+    valid, test = build_task(data, split, "valid"), build_task(data, split, "test")
+    fair = tune_ease_popularity(valid)
+    scores.append(_scores(fair.fit(test), test, EASE_POPULARITY, "classical", 0, window, extra))
+    base = TwoTowerConfig(epochs=epochs)
+    chosen = {**choose_variants(item_vectors, valid, base, selection_seed, {IDS_ONLY: VARIANTS[IDS_ONLY]},
+                                ablation=False),
+              **choose_variants(words, valid, base, selection_seed, {LEXICAL_TEXT: {}}, family="lexical",
+                                ablation=False)}
+    chosen = {name: value for name, value in chosen.items() if name != "best text"}
+    choice.update({"ease_popularity": fair.settings,
+                   "epochs": {name: chosen[name][1] for name in (IDS_ONLY, LEXICAL_TEXT)}})
+    for seed in seeds:
+        for name, vectors, family in ((IDS_ONLY, item_vectors, None), (LEXICAL_TEXT, words, "lexical")):
+            config, epochs_chosen = chosen[name][0], chosen[name][1]
+            model = TwoTowerRecommender(vectors, config, seed=seed, name=name, family=family).fit(test, epochs_chosen)
+            scores.append(_scores(model, test, name, model.family, seed, window, extra))
+    return scores, choice
+
+
+def learning_curve(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles: pd.Series,
+                   profile: str = "workshop", windows: int = 3, fractions=FRACTIONS, selection_seed: int = 42,
+                   progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Per-customer scores of every model at every customer share and window (a ``fraction`` column),
+    and the choices made on each validation window."""
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad:
+        raise ParameterError(f"Shares of customers lie in (0, 1]; got {bad}. Use e.g. --fractions 0.1 0.25 0.5 1.")
+    plan = get_profile(profile).rolling_benchmark
+    words = lexical_item_vectors(titles, dim=item_vectors.shape[1], seed=selection_seed)
+    scores, choices = [], {}
+    steps = [(origin, fraction) for origin in rolling_origins(interactions, windows) for fraction in fractions]
+    for origin, fraction in tqdm(steps, desc="windows x sizes", disable=not progress):
+        data = customer_sample(origin.interactions(interactions), fraction, selection_seed)
+        window_scores, choice = curve_on_window(data, origin.split, item_vectors, words, titles, plan["seeds"],
+                                                origin.number, plan["two_tower_epochs"], selection_seed)
+        scores += [frame.assign(fraction=fraction) for frame in window_scores]
+        choices[f"{origin.number}@{fraction:g}"] = {**choice, "customers": int(data["user_id"].nunique())}
+    return pd.concat(scores, ignore_index=True), choices
+
+
+def curve_table(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
+    """Pooled NDCG@10 of each model at each size and view, with its interval over customers."""
+    rows = []
+    for (fraction, view, model), part in scores.groupby(["fraction", "view", "model"], sort=False):
+        per_customer = part.groupby(["window", "user_id"])["ndcg"].mean().to_numpy()
+        low, high = bootstrap_interval(per_customer, samples)
+        rows.append({"fraction": fraction, "view": view, "model": model, "ndcg@10": float(per_customer.mean()),
+                     "low": low, "high": high, "n_users": len(per_customer)})
+    return pd.DataFrame(rows).sort_values(["view", "model", "fraction"], ignore_index=True)
+
+
+def curve_differences(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
+    """The curve's paired comparisons (:data:`CURVE_PAIRS`) at each size and view, pooled over windows."""
+    rows = []
+    for (fraction, view), part in scores.groupby(["fraction", "view"], sort=False):
+        present = set(part["model"])
+        for model, baseline in CURVE_PAIRS:
+            if {model, baseline} <= present:
+                table = paired_comparison(part, model, baseline, view, samples)
+                rows.append(table[table["window"] == "pooled"].iloc[0].to_dict() | {"fraction": fraction})
+    return pd.DataFrame(rows).drop(columns=["window"])
