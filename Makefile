@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml constraints.txt requirements.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary=:all: -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e ".[test]"
 	$(BIN)/recft install-model
+	$(BIN)/recft install-model paraphrase-MiniLM-L3-v2
+	$(BIN)/recft install-model SmolLM2-135M-Instruct
 	$(BIN)/recft install-kernel
 	touch $(STAMP)
 

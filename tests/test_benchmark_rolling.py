@@ -96,3 +96,32 @@ def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(s
         zip(differences["model"], differences["baseline"]))
     assert result["choices"]["1@0.5"]["customers"] < result["choices"]["1@1"]["customers"]
     assert out.with_suffix(".png").stat().st_size > 10_000
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_learning_curve
+
+    block = render_learning_curve(out, images=tmp_path, reference=tmp_path / "curve.json")
+    assert "In short, generated from the tables below: " in block
+    assert "discovery, two-tower (text) minus two-tower (words): interval" in block
+    assert json.loads((tmp_path / "curve.json").read_text())["sentences"]
+
+
+@pytest.mark.integration  # a whole benchmark command
+def test_base_models_puts_each_encoder_and_the_words_in_the_same_recipes(shop_file, tmp_path):
+    out = tmp_path / "base-models.json"
+    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "base-models", "--profile", "tiny", "--windows", "1",
+                    "--encoders", "all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "--dataset", str(shop_file),
+                    "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+    result = json.loads(out.read_text())
+    costs = pd.DataFrame(result["costs"]).set_index("encoder")
+    assert costs.loc["paraphrase-MiniLM-L3-v2", "parameters"] < costs.loc["all-MiniLM-L6-v2", "parameters"]
+    assert (costs["titles_per_second"] > 0).all() and set(costs["family"]) == {"bert"}
+    table = pd.DataFrame(result["table"])
+    assert set(table["encoder"]) == {"all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "words (TF-IDF)"}
+    assert set(table["recipe"]) == {"two-tower", "title neighbours", "title neighbours + profile"}
+    smaller = table[(table["encoder"] == "paraphrase-MiniLM-L3-v2") & (table["recipe"] == "two-tower")]
+    assert smaller[["vs words", "vs chapter model"]].notna().all().all()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_base_models
+
+    block = render_base_models(out, reference=tmp_path / "base.json")
+    assert "paraphrase-MiniLM-L3-v2" in block and json.loads((tmp_path / "base.json").read_text())["costs"]

@@ -207,7 +207,7 @@ def test_benchmark_models_writes_records_throughput_table_and_plot(shop_file, tm
                   "full fine-tuning", "ID embeddings", "classical",
                   "frozen encoder + adapter, blended with EASE"):
         assert (records["regime"] == label).any(), label
-    assert set(records["family"]) == {"classical", "text-frozen", "text-fine-tuned", "blend"}
+    assert set(records["family"]) == {"classical", "lexical", "text-frozen", "text-fine-tuned", "blend"}
     assert set(records.loc[records["regime"] == "full fine-tuning", "family"]) == {"text-fine-tuned"}
     tuned = records[records["regime"] == "full fine-tuning"]
     assert set(tuned["view"]) == {"all", "discovery", "cold"} and (tuned["examples_per_second"] > 0).all()

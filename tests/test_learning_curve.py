@@ -51,3 +51,25 @@ def test_shares_outside_zero_to_one_are_refused():
     with pytest.raises(ParameterError, match=r"\(0, 1\]"):
         learning_curve(interactions, pd.DataFrame(np.eye(9), index=list(TITLES)), pd.Series(TITLES),
                        fractions=(0.5, 1.5))
+
+
+def test_the_curve_pools_windows_and_says_where_the_interval_lies():
+    from recft_utils.evaluation.learning_curve import curve_differences, curve_sentences, curve_table
+
+    frames = []
+    for fraction, gain in ((0.1, 0.05), (1.0, 0.0)):
+        for model, shift in (("lm", gain), ("words", 0.0)):
+            for window in (1, 2):
+                frames.append(pd.DataFrame({"fraction": fraction, "window": window, "model": model, "seed": 0,
+                                            "family": "x", "view": "discovery",
+                                            "user_id": [f"u{i}" for i in range(200)],
+                                            "ndcg": np.linspace(0, 0.2, 200) + shift}))
+    scores = pd.concat(frames, ignore_index=True)
+    table = curve_table(scores, samples=100)
+    assert set(table["fraction"]) == {0.1, 1.0} and (table["n_users"] == 400).all()  # two windows pooled
+    differences = curve_differences(scores, [("lm", "words"), ("lm", "missing")], samples=100)
+    assert len(differences) == 2  # the pair with a model that was not trained is left out
+    assert differences.set_index("fraction").loc[0.1, "difference"] == pytest.approx(0.05)
+    [sentence] = curve_sentences(differences)
+    assert sentence == ("discovery, lm minus words: interval above 0 at 10% (+0.0500); "
+                        "containing 0 at 100% (+0.0000).")

@@ -398,21 +398,63 @@ def test_the_example_title_is_one_that_every_augmentation_changes():
         example_title(["heart"], table)
 
 
-def test_the_base_models_are_compared_on_counted_parameters_and_measured_speed(encoder):
-    from recft_utils.text.base_models import base_model_note, compare_base_models, token_batches
+def test_the_real_base_models_are_compared_on_counted_parameters_and_measured_speed(encoder, monkeypatch):
+    from recft_utils.text import base_models
+    from recft_utils.text.base_model_registry import BASE_MODELS, installed_file
 
     titles = ["red heart t-light holder", "set of 3 cake tins pantry design", "jumbo bag", "lunch box",
               "vintage paisley doormat", "glass star frosted t-light holder", "hand warmer owl", "alarm clock"]
-    batches = token_batches(encoder, titles, batch_size=3)
-    lengths = sorted(len(row) for row in encoder.tokenize(titles))
-    assert [int(n) for _, mask in batches for n in mask.sum(axis=1)] == lengths  # padded per batch, by length
-    assert [ids.shape[1] for ids, _ in batches] == [max(lengths[i:i + 3]) for i in range(0, 8, 3)]
-    table = compare_base_models(encoder, titles, 8)
-    published = {"all-MiniLM-L6-v2": 22.7, "BERT-base uncased": 110, "GPT-2 small": 124}  # millions, model cards
+    for spec in BASE_MODELS.values():
+        try:
+            installed_file(spec)
+        except Exception as exc:  # noqa: BLE001 - the message names the command
+            pytest.skip(str(exc))
+    table = base_models.compare_base_models(encoder, titles, 8)
+    published = {"all-MiniLM-L6-v2": 22.7, "paraphrase-MiniLM-L3-v2": 17.4, "SmolLM2-135M-Instruct": 134.5,
+                 "SmolLM2-135M-Instruct, last-token prompt": 134.5}  # millions, counted on the loaded models
     assert list(table.index) == list(published)
     for name, millions in published.items():
         assert table.loc[name, "parameters (M)"] == pytest.approx(millions, rel=0.02)
     slower = table["× slower than MiniLM"]
-    assert slower.iloc[0] == 1 and (slower.iloc[1:] > 1).all()  # about 6× here: a wide margin for noise
-    note = base_model_note(table, 1000)
-    assert "Encoding all 1,000 products once" in note and "Installs without internet: all-MiniLM-L6-v2;" in note
+    assert slower.iloc[0] == 1 and slower["SmolLM2-135M-Instruct"] > 1 > slower["paraphrase-MiniLM-L3-v2"]
+    note = base_models.base_model_note(table, 1000)
+    assert "Encoding all 1,000 products once" in note and "every one installs without internet" in note
+    # a wheel that is not installed: its rows are left out, and the note names the command
+    monkeypatch.setattr(base_models, "CANDIDATES", (*base_models.CANDIDATES[:2], ("SmolLM2-135M-Instruct", "mean")))
+    import recft_utils.text.base_encoders as base_encoders
+    from recft_utils.errors import RecftError
+
+    def not_installed(model, *args, **kwargs):
+        raise RecftError(f"The base model {model} is not installed; run `recft install-model {model}`.")
+
+    monkeypatch.setattr(base_encoders, "load_base_encoder", not_installed)
+    table = base_models.compare_base_models(encoder, titles, 8)
+    assert list(table.index) == ["all-MiniLM-L6-v2"]
+    assert "Not installed, so not compared: paraphrase-MiniLM-L3-v2" in base_models.base_model_note(table, 10)
+
+
+def test_the_base_model_choice_is_read_from_the_benchmark_with_its_intervals():
+    from recft_utils.text.base_models import base_model_choice
+
+    costs = [{"encoder": "all-MiniLM-L6-v2", "parameters": 22_713_216},
+             {"encoder": "paraphrase-MiniLM-L3-v2", "parameters": 17_389_824},
+             {"encoder": "SmolLM2-135M-Instruct", "parameters": 134_515_008}]
+
+    def row(encoder, view, recipe, ndcg, against=None):
+        low, high = against if against else (float("nan"), float("nan"))
+        return {"encoder": encoder, "view": view, "recipe": recipe, "ndcg@10": ndcg,
+                "vs chapter model": (low + high) / 2, "vs chapter model low": low, "vs chapter model high": high,
+                "vs words": 0.001, "vs words low": -0.002, "vs words high": 0.004}
+
+    table = [row("all-MiniLM-L6-v2", "discovery", "two-tower", 0.110),
+             row("paraphrase-MiniLM-L3-v2", "discovery", "two-tower", 0.109, (-0.003, 0.001)),
+             row("SmolLM2-135M-Instruct", "discovery", "two-tower", 0.100, (-0.014, -0.006))]
+    note = base_model_choice({"costs": costs, "table": table})
+    assert "discovery (two-tower): best all-MiniLM-L6-v2 (0.1100)" in note
+    assert "SmolLM2-135M-Instruct -0.0100 (-0.0140 to -0.0060, worse)" in note
+    assert note.endswith("Choose paraphrase-MiniLM-L3-v2 here: it is smaller than all-MiniLM-L6-v2 and loses "
+                         "nowhere with an interval below 0.")
+    table[1] = row("paraphrase-MiniLM-L3-v2", "discovery", "two-tower", 0.105, (-0.008, -0.002))
+    assert base_model_choice({"costs": costs, "table": table}).endswith("Choose all-MiniLM-L6-v2 here: no other "
+                                                                        "base model beats it, and none that is "
+                                                                        "cheaper keeps its quality.")

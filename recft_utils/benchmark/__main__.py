@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|learning-curve|serving|notebooks|tests|scale|workers --out FILE``:
+"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|learning-curve|base-models|serving|notebooks|tests|scale|workers --out FILE``:
 benchmark tables as JSON."""
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def _rolling(args) -> None:
 def _learning_curve(args) -> None:
     from recft_utils import plots
     from recft_utils.artefacts import save_figure, write_parquet
-    from recft_utils.benchmark.learning_curve import curve_differences, curve_table, learning_curve
+    from recft_utils.benchmark.learning_curve import CURVE_PAIRS, learning_curve
+    from recft_utils.evaluation.learning_curve import curve_differences, curve_sentences, curve_table
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
     from recft_utils.datasets.preparation import catalogue_titles
@@ -161,9 +162,10 @@ def _learning_curve(args) -> None:
     vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
     scores, choices = learning_curve(interactions, vectors, catalogue_titles(interactions), args.profile,
                                      args.windows, args.fractions, settings.seed)
-    table, differences = curve_table(scores, args.bootstrap), curve_differences(scores, args.bootstrap)
+    table, differences = curve_table(scores, args.bootstrap), curve_differences(scores, CURVE_PAIRS, args.bootstrap)
     print(table.round(4).to_string(index=False))
     print(differences.round(4).to_string(index=False))
+    print("\n".join(curve_sentences(differences)))
     write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "windows": args.windows,
                           "fractions": list(args.fractions), "seconds": time.perf_counter() - started,
                           "choices": choices, "curve": table.to_dict(orient="records"),
@@ -171,6 +173,30 @@ def _learning_curve(args) -> None:
     write_parquet(args.out.with_suffix(".scores.parquet"), scores)
     save_figure(args.out.with_suffix(".png"), plots.learning_curve(table, differences))
     print(f"wrote {args.out}, its per-customer scores and {args.out.with_suffix('.png')}")
+
+
+def _base_models(args) -> None:
+    from recft_utils.artefacts import write_parquet
+    from recft_utils.benchmark.base_models import ENCODERS, base_model_comparison, base_model_table
+    from recft_utils.config import resolve_settings
+    from recft_utils.datasets import load_interactions
+    from recft_utils.datasets.preparation import catalogue_titles
+
+    settings = resolve_settings(dataset=args.dataset, profile=args.profile, seed=args.seed)
+    interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
+    encoders = [tuple(e.split(":", 1)) if ":" in e else (e, "mean") for e in args.encoders] if args.encoders \
+        else list(ENCODERS)
+    started = time.perf_counter()
+    scores, costs, choices = base_model_comparison(interactions, catalogue_titles(interactions), args.profile,
+                                                   args.windows, encoders, settings.seed)
+    table = base_model_table(scores, costs, args.bootstrap)
+    print(costs.round(2).to_string(index=False))
+    print(table.round(4).to_string(index=False))
+    write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "windows": args.windows,
+                          "seconds": time.perf_counter() - started, "costs": costs.to_dict(orient="records"),
+                          "table": table.to_dict(orient="records"), "choices": choices})
+    write_parquet(args.out.with_suffix(".scores.parquet"), scores)
+    print(f"wrote {args.out} and its per-customer scores")
 
 
 def _rolling_top_k(args) -> None:
@@ -375,6 +401,17 @@ def main(argv=None) -> int:
     curve.add_argument("--dataset", default="online-retail")
     curve.add_argument("--seed", type=int, default=42, help="seeds the customer samples and the validation runs")
     curve.add_argument("--bootstrap", type=int, default=1000)
+    bases = sub.add_parser("base-models", help="BERT or GPT: each base model frozen in the same two-tower and "
+                                               "cold-start recipes, on successive test windows")
+    bases.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
+    bases.add_argument("--windows", type=int, default=3)
+    bases.add_argument("--encoders", nargs="+", default=None, metavar="MODEL[:POOLING]",
+                       help="base models (default: all-MiniLM-L6-v2, paraphrase-MiniLM-L3-v2, SmolLM2-135M-Instruct "
+                            "with mean and with last-token prompt pooling)")
+    bases.add_argument("--out", type=Path, default=Path("runs/benchmarks/base-models.json"))
+    bases.add_argument("--dataset", default="online-retail")
+    bases.add_argument("--seed", type=int, default=42)
+    bases.add_argument("--bootstrap", type=int, default=1000)
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
     serving.add_argument("--run-dir", default=None, help="a run with steps 1-3 (real customers' histories); "
                          "default: $RECFT_RUN_DIR, else runs/default")
@@ -408,7 +445,7 @@ def main(argv=None) -> int:
                        help="time only these selections")
     args = parser.parse_args(argv)
     return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
-                       "learning-curve": _learning_curve, "serving": _serving, "notebooks": _notebooks, "tests": _tests,
+                       "learning-curve": _learning_curve, "base-models": _base_models, "serving": _serving, "notebooks": _notebooks, "tests": _tests,
                        "scale": _scale, "workers": _workers}[args.command], args)
 
 

@@ -30,8 +30,7 @@ from tqdm import tqdm
 from recft_utils.config import get_profile
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate
-from recft_utils.evaluation.metrics import bootstrap_interval
-from recft_utils.evaluation.rolling_origin import paired_comparison, per_user_scores, rolling_origins
+from recft_utils.evaluation.rolling_origin import per_user_scores, rolling_origins
 from recft_utils.models.baselines import Recommender
 from recft_utils.models.fair_baselines import EASE_POPULARITY, tune_ease_popularity
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
@@ -138,26 +137,3 @@ def learning_curve(interactions: pd.DataFrame, item_vectors: pd.DataFrame, title
         scores += [frame.assign(fraction=fraction) for frame in window_scores]
         choices[f"{origin.number}@{fraction:g}"] = {**choice, "customers": int(data["user_id"].nunique())}
     return pd.concat(scores, ignore_index=True), choices
-
-
-def curve_table(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
-    """Pooled NDCG@10 of each model at each size and view, with its interval over customers."""
-    rows = []
-    for (fraction, view, model), part in scores.groupby(["fraction", "view", "model"], sort=False):
-        per_customer = part.groupby(["window", "user_id"])["ndcg"].mean().to_numpy()
-        low, high = bootstrap_interval(per_customer, samples)
-        rows.append({"fraction": fraction, "view": view, "model": model, "ndcg@10": float(per_customer.mean()),
-                     "low": low, "high": high, "n_users": len(per_customer)})
-    return pd.DataFrame(rows).sort_values(["view", "model", "fraction"], ignore_index=True)
-
-
-def curve_differences(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
-    """The curve's paired comparisons (:data:`CURVE_PAIRS`) at each size and view, pooled over windows."""
-    rows = []
-    for (fraction, view), part in scores.groupby(["fraction", "view"], sort=False):
-        present = set(part["model"])
-        for model, baseline in CURVE_PAIRS:
-            if {model, baseline} <= present:
-                table = paired_comparison(part, model, baseline, view, samples)
-                rows.append(table[table["window"] == "pooled"].iloc[0].to_dict() | {"fraction": fraction})
-    return pd.DataFrame(rows).drop(columns=["window"])

