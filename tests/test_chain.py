@@ -9,7 +9,7 @@ import pandas as pd
 from recft_utils.artefacts import read_json
 from recft_utils.config import get_profile
 from recft_utils.models.fine_tuning import REGIME_LABELS
-from recft_utils.models.training_plan import choose_served_model
+from recft_utils.models.serving_choice import served_from_table, two_tower_regime
 from recft_utils.runner import discover_notebooks
 
 TINY_CUSTOMERS = get_profile("tiny").max_customers
@@ -75,10 +75,13 @@ def test_step_03_writes_a_model_a_fresh_process_can_use(tiny_run):
     for name in ("two_tower.keras", "text_encoder/config.json", "text_encoder/tokenizer.json", "item_index.parquet",
                  "search.png", "quality_cost.png"):
         assert (folder / name).is_file(), name
-    # what was saved is what validation chose, by the rule step 4 applies again
-    assert choose_served_model(choice["validation"])[0] == choice["regime"]
-    assert read_json(folder / "two_tower_config.json")["fine_tuning"]["regime"] == choice["regime"]
-    assert set(choice["validation"]) == {"frozen", "top_k"}  # tiny judges top-k and leaves LoRA and full out
+    # what was saved is what the rule chose, as step 4 reads it again; every candidate with its interval
+    assert served_from_table(choice["candidates"]) == choice["regime"]
+    assert read_json(folder / "two_tower_config.json")["fine_tuning"]["regime"] == two_tower_regime(choice["regime"])
+    assert set(choice["validation"]) == {"classical", "frozen", "blend", "top_k"}  # tiny leaves LoRA and full out
+    assert [c["key"] for c in choice["candidates"]] == ["classical", "frozen", "blend", "top_k"]
+    assert all(c["low"] <= c["difference"] <= c["high"] for c in choice["candidates"][1:])
+    assert choice["sentence"].startswith(f"Step 4 serves {choice['model']}")
 
 
 def test_step_04_exports_serves_measures_and_replays(tiny_run):
@@ -89,7 +92,9 @@ def test_step_04_exports_serves_measures_and_replays(tiny_run):
     assert [r["concurrency"] for r in serving["records"]] == [1, 8, 32]
     assert serving["check"]["errors"] == 0
     replayed = pd.read_parquet(folder / "replay.parquet")
-    assert set(replayed["recommender"]) == {"two-tower (served)", "EASE"} and set(replayed["hit"]) <= {0, 1}
+    assert set(replayed["recommender"]) == {"served model", "EASE"} and set(replayed["hit"]) <= {0, 1}
+    served_choice = read_json(tiny_run / "03_fine_tuning" / "served_choice.json")
+    assert read_json(folder / "model" / "metadata.json")["model"] == served_choice["model"]
     ab = read_json(folder / "ab.json")
     assert ab["low"] <= ab["difference"] <= ab["high"]
     for name in ("model/metadata.json", "model/saved_model/saved_model.pb", "latency.png", "replay.png"):
@@ -128,6 +133,8 @@ def test_step_05_documents_segments_and_reports(tiny_run):
     assert [f"## {name}" in sheet for name in DATASHEET_SECTIONS] == [True] * len(DATASHEET_SECTIONS)
     metadata = read_json(tiny_run / "04_serving" / "model" / "metadata.json")
     assert metadata["version"] in card and "CC BY 4.0" in sheet and "10.24432/C5BW33" in sheet
+    assert "**Why this model:** Step 4 serves" in card  # the rule's sentence, naming the served model
+    assert ("**Served as:**" in card) == (metadata["blend"] is not None)
     assert "<table>" in (folder / "model_card.html").read_text()
     countries = pd.read_parquet(folder / "segments_country.parquet")
     customers = pd.read_parquet(folder / "customers.parquet")

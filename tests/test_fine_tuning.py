@@ -205,7 +205,7 @@ def test_benchmark_models_writes_records_throughput_table_and_plot(shop_file, tm
             "peak_rss_mb"} <= set(records.columns)
     for label in ("frozen encoder + adapter", "top-k layers (lower layers cached)", "LoRA (KerasHub)",
                   "full fine-tuning", "ID embeddings", "classical",
-                  "frozen encoder + adapter, blended with EASE"):
+                  "frozen encoder + adapter, blended with EASE + recent popularity"):
         assert (records["regime"] == label).any(), label
     assert set(records["family"]) == {"classical", "lexical", "text-frozen", "text-fine-tuned", "blend"}
     assert set(records.loc[records["regime"] == "full fine-tuning", "family"]) == {"text-fine-tuned"}

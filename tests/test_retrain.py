@@ -45,3 +45,19 @@ def test_a_date_outside_the_data_is_refused(shop_sample, shop_vectors, tmp_path)
     with pytest.raises(ParameterError, match="outside the data"):
         retrain(interactions, shop_vectors, TwoTowerConfig(epochs=1), tmp_path,
                 str((last + pd.Timedelta(days=180)).date()), epochs=1)
+
+
+def test_a_served_blend_is_retrained_judged_and_exported_as_a_blend(shop_sample, shop_vectors, tmp_path):
+    from recft_utils.lifecycle.retrain import served_blend
+
+    interactions = shop_sample[0]
+    choice = {"regime": "blend", "model": "the blend", "blend_weight": 0.6, "classical": {"days": 14, "weight": 0.6}}
+    blend = served_blend(choice)
+    assert blend == {"classical": {"days": 14, "weight": 0.6}, "weight": 0.6, "model": "the blend"}
+    assert served_blend({**choice, "regime": "frozen"}) is None
+    assert served_blend({**choice, "regime": "classical"})["weight"] == 0.0
+    entry = retrain(interactions, shop_vectors, TwoTowerConfig(epochs=1), tmp_path, last_months(interactions, 1)[0],
+                    epochs=1, blend=blend)
+    served = ServedModel.load(ModelRegistry(tmp_path).versions_dir / entry["version"])
+    assert served.metadata["blend"]["weight"] == 0.6 and served.metadata["model"] == "the blend"
+    assert len(served.recommend(10, customer_id=str(served.histories.customer_ids[0].decode()))) == 10

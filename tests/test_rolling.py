@@ -48,3 +48,8 @@ def test_step_6_says_which_model_it_retrains_against_the_served_one():
     top_k = {"regime": "top_k", "model": "top-k layers", "validation": {"frozen": 0.1, "top_k": 0.1012}}
     note = iterated_model_note(top_k)
     assert "top-k fine-tuning" in note and "+0.0012" in note and "frozen-encoder models" in note
+    blend = {"regime": "blend", "model": "blend: two-tower (frozen) + EASE + recent popularity",
+             "validation": {"frozen": 0.1, "blend": 0.12}}
+    note = iterated_model_note(blend)
+    assert note.startswith("Step 4 serves blend:") and "its two-tower part" in note and "recft retrain" in note
+    assert "weight 0" in iterated_model_note({**blend, "regime": "classical", "model": "EASE + recent popularity"})

@@ -1,6 +1,7 @@
 """Step 4: the exported SavedModel, the HTTP service as a real process, the load benchmark and the replay
 (on the synthetic shop: serving needs a model, not a good one)."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -69,6 +70,34 @@ def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fit
     expected = np.argsort(-logits, axis=1, kind="stable")[:, :10]
     assert (served["ids"] == test.items[expected]).all()
     assert np.allclose(served["scores"], np.take_along_axis(logits, expected, axis=1), atol=1e-5)
+
+
+@pytest.mark.parametrize("weight", [0.6, 0.0])
+def test_a_served_blend_ranks_as_the_offline_blend(fitted, shop_sample, tmp_path, weight):
+    """The blend (and, at weight 0, EASE + recent popularity alone) inside the SavedModel, against ScoreBlend."""
+    from recft_utils.models.blend import ScoreBlend
+    from recft_utils.models.fair_baselines import ease_with_popularity
+    from recft_utils.serving.export import BlendPart, export_recommender
+    from recft_utils.serving.model_folder import ServedModel
+
+    _, _, test = shop_sample
+    classical = ease_with_popularity(test, 14, 0.6)
+    short = fitted.like().start_from(test, fitted)  # the same weights reading the 3 most recent items
+    short.config = dataclasses.replace(short.config, max_history=3)
+    offline = classical if weight == 0 else ScoreBlend(short, classical, weight).fit(test)
+    blend = BlendPart.of(classical, weight, "the blend")
+    longest = int(np.diff(test.matrix.indptr).max())
+    folder = export_recommender(fitted.model, test, tmp_path / "model", blend=blend, max_history=3)
+    served = ServedModel.load(folder)
+    assert served.search == "exact" and served.metadata["blend"]["weight"] == weight
+    assert served.metadata["model"] == "the blend" and served.metadata["stored_history"] == max(3, longest)
+    rows = test.eval_rows[:40]
+    expected = test.items[np.argsort(-offline.score(rows), axis=1, kind="stable")[:, :10]]
+    lists = [list(served.recommend(10, customer_id=str(test.users[r]), exclude_history=False)["item_id"])
+             for r in rows]
+    assert np.mean([got == list(e) for got, e in zip(lists, expected)]) >= 0.95  # float64 both; ties may swap
+    with pytest.raises(Exception, match="exactly"):
+        export_recommender(fitted.model, test, tmp_path / "other", blend=blend, ann=True)
 
 
 def test_a_customer_id_is_answered_from_the_stored_history(shop_sample, model_dir):

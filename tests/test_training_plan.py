@@ -8,29 +8,9 @@ import pytest
 from recft_utils.config import PROFILES
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation.rolling_origin import read_reference, reference_document
-from recft_utils.models.training_plan import SERVING_ORDER, choose_served_model, regime_config
+from recft_utils.models.serving_choice import choose_served_model
+from recft_utils.models.training_plan import regime_config
 from recft_utils.source_listing import source_code
-
-
-def test_serving_rule_takes_the_best_validation_score():
-    chosen, table = choose_served_model({"frozen": 0.10, "top_k": 0.12, "lora": 0.11})
-    assert chosen == "top_k"
-    assert list(table["regime"]) == ["frozen", "top_k", "lora"]  # cheapest first
-    assert table.set_index("regime")["served"].to_dict() == {"frozen": False, "top_k": True, "lora": False}
-
-
-def test_serving_rule_gives_a_tie_to_the_cheaper_model():
-    assert choose_served_model({"frozen": 0.1, "top_k": 0.1})[0] == "frozen"
-    assert choose_served_model({"top_k": 0.1, "frozen": 0.1, "full": 0.1})[0] == "frozen"
-    assert choose_served_model({"frozen": 0.1, "lora": 0.2, "full": 0.2})[0] == "lora"
-
-
-def test_serving_rule_needs_the_frozen_model_and_known_regimes():
-    with pytest.raises(ValueError, match="frozen"):
-        choose_served_model({"top_k": 0.2})
-    with pytest.raises(ValueError, match="adapter"):
-        choose_served_model({"frozen": 0.1, "adapter": 0.2})
-    assert SERVING_ORDER[0] == "frozen"
 
 
 def test_every_profile_plans_the_chapter_and_the_benchmark():
@@ -48,7 +28,7 @@ def test_every_profile_plans_the_chapter_and_the_benchmark():
 def test_source_code_is_the_package_s_own():
     code = source_code(choose_served_model)
     assert code.startswith("def choose_served_model(")
-    assert "SERVING_ORDER" in code
+    assert "serving_table" in code
 
 
 def _tables():

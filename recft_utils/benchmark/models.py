@@ -20,8 +20,9 @@ from recft_utils.benchmark.processes import in_child_process, peak_rss_mb
 from recft_utils.config import get_profile
 from recft_utils.evaluation import build_task
 from recft_utils.evaluation.comparison import comparison_table, seed_summary
-from recft_utils.models.baselines import EASE, FrozenEncoderMean
+from recft_utils.models.baselines import FrozenEncoderMean
 from recft_utils.models.blend import choose_weight
+from recft_utils.models.fair_baselines import tune_ease_popularity
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
 from recft_utils.models.training_plan import (BLEND_NAME, BLEND_REGIME, REGIME_SETTINGS,
                                               blend_records, evaluation_records, fine_tuned_records,
@@ -117,10 +118,11 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
         tuned[regime] = (in_child_process(select_regime_epochs, valid_start, settings)
                          if settings.epochs > 1 else settings.epochs)
     started = time.perf_counter()
-    ease = EASE().fit(test)
-    ease_seconds = time.perf_counter() - started
+    classical = tune_ease_popularity(valid)  # step 1's fair bar, tuned on validation
+    classical_on_test = classical.fit(test)
+    classical_seconds = time.perf_counter() - started
     blend_weight, _ = choose_weight(TwoTowerRecommender(item_vectors, config).start_from(valid, valid_start.weights),
-                                    EASE().fit(valid), valid)
+                                    classical.fit(valid), valid)
     if chosen is not None:
         chosen.update(config=config, epochs=epochs, regime_epochs=dict(tuned), blend_weight=blend_weight)
 
@@ -128,8 +130,8 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
     records += seed_model_records(test, split, seeds, plan["seed_model_epochs"], k, bootstrap)
     two_towers, frozen_records = two_tower_records(item_vectors, config, epochs, test, split, seeds, strategy,
                                                    k, bootstrap)
-    records += frozen_records + blend_records(two_towers, ease, ease_seconds, blend_weight, test, split, k,
-                                              bootstrap)
+    records += frozen_records + blend_records(two_towers, classical_on_test, classical_seconds, blend_weight, test,
+                                              split, k, bootstrap)
     for seed in tqdm(seeds, desc="fine-tuning seeds", disable=not progress):
         start = FrozenStart.of(two_towers[seed], two_towers[seed].model, interactions, split, "test")
         for regime, regime_epochs in tuned.items():

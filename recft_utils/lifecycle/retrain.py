@@ -49,11 +49,41 @@ def load_version(registry: ModelRegistry, version: str, interactions, item_vecto
         task, load_model(folder / "two_tower.keras").get_weights())
 
 
+def _classical(task, blend: dict):
+    """EASE + recent popularity with step 3's settings, refitted on ``task`` (closed form: no training)."""
+    from recft_utils.models.fair_baselines import ease_with_popularity
+
+    return ease_with_popularity(task, blend["classical"]["days"], blend["classical"]["weight"])
+
+
+def as_served(model: TwoTowerRecommender, task, blend: dict | None):
+    """``model`` as step 4 serves it: alone, or (``blend``: see :func:`served_blend`) blended with
+    EASE + recent popularity refitted on ``task`` (at weight 0, that classical model alone)."""
+    if blend is None:
+        return model
+    from recft_utils.models.blend import ScoreBlend
+
+    classical = _classical(task, blend)
+    return classical if blend["weight"] == 0 else ScoreBlend(model, classical, blend["weight"]).fit(task)
+
+
+def served_blend(served_choice: dict) -> dict | None:
+    """The blend settings of step 3's ``served_choice.json`` (None when a two-tower alone is served)."""
+    if served_choice["regime"] not in ("classical", "blend"):
+        return None
+    weight = served_choice["blend_weight"] if served_choice["regime"] == "blend" else 0.0
+    return {"classical": served_choice["classical"], "weight": weight, "model": served_choice["model"]}
+
+
 def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoTowerConfig, registry_root,
             as_of: str, epochs: int, warm_epochs: int | None = None, valid_days: int = 14, seed: int = 0,
-            alpha: float = 0.05, titles: pd.Series | None = None) -> dict:
-    """Train, export a new version atomically, compare with the champion, record the decision; returns it."""
-    from recft_utils.serving.export import export_recommender
+            alpha: float = 0.05, titles: pd.Series | None = None, blend: dict | None = None) -> dict:
+    """Train, export a new version atomically, compare with the champion, record the decision; returns it.
+
+    With ``blend`` (:func:`served_blend`) the two-tower is judged and exported inside the blend step 4
+    serves, its classical part refitted on the same data (it has no weights to warm-start).
+    """
+    from recft_utils.serving.export import BlendPart, export_recommender
 
     registry = ModelRegistry(registry_root)
     as_of = day_in_data(interactions, as_of, "--as-of")  # a date or "-30d" (days back from the data's end)
@@ -72,8 +102,8 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
         train_seconds[name] = time.perf_counter() - started
     decision = None
     if previous is not None:
-        champion_scores = discovery_scores(previous.like().start_from(valid, previous), valid)
-        decision = choose_challenger(champion_scores, {name: discovery_scores(model, valid)
+        champion_scores = discovery_scores(as_served(previous.like().start_from(valid, previous), valid, blend), valid)
+        decision = choose_challenger(champion_scores, {name: discovery_scores(as_served(model, valid, blend), valid)
                                                        for name, (model, _) in challengers.items()}, alpha=alpha)
     # the version is the promoted challenger or, when the champion stays, the better-scoring one (for the record)
     kind = "scratch" if decision is None else decision["challenger"] or decision["best"]
@@ -81,8 +111,10 @@ def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoT
     seconds = train_seconds[kind]
     version = f"{as_of:%Y%m%d}-{dt.datetime.now():%H%M%S}"
     with atomic_directory(registry.new_version_dir(version)) as folder:  # the version appears complete or not at all
-        export_recommender(challenger.like().start_from(current, challenger).model, current, folder, titles, version=version,
-                           max_history=config.max_history, source={"as_of": str(as_of.date()), "champion": champion})
+        exported = challenger.like().start_from(current, challenger)
+        part = None if blend is None else BlendPart.of(_classical(current, blend), blend["weight"], blend["model"])
+        export_recommender(exported.model, current, folder, titles, version=version, max_history=config.max_history,
+                           source={"as_of": str(as_of.date()), "champion": champion}, blend=part)
         save_model(challenger.model, folder / "two_tower.keras")
         write_json(folder / "training.json", {"as_of": str(as_of.date()), "valid_days": valid_days, "seed": seed,
                                               "config": asdict(config), "epochs": n, "kind": kind,
@@ -105,5 +137,6 @@ def retrain_run(run_dir, as_of: str, registry_root=None, epochs: int | None = No
     config = TwoTowerConfig.from_saved(saved)
     registry_root = registry_root or run.path("06_iteration", "registry")
     interactions, vectors, titles = run.interactions(), run.item_vectors(), run.titles()
+    blend = served_blend(run.read("03_fine_tuning", Run.SERVED_CHOICE))
     return retrain(interactions, vectors, config, registry_root, as_of, epochs or saved["epochs"],
-                   warm_epochs, titles=titles, **options)
+                   warm_epochs, titles=titles, blend=blend, **options)

@@ -33,13 +33,20 @@ MIN_MONTH_DAYS = 7
 
 def iterated_model_note(served_choice: dict) -> str:
     """Which model step 6 retrains, against the one step 4 serves (step 3's ``served_choice.json``)."""
-    regime = served_choice["regime"]
+    regime, model = served_choice["regime"], served_choice["model"]
     if regime == "frozen":
-        return (f"Step 4 serves {served_choice['model']}, and this chapter retrains that model: the two-tower "
+        return (f"Step 4 serves {model}, and this chapter retrains that model: the two-tower "
                 f"head on the frozen encoder's item vectors, with step 3's settings.")
+    if regime in ("classical", "blend"):
+        part = ("its two-tower part" if regime == "blend"
+                else "the two-tower (which the served model gives weight 0: it changes nothing served)")
+        return (f"Step 4 serves {model}. This chapter's simulation retrains {part}, the head on the frozen "
+                f"encoder's item vectors with step 3's settings, and judges it alone; EASE + recent popularity "
+                f"has no weights to warm-start or promote: it is refitted in closed form at every export. "
+                f"`recft retrain` (section 4) judges and exports every version as the served model itself.")
     validation = served_choice["validation"]
     gain = validation[regime] - validation["frozen"]
-    return (f"Step 4 serves {served_choice['model']} ({regime.replace('_', '-')} fine-tuning). This chapter "
+    return (f"Step 4 serves {model} ({regime.replace('_', '-')} fine-tuning). This chapter "
             f"retrains the two-tower head on the frozen encoder's item vectors instead: a monthly fine-tune "
             f"would add the encoder's passes over the catalogue to every retrain, for a validation gain of "
             f"{gain:+.4f} NDCG@10 in step 3. The versions promoted here are therefore frozen-encoder models, "

@@ -98,12 +98,14 @@ def tune_ease_popularity(valid_task, days=POPULARITY_DAYS, weights=WEIGHTS) -> F
                                                  valid_task, "discovery")})
     table, best = _best(grid)
     window, weight = int(best["days"]), float(best["weight"])
-
-    def build(task):
-        return ScoreBlend(EASE(EASE_L2).fit(task), Popularity(window).fit(task), weight).fit(task)
-
     return FairBaseline(EASE_POPULARITY, f"{EASE_POPULARITY} ({window} d, weight {weight:g})", "discovery",
-                        {"days": window, "weight": weight}, table, build)
+                        {"days": window, "weight": weight}, table,
+                        lambda task: ease_with_popularity(task, window, weight))
+
+
+def ease_with_popularity(task, days: int, weight: float) -> ScoreBlend:
+    """EASE + recent popularity with chosen settings (``days``, EASE's ``weight``), fitted on ``task``."""
+    return ScoreBlend(EASE(EASE_L2).fit(task), Popularity(days).fit(task), weight, name=EASE_POPULARITY).fit(task)
 
 
 def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, days=POPULARITY_DAYS,

@@ -543,9 +543,13 @@ class FineTunedRecommender(Recommender):
         return timer.examples_per_second(self.config.batch_size)
 
     def select_epochs(self, frozen_valid_model) -> int:
-        """Early stopping on the validation window, starting from a frozen model trained on its history."""
+        """Early stopping on the validation window, starting from a frozen model trained on its history.
+
+        Keeps the curve (``validation_curve``) and the best epoch's per-customer
+        discovery NDCG@10 (``validation_scores``, for the serving rule's paired intervals).
+        """
         model, stopper = self._train(self.valid_task, frozen_valid_model, self.config.epochs, monitor=self.valid_task)
-        self.validation_curve = stopper.curve
+        self.validation_curve, self.validation_scores = stopper.curve, stopper.best_scores
         return stopper.best_epoch
 
     def fit(self, task, epochs: int | None = None):

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
-
 from recft_utils.benchmark.processes import peak_rss_mb
 from recft_utils.config import get_profile
 from recft_utils.evaluation import evaluate, summarise
@@ -25,9 +23,10 @@ from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
 from recft_utils.models.two_tower import TwoTowerRecommender
 
-# The frozen two-tower model blended with EASE (the best classical baseline), weight chosen on validation.
-BLEND_NAME = "blend: two-tower (frozen) + EASE"
-BLEND_REGIME = "frozen encoder + adapter, blended with EASE"
+# The frozen two-tower model blended with EASE + recent popularity (step 1's fair classical bar, its
+# settings tuned on validation), the blend's weight chosen on validation too.
+BLEND_NAME = "blend: two-tower (frozen) + EASE + recent popularity"
+BLEND_REGIME = "frozen encoder + adapter, blended with EASE + recent popularity"
 
 # Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
 # layer; 3e-4 was worse), LoRA's small updates take a larger rate.
@@ -36,12 +35,6 @@ REGIME_SETTINGS = {
     "lora": {"lora_rank": 8, "learning_rate": 1e-3},
     "full": {"learning_rate": 5e-5},
 }
-
-# Cheapest first: a costlier model is served only if it beats every cheaper one on validation.
-SERVING_ORDER = ("frozen", "top_k", "lora", "full")
-SERVING_RULE = ("Step 4 serves the candidate with the highest discovery NDCG@10 on the validation window; "
-                "a candidate that costs more to train and run (fine-tuned over frozen) must beat every cheaper "
-                "one strictly, so a tie goes to the cheaper model.")
 
 
 def regime_config(regime: str, profile: str, **changes) -> FineTuneConfig:
@@ -114,22 +107,3 @@ def fine_tuned_records(tuner, task, split, epochs: int, frozen_seconds: float, k
     seconds = frozen_seconds + tuner.stats["train_seconds"]
     return evaluation_records(tuner, task, split, tuner.seed, REGIME_LABELS[tuner.config.regime], seconds,
                               k, bootstrap, extra)
-
-
-def choose_served_model(validation: dict[str, float]) -> tuple[str, pd.DataFrame]:
-    """Apply :data:`SERVING_RULE` to each candidate regime's validation discovery NDCG@10.
-
-    ``validation`` maps a regime (``frozen``, ``top_k``, ...) to its score.
-    Returns the chosen regime and the table of candidates, cheapest first.
-    """
-    unknown = set(validation) - set(SERVING_ORDER)
-    if unknown or "frozen" not in validation:
-        raise ValueError(f"Serving candidates must include 'frozen' and come from {SERVING_ORDER}; got {sorted(validation)}.")
-    order = [regime for regime in SERVING_ORDER if regime in validation]
-    chosen = order[0]
-    for regime in order[1:]:
-        if validation[regime] > validation[chosen]:
-            chosen = regime
-    table = pd.DataFrame({"regime": order, "model": [REGIME_LABELS[r] for r in order],
-                          "valid_ndcg@10": [validation[r] for r in order]})
-    return chosen, table.assign(served=table["regime"] == chosen)

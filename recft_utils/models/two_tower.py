@@ -536,7 +536,8 @@ class TwoTowerRecommender(Recommender):
 class EarlyStoppingOnNDCG(keras.callbacks.Callback):
     """Discovery NDCG@10 on a validation task after every epoch.
 
-    Keeps the best weights and the epoch they came from; stops after
+    Keeps the best weights, the epoch they came from and that epoch's
+    per-customer scores (``best_scores``, for paired comparisons); stops after
     ``patience`` epochs without improvement.
     """
 
@@ -544,18 +545,19 @@ class EarlyStoppingOnNDCG(keras.callbacks.Callback):
         super().__init__()
         self.recommender, self.task, self.patience = recommender, task, patience
         self.best, self.best_epoch, self.wait, self.curve = -1.0, 0, 0, []
-        self.best_weights = None
+        self.best_weights = self.best_scores = None
 
     def on_epoch_end(self, epoch, logs=None):
         from recft_utils.evaluation import evaluate
 
         scorer = _FixedScorer(lambda rows: self.recommender.model_scores(self.model, self.task, rows))
-        ndcg = float(evaluate(scorer, self.task, views=("discovery",))["discovery"]["ndcg"].mean())
+        scores = evaluate(scorer, self.task, views=("discovery",))["discovery"].set_index("user_id")["ndcg"]
+        ndcg = float(scores.mean())
         self.curve.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "valid_ndcg@10": ndcg})
         logs["valid_ndcg@10"] = ndcg  # later callbacks (TensorBoard) record it too
         if ndcg > self.best:
             self.best, self.best_epoch, self.wait = ndcg, epoch + 1, 0
-            self.best_weights = self.model.get_weights()
+            self.best_weights, self.best_scores = self.model.get_weights(), scores
         else:
             self.wait += 1
             if self.wait >= self.patience:

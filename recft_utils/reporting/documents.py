@@ -148,8 +148,10 @@ def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.Dat
     metadata = read_json(run.exported_model_dir() / "metadata.json")
     config = run.model_config()
     regime = config["fine_tuning"]["regime"]
-    model = {**config, **metadata, "name": "recft two-tower recommender (text item tower)",
-             "regime": "frozen" if regime == "frozen" else f"fine-tuned ({regime.replace('_', '-')})"}
+    choice = run.read("03_fine_tuning", Run.SERVED_CHOICE)
+    model = {**config, **metadata, "name": metadata.get("model") or "recft two-tower recommender (text item tower)",
+             "regime": "frozen" if regime == "frozen" else f"fine-tuned ({regime.replace('_', '-')})",
+             "rule": choice.get("sentence")}
     test = next(t for t in run.figures("01_requirements")["split"] if t["window"] == "test")
     overall = pd.DataFrame(run.figures("03_fine_tuning")["table"]).set_index("model")
     ab = run.read("04_serving", Run.AB_TEST) if run.path("04_serving", Run.AB_TEST).exists() else None
