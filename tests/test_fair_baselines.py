@@ -67,8 +67,8 @@ def test_fair_baselines_are_tuned_on_the_validation_window_only(tasks, monkeypat
     names = [b.name for b in tuned]
     assert names == [fair_baselines.EASE_POPULARITY, fair_baselines.TITLE_NEIGHBOURS,
                      fair_baselines.TITLE_PROFILE_BLEND, fair_baselines.BM25_NEIGHBOURS,
-                     fair_baselines.BM25_PROFILE_BLEND]
-    assert [b.fit(test).family for b in tuned] == ["classical"] + ["lexical"] * 4
+                     fair_baselines.BM25_PROFILE_BLEND, fair_baselines.LEXICAL_RANKER]
+    assert [b.fit(test).family for b in tuned] == ["classical"] + ["lexical"] * 5
     ease_popularity = tuned[0]
     # its grid holds EASE alone (weight 1) and popularity alone (weight 0): the choice is at least as good
     grid = ease_popularity.grid

@@ -14,7 +14,10 @@ against well-tuned simple baselines):
 - **customer titles + title neighbours**: the personalised variant, the
   customer's TF-IDF profile blended with the above, weight chosen the same way;
 - the same two with **BM25** in place of TF-IDF, the strongest word-overlap
-  weighting for short texts (family ``lexical``, like the TF-IDF ones).
+  weighting for short texts (family ``lexical``, like the TF-IDF ones);
+- the **learned lexical ranker** (cold view): those four word-overlap signals weighted by a listwise
+  linear model trained on the shop's earlier launch windows (:mod:`.lexical_ranker`), its L2
+  chosen on the validation window's cold view.
 
 Every choice sees the validation task only (fitted on the history before
 it); the chosen settings are then refitted on the test task.
@@ -29,10 +32,12 @@ import pandas as pd
 from recft_utils.evaluation import evaluate
 from recft_utils.models.baselines import EASE, Popularity, Recommender, TitleNeighbourPopularity, TitleProfile
 from recft_utils.models.blend import WEIGHTS, ScoreBlend
+from recft_utils.models.lexical_ranker import LEXICAL_RANKER, LexicalRanker
 
 POPULARITY_DAYS = (7, 14, 30)
 NEIGHBOURS = (5, 10, 20, 50)
 EASE_L2 = 300.0  # the guide's λ, best on validation among 100-1000 for this shop
+RANKER_L2 = (0.1, 1.0, 10.0)
 
 EASE_POPULARITY = "EASE + recent popularity"
 TITLE_NEIGHBOURS = "title neighbours' popularity (TF-IDF)"
@@ -149,16 +154,29 @@ def tune_title_models(valid_task, titles: pd.Series, weighting, neighbours_name:
     return [neighbours, tune_title_profile(valid_task, titles, neighbours, weighting=weighting, name=profile_name)]
 
 
-def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True) -> list[FairBaseline]:
+def tune_lexical_ranker(valid_task, titles: pd.Series, l2s=RANKER_L2) -> FairBaseline:
+    """The learned lexical ranker: its L2 chosen on validation cold NDCG@10 (its weights are learned on the
+    launch windows before the validation window, and again before the test window when refitted)."""
+    grid = [{"l2": l2, "valid_ndcg@10": _score(LexicalRanker(titles, l2).fit(valid_task), valid_task, "cold")}
+            for l2 in l2s]
+    table, best = _best(grid)
+    l2 = float(best["l2"])
+    return FairBaseline(LEXICAL_RANKER, f"{LEXICAL_RANKER} (L2 {l2:g})", "cold", {"l2": l2}, table,
+                        lambda task: LexicalRanker(titles, l2).fit(task))
+
+
+def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True, ranker: bool = True) -> list[FairBaseline]:
     """Every fair baseline, tuned on ``valid_task`` (the validation window) only.
 
     EASE + recent popularity first, then the TF-IDF title models, then (with
-    ``bm25``) the BM25 ones.
+    ``bm25``) the BM25 ones, then (with ``ranker``) the learned lexical ranker.
     """
     fair = [tune_ease_popularity(valid_task),
             *tune_title_models(valid_task, titles, "tfidf", TITLE_NEIGHBOURS, TITLE_PROFILE_BLEND)]
     if bm25:
         fair += tune_title_models(valid_task, titles, "bm25", BM25_NEIGHBOURS, BM25_PROFILE_BLEND)
+    if ranker:
+        fair.append(tune_lexical_ranker(valid_task, titles))
     return fair
 
 
