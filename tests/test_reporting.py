@@ -115,11 +115,14 @@ def hostile_run(folder) -> Run:
     finished(run, "03_fine_tuning", {
         Run.FIGURES: {"table": [{"model": value, "ndcg": 0.1} for value in HOSTILE]},
         Run.MODEL_CONFIG: {"fine_tuning": {"regime": HOSTILE[1]}, "dim": 64, "max_history": 20,
-                           "popularity_days": 30, "learning_rate": 0.001, "dropout": 0.2, "l2": 1e-5, "epochs": 3}})
+                           "popularity_days": 30, "learning_rate": 0.001, "dropout": 0.2, "l2": 1e-5, "epochs": 3},
+        Run.SERVED_CHOICE: {"regime": "blend", "model": HOSTILE[1], "sentence": f"Step 4 serves {HOSTILE[3]}."}})
     a, b = HOSTILE[0], HOSTILE[4]
     finished(run, "04_serving", {
         f"{Run.EXPORTED_MODEL}/metadata.json": {"version": "v1-`tick`-<i>x</i>", "exported_at": HOSTILE[3],
-                                                "as_of": HOSTILE[2], "items": 50, "customers": 60},
+                                                "as_of": HOSTILE[2], "items": 50, "customers": 60,
+                                                "blend": {"weight": 0.6, "classical_weight": 0.4, "ease_l2": 300.0,
+                                                          "popularity_days": 14, "model": HOSTILE[1]}},
         Run.AB_TEST: {"a": a, "b": b, f"hit_rate_{a}": 0.1, f"hit_rate_{b}": 0.05, "difference": 0.05,
                       "low": 0.01, "high": 0.09, "orders": 80}})
     return run
