@@ -438,9 +438,14 @@ def render_learning_curve(records_file: Path, images: Path = ROOT / "docs" / "im
 BASE_MODELS_REFERENCE = ROOT / "docs" / "benchmarks" / "base_models.json"
 
 
+BASE_MODEL_COLUMNS = ("recipe", "view", "encoder", "ndcg@10", "vs words", "vs words low", "vs words high",
+                      "vs chapter model", "vs chapter model low", "vs chapter model high")
+
+
 def render_base_models(records_file: Path, reference: Path = BASE_MODELS_REFERENCE) -> str:
     """BERT or GPT: each base model's cost, and its quality frozen in the same recipes; the summary for notebook 03."""
     from recft_utils.artefacts import write_json
+    from recft_utils.text.base_models import base_model_choice
 
     result = json.loads(records_file.read_text())
     costs, table = pd.DataFrame(result["costs"]), pd.DataFrame(result["table"])
@@ -455,9 +460,14 @@ def render_base_models(records_file: Path, reference: Path = BASE_MODELS_REFEREN
         costs[["encoder", "family", "parameters", "dim", "titles_per_second"]].round(1).to_markdown(index=False),
         "",
         "Quality, frozen, each recipe pooled over the windows (`vs words`: the same recipe on word overlap; "
-        "`vs chapter model`: the same recipe on all-MiniLM-L6-v2; paired per customer, 95 % interval):",
+        "`vs chapter model`: the same recipe on all-MiniLM-L6-v2; paired per customer, 95 % interval; the cold "
+        "rows' intervals resample customers only, not products, so they are narrower than the rolling "
+        "benchmark's two-way ones):",
         "",
-        table.drop(columns=["family", "parameters", "titles_per_second"]).round(4).to_markdown(index=False),
+        table[[c for c in BASE_MODEL_COLUMNS if c in table]].round(4).to_markdown(index=False),
+        "",
+        "Which to choose, generated from the table (`recft_utils.text.base_models.base_model_choice`): "
+        + base_model_choice(result),
     ])
 
 

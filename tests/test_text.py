@@ -455,6 +455,13 @@ def test_the_base_model_choice_is_read_from_the_benchmark_with_its_intervals():
     assert note.endswith("Choose paraphrase-MiniLM-L3-v2 here: it is smaller than all-MiniLM-L6-v2 and loses "
                          "nowhere with an interval below 0.")
     table[1] = row("paraphrase-MiniLM-L3-v2", "discovery", "two-tower", 0.105, (-0.008, -0.002))
-    assert base_model_choice({"costs": costs, "table": table}).endswith("Choose all-MiniLM-L6-v2 here: no other "
-                                                                        "base model beats it, and none that is "
-                                                                        "cheaper keeps its quality.")
+    assert base_model_choice({"costs": costs, "table": table}).endswith(
+        "Choose all-MiniLM-L6-v2 here: no other base model beats it without losing elsewhere, and none that is "
+        "cheaper keeps its quality.")
+    # better in one recipe but worse in another: a trade-off, not a choice
+    table[2] = row("SmolLM2-135M-Instruct", "discovery", "two-tower", 0.100, (-0.014, -0.006))
+    table.append(row("SmolLM2-135M-Instruct", "cold", "title neighbours", 0.22, (0.005, 0.03)))
+    note = base_model_choice({"costs": costs, "table": table})
+    assert note.endswith("Choose all-MiniLM-L6-v2 here: no other base model beats it without losing elsewhere, and "
+                         "none that is cheaper keeps its quality (SmolLM2-135M-Instruct is better in cold (title "
+                         "neighbours) but worse in discovery (two-tower)).")

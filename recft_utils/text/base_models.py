@@ -153,15 +153,26 @@ def base_model_choice(summary: dict) -> str:
             f"({words['vs words low']:+.4f} to {words['vs words high']:+.4f})")
         lines.append(f"{view} ({recipe}): best {best['encoder']} ({best['ndcg@10']:.4f}); against {chapter}: "
                      + "; ".join(parts) + against_words + ".")
-    better = table[(table["vs chapter model low"] > 0) & table["encoder"].isin(costs.index)]
+    others = table[table["encoder"].isin(costs.index[1:])]
+    better = others[others["vs chapter model low"] > 0]
+    worse = others[others["vs chapter model high"] < 0]
+
+    def where(rows, name):
+        return ", ".join(f"{r['view']} ({r['recipe']})" for r in rows[rows["encoder"] == name].to_dict("records"))
+
+    dominant = [name for name in dict.fromkeys(better["encoder"]) if name not in set(worse["encoder"])]
     cheaper = [name for name in costs.index[1:] if costs.loc[name, "parameters"] < costs.loc[chapter, "parameters"]
-               and not (table[(table["encoder"] == name)]["vs chapter model high"] < 0).any()]
-    if len(better):
-        pick = better.loc[better["vs chapter model"].idxmax(), "encoder"]
-        reason = f"{pick} beats {chapter} with an interval above 0 in {', '.join(sorted(set(better['view'])))}"
+               and name not in set(worse["encoder"])]
+    if dominant:
+        pick = better[better["encoder"].isin(dominant)].sort_values("vs chapter model").iloc[-1]["encoder"]
+        reason = f"{pick} beats {chapter} with an interval above 0 in {where(better, pick)} and loses nowhere"
     elif cheaper:
         pick, reason = cheaper[0], f"it is smaller than {chapter} and loses nowhere with an interval below 0"
     else:
-        pick, reason = chapter, "no other base model beats it, and none that is cheaper keeps its quality"
+        trade = "; ".join(f"{name} is better in {where(better, name)} but worse in {where(worse, name)}"
+                          for name in dict.fromkeys(better["encoder"]))
+        pick = chapter
+        reason = "no other base model beats it without losing elsewhere, and none that is cheaper keeps its quality"
+        reason += f" ({trade})" if trade else ""
     lines.append(f"Choose {pick} here: {reason}.")
     return "\n".join(lines)
