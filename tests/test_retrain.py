@@ -48,7 +48,7 @@ def test_a_date_outside_the_data_is_refused(shop_sample, shop_vectors, tmp_path)
 
 
 def test_a_served_blend_is_retrained_judged_and_exported_as_a_blend(shop_sample, shop_vectors, tmp_path):
-    from recft_utils.lifecycle.retrain import served_blend
+    from recft_utils.models.serving_choice import served_blend
 
     interactions = shop_sample[0]
     choice = {"regime": "blend", "model": "the blend", "blend_weight": 0.6, "classical": {"days": 14, "weight": 0.6}}

@@ -26,6 +26,7 @@ from recft_utils.evaluation import build_task
 from recft_utils.evaluation.split import TemporalSplit, day_in_data
 from recft_utils.lifecycle.promotion import choose_challenger, discovery_scores
 from recft_utils.lifecycle.registry import ModelRegistry
+from recft_utils.models.serving_choice import served_blend
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
 from recft_utils.run import Run
 
@@ -65,14 +66,6 @@ def as_served(model: TwoTowerRecommender, task, blend: dict | None):
 
     classical = _classical(task, blend)
     return classical if blend["weight"] == 0 else ScoreBlend(model, classical, blend["weight"]).fit(task)
-
-
-def served_blend(served_choice: dict) -> dict | None:
-    """The blend settings of step 3's ``served_choice.json`` (None when a two-tower alone is served)."""
-    if served_choice["regime"] not in ("classical", "blend"):
-        return None
-    weight = served_choice["blend_weight"] if served_choice["regime"] == "blend" else 0.0
-    return {"classical": served_choice["classical"], "weight": weight, "model": served_choice["model"]}
 
 
 def retrain(interactions: pd.DataFrame, item_vectors: pd.DataFrame, config: TwoTowerConfig, registry_root,

@@ -126,3 +126,12 @@ def two_tower_regime(key: str) -> str:
     """The regime of the two-tower model step 3 saves when the rule serves ``key``: its own for a
     fine-tuned encoder; otherwise the frozen one (served alone, inside the blend, or at weight 0)."""
     return key if key in FINE_TUNED else "frozen"
+
+
+def served_blend(served_choice: dict) -> dict | None:
+    """The blend step 4 serves, from step 3's ``served_choice.json``: the classical bar's settings, the
+    two-tower's weight (0 when the classical bar alone is served) and the name; None for a two-tower alone."""
+    if served_choice["regime"] not in ("classical", "blend"):
+        return None
+    weight = served_choice["blend_weight"] if served_choice["regime"] == "blend" else 0.0
+    return {"classical": served_choice["classical"], "weight": weight, "model": served_choice["model"]}

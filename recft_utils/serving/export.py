@@ -298,14 +298,15 @@ def served_model(run_dir, task) -> Served:
     """
     from recft_utils.models.blend import ScoreBlend
     from recft_utils.models.fair_baselines import ease_with_popularity
+    from recft_utils.models.serving_choice import served_blend
     from recft_utils.models.two_tower import recommender_from_run  # Keras only where a Keras model is read
 
     choice = Run(run_dir).read("03_fine_tuning", Run.SERVED_CHOICE)
-    two_tower = recommender_from_run(run_dir, task)
-    if choice["regime"] not in ("classical", "blend"):
+    two_tower, blend = recommender_from_run(run_dir, task), served_blend(choice)
+    if blend is None:
         return Served(two_tower, two_tower, None, choice["model"])
-    classical = ease_with_popularity(task, choice["classical"]["days"], choice["classical"]["weight"])
-    weight = choice["blend_weight"] if choice["regime"] == "blend" else 0.0
+    classical = ease_with_popularity(task, blend["classical"]["days"], blend["classical"]["weight"])
+    weight = blend["weight"]
     model = classical if weight == 0 else ScoreBlend(two_tower, classical, weight, name=choice["model"]).fit(task)
     return Served(model, two_tower, BlendPart.of(classical, weight, choice["model"]), choice["model"])
 
