@@ -32,7 +32,7 @@ class Profile:
     # fine-tuning (enough to measure their cost); ``python -m recft_utils.benchmark models`` runs the rest.
     # ``regimes``: the fine-tuning regimes the chapter runs at all (tiny, a smoke test within two minutes,
     # leaves out LoRA and full: their two timed steps alone cost 20 s of tracing; tests/test_fine_tuning.py
-    # trains both). ``base_model_titles``: titles each candidate base model encodes in 03's comparison.
+    # trains both).
     training: dict
     rolling_benchmark: dict  # `benchmark rolling`: seeds, epochs, encoder-adaptation pairs per window
     load_requests: int  # step 4: measured requests per concurrency level of the load test
@@ -45,8 +45,7 @@ PROFILES = {
         training={"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
                   "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                              "top_k_steps": 4, "regimes": ["top_k"], "other_regime_steps": 1,
-                              "base_model_titles": 32},
+                              "top_k_steps": 4, "regimes": ["top_k"], "other_regime_steps": 1},
                   # tiny only (see training_plan.regime_config): the catalogue encoded by length; LoRA and
                   # full fine-tuning (`benchmark models --profile tiny`) on small batches
                   "fine_tune_changes": {"top_k": {"fast_catalogue": True},
@@ -59,8 +58,7 @@ PROFILES = {
         training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
                   "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
-                              "top_k_steps": 40, "regimes": ["top_k", "lora", "full"], "other_regime_steps": 3,
-                              "base_model_titles": 128}},
+                              "top_k_steps": 40, "regimes": ["top_k", "lora", "full"], "other_regime_steps": 3}},
         rolling_benchmark={"seeds": [0, 1, 2], "two_tower_epochs": 20, "adaptation_pairs": 20_000},
         load_requests=1000, iteration_months=4),
     "full": Profile(
@@ -69,7 +67,7 @@ PROFILES = {
                   "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
                   "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
                               "top_k_steps": None, "regimes": ["top_k", "lora", "full"],
-                              "other_regime_steps": None, "base_model_titles": 512}},
+                              "other_regime_steps": None}},
         rolling_benchmark={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "adaptation_pairs": 60_000},
         load_requests=5000, iteration_months=11),
 }

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,6 +95,13 @@ def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(s
     assert {("two-tower (text)", "two-tower (words)"), ("two-tower (text), top layer fine-tuned",
                                                         "two-tower (text)")} <= set(
         zip(differences["model"], differences["baseline"]))
+    # the cold view resamples products too (both models rank new products); the discovery view does not
+    cold = differences[(differences["view"] == "cold") & (differences["baseline"] == "two-tower (words)")]
+    assert len(cold) and np.isfinite(cold[["low_two_way", "high_two_way"]].to_numpy(dtype=float)).all()
+    assert differences.loc[differences["view"] == "discovery", "low_two_way"].isna().all()
+    gains = pd.read_parquet(out.with_suffix(".gains.parquet"))
+    assert {"fraction", "view", "model", "user_id", "item_id", "gain"} <= set(gains.columns)
+    assert "cold" in set(gains["view"])
     assert result["choices"]["1@0.5"]["customers"] < result["choices"]["1@1"]["customers"]
     assert out.with_suffix(".png").stat().st_size > 10_000
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -102,6 +110,7 @@ def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(s
     block = render_learning_curve(out, images=tmp_path, reference=tmp_path / "curve.json")
     assert "In short, generated from the tables below: " in block
     assert "discovery, two-tower (text) minus two-tower (words): interval" in block
+    assert "low_two_way" in block and "decide on the wider of the two" in block
     assert json.loads((tmp_path / "curve.json").read_text())["sentences"]
 
 
@@ -120,8 +129,82 @@ def test_base_models_puts_each_encoder_and_the_words_in_the_same_recipes(shop_fi
     assert set(table["recipe"]) == {"two-tower", "title neighbours", "title neighbours + profile"}
     smaller = table[(table["encoder"] == "paraphrase-MiniLM-L3-v2") & (table["recipe"] == "two-tower")]
     assert smaller[["vs words", "vs chapter model"]].notna().all().all()
+    # the cold rows also have intervals over customers and products, beside the per-customer ones
+    two_way = [f"vs {against} {end} two-way" for against in ("words", "chapter model") for end in ("low", "high")]
+    assert set(two_way) <= set(table.columns)
+    compared = table[(table["view"] == "cold") & table["vs chapter model"].notna()]
+    assert len(compared) and np.isfinite(compared[two_way[2:]].to_numpy(dtype=float)).all()
+    assert table.loc[table["view"] == "discovery", two_way].isna().all().all()
+    assert out.with_suffix(".gains.parquet").is_file()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from readme_tables import render_base_models
 
     block = render_base_models(out, reference=tmp_path / "base.json")
     assert "paraphrase-MiniLM-L3-v2" in block and json.loads((tmp_path / "base.json").read_text())["costs"]
+    assert "vs chapter model low two-way" in block and "use the wider of the two" in block
+    assert "over customers and products" in block  # the cold sentence shows both intervals
+
+
+COSTS = [{"encoder": "all-MiniLM-L6-v2", "family": "bert", "parameters": 22_713_216, "dim": 384,
+          "titles_per_second": 900.0},
+         {"encoder": "paraphrase-MiniLM-L3-v2", "family": "bert", "parameters": 17_389_824, "dim": 384,
+          "titles_per_second": 1800.0}]
+
+
+def _base_row(encoder, view, recipe, low, high, two_way=None):
+    row = {"encoder": encoder, "view": view, "recipe": recipe, "ndcg@10": 0.2, "vs words": 0.01,
+           "vs words low": 0.005, "vs words high": 0.015, "vs chapter model": (low + high) / 2,
+           "vs chapter model low": low, "vs chapter model high": high}
+    if two_way is not None:  # a run with two-way intervals
+        row.update({"vs words low two-way": -0.01, "vs words high two-way": 0.03,
+                    "vs chapter model low two-way": two_way[0], "vs chapter model high two-way": two_way[1]})
+    return row
+
+
+def test_the_base_model_choice_decides_on_the_wider_interval():
+    from recft_utils.text.base_models import base_model_choice
+
+    def summary(two_way=None):
+        chapter = _base_row("all-MiniLM-L6-v2", "cold", "title neighbours + profile", float("nan"), float("nan"),
+                            two_way and (float("nan"), float("nan")))
+        return {"costs": COSTS, "table": [chapter, _base_row("paraphrase-MiniLM-L3-v2", "cold",
+                                                             "title neighbours + profile", 0.002, 0.010, two_way)]}
+
+    # above 0 per customer, but not once products are resampled too: not distinguishable, so no "beats"
+    note = base_model_choice(summary(two_way=(-0.003, 0.015)))
+    assert ("paraphrase-MiniLM-L3-v2 +0.0060 (+0.0020 to +0.0100 per customer, -0.0030 to +0.0150 over customers "
+            "and products, not distinguishable)") in note
+    assert "against the same recipe on words +0.0100 (+0.0050 to +0.0150 per customer, -0.0100 to +0.0300" in note
+    assert "beats" not in note and note.endswith("it is smaller than all-MiniLM-L6-v2 and loses nowhere with an "
+                                                 "interval below 0.")
+    # both intervals above 0: better, and chosen for it
+    assert "(+0.0020 to +0.0100 per customer, +0.0010 to +0.0120 over customers and products, better)" in \
+        base_model_choice(summary(two_way=(0.001, 0.012)))
+    # an older summary, without the two-way columns: the per-customer interval decides
+    older = base_model_choice(summary())
+    assert "paraphrase-MiniLM-L3-v2 +0.0060 (+0.0020 to +0.0100, better)" in older
+    assert "paraphrase-MiniLM-L3-v2 beats all-MiniLM-L6-v2 with an interval above 0" in older
+
+
+def test_older_summaries_without_two_way_intervals_still_render(tmp_path):
+    """README blocks of base-models and learning-curve runs from before the two-way intervals."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import render_base_models, render_learning_curve
+
+    base = tmp_path / "base-models.json"
+    base.write_text(json.dumps({"profile": "tiny", "dataset": "shop", "windows": 1, "seconds": 60.0, "costs": COSTS,
+                                "table": [_base_row("paraphrase-MiniLM-L3-v2", "cold", "title neighbours + profile",
+                                                    0.002, 0.010)]}))
+    block = render_base_models(base, reference=tmp_path / "base.json")
+    assert "resample customers only" in block and "two-way" not in block.split("Which to choose")[0].replace(
+        "rolling benchmark's two-way ones", "")
+    row = {"view": "cold", "fraction": 1.0, "model": "lm", "baseline": "words", "difference": 0.01, "low": 0.005,
+           "high": 0.015, "n_users": 10}
+    curve = tmp_path / "learning-curve.json"
+    curve.write_text(json.dumps({"profile": "tiny", "dataset": "shop", "windows": 1, "fractions": [1.0],
+                                 "seconds": 60.0, "choices": {}, "differences": [row],
+                                 "curve": [{"fraction": 1.0, "view": "cold", "model": "lm", "ndcg@10": 0.2,
+                                            "low": 0.1, "high": 0.3, "n_users": 10}]}))
+    curve.with_suffix(".png").write_bytes(b"png")
+    block = render_learning_curve(curve, images=tmp_path, reference=tmp_path / "curve.json")
+    assert "cold, lm minus words: interval above 0 at 100% (+0.0100)." in block and "low_two_way" not in block

@@ -78,6 +78,23 @@ def test_fair_baselines_are_tuned_on_the_validation_window_only(tasks, monkeypat
     assert "cold" not in evaluate(model, test)  # EASE + popularity cannot rank new products
 
 
+def test_step_3_rebuilds_step_1s_bar_from_its_saved_settings_without_tuning_again(tasks, monkeypatch):
+    from recft_utils.models.baseline_plan import baseline_records
+
+    interactions, split, valid, test = tasks
+    baselines = pd.DataFrame(baseline_records(interactions, split, bootstrap=10, progress=False))
+    settings = fair_baselines.saved_settings(baselines, fair_baselines.EASE_POPULARITY)
+    tuned = fair_baselines.tune_ease_popularity(valid)
+    assert settings == tuned.settings
+    monkeypatch.setattr(fair_baselines, "evaluate", lambda *a, **k: pytest.fail("no tuning when rebuilding"))
+    rebuilt = fair_baselines.ease_popularity_from(settings)
+    assert rebuilt.description == tuned.description and rebuilt.name == tuned.name
+    users = np.arange(len(test.users))
+    assert np.allclose(rebuilt.fit(test).score(users), tuned.fit(test).score(users))
+    with pytest.raises(ParameterError, match="run notebook 01_requirements again"):
+        fair_baselines.saved_settings(baselines.drop(columns="settings"), fair_baselines.EASE_POPULARITY)
+
+
 def test_a_window_without_new_products_falls_back_to_the_first_setting(tasks):
     interactions, _, valid, _ = tasks
     no_new = build_task(interactions[interactions["item_id"] != "bag-new"], temporal_split(

@@ -10,6 +10,7 @@ from recft_utils.benchmark.learning_curve import (
     learning_curve,
     unshared_cold_items,
     unshared_view,
+    view_gains,
 )
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate, temporal_split
@@ -73,3 +74,62 @@ def test_the_curve_pools_windows_and_says_where_the_interval_lies():
     [sentence] = curve_sentences(differences)
     assert sentence == ("discovery, lm minus words: interval above 0 at 10% (+0.0500); "
                         "containing 0 at 100% (+0.0000).")
+
+
+def test_both_cold_views_keep_their_own_per_product_gains():
+    interactions = shop()
+    titles = pd.Series(TITLES)
+    titles["lamp-new"] = "wool throw"  # one new product without a known word
+    task = build_task(interactions, temporal_split(interactions, 20, 20), "test")
+    model = TitleProfile(titles).fit(task)
+    per_user = evaluate(model, task)
+    per_user.update({view: measure(model, task) for view, measure in unshared_view(titles).items()})
+    gains = view_gains(per_user, "profile", model.family, 0, 1)
+    assert set(gains["view"]) == {"cold", UNSHARED}
+    for view in ("cold", UNSHARED):  # each view's gains add up to its own NDCG, customer by customer
+        summed = gains[gains["view"] == view].groupby("user_id")["gain"].sum()
+        ndcg = per_user[view].set_index("user_id")["ndcg"]
+        assert summed.reindex(ndcg.index, fill_value=0.0).to_numpy() == pytest.approx(ndcg.to_numpy())
+    assert set(gains.loc[gains["view"] == UNSHARED, "item_id"]) == {"lamp-new"}
+
+
+def _one_product_carries_it(views=("cold", UNSHARED)):
+    """Scores and per-product gains where "lm" beats "words" for every customer, but only through one
+    of four products that every customer bought: over customers the interval is above 0, over
+    customers and products it is not (a draw without product "a" reverses the sign)."""
+    users = [f"u{i}" for i in range(200)]
+    lift = np.linspace(0.28, 0.32, 200)
+    gains, scores = [], []
+    for view in views:
+        for model, per_item in (("lm", {"a": lift, "b": 0.0, "c": 0.0, "d": 0.0}),
+                                ("words", {"a": 0.0, "b": 0.05, "c": 0.05, "d": 0.05})):
+            cells = pd.concat([pd.DataFrame({"user_id": users, "item_id": item, "gain": gain})
+                               for item, gain in per_item.items()], ignore_index=True)
+            common = {"fraction": 1.0, "window": 1, "model": model, "family": "x", "seed": 0, "view": view}
+            gains.append(cells.assign(**common))
+            scores.append(cells.groupby("user_id", as_index=False)["gain"].sum().rename(columns={"gain": "ndcg"})
+                          .assign(**common))
+    return pd.concat(scores, ignore_index=True), pd.concat(gains, ignore_index=True)
+
+
+def test_the_cold_views_decide_on_the_wider_of_the_two_intervals():
+    from recft_utils.evaluation.learning_curve import curve_differences, curve_sentences
+
+    scores, gains = _one_product_carries_it()
+    discovery = scores[scores["view"] == "cold"].assign(view="discovery")  # no per-product gains there
+    scores = pd.concat([scores, discovery], ignore_index=True)
+    differences = curve_differences(scores, [("lm", "words")], samples=200, gains=gains).set_index("view")
+    assert {"low_two_way", "high_two_way"} <= set(differences.columns)
+    for view in ("cold", UNSHARED):  # each cold view with its own gains, under its own name
+        row = differences.loc[view]
+        assert row["difference"] == pytest.approx(0.15)
+        assert row["low"] > 0  # every customer gains ...
+        assert row["low_two_way"] < 0 < row["high_two_way"]  # ... but through one product
+    assert differences.loc["discovery", ["low_two_way", "high_two_way"]].isna().all()
+    sentences = curve_sentences(differences.reset_index())
+    assert "cold, lm minus words: interval containing 0 at 100% (+0.1500)." in sentences
+    assert f"{UNSHARED}, lm minus words: interval containing 0 at 100% (+0.1500)." in sentences
+    assert "discovery, lm minus words: interval above 0 at 100% (+0.1500)." in sentences
+    # without gains (an older run) the per-customer interval decides
+    older = curve_sentences(curve_differences(scores, [("lm", "words")], samples=200))
+    assert "cold, lm minus words: interval above 0 at 100% (+0.1500)." in older

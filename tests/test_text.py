@@ -398,39 +398,32 @@ def test_the_example_title_is_one_that_every_augmentation_changes():
         example_title(["heart"], table)
 
 
-def test_the_real_base_models_are_compared_on_counted_parameters_and_measured_speed(encoder, monkeypatch):
+def test_the_real_base_models_are_compared_on_counted_parameters_and_measured_speed():
+    """The benchmark's costs (each real model loaded, counted and timed) make notebook 03's table and note."""
+    from recft_utils.benchmark.base_models import ENCODERS, encode_with
     from recft_utils.text import base_models
     from recft_utils.text.base_model_registry import BASE_MODELS, installed_file
 
-    titles = ["red heart t-light holder", "set of 3 cake tins pantry design", "jumbo bag", "lunch box",
-              "vintage paisley doormat", "glass star frosted t-light holder", "hand warmer owl", "alarm clock"]
+    titles = pd.Series(["red heart t-light holder", "set of 3 cake tins pantry design", "jumbo bag", "lunch box",
+                        "vintage paisley doormat", "glass star frosted t-light holder", "hand warmer owl", "clock"])
     for spec in BASE_MODELS.values():
         try:
             installed_file(spec)
         except Exception as exc:  # noqa: BLE001 - the message names the command
             pytest.skip(str(exc))
-    table = base_models.compare_base_models(encoder, titles, 8)
-    published = {"all-MiniLM-L6-v2": 22.7, "paraphrase-MiniLM-L3-v2": 17.4, "SmolLM2-135M-Instruct": 134.5,
-                 "SmolLM2-135M-Instruct, last-token prompt": 134.5}  # millions, counted on the loaded models
-    assert list(table.index) == list(published)
+    costs = [encode_with(model, pooling, titles)[1] for model, pooling in ENCODERS[:3]]  # one pooling each
+    table = base_models.base_model_costs({"costs": costs, "dataset": "a test shop"})
+    published = {"all-MiniLM-L6-v2": 22.7, "paraphrase-MiniLM-L3-v2": 17.4, "SmolLM2-135M-Instruct": 134.5}
+    assert list(table.index) == list(published)  # millions, counted on the loaded models
     for name, millions in published.items():
         assert table.loc[name, "parameters (M)"] == pytest.approx(millions, rel=0.02)
     slower = table["× slower than MiniLM"]
-    assert slower.iloc[0] == 1 and slower["SmolLM2-135M-Instruct"] > 1 > slower["paraphrase-MiniLM-L3-v2"]
+    assert slower.iloc[0] == 1 and slower["SmolLM2-135M-Instruct"] > 1  # 30 layers of 576 against 6 of 384
     note = base_models.base_model_note(table, 1000)
     assert "Encoding all 1,000 products once" in note and "every one installs without internet" in note
-    # a wheel that is not installed: its rows are left out, and the note names the command
-    monkeypatch.setattr(base_models, "CANDIDATES", (*base_models.CANDIDATES[:2], ("SmolLM2-135M-Instruct", "mean")))
-    import recft_utils.text.base_encoders as base_encoders
-    from recft_utils.errors import RecftError
-
-    def not_installed(model, *args, **kwargs):
-        raise RecftError(f"The base model {model} is not installed; run `recft install-model {model}`.")
-
-    monkeypatch.setattr(base_encoders, "load_base_encoder", not_installed)
-    table = base_models.compare_base_models(encoder, titles, 8)
-    assert list(table.index) == ["all-MiniLM-L6-v2"]
-    assert "Not installed, so not compared: paraphrase-MiniLM-L3-v2" in base_models.base_model_note(table, 10)
+    assert "on a test shop's whole catalogue" in note
+    with pytest.raises(ParameterError, match="benchmark base-models"):
+        base_models.base_model_costs(None)
 
 
 def test_the_base_model_choice_is_read_from_the_benchmark_with_its_intervals():

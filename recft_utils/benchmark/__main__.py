@@ -160,9 +160,10 @@ def _learning_curve(args) -> None:
     interactions, _ = load_interactions(settings.dataset, settings.profile.max_customers, settings.seed)
     started = time.perf_counter()
     vectors = encode_catalogue(interactions, SentenceEncoder.load(), progress=True)
-    scores, choices = learning_curve(interactions, vectors, catalogue_titles(interactions), args.profile,
-                                     args.windows, args.fractions, settings.seed)
-    table, differences = curve_table(scores, args.bootstrap), curve_differences(scores, CURVE_PAIRS, args.bootstrap)
+    scores, gains, choices = learning_curve(interactions, vectors, catalogue_titles(interactions), args.profile,
+                                            args.windows, args.fractions, settings.seed)
+    table = curve_table(scores, args.bootstrap)
+    differences = curve_differences(scores, CURVE_PAIRS, args.bootstrap, gains)
     print(table.round(4).to_string(index=False))
     print(differences.round(4).to_string(index=False))
     print("\n".join(curve_sentences(differences)))
@@ -171,8 +172,10 @@ def _learning_curve(args) -> None:
                           "choices": choices, "curve": table.to_dict(orient="records"),
                           "differences": differences.to_dict(orient="records")})
     write_parquet(args.out.with_suffix(".scores.parquet"), scores)
+    write_parquet(args.out.with_suffix(".gains.parquet"), gains)
     save_figure(args.out.with_suffix(".png"), plots.learning_curve(table, differences))
-    print(f"wrote {args.out}, its per-customer scores and {args.out.with_suffix('.png')}")
+    print(f"wrote {args.out}, its per-customer scores, the cold views' per-product gains and "
+          f"{args.out.with_suffix('.png')}")
 
 
 def _base_models(args) -> None:
@@ -187,16 +190,18 @@ def _base_models(args) -> None:
     encoders = [tuple(e.split(":", 1)) if ":" in e else (e, "mean") for e in args.encoders] if args.encoders \
         else list(ENCODERS)
     started = time.perf_counter()
-    scores, costs, choices = base_model_comparison(interactions, catalogue_titles(interactions), args.profile,
-                                                   args.windows, encoders, settings.seed)
-    table = base_model_table(scores, costs, args.bootstrap)
+    scores, gains, costs, choices = base_model_comparison(interactions, catalogue_titles(interactions),
+                                                          args.profile, args.windows, encoders, settings.seed)
+    table = base_model_table(scores, costs, args.bootstrap, gains)
     print(costs.round(2).to_string(index=False))
     print(table.round(4).to_string(index=False))
     write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "windows": args.windows,
                           "seconds": time.perf_counter() - started, "costs": costs.to_dict(orient="records"),
                           "table": table.to_dict(orient="records"), "choices": choices})
     write_parquet(args.out.with_suffix(".scores.parquet"), scores)
-    print(f"wrote {args.out} and its per-customer scores")
+    if gains is not None:  # the cold view's per-product gains, for intervals that resample products too
+        write_parquet(args.out.with_suffix(".gains.parquet"), gains)
+    print(f"wrote {args.out}, its per-customer scores" + (" and per-product gains" if gains is not None else ""))
 
 
 def _rolling_top_k(args) -> None:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from recft_utils.config import get_profile
 from recft_utils.evaluation import build_task, evaluate
-from recft_utils.evaluation.rolling_origin import per_user_scores, rolling_origins
+from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores, rolling_origins
 from recft_utils.models.fair_baselines import tune_title_models
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from recft_utils.models.window_comparison import TEXT, choose_variants
@@ -60,28 +60,34 @@ def recipes_on_window(data: pd.DataFrame, split, titles: pd.Series, vectors: pd.
                       seeds, window: int, epochs: int, selection_seed: int, family: str | None = None):
     """Both recipes on one window: the two-tower on ``vectors`` (``family``: None for the encoder's), the
     title models by ``weighting`` (the vectors, or a word weighting). Returns per-customer scores (models
-    named ``recipe · label``) and the choices."""
+    named ``recipe · label``), the cold view's per-product gains (for intervals that resample products
+    too) and the choices."""
     valid, test = build_task(data, split, "valid"), build_task(data, split, "test")
     chosen = choose_variants(vectors, valid, TwoTowerConfig(epochs=epochs), selection_seed, {TEXT: {}},
                              family=family, ablation=False)
     config, epochs_chosen, valid_ndcg, _ = chosen[TEXT]
-    scores = []
+    scores, gains = [], []
+
+    def add(per_user, name, model_family, seed):
+        scores.append(per_user_scores(per_user, name, model_family, seed, window))
+        gains.append(item_gain_scores(per_user, name, model_family, seed, window))
+
     for seed in seeds:
         model = TwoTowerRecommender(vectors, config, seed=seed, family=family).fit(test, epochs_chosen)
-        scores.append(per_user_scores(evaluate(model, test), f"two-tower · {label}", model.family, seed, window))
+        add(evaluate(model, test), f"two-tower · {label}", model.family, seed)
     title_models = tune_title_models(valid, titles, weighting, "title neighbours", "title neighbours + profile")
     for tuned in title_models:
         model = tuned.fit(test)
-        scores.append(per_user_scores(evaluate(model, test, views=("cold",)), f"{tuned.name} · {label}",
-                                      model.family, 0, window))
+        add(evaluate(model, test, views=("cold",)), f"{tuned.name} · {label}", model.family, 0)
     choice = {"two_tower_epochs": epochs_chosen, "two_tower_valid_ndcg@10": valid_ndcg,
               **{tuned.name: tuned.settings for tuned in title_models}}
-    return scores, choice
+    return scores, gains, choice
 
 
 def base_model_comparison(interactions: pd.DataFrame, titles: pd.Series, profile: str = "workshop",
                           windows: int = 3, encoders=ENCODERS, selection_seed: int = 42, progress: bool = True):
-    """Per-customer scores of both recipes for every base model and the lexical twin; costs; choices."""
+    """Per-customer scores of both recipes for every base model and the lexical twin, the cold view's
+    per-product gains, costs and choices."""
     plan = get_profile(profile).rolling_benchmark
     representations, costs = {}, []
     for model, pooling in tqdm(encoders, desc="encoding", disable=not progress):
@@ -90,20 +96,29 @@ def base_model_comparison(interactions: pd.DataFrame, titles: pd.Series, profile
         costs.append(cost)
     words = lexical_item_vectors(titles, dim=384, seed=selection_seed)
     representations[WORDS] = (words, "tfidf", "lexical")
-    scores, choices = [], {}
+    scores, gains, choices = [], [], {}
     steps = [(origin, label) for origin in rolling_origins(interactions, windows) for label in representations]
     for origin, label in tqdm(steps, desc="windows x models", disable=not progress):
         vectors, weighting, family = representations[label]
-        window_scores, choices[f"{origin.number}: {label}"] = recipes_on_window(
+        window_scores, window_gains, choices[f"{origin.number}: {label}"] = recipes_on_window(
             origin.interactions(interactions), origin.split, titles, vectors, weighting, label, plan["seeds"],
             origin.number, plan["two_tower_epochs"], selection_seed, family)
         scores += window_scores
-    return pd.concat(scores, ignore_index=True), pd.DataFrame(costs), choices
+        gains += [frame for frame in window_gains if len(frame)]  # models without a cold view have none
+    gains = pd.concat(gains, ignore_index=True) if gains else None
+    return pd.concat(scores, ignore_index=True), gains, pd.DataFrame(costs), choices
 
 
-def base_model_table(scores: pd.DataFrame, costs: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
+def base_model_table(scores: pd.DataFrame, costs: pd.DataFrame, samples: int = 1000,
+                     gains: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per recipe, base model and view: pooled NDCG@10, the paired difference against the same recipe
-    on words (the lexical twin) and against the chapter's model, and the model's cost."""
+    on words (the lexical twin) and against the chapter's model, and the model's cost.
+
+    Each difference has its interval over customers (``vs … low``/``high``); with ``gains``
+    (:func:`~recft_utils.evaluation.rolling_origin.item_gain_scores` tables) the cold rows also get one
+    over customers and products (``vs … low two-way``/``high two-way``): every customer of a window ranks
+    the same few new products. Verdicts use the wider of the two.
+    """
     from recft_utils.evaluation.rolling_origin import paired_comparison
 
     rows = []
@@ -117,10 +132,12 @@ def base_model_table(scores: pd.DataFrame, costs: pd.DataFrame, samples: int = 1
             row = {"recipe": recipe, "encoder": label, "view": view}
             for against, other in (("words", f"{recipe} · {WORDS}"), ("chapter model", f"{recipe} · {chapter}")):
                 if other != name and other in set(part["model"]):
-                    pooled = paired_comparison(part, name, other, view, samples)
+                    pooled = paired_comparison(part, name, other, view, samples, gains=gains)
                     pooled = pooled[pooled["window"] == "pooled"].iloc[0]
                     row.update({"ndcg@10": pooled["model_ndcg@10"], f"vs {against}": pooled["difference"],
-                                f"vs {against} low": pooled["low"], f"vs {against} high": pooled["high"]})
+                                f"vs {against} low": pooled["low"], f"vs {against} high": pooled["high"],
+                                f"vs {against} low two-way": pooled["low_two_way"],
+                                f"vs {against} high two-way": pooled["high_two_way"]})
             if "ndcg@10" not in row:
                 row["ndcg@10"] = float(part[part["model"] == name].groupby(["window", "user_id"])["ndcg"].mean().mean())
             rows.append(row)

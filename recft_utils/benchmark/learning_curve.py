@@ -17,6 +17,8 @@ the profile's seeds:
 
 Besides the protocol's views, ``cold, no shared word`` ranks only the new
 products whose titles share no word with any earlier product's title.
+Both cold views keep their NDCG split by product, so that their intervals
+can resample products as well as customers.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tqdm import tqdm
 from recft_utils.config import get_profile
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate
-from recft_utils.evaluation.rolling_origin import per_user_scores, rolling_origins
+from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores, rolling_origins
 from recft_utils.models.baselines import Recommender
 from recft_utils.models.fair_baselines import EASE_POPULARITY, tune_ease_popularity
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
@@ -87,21 +89,37 @@ def unshared_view(titles: pd.Series):
     return {UNSHARED: measure}
 
 
-def _scores(model, task, name, family, seed, window, extra) -> pd.DataFrame:
-    per_user = evaluate(model, task)
-    per_user.update({view: measure(model, task) for view, measure in extra.items()})
-    return per_user_scores(per_user, name, family, seed, window)
+def view_gains(per_user: dict, model: str, family: str, seed: int, window: int) -> pd.DataFrame:
+    """:func:`~recft_utils.evaluation.rolling_origin.item_gain_scores` of every view whose NDCG is split
+    by product: the cold view and :data:`UNSHARED` (its own ranking of the unshared products, not the
+    cold view's gains filtered: with fewer candidates, each product ranks higher)."""
+    parts = [item_gain_scores({"cold": frame}, model, family, seed, window).assign(view=view)
+             for view, frame in per_user.items() if "item_gains" in frame.attrs]
+    parts = [part for part in parts if len(part)]
+    return pd.concat(parts, ignore_index=True) if parts else item_gain_scores({}, model, family, seed, window)
 
 
 def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seeds, window: int, epochs: int,
-                    selection_seed: int) -> tuple[list[pd.DataFrame], dict]:
-    """Every model of the curve on one window of one customer sample: per-customer scores and choices."""
-    extra = unshared_view(titles)
+                    selection_seed: int) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict]:
+    """Every model of the curve on one window of one customer sample: per-customer scores, the cold
+    views' per-product gains (:func:`view_gains`) and the choices."""
+    extra, gains = unshared_view(titles), []
+
+    def keep_gains(per_user, name, family, seed):
+        gains.append(view_gains(per_user, name, family, seed, window))
+
     scores, choice = top_k_on_window(data, split, item_vectors, titles, seeds, window, epochs=epochs,
-                                     selection_seed=selection_seed, extra_views=extra)
+                                     selection_seed=selection_seed, extra_views=extra, on_evaluated=keep_gains)
     valid, test = build_task(data, split, "valid"), build_task(data, split, "test")
+
+    def add(model, name, family, seed):
+        per_user = evaluate(model, test)
+        per_user.update({view: measure(model, test) for view, measure in extra.items()})
+        scores.append(per_user_scores(per_user, name, family, seed, window))
+        keep_gains(per_user, name, family, seed)
+
     fair = tune_ease_popularity(valid)
-    scores.append(_scores(fair.fit(test), test, EASE_POPULARITY, "classical", 0, window, extra))
+    add(fair.fit(test), EASE_POPULARITY, "classical", 0)
     base = TwoTowerConfig(epochs=epochs)
     chosen = {**choose_variants(item_vectors, valid, base, selection_seed, {IDS_ONLY: VARIANTS[IDS_ONLY]},
                                 ablation=False),
@@ -114,26 +132,29 @@ def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seed
         for name, vectors, family in ((IDS_ONLY, item_vectors, None), (LEXICAL_TEXT, words, "lexical")):
             config, epochs_chosen = chosen[name][0], chosen[name][1]
             model = TwoTowerRecommender(vectors, config, seed=seed, name=name, family=family).fit(test, epochs_chosen)
-            scores.append(_scores(model, test, name, model.family, seed, window, extra))
-    return scores, choice
+            add(model, name, model.family, seed)
+    return scores, gains, choice
 
 
 def learning_curve(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles: pd.Series,
                    profile: str = "workshop", windows: int = 3, fractions=FRACTIONS, selection_seed: int = 42,
-                   progress: bool = True) -> tuple[pd.DataFrame, dict]:
+                   progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-customer scores of every model at every customer share and window (a ``fraction`` column),
-    and the choices made on each validation window."""
+    the cold views' per-product gains (the same columns) and the choices made on each validation window."""
     bad = [f for f in fractions if not 0 < f <= 1]
     if bad:
         raise ParameterError(f"Shares of customers lie in (0, 1]; got {bad}. Use e.g. --fractions 0.1 0.25 0.5 1.")
     plan = get_profile(profile).rolling_benchmark
     words = lexical_item_vectors(titles, dim=item_vectors.shape[1], seed=selection_seed)
-    scores, choices = [], {}
+    scores, gains, choices = [], [], {}
     steps = [(origin, fraction) for origin in rolling_origins(interactions, windows) for fraction in fractions]
     for origin, fraction in tqdm(steps, desc="windows x sizes", disable=not progress):
         data = customer_sample(origin.interactions(interactions), fraction, selection_seed)
-        window_scores, choice = curve_on_window(data, origin.split, item_vectors, words, titles, plan["seeds"],
-                                                origin.number, plan["two_tower_epochs"], selection_seed)
+        window_scores, window_gains, choice = curve_on_window(
+            data, origin.split, item_vectors, words, titles, plan["seeds"], origin.number,
+            plan["two_tower_epochs"], selection_seed)
         scores += [frame.assign(fraction=fraction) for frame in window_scores]
+        gains += [frame.assign(fraction=fraction) for frame in window_gains if len(frame)]
         choices[f"{origin.number}@{fraction:g}"] = {**choice, "customers": int(data["user_id"].nunique())}
-    return pd.concat(scores, ignore_index=True), choices
+    gains = pd.concat(gains, ignore_index=True) if gains else item_gain_scores({}, "", "", 0, 0).assign(fraction=0.0)
+    return pd.concat(scores, ignore_index=True), gains, choices

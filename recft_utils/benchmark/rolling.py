@@ -141,14 +141,15 @@ TOP_K_SETTINGS = FineTuneConfig(regime="top_k", top_layers=1, learning_rate=1e-4
 
 def top_k_on_window(data: pd.DataFrame, split, item_vectors: pd.DataFrame, titles: pd.Series, seeds, window,
                     settings: FineTuneConfig = TOP_K_SETTINGS, epochs: int = 20, selection_seed: int = 42,
-                    extra_views: dict | None = None):
+                    extra_views: dict | None = None, on_evaluated=None):
     """The frozen ``text`` two-tower model and its top layer fine-tuned, on one window of ``data``.
 
     The number of fine-tuning epochs (of ``settings.steps_per_epoch``
     steps) is chosen on the validation window, 0 included: when no epoch beats
     the frozen model there, the fine-tuned model *is* the frozen one. Returns
     per-customer score tables (``extra_views``: ``{name: function(model, test) -> per-user frame}``
-    adds views) and the window's choice.
+    adds views) and the window's choice. ``on_evaluated(per_user, name, family, seed)``, when given,
+    sees each evaluation whole (the learning curve keeps the cold views' per-product gains).
     """
     from recft_utils.evaluation import build_task, evaluate
     from recft_utils.evaluation.rolling_origin import per_user_scores
@@ -176,6 +177,8 @@ def top_k_on_window(data: pd.DataFrame, split, item_vectors: pd.DataFrame, title
         per_user = evaluate(model, test)
         per_user.update({view: measure(model, test) for view, measure in (extra_views or {}).items()})
         scores.append(per_user_scores(per_user, name, family, seed, window))
+        if on_evaluated is not None:
+            on_evaluated(per_user, name, family, seed)
 
     for seed in seeds:
         frozen = TwoTowerRecommender(item_vectors, base, seed=seed, name=TEXT).fit(test, frozen_epochs)

@@ -25,21 +25,28 @@ def curve_table(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["view", "model", "fraction"], ignore_index=True)
 
 
-def curve_differences(scores: pd.DataFrame, pairs, samples: int = 1000) -> pd.DataFrame:
-    """Each ``(model, baseline)`` of ``pairs`` at each size and view, paired per customer, pooled over windows."""
+def curve_differences(scores: pd.DataFrame, pairs, samples: int = 1000,
+                      gains: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each ``(model, baseline)`` of ``pairs`` at each size and view, paired per customer, pooled over windows.
+
+    ``low``/``high`` is the interval over customers; with ``gains`` (the benchmark's per-product gains,
+    a ``fraction`` and a ``view`` column) the cold views also get ``low_two_way``/``high_two_way``,
+    over customers and products. :func:`curve_sentences` decides on the wider of the two.
+    """
     rows = []
     for (fraction, view), part in scores.groupby(["fraction", "view"], sort=False):
         present = set(part["model"])
+        own = None if gains is None else gains[(gains["fraction"] == fraction) & (gains["view"] == view)]
         for model, baseline in pairs:
             if {model, baseline} <= present:
-                table = paired_comparison(part, model, baseline, view, samples)
+                table = paired_comparison(part, model, baseline, view, samples, gains=own)
                 rows.append(table[table["window"] == "pooled"].iloc[0].to_dict() | {"fraction": fraction})
     return pd.DataFrame(rows).drop(columns=["window"])
 
 
 def curve_sentences(differences: pd.DataFrame) -> list[str]:
     """One sentence per comparison and view: at which shares of the customers the model's interval lies
-    above 0, below 0, or neither."""
+    above 0, below 0, or neither (the wider interval where a cold view has two: ``decision_interval``)."""
     lines = []
     for (view, model, baseline), rows in differences.groupby(["view", "model", "baseline"], sort=False):
         verdicts = {"above 0": [], "below 0": [], "containing 0": []}

@@ -87,6 +87,15 @@ def _two_way(gains: pd.DataFrame, model: str, baseline: str, windows, samples: i
     return {"low_two_way": low, "high_two_way": high}
 
 
+def _view_gains(gains: pd.DataFrame | None, view: str) -> pd.DataFrame | None:
+    """The per-product gains of ``view`` (tables without a ``view`` column hold the cold view's)."""
+    if gains is None:
+        return None
+    if "view" not in gains:
+        return gains if view == "cold" else None
+    return gains[gains["view"] == view]
+
+
 def decision_interval(row: dict) -> tuple[float, float]:
     """The wider of a paired comparison's intervals: per customer, and (cold view) customers and products."""
     low, high = row["low"], row["high"]
@@ -109,9 +118,10 @@ def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str
     customers both were evaluated on. One row per window, then ``pooled``:
     mean difference, its 95 % bootstrap interval over customers, the two
     means and the relative change. With ``gains`` (:func:`item_gain_scores`
-    tables) the cold view also gets ``low_two_way``/``high_two_way``, an
-    interval that resamples products as well (every customer of a window
-    ranks the same few dozen new products): decide on :func:`decision_interval`.
+    tables) a view split by product (the cold view, or another with gains of
+    its ``view``) also gets ``low_two_way``/``high_two_way``, an interval
+    that resamples products as well (every customer of a window ranks the
+    same few dozen new products): decide on :func:`decision_interval`.
     """
     first, second = _customer_means(scores, model, view), _customer_means(scores, baseline, view)
     paired = pd.concat({"model": first, "baseline": second}, axis=1, join="inner")
@@ -122,7 +132,7 @@ def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str
     for window, part in groups:
         difference = paired_difference(part["model"].to_numpy(), part["baseline"].to_numpy(), samples, seed=seed)
         windows = part.index.get_level_values("window").unique()
-        two_way = _two_way(gains if view == "cold" else None, model, baseline, windows, samples, seed)
+        two_way = _two_way(_view_gains(gains, view), model, baseline, windows, samples, seed)
         rows.append({"window": window, "view": view, "model": model, "baseline": baseline,
                      "model_ndcg@10": float(part["model"].mean()), "baseline_ndcg@10": float(part["baseline"].mean()),
                      "relative": float(part["model"].mean() / part["baseline"].mean() - 1)

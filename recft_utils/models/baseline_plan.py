@@ -7,6 +7,7 @@ notebook kernel saves the three seconds TensorFlow takes to import.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
@@ -36,7 +37,9 @@ def baseline_records(interactions: pd.DataFrame, split: TemporalSplit, window: s
     fair = tune_fair_baselines(build_task(interactions, split, "valid"), catalogue_titles(interactions))
     tuning_seconds = (time.perf_counter() - started) / len(fair)
     fits = [(model.fit, 0.0, {}) for model in classical_baselines(seed=seed)]
-    fits += [(baseline.fit, tuning_seconds, {"tuned_on": f"valid ({baseline.view})", "chosen": baseline.settings_text})
+    # "settings" (JSON) lets step 3 rebuild step 1's bar without tuning it again
+    fits += [(baseline.fit, tuning_seconds, {"tuned_on": f"valid ({baseline.view})", "chosen": baseline.settings_text,
+                                             "settings": json.dumps(baseline.settings)})
              for baseline in fair]
     records = []
     for fit, extra_seconds, extra in tqdm(fits, desc=f"baselines ({window})", disable=not progress):

@@ -25,10 +25,12 @@ it); the chosen settings are then refitted on the test task.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from recft_utils.errors import ParameterError
 from recft_utils.evaluation import evaluate
 from recft_utils.models.baselines import EASE, Popularity, Recommender, TitleNeighbourPopularity, TitleProfile
 from recft_utils.models.blend import WEIGHTS, ScoreBlend
@@ -102,10 +104,28 @@ def tune_ease_popularity(valid_task, days=POPULARITY_DAYS, weights=WEIGHTS) -> F
                          "valid_ndcg@10": _score(ScoreBlend(ease, popularity, weight).fit(valid_task),
                                                  valid_task, "discovery")})
     table, best = _best(grid)
-    window, weight = int(best["days"]), float(best["weight"])
-    return FairBaseline(EASE_POPULARITY, f"{EASE_POPULARITY} ({window} d, weight {weight:g})", "discovery",
-                        {"days": window, "weight": weight}, table,
-                        lambda task: ease_with_popularity(task, window, weight))
+    return ease_popularity_from(best, grid=table)
+
+
+def ease_popularity_from(settings: dict, grid: pd.DataFrame | None = None) -> FairBaseline:
+    """EASE + recent popularity with settings chosen before (``days``, ``weight``): no tuning here.
+
+    Step 3 rebuilds step 1's bar this way from :func:`saved_settings`, so both
+    steps judge against the same model and step 3 does not tune it again.
+    """
+    days, weight = int(settings["days"]), float(settings["weight"])
+    return FairBaseline(EASE_POPULARITY, f"{EASE_POPULARITY} ({days} d, weight {weight:g})", "discovery",
+                        {"days": days, "weight": weight}, pd.DataFrame() if grid is None else grid,
+                        lambda task: ease_with_popularity(task, days, weight))
+
+
+def saved_settings(baselines: pd.DataFrame, name: str) -> dict:
+    """The settings step 1 chose for the fair baseline ``name``, from its saved records (``settings``)."""
+    saved = baselines.loc[baselines["model"] == name, "settings"].dropna() if "settings" in baselines else ()
+    if not len(saved):
+        raise ParameterError(f"Step 1's baselines hold no chosen settings for {name!r}: run notebook "
+                             f"01_requirements again with this version of recft (or `recft run`), then this step.")
+    return json.loads(saved.iloc[0])
 
 
 def ease_with_popularity(task, days: int, weight: float) -> ScoreBlend:

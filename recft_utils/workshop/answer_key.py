@@ -46,16 +46,35 @@ def _base_models(run: Run) -> str:
         for name, row in table.iloc[1:].iterrows())
 
 
+def _served(run: Run) -> str:
+    """What step 4 serves and the validation margin the serving rule read (``served_choice.json``)."""
+    choice = run.read("03_fine_tuning", Run.SERVED_CHOICE)
+    served = next(c for c in choice["candidates"] if c["served"])
+    if served["against"] is None:
+        return f"{served['model']} (the cheapest candidate; no costlier one has a margin)"
+    return (f"{served['model']}: validation NDCG@10 {served['valid_ndcg@10']:.4f}, {served['difference']:+.4f} "
+            f"({served['low']:+.4f} to {served['high']:+.4f}) against {served['against']}")
+
+
+def _target_state(row) -> str:
+    """Met, or which of the target's two conditions (the gain, the coverage) was missed."""
+    if row["met"]:
+        return "target met"
+    if row["relative change"] < row["target"]:
+        return f"not met: the target is {row['target']:+.0%}"
+    return f"not met: coverage@10 {row['coverage@10']:.3f}, below the bar's {row['target coverage@10']:.3f}"
+
+
 def _fine_tuning(run: Run) -> list[tuple[str, str]]:
     figures = run.figures("03_fine_tuning")
     verdict = pd.DataFrame(figures["verdict"])
     rows = [("base model", _base_models(run)),
-            ("served model", figures["served_regime"].replace("_", "-")),
+            ("served model", _served(run)),
             ("blend weight of the two-tower model", f"{figures['blend_weight']:g}")]
     for view, group in verdict.groupby("view", sort=False):
         top = group.loc[group["relative change"].idxmax()]
         rows.append((f"best text model, {view}", f"{top['model']}: {top['relative change']:+.1%} against "
-                                                 f"{top['against']} ({'met' if top['met'] else 'not met'})"))
+                                                 f"{top['against']} ({_target_state(top)})"))
     return rows
 
 
