@@ -62,10 +62,11 @@ benchmark-serving: setup
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/serving.json
 
 # run time of every notebook and solution, tiny and workshop profiles (about 20 minutes); then the
-# facilitator guide's and README's tables
+# facilitator guide's and README's tables, and the deck (it carries both)
 benchmark-notebooks: setup
 	$(BIN)/python -m recft_utils.benchmark notebooks --profiles tiny workshop --out runs/benchmarks/notebooks.json
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/notebooks.json
+	$(BIN)/python -m recft_utils.reporting.slides
 
 serve: setup
 	$(BIN)/recft export --run-dir runs/default
