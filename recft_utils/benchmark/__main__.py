@@ -148,7 +148,9 @@ def _rolling(args) -> None:
 def _learning_curve(args) -> None:
     from recft_utils import plots
     from recft_utils.artefacts import save_figure, write_parquet
-    from recft_utils.benchmark.learning_curve import CURVE_PAIRS, learning_curve
+    from dataclasses import asdict
+
+    from recft_utils.benchmark.learning_curve import CURVE_PAIRS, CURVE_TOP_K, learning_curve
     from recft_utils.evaluation.learning_curve import curve_differences, curve_sentences, curve_table
     from recft_utils.config import resolve_settings
     from recft_utils.datasets import load_interactions
@@ -169,7 +171,7 @@ def _learning_curve(args) -> None:
     print("\n".join(curve_sentences(differences)))
     write_json(args.out, {"profile": args.profile, "dataset": args.dataset, "windows": args.windows,
                           "fractions": list(args.fractions), "seconds": time.perf_counter() - started,
-                          "choices": choices, "curve": table.to_dict(orient="records"),
+                          "top_k_settings": asdict(CURVE_TOP_K), "choices": choices, "curve": table.to_dict(orient="records"),
                           "differences": differences.to_dict(orient="records")})
     write_parquet(args.out.with_suffix(".scores.parquet"), scores)
     write_parquet(args.out.with_suffix(".gains.parquet"), gains)

@@ -39,13 +39,17 @@ from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from recft_utils.models.window_comparison import IDS_ONLY, LEXICAL_TEXT, TEXT, VARIANTS, choose_variants
 from recft_utils.text.lexical import lexical_item_vectors
 from recft_utils.text.tfidf import term_counts
-from recft_utils.benchmark.rolling import TOP_K, top_k_on_window
+from recft_utils.benchmark.rolling import TOP_K, TOP_K_SETTINGS, top_k_on_window
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 UNSHARED = "cold, no shared word"
 CURVE_MODELS = (TEXT, LEXICAL_TEXT, IDS_ONLY, EASE_POPULARITY)
 # each comparison the curve reports: (model, baseline)
 CURVE_PAIRS = ((TEXT, LEXICAL_TEXT), (TEXT, IDS_ONLY), (TEXT, EASE_POPULARITY), (TOP_K, TEXT))
+# The rolling benchmark's fine-tuning with its lower layers computed once per process and shared by
+# every fit of the curve (up to 48: 12 windows x sizes, each a choice on validation and 3 seeds): about
+# half of the run time went to recomputing them. Equal up to float rounding (see FineTuneConfig).
+CURVE_TOP_K = replace(TOP_K_SETTINGS, fast_catalogue=True)
 
 
 def customer_sample(interactions: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFrame:
@@ -108,7 +112,7 @@ def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seed
     def keep_gains(per_user, name, family, seed):
         gains.append(view_gains(per_user, name, family, seed, window))
 
-    scores, choice = top_k_on_window(data, split, item_vectors, titles, seeds, window, epochs=epochs,
+    scores, choice = top_k_on_window(data, split, item_vectors, titles, seeds, window, CURVE_TOP_K, epochs,
                                      selection_seed=selection_seed, extra_views=extra, on_evaluated=keep_gains)
     valid, test = build_task(data, split, "valid"), build_task(data, split, "test")
 
