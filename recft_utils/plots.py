@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from recft_utils.evaluation.rolling_origin import decision_interval
+
 
 def long_tail(popularity: pd.Series) -> plt.Figure:
     """Cumulative share of purchases against the share of items, most popular first."""
@@ -328,7 +330,8 @@ def paired_windows(paired: pd.DataFrame, against: str = "lexical twin") -> plt.F
 def learning_curve(table: pd.DataFrame, differences: pd.DataFrame) -> plt.Figure:
     """NDCG@10 against the share of customers trained on, per view (top row, with 95 % bands), and the
     language model's paired differences to its lexical twin, the ID-only model, the classical bar, and
-    fine-tuned minus frozen (bottom row; the dashed line is no difference)."""
+    fine-tuned minus frozen (bottom row, each bar the wider of the per-customer and two-way intervals,
+    the one the verdict uses; the dashed line is no difference)."""
     views = [v for v in ("discovery", "cold", "cold, no shared word") if v in set(table["view"])]
     fig, axes = plt.subplots(2, len(views), figsize=(4.6 * len(views), 7), squeeze=False, sharex=True)
     for column, view in enumerate(views):
@@ -338,8 +341,9 @@ def learning_curve(table: pd.DataFrame, differences: pd.DataFrame) -> plt.Figure
             top.fill_between(rows["fraction"], rows["low"], rows["high"], color=f"C{i}", alpha=0.15)
         rows = differences[differences["view"] == view]
         for i, ((model, baseline), pair) in enumerate(rows.groupby(["model", "baseline"], sort=False)):
+            low, high = np.array([decision_interval(row) for row in pair.to_dict(orient="records")]).T
             bottom.errorbar(pair["fraction"], pair["difference"], capsize=3, marker="o", color=f"C{i + 4}",
-                            yerr=[pair["difference"] - pair["low"], pair["high"] - pair["difference"]],
+                            yerr=[pair["difference"] - low, high - pair["difference"]],
                             label=f"{model} − {baseline}")
         bottom.axhline(0, color="grey", linestyle="--", linewidth=1)
         top.set_title(view, fontsize=10)
