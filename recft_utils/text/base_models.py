@@ -154,4 +154,7 @@ def base_model_choice(summary: dict) -> str:
         reason = "no other base model beats it without losing elsewhere, and none that is cheaper keeps its quality"
         reason += f" ({trade})" if trade else ""
     lines.append(f"Choose {pick} here: {reason}.")
+    if pick != chapter:  # the chapter's figures must stay comparable with its benchmarks and served model
+        lines.append(f"This chapter keeps {chapter}: every other benchmark, the served model and the answer key "
+                     f"were measured with it, and a switch means measuring them again on {pick}.")
     return "\n".join(lines)
