@@ -357,6 +357,18 @@ def _workers(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _window_benchmark(sub, name: str, description: str, seed_help: str) -> argparse.ArgumentParser:
+    """A sub-command over the rolling origin's test windows, with the options every such command takes."""
+    parser = sub.add_parser(name, help=description)
+    parser.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
+    parser.add_argument("--windows", type=int, default=3, help="successive test windows (rolling origin)")
+    parser.add_argument("--out", type=Path, default=Path(f"runs/benchmarks/{name}.json"))
+    parser.add_argument("--dataset", default="online-retail")
+    parser.add_argument("--seed", type=int, default=42, help=seed_help)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    return parser
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recft_utils.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -379,46 +391,24 @@ def main(argv=None) -> int:
                         help="skip the KerasTuner search (default settings, early stopping only)")
     models.add_argument("--only-throughput", action="store_true",
                         help="measure only the training throughput table (writes OUT-throughput.json)")
-    rolling = sub.add_parser("rolling", help="step 3's fair comparison on successive test windows, pooled")
-    rolling.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
-    rolling.add_argument("--windows", type=int, default=3, help="successive test windows (rolling origin)")
-    rolling.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling.json"))
-    rolling.add_argument("--dataset", default="online-retail")
+    rolling = _window_benchmark(sub, "rolling", "step 3's fair comparison on successive test windows, pooled",
+                                "seeds the validation runs that choose settings")
     rolling.add_argument("--data-end", default="", help="end the data before this day first (YYYY-MM-DD, or -60d: days back from its end)")
     rolling.add_argument("--test-days", type=int, default=30)
     rolling.add_argument("--valid-days", type=int, default=30)
-    rolling.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
-    rolling.add_argument("--bootstrap", type=int, default=1000)
     rolling.add_argument("--no-adaptation", dest="adapt_encoder", action="store_false",
                          help="skip the encoder adapted on co-purchases (the slowest part)")
-    top_k = sub.add_parser("rolling-top-k", help="the frozen two-tower against its encoder's top layer fine-tuned, "
-                                                 "on successive test windows")
-    top_k.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
-    top_k.add_argument("--windows", type=int, default=3)
-    top_k.add_argument("--out", type=Path, default=Path("runs/benchmarks/rolling-top-k.json"))
-    top_k.add_argument("--dataset", default="online-retail")
-    top_k.add_argument("--seed", type=int, default=42, help="seeds the validation runs that choose settings")
-    top_k.add_argument("--bootstrap", type=int, default=1000)
-    curve = sub.add_parser("learning-curve", help="the language model, its lexical twin, IDs only and EASE + "
-                                                  "recent popularity trained on growing shares of the customers")
-    curve.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
-    curve.add_argument("--windows", type=int, default=3)
+    _window_benchmark(sub, "rolling-top-k", "the frozen two-tower against its encoder's top layer fine-tuned, on "
+                      "successive test windows", "seeds the validation runs that choose settings")
+    curve = _window_benchmark(sub, "learning-curve", "the language model, its lexical twin, IDs only and EASE + "
+                              "recent popularity trained on growing shares of the customers",
+                              "seeds the customer samples and the validation runs")
     curve.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0])
-    curve.add_argument("--out", type=Path, default=Path("runs/benchmarks/learning-curve.json"))
-    curve.add_argument("--dataset", default="online-retail")
-    curve.add_argument("--seed", type=int, default=42, help="seeds the customer samples and the validation runs")
-    curve.add_argument("--bootstrap", type=int, default=1000)
-    bases = sub.add_parser("base-models", help="BERT or GPT: each base model frozen in the same two-tower and "
-                                               "cold-start recipes, on successive test windows")
-    bases.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
-    bases.add_argument("--windows", type=int, default=3)
+    bases = _window_benchmark(sub, "base-models", "BERT or GPT: each base model frozen in the same two-tower and "
+                              "cold-start recipes, on successive test windows", "seeds the validation runs")
     bases.add_argument("--encoders", nargs="+", default=None, metavar="MODEL[:POOLING]",
                        help="base models (default: all-MiniLM-L6-v2, paraphrase-MiniLM-L3-v2, SmolLM2-135M-Instruct "
                             "with mean and with last-token prompt pooling)")
-    bases.add_argument("--out", type=Path, default=Path("runs/benchmarks/base-models.json"))
-    bases.add_argument("--dataset", default="online-retail")
-    bases.add_argument("--seed", type=int, default=42)
-    bases.add_argument("--bootstrap", type=int, default=1000)
     serving = sub.add_parser("serving", help="load test of the HTTP service (started on a free local port)")
     serving.add_argument("--run-dir", default=None, help="a run with steps 1-3 (real customers' histories); "
                          "default: $RECFT_RUN_DIR, else runs/default")
