@@ -199,7 +199,7 @@ def test_older_summaries_without_two_way_intervals_still_render(tmp_path):
     assert "resample customers only" in block and "two-way" not in block.split("Which to choose")[0].replace(
         "rolling benchmark's two-way ones", "")
     row = {"view": "cold", "fraction": 1.0, "model": "lm", "baseline": "words", "difference": 0.01, "low": 0.005,
-           "high": 0.015, "n_users": 10}
+           "high": 0.015, "n_users": 100}
     curve = tmp_path / "learning-curve.json"
     curve.write_text(json.dumps({"profile": "tiny", "dataset": "shop", "windows": 1, "fractions": [1.0],
                                  "seconds": 60.0, "choices": {}, "differences": [row],

@@ -74,6 +74,11 @@ def test_the_curve_pools_windows_and_says_where_the_interval_lies():
     [sentence] = curve_sentences(differences)
     assert sentence == ("discovery, lm minus words: interval above 0 at 10% (+0.0500); "
                         "containing 0 at 100% (+0.0000).")
+    few = differences.assign(n_users=[400, 2], low=0.3, high=0.4)  # two customers: an interval says nothing
+    assert curve_sentences(few[few["baseline"] == "words"]) == [
+        "discovery, lm minus words: interval above 0 at 10% (+0.0500); too few customers to tell at 100% (2)."]
+    assert curve_sentences(few[few["baseline"] == "words"].assign(n_users=3)) == [
+        "discovery, lm minus words: too few customers to tell at 10% (3), 100% (3)."]
 
 
 def test_both_cold_views_keep_their_own_per_product_gains():

@@ -44,16 +44,29 @@ def curve_differences(scores: pd.DataFrame, pairs, samples: int = 1000,
     return pd.DataFrame(rows).drop(columns=["window"])
 
 
+# Below this many customers a bootstrap interval says nothing (two customers who bought the one new
+# product give an interval of width 0): the sentence says so instead of "above" or "below" 0.
+MIN_CUSTOMERS = 30
+
+
 def curve_sentences(differences: pd.DataFrame) -> list[str]:
     """One sentence per comparison and view: at which shares of the customers the model's interval lies
-    above 0, below 0, or neither (the wider interval where a cold view has two: ``decision_interval``)."""
+    above 0, below 0, or neither (the wider interval where a cold view has two: ``decision_interval``),
+    and at which fewer than :data:`MIN_CUSTOMERS` customers were measured, too few to tell."""
     lines = []
     for (view, model, baseline), rows in differences.groupby(["view", "model", "baseline"], sort=False):
-        verdicts = {"above 0": [], "below 0": [], "containing 0": []}
+        verdicts = {"above 0": [], "below 0": [], "containing 0": [], "too few": []}
         for row in rows.sort_values("fraction").to_dict(orient="records"):
+            if row["n_users"] < MIN_CUSTOMERS:
+                verdicts["too few"].append(f"{row['fraction']:.0%} ({row['n_users']})")
+                continue
             low, high = decision_interval(row)
             key = "above 0" if low > 0 else "below 0" if high < 0 else "containing 0"
             verdicts[key].append(f"{row['fraction']:.0%} ({row['difference']:+.4f})")
+        few = verdicts.pop("too few")
         parts = [f"{key} at {', '.join(shares)}" for key, shares in verdicts.items() if shares]
-        lines.append(f"{view}, {model} minus {baseline}: interval " + "; ".join(parts) + ".")
+        parts = ["interval " + "; ".join(parts)] if parts else []
+        if few:
+            parts.append(f"too few customers to tell at {', '.join(few)}")
+        lines.append(f"{view}, {model} minus {baseline}: " + "; ".join(parts) + ".")
     return lines
