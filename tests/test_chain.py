@@ -200,3 +200,9 @@ def test_the_answer_key_reads_every_notebook_s_figures_from_a_run(tiny_run):
     assert list(dict.fromkeys(key["notebook"])) == list(SECTIONS) == [nb.stem for nb in discover_notebooks()]
     assert key["the workshop run shows"].str.len().gt(0).all()
 
+
+def test_the_answer_key_calls_a_faster_base_model_faster():
+    from recft_utils.workshop.answer_key import _speed
+
+    assert (_speed(0.47), _speed(1.0), _speed(6.4)) == ("2.1× faster", "1.0× slower", "6.4× slower")
+

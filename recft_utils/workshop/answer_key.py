@@ -38,12 +38,17 @@ def _preparation(run: Run) -> list[tuple[str, str]]:
 
 
 def _base_models(run: Run) -> str:
-    """The base-model comparison: parameters (the same everywhere) and speed (this machine's ratio)."""
+    """The base-model comparison: parameters (the same everywhere) and speed (the benchmark machine's ratio)."""
     table = run.read("03_fine_tuning", "base_models.parquet").set_index("model")
     ours = table.iloc[0]
     return f"{table.index[0]}, {ours['parameters (M)']:.1f}M parameters; " + "; ".join(
-        f"{name} {row['parameters (M)']:.0f}M, {row['× slower than MiniLM']:.1f}× slower (machine-dependent)"
+        f"{name} {row['parameters (M)']:.0f}M, {_speed(row['× slower than MiniLM'])}"
         for name, row in table.iloc[1:].iterrows())
+
+
+def _speed(slower: float) -> str:
+    """A time-per-title ratio against MiniLM in words: a ratio under 1 is faster, not "0.5× slower"."""
+    return f"{slower:.1f}× slower" if slower >= 1 else f"{1 / slower:.1f}× faster"
 
 
 def _served(run: Run) -> str:
