@@ -82,6 +82,7 @@ class Run:
     # step 01
     PROTOCOL = "protocol.json"
     BASELINES = "baselines.parquet"
+    ITEM_MODEL = "item_model.json"  # the item-to-item model this shop affords, and why
     # step 02
     INTERACTIONS = "interactions.parquet"
     ITEMS = "items.parquet"
@@ -231,6 +232,12 @@ class Run:
 
     def protocol(self) -> dict:
         return self.read("01_requirements", self.PROTOCOL)
+
+    def item_model(self):
+        """Step 1's :class:`~recft_utils.models.item_to_item.ItemModelChoice` (EASE or ItemKNN, and why)."""
+        from recft_utils.models.item_to_item import ItemModelChoice
+
+        return ItemModelChoice.from_dict(self.read("01_requirements", self.ITEM_MODEL))
 
     def split(self, settings=None, data_end: str | None = None):
         """Step 1's temporal split; with ``settings``, refused when the notebook's windows or dataset

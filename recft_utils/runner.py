@@ -114,6 +114,10 @@ def preflight(parameters: dict) -> None:
         online_retail.check_mirror()
     elif not is_synthetic(settings.dataset):  # a synthetic spec was checked by resolve_settings
         read_interactions_file(settings.dataset)
+    if "item_model" in parameters:
+        from recft_utils.models.item_to_item import check_item_model
+
+        check_item_model(parameters["item_model"])
     if "strategy" in parameters:
         from recft_utils.models.distribute import check_strategy
 

@@ -84,10 +84,10 @@ def test_step_3_rebuilds_step_1s_bar_from_its_saved_settings_without_tuning_agai
     interactions, split, valid, test = tasks
     baselines = pd.DataFrame(baseline_records(interactions, split, bootstrap=10, progress=False))
     settings = fair_baselines.saved_settings(baselines, fair_baselines.EASE_POPULARITY)
-    tuned = fair_baselines.tune_ease_popularity(valid)
+    tuned = fair_baselines.tune_classical_bar(valid)
     assert settings == tuned.settings
     monkeypatch.setattr(fair_baselines, "evaluate", lambda *a, **k: pytest.fail("no tuning when rebuilding"))
-    rebuilt = fair_baselines.ease_popularity_from(settings)
+    rebuilt = fair_baselines.classical_bar_from(settings)
     assert rebuilt.description == tuned.description and rebuilt.name == tuned.name
     users = np.arange(len(test.users))
     assert np.allclose(rebuilt.fit(test).score(users), tuned.fit(test).score(users))
@@ -193,11 +193,3 @@ def test_sparse_item_knn_matches_the_dense_cosine_formula(tasks, neighbours):
     model = ItemKNN(neighbours).fit(test)
     assert np.allclose(model.similarity.toarray(), dense)
     assert np.allclose(model.score(np.arange(3)), x[:3] @ dense)
-
-
-def test_dense_ease_is_refused_above_its_size_limit_with_the_alternative_named():
-    from recft_utils.models.baselines import EASE_MAX_ITEMS, check_ease_size
-
-    check_ease_size(EASE_MAX_ITEMS)
-    with pytest.raises(ParameterError, match=r"100,000 × 100,000 matrix: about 240 GB.*ItemKNN\(neighbours=100\)"):
-        check_ease_size(100_000)

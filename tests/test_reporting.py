@@ -121,7 +121,8 @@ def hostile_run(folder) -> Run:
     finished(run, "04_serving", {
         f"{Run.EXPORTED_MODEL}/metadata.json": {"version": "v1-`tick`-<i>x</i>", "exported_at": HOSTILE[3],
                                                 "as_of": HOSTILE[2], "items": 50, "customers": 60,
-                                                "blend": {"weight": 0.6, "classical_weight": 0.4, "ease_l2": 300.0,
+                                                "blend": {"weight": 0.6, "classical_weight": 0.4, "item_model": HOSTILE[2],
+                                                          "classical": HOSTILE[3],
                                                           "popularity_days": 14, "model": HOSTILE[1]}},
         Run.AB_TEST: {"a": a, "b": b, f"hit_rate_{a}": 0.1, f"hit_rate_{b}": 0.05, "difference": 0.05,
                       "low": 0.01, "high": 0.09, "orders": 80}})

@@ -72,16 +72,17 @@ def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fit
     assert np.allclose(served["scores"], np.take_along_axis(logits, expected, axis=1), atol=1e-5)
 
 
-@pytest.mark.parametrize("weight", [0.6, 0.0])
-def test_a_served_blend_ranks_as_the_offline_blend(fitted, shop_sample, tmp_path, weight):
-    """The blend (and, at weight 0, EASE + recent popularity alone) inside the SavedModel, against ScoreBlend."""
+@pytest.mark.parametrize("weight, item_model", [(0.6, "EASE"), (0.0, "EASE"), (0.6, "ItemKNN")])
+def test_a_served_blend_ranks_as_the_offline_blend(fitted, shop_sample, tmp_path, weight, item_model):
+    """The blend (and, at weight 0, the classical bar alone) inside the SavedModel, against ScoreBlend;
+    with EASE's dense weights and with ItemKNN's sparse ones (a catalogue too large for EASE)."""
     from recft_utils.models.blend import ScoreBlend
-    from recft_utils.models.fair_baselines import ease_with_popularity
+    from recft_utils.models.fair_baselines import classical_with_popularity
     from recft_utils.serving.export import BlendPart, export_recommender
     from recft_utils.serving.model_folder import ServedModel
 
     _, _, test = shop_sample
-    classical = ease_with_popularity(test, 14, 0.6)
+    classical = classical_with_popularity(test, {"days": 14, "weight": 0.6, "item_model": item_model})
     short = fitted.like().start_from(test, fitted)  # the same weights reading the 3 most recent items
     short.config = dataclasses.replace(short.config, max_history=3)
     offline = classical if weight == 0 else ScoreBlend(short, classical, weight).fit(test)
@@ -91,6 +92,7 @@ def test_a_served_blend_ranks_as_the_offline_blend(fitted, shop_sample, tmp_path
     served = ServedModel.load(folder)
     assert served.search == "exact" and served.metadata["blend"]["weight"] == weight
     assert served.metadata["model"] == "the blend" and served.metadata["stored_history"] == max(3, longest)
+    assert served.metadata["blend"]["classical"] == f"{item_model} + recent popularity"
     rows = test.eval_rows[:40]
     expected = test.items[np.argsort(-offline.score(rows), axis=1, kind="stable")[:, :10]]
     lists = [list(served.recommend(10, customer_id=str(test.users[r]), exclude_history=False)["item_id"])
@@ -299,7 +301,7 @@ def test_load_benchmark_reports_percentiles_without_errors(service, shop_sample)
 
 def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference(service, shop_sample):
     from recft_utils.models import EASE
-    from recft_utils.serving.replay import (ab_comparison, daily_hit_rate, ease_recommender, replay,
+    from recft_utils.serving.replay import (ab_comparison, daily_hit_rate, item_to_item_recommender, replay,
                                             replay_events, service_recommender)
 
     _, _, test = shop_sample
@@ -309,7 +311,7 @@ def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference
     assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
     events = events[:80]
     results = replay(events, {"served": service_recommender(service.url),
-                              "EASE": ease_recommender(EASE().fit(test), test)}, k=10, progress=False)
+                              "EASE": item_to_item_recommender(EASE().fit(test), test)}, k=10, progress=False)
     assert len(results) == 2 * len(events) and set(results["hit"]) <= {0, 1}
     daily = daily_hit_rate(results)
     assert daily["orders"].sum() == len(events)

@@ -63,3 +63,20 @@ def test_a_large_catalogue_trains_with_a_sampled_softmax_and_still_learns(shop_s
     assert model.stats["softmax"] == "sampled (32 negatives)" and np.isfinite(model.stats["final_loss"])
     ndcg = evaluate(model, valid, views=("discovery",))["discovery"]["ndcg"].mean()
     assert ndcg > 2 * evaluate(Random().fit(valid), valid, views=("discovery",))["discovery"]["ndcg"].mean()
+
+
+def test_adversarial_training_works_with_the_sampled_softmax_too(shop_sample):
+    """FGM pushes the text vectors of the rows a sampled step reads (a large catalogue's ablation uses it)."""
+    import pandas as pd
+
+    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+
+    _, valid, _ = shop_sample
+    items = np.sort(shop_sample[0]["item_id"].unique())
+    vectors = pd.DataFrame(np.random.default_rng(0).normal(size=(len(items), 16)).astype("float32"), index=items)
+    losses = {}
+    for epsilon in (0.0, 0.5):
+        config = TwoTowerConfig(epochs=1, sampled_negatives=32, adversarial_epsilon=epsilon)
+        model = TwoTowerRecommender(vectors, config, seed=0).fit(valid, 1)
+        losses[epsilon] = model.stats["final_loss"]
+    assert np.isfinite(losses[0.5]) and losses[0.5] > losses[0.0]  # the pushed loss is added to the plain one

@@ -56,7 +56,8 @@ def test_the_end_of_the_year_is_busier(shop):
 
 
 def test_a_spec_names_the_size_and_bad_specs_say_how_to_write_one():
-    assert parse_spec("synthetic:4000:400000") == (4000, 400000)
+    assert parse_spec("synthetic:4000:400000") == (4000, 400000, "gifts")
+    assert parse_spec("synthetic:30000:300000:grocery") == (30000, 300000, "grocery")
     for bad in ("synthetic:4000", "synthetic:lots:1", "synthetic:10:50", "shop:20:400"):
         with pytest.raises(ParameterError, match="synthetic:ITEMS:INTERACTIONS"):
             parse_spec(bad)
@@ -84,6 +85,19 @@ def test_a_large_catalogue_has_mostly_distinct_titles_that_still_name_the_catego
     assert (named == products["category"].astype(str)).all()
 
 
+def test_a_grocery_shop_has_broad_baskets_and_texts_shared_by_several_products():
+    """Like a grocery chain's export: a few hundred customers buy most of a large catalogue, and colour
+    variants share one category-level text, so that new products can have a warm product's text."""
+    from recft_utils.datasets import load_interactions
+
+    grocery, _ = load_interactions("synthetic:30000:300000:grocery", max_customers=200, seed=42)
+    assert grocery["user_id"].nunique() == 200 and grocery["item_id"].nunique() > 20_000
+    texts = grocery.drop_duplicates("item_id")["item_text"]
+    assert texts.nunique() < 0.6 * len(texts)
+    gifts = synthetic_shop(items=3000, interactions=60_000, seed=0)
+    assert gifts.drop_duplicates("item_id")["item_text"].is_unique
+
+
 def test_orders_follow_time_and_repeats_are_staples_bought_again(shop):
     orders = shop.drop_duplicates("order_id")
     assert orders["order_id"].is_monotonic_increasing and orders["timestamp"].is_monotonic_increasing
@@ -95,7 +109,8 @@ def test_orders_follow_time_and_repeats_are_staples_bought_again(shop):
 
 @pytest.mark.parametrize("spec, problem", [
     ("synthetic:4000", "2 part"),
-    ("synthetic:1:2:3", "4 part"),
+    ("synthetic:1:2:3:4", "5 part"),
+    ("synthetic:300:6000:bakery", "STYLE 'bakery' is unknown.*use one of gifts, grocery"),
     ("shop:20:400", "does not start with 'synthetic:'"),
     ("synthetic", "1 part"),
     ("synthetic:lots:1000", "whole numbers"),
@@ -117,7 +132,7 @@ def test_each_bad_spec_names_its_problem_and_the_fix(spec, problem):
 
 def test_a_synthetic_spec_is_a_dataset_name_and_unknown_names_mention_it():
     check_dataset_name("synthetic:20:200")
-    assert parse_spec("synthetic:20:200") == (20, 200)
+    assert parse_spec("synthetic:20:200") == (20, 200, "gifts")
     with pytest.raises(ParameterError, match="synthetic:ITEMS:INTERACTIONS"):
         check_dataset_name("no-such-dataset")
 
@@ -131,7 +146,7 @@ def test_load_interactions_generates_the_shop_with_a_fixed_seed(loaded):
     interactions, report = loaded
     pd.testing.assert_frame_equal(interactions, synthetic_shop(items=300, interactions=6000, seed=0))
     assert report[["rule", "rows_removed", "rows_left"]].values.tolist() == [["generated", 0, len(interactions)]]
-    assert report["why"].iloc[0].startswith("synthetic shop (not real data): 300 products")
+    assert report["why"].iloc[0].startswith("synthetic shop (not real data, gifts style): 300 products")
     # the sampling seed chooses customers, never another shop
     pd.testing.assert_frame_equal(load_interactions("synthetic:300:6000", seed=7)[0], interactions)
 

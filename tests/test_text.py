@@ -367,6 +367,18 @@ def test_augment_titles(items, table):
         augment_titles(items, None, seed=3)
 
 
+def test_products_that_share_a_text_share_its_augmentations(items, table):
+    """A category-level text ("soup: chunky 18.8 oz") names several products: augmented once, given to each."""
+    shared = pd.concat([items, items.assign(item_id=items["item_id"] + "-variant")], ignore_index=True)
+    frame = augment_titles(shared, table, seed=3)
+    variants = frame[frame["item_id"].str.endswith("-variant")].assign(
+        item_id=lambda f: f["item_id"].str.removesuffix("-variant"))
+    originals = frame[~frame["item_id"].str.endswith("-variant")]
+    pd.testing.assert_frame_equal(variants.reset_index(drop=True), originals.reset_index(drop=True))
+    sample = augment_titles(shared, table, seed=3, n_items=4, methods=("swap",))
+    assert sample["original"].nunique() <= 4 and len(sample) == 2 * sample["original"].nunique()
+
+
 def test_back_translate_needs_a_translator():
     with pytest.raises(RecftError, match="translator="):
         back_translate(["WHITE METAL LANTERN"])

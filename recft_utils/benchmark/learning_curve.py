@@ -34,7 +34,7 @@ from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate
 from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores, rolling_origins
 from recft_utils.models.baselines import Recommender
-from recft_utils.models.fair_baselines import EASE_POPULARITY, tune_ease_popularity
+from recft_utils.models.fair_baselines import EASE_POPULARITY, tune_classical_bar
 from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
 from recft_utils.models.window_comparison import IDS_ONLY, LEXICAL_TEXT, TEXT, VARIANTS, choose_variants
 from recft_utils.text.lexical import lexical_item_vectors
@@ -122,7 +122,7 @@ def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seed
         scores.append(per_user_scores(per_user, name, family, seed, window))
         keep_gains(per_user, name, family, seed)
 
-    fair = tune_ease_popularity(valid)
+    fair = tune_classical_bar(valid)
     add(fair.fit(test), EASE_POPULARITY, "classical", 0)
     base = TwoTowerConfig(epochs=epochs)
     chosen = {**choose_variants(item_vectors, valid, base, selection_seed, {IDS_ONLY: VARIANTS[IDS_ONLY]},

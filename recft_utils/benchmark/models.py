@@ -22,7 +22,7 @@ from recft_utils.evaluation import build_task
 from recft_utils.evaluation.comparison import comparison_table, seed_summary
 from recft_utils.models.baselines import FrozenEncoderMean
 from recft_utils.models.blend import choose_weight
-from recft_utils.models.fair_baselines import tune_ease_popularity
+from recft_utils.models.fair_baselines import tune_classical_bar
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig, FineTunedRecommender
 from recft_utils.models.training_plan import (BLEND_NAME, BLEND_REGIME, REGIME_SETTINGS,
                                               blend_records, evaluation_records, fine_tuned_records,
@@ -118,7 +118,7 @@ def model_records(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame,
         tuned[regime] = (in_child_process(select_regime_epochs, valid_start, settings)
                          if settings.epochs > 1 else settings.epochs)
     started = time.perf_counter()
-    classical = tune_ease_popularity(valid)  # step 1's fair bar, tuned on validation
+    classical = tune_classical_bar(valid)  # step 1's fair bar, tuned on validation
     classical_on_test = classical.fit(test)
     classical_seconds = time.perf_counter() - started
     blend_weight, _ = choose_weight(TwoTowerRecommender(item_vectors, config).start_from(valid, valid_start.weights),

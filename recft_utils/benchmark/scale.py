@@ -5,8 +5,8 @@ size go through a fixed, reduced plan, each step in its own process so that its 
 is its own:
 
 1. **data and baselines**: generate the shop, split it, freeze the test window, fit and
-   evaluate the classical baselines that fit (popularity, sparse ItemKNN; dense EASE only up
-   to :data:`~recft_utils.models.baselines.EASE_MAX_ITEMS` items);
+   evaluate the classical baselines that fit (popularity, sparse ItemKNN; dense EASE only where
+   :func:`~recft_utils.models.item_to_item.choose_item_model` affords it);
 2. **text vectors**: the frozen encoder's vector of every product title;
 3. **two-tower**: the frozen-encoder two-tower model, one seed, a fixed number of epochs;
 4. **export and serving**: the SavedModel and its side files, then a short load test of the HTTP
@@ -42,7 +42,8 @@ def parse_size(text: str) -> tuple[int, int]:
     """``ITEMS:INTERACTIONS`` (e.g. ``4000:400000``) as two numbers, checked like a synthetic dataset name."""
     from recft_utils.datasets.synthetic import parse_spec
 
-    return parse_spec(f"synthetic:{text}")
+    items, interactions, _ = parse_spec(f"synthetic:{text}")
+    return items, interactions
 
 
 def _test_task(work: Path):
@@ -68,8 +69,8 @@ def data_and_baselines(work: Path, items: int, interactions: int) -> dict:
     from recft_utils.artefacts import write_json
     from recft_utils.datasets import load_interactions
     from recft_utils.evaluation import temporal_split
-    from recft_utils.models import EASE, ItemKNN, Popularity
-    from recft_utils.models.baselines import EASE_MAX_ITEMS
+    from recft_utils.models import ItemKNN, Popularity
+    from recft_utils.models.item_to_item import choose_item_model
 
     shop, _ = load_interactions(f"synthetic:{items}:{interactions}")
     shop.to_parquet(work / "interactions.parquet", index=False)
@@ -78,14 +79,15 @@ def data_and_baselines(work: Path, items: int, interactions: int) -> dict:
     figures = {"rows": len(shop), "catalogue": len(task.items), "customers": int(shop["user_id"].nunique()),
                "evaluated": len(task.eval_rows)}
     models = {"popularity": Popularity(30), "ItemKNN": ItemKNN(100)}
-    if len(task.items) <= EASE_MAX_ITEMS:
-        models["EASE"] = EASE(300)
+    choice = choose_item_model(len(task.items))  # as step 1 chooses: dense EASE where this machine affords it
+    if choice.model == "EASE":
+        models["EASE"] = choice.build()
     for name, model in models.items():
         started = time.perf_counter()
         figures[f"ndcg {name}"] = _ndcg(model.fit(task), task)
         figures[f"seconds {name}"] = round(time.perf_counter() - started, 1)
     if "EASE" not in models:
-        figures["EASE"] = f"refused above {EASE_MAX_ITEMS:,} items (dense); ItemKNN is the sparse alternative"
+        figures["EASE"] = choice.reason
     return figures
 
 

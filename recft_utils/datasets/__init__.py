@@ -1,8 +1,8 @@
 """Datasets: the built-in UCI Online Retail, bring-your-own files and a synthetic shop.
 
 :func:`load_interactions` is the one entry point the notebooks use. A dataset is named
-``online-retail``, the path of a CSV/parquet file, or ``synthetic:ITEMS:INTERACTIONS``
-(e.g. ``synthetic:4000:400000``): a generated shop of that size
+``online-retail``, the path of a CSV/parquet file, or ``synthetic:ITEMS:INTERACTIONS[:STYLE]``
+(e.g. ``synthetic:4000:400000``, ``synthetic:70000:1500000:grocery``): a generated shop of that size and kind
 (:mod:`recft_utils.datasets.synthetic`), for measuring cost at scale, never for results. It
 is always generated with seed 0 (:data:`SYNTHETIC_SEED`), so that a name is one dataset
 whatever the run's sampling seed.
@@ -21,7 +21,7 @@ from recft_utils.datasets.interactions import (
     read_interactions_file,
     sample_customers,
 )
-from recft_utils.datasets.synthetic import parse_spec, synthetic_shop
+from recft_utils.datasets.synthetic import STYLES, parse_spec, synthetic_shop
 from recft_utils.errors import ParameterError
 
 BUILTIN = {"online-retail": online_retail}
@@ -34,7 +34,7 @@ def is_synthetic(dataset: str) -> bool:
 
 
 def check_dataset_name(dataset: str) -> None:
-    """Accept a built-in name, the path of an existing CSV/parquet file or a valid ``synthetic:ITEMS:INTERACTIONS``."""
+    """Accept a built-in name, the path of an existing CSV/parquet file or a valid ``synthetic:ITEMS:INTERACTIONS[:STYLE]``."""
     if not isinstance(dataset, str) or not dataset:
         raise ParameterError(f"Parameter dataset must be a name or a file path, got {dataset!r}.")
     if dataset in BUILTIN:
@@ -49,8 +49,8 @@ def check_dataset_name(dataset: str) -> None:
         return
     raise ParameterError(
         f"Unknown dataset {dataset!r}. Use one of {', '.join(BUILTIN)}, the path of a .csv/.parquet "
-        f"file with columns user_id, item_id, timestamp, item_text, or synthetic:ITEMS:INTERACTIONS "
-        f"(a generated shop, not real data; e.g. synthetic:4000:400000)."
+        f"file with columns user_id, item_id, timestamp, item_text, or synthetic:ITEMS:INTERACTIONS[:STYLE] "
+        f"(a generated shop, not real data; e.g. synthetic:4000:400000 or synthetic:70000:1500000:grocery)."
     )
 
 
@@ -88,9 +88,9 @@ def load_interactions(dataset: str = "online-retail", max_customers: int | None 
 
 def _synthetic(dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The synthetic shop a spec names, and its one-row report."""
-    items, lines = parse_spec(dataset)
-    interactions = synthetic_shop(items=items, interactions=lines, seed=SYNTHETIC_SEED)
-    why = (f"synthetic shop (not real data): {items} products, about {lines} lines, generated with seed "
-           f"{SYNTHETIC_SEED} (recft_utils.datasets.synthetic)")
+    items, lines, style = parse_spec(dataset)
+    interactions = synthetic_shop(items=items, interactions=lines, seed=SYNTHETIC_SEED, **STYLES[style])
+    why = (f"synthetic shop (not real data, {style} style): {items} products, about {lines} lines, generated "
+           f"with seed {SYNTHETIC_SEED} (recft_utils.datasets.synthetic)")
     return interactions, pd.DataFrame([{"rule": "generated", "why": why, "rows_removed": 0,
                                         "rows_left": len(interactions)}])

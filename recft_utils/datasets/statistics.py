@@ -83,3 +83,31 @@ def implicit_feedback(interactions: pd.DataFrame) -> pd.DataFrame:
         "last_bought": grouped["timestamp"].max(),
     }).reset_index().assign(label=1)
 
+
+
+def text_sharing(texts: pd.Series) -> dict:
+    """How far a shop's product texts are names: ``texts`` is one (normalised) text per product.
+
+    A gift shop's titles name one product each; a grocery export's category-level texts ("soup:
+    chunky 18.8 oz") name several, and a text model cannot tell those products apart.
+    """
+    per_text = texts.value_counts()
+    shared = per_text[per_text > 1]
+    return {"products": len(texts), "texts": len(per_text), "shared_texts": len(shared),
+            "products_with_a_shared_text": int(shared.sum())}
+
+
+def text_sharing_note(texts: pd.Series) -> str:
+    """:func:`text_sharing` in one sentence."""
+    sharing = text_sharing(texts)
+    if not sharing["shared_texts"]:
+        return f"Each of the {sharing['products']:,} products has a text of its own: the texts work as names."
+    return (f"The {sharing['products']:,} products carry {sharing['texts']:,} distinct texts: "
+            f"{sharing['products_with_a_shared_text']:,} products share one of {sharing['shared_texts']:,} texts "
+            f"with another product, and a model that reads only the text cannot tell those apart.")
+
+
+def new_products_with_known_text(task, texts: pd.Series) -> int:
+    """How many of ``task``'s new (cold) products have exactly the text of a product sold before the window."""
+    warm = set(texts.reindex(task.items[:task.n_warm]).dropna())
+    return int(texts.reindex(task.items[task.n_warm:]).isin(warm).sum())

@@ -26,6 +26,8 @@ item_text, quantity, price, country, order_id``); the text columns are pandas st
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -56,27 +58,50 @@ COUNTRY_SHARE = np.array([0.72, 0.08, 0.07, 0.04, 0.03, 0.03, 0.02, 0.01])
 MIN_ITEMS, LINES_PER_ITEM, MIN_DAYS = 20, 10, 60
 FAVOURITE_SHARE = 0.75  # of the lines that are not repeats: from the customer's favourite categories
 STAPLES = 3  # products per customer bought again and again
-SPEC = "synthetic:ITEMS:INTERACTIONS"
+SPEC = "synthetic:ITEMS:INTERACTIONS[:STYLE]"
+# A style is a kind of shop. "gifts" (the default) is like the built-in dataset: many customers who
+# order a few narrow baskets, a steep popularity curve, one title per product. "grocery" is like a
+# supermarket chain's export (e.g. 2,500 households, 1.5 million lines, 68,000 products): households
+# that buy hundreds of lines in large baskets, a flat popularity curve, so that even a sample of
+# them buys tens of thousands of products, and category-level texts shared by several products
+# (the colour variants of a product share its text, as "soup: chunky 18.8 oz" covers several
+# products of a real one).
+STYLES = {
+    "gifts": {},
+    "grocery": {"lines_per_customer": 600, "lines_per_order": 10.0, "popularity_exponent": 0.6,
+                "shared_texts": True},
+}
+
+
+class SyntheticSpec(NamedTuple):
+    """A parsed ``synthetic:ITEMS:INTERACTIONS[:STYLE]``."""
+
+    items: int
+    interactions: int
+    style: str = "gifts"
 
 
 def _spec_error(spec: str, problem: str, fix: str) -> ParameterError:
     """The error for a bad spec: what is wrong, the form, and how to put it right."""
     return ParameterError(f"Dataset {spec!r}: {problem}. A synthetic dataset is named {SPEC} "
-                          f"(e.g. synthetic:4000:400000); {fix}.")
+                          f"(e.g. synthetic:4000:400000, or synthetic:70000:1500000:grocery); {fix}.")
 
 
-def parse_spec(spec: str) -> tuple[int, int]:
-    """``synthetic:ITEMS:INTERACTIONS`` (e.g. ``synthetic:4000:400000``) as ``(items, interactions)``.
+def parse_spec(spec: str) -> SyntheticSpec:
+    """``synthetic:ITEMS:INTERACTIONS[:STYLE]`` (e.g. ``synthetic:4000:400000``) as a :class:`SyntheticSpec`.
 
     Raises :class:`ParameterError` naming the problem and the fix: the form, whole numbers, at
-    least 20 items and at least 10 interactions per item.
+    least 20 items and at least 10 interactions per item, a known style (:data:`STYLES`).
     """
     parts = str(spec).split(":")
     if parts[0] != "synthetic":
         raise _spec_error(spec, "it does not start with 'synthetic:'", "write the word synthetic first")
-    if len(parts) != 3:
-        raise _spec_error(spec, f"it has {len(parts)} part(s) separated by ':', not 3",
-                          "write the word synthetic and two whole numbers")
+    if len(parts) not in (3, 4):
+        raise _spec_error(spec, f"it has {len(parts)} part(s) separated by ':', not 3 or 4",
+                          "write the word synthetic, two whole numbers and optionally a style")
+    style = parts[3] if len(parts) == 4 else "gifts"
+    if style not in STYLES:
+        raise _spec_error(spec, f"STYLE {style!r} is unknown", f"use one of {', '.join(STYLES)}")
     try:
         items, interactions = int(parts[1]), int(parts[2])
     except ValueError:
@@ -93,7 +118,7 @@ def parse_spec(spec: str) -> tuple[int, int]:
                           f"give at least {LINES_PER_ITEM * items} interactions"
                           + (f" or at most {interactions // LINES_PER_ITEM} items"
                              if interactions // LINES_PER_ITEM >= MIN_ITEMS else ""))
-    return items, interactions
+    return SyntheticSpec(items, interactions, style)
 
 
 def _labels(prefix: str, numbers: np.ndarray, width: int) -> pd.Index:
@@ -102,23 +127,32 @@ def _labels(prefix: str, numbers: np.ndarray, width: int) -> pd.Index:
     return pd.Index(pd.array(pc.binary_join_element_wise(prefix, digits, ""), dtype="str"))
 
 
-def _titles(items: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
-    """Each product's category code and title: distinct titles while the vocabulary lasts."""
+def _titles(items: int, rng: np.random.Generator, shared: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Each product's category code and title: distinct titles while the vocabulary lasts.
+
+    ``shared``: the title leaves the colour out, so that a product's colour variants share one text.
+    """
     nouns = [(code, noun) for code, names in enumerate(CATEGORIES.values()) for noun in names]
     sizes = (len(DESIGNS), len(COLOURS), len(MATERIALS), len(nouns))
     combos = rng.permutation(int(np.prod(sizes)))[np.arange(items) % int(np.prod(sizes))]
     design, colour, material, noun = np.unravel_index(combos, sizes)
-    titles = [f"{DESIGNS[d]} {COLOURS[c]} {MATERIALS[m]} {nouns[n][1]}"
+    titles = [f"{DESIGNS[d]} {MATERIALS[m]} {nouns[n][1]}" if shared
+              else f"{DESIGNS[d]} {COLOURS[c]} {MATERIALS[m]} {nouns[n][1]}"
               for d, c, m, n in zip(design, colour, material, noun)]
     return np.array([code for code, _ in nouns])[noun], titles
 
 
-def catalogue(items: int, rng: np.random.Generator, days: int, new_share: float) -> pd.DataFrame:
-    """One row per product: id, category, title, price, launch day and popularity weight."""
-    category, titles = _titles(items, rng)
+def catalogue(items: int, rng: np.random.Generator, days: int, new_share: float,
+              popularity_exponent: float = 1.1, shared_texts: bool = False) -> pd.DataFrame:
+    """One row per product: id, category, title, price, launch day and popularity weight.
+
+    A product's weight is its popularity rank to the power ``-popularity_exponent``; with
+    ``shared_texts`` colour variants share a title (see :func:`_titles`).
+    """
+    category, titles = _titles(items, rng, shared_texts)
     launch = np.where(rng.random(items) < new_share, rng.integers(days // 4, days, size=items), 0)
     price = np.round(rng.lognormal(1.2, 0.6, size=items), 2)
-    weight = rng.permutation(np.arange(1, items + 1) ** -1.1)  # Zipf over a random rank
+    weight = rng.permutation(np.arange(1, items + 1) ** -popularity_exponent)  # Zipf over a random rank
     launch[np.argmax(weight)] = 0  # the best seller is always on sale, so that every day has a product
     return pd.DataFrame({
         "item_id": _labels("P", np.arange(items), 6),
@@ -214,19 +248,21 @@ def _check_size(items: int, interactions: int, days: int) -> None:
 
 def synthetic_shop(items: int = 200, interactions: int = 10_000, days: int = 365, start: str = "2030-01-01",
                    seed: int = 0, new_share: float = 0.2, lines_per_order: float = 2.5,
-                   repeat_share: float = 0.3) -> pd.DataFrame:
+                   repeat_share: float = 0.3, lines_per_customer: int = 12, popularity_exponent: float = 1.1,
+                   shared_texts: bool = False) -> pd.DataFrame:
     """A seeded synthetic shop of about ``interactions`` purchased lines over ``days`` days (see the module).
 
-    Customers are about ``interactions / 12`` (so a customer orders a few times); an order has
+    Customers are about ``interactions / lines_per_customer`` (12: a customer orders a few times;
+    see :data:`STYLES` for a grocery chain's settings); an order has
     one customer, one time and ``1 + Poisson(lines_per_order - 1)`` lines; a line after the
     customer's first order is one of their staples with probability ``repeat_share``. Rows are
     sorted by timestamp, and order ids follow time. The same arguments give the same table.
     """
     _check_size(items, interactions, days)
     rng = np.random.default_rng(seed)
-    products = catalogue(items, rng, days, new_share)
+    products = catalogue(items, rng, days, new_share, popularity_exponent, shared_texts)
     on_sale = _OnSale(products, days)
-    customers = max(10, interactions // 12)
+    customers = max(10, interactions // lines_per_customer)
     arrival = np.sort(rng.integers(0, days - 30, size=customers))
     favourite = rng.integers(len(CATEGORIES), size=(customers, 2))
     country = rng.choice(len(COUNTRIES), size=customers, p=COUNTRY_SHARE / COUNTRY_SHARE.sum())

@@ -52,9 +52,9 @@ def load_version(registry: ModelRegistry, version: str, interactions, item_vecto
 
 def _classical(task, blend: dict):
     """EASE + recent popularity with step 3's settings, refitted on ``task`` (closed form: no training)."""
-    from recft_utils.models.fair_baselines import ease_with_popularity
+    from recft_utils.models.fair_baselines import classical_with_popularity
 
-    return ease_with_popularity(task, blend["classical"]["days"], blend["classical"]["weight"])
+    return classical_with_popularity(task, blend["classical"])
 
 
 def as_served(model: TwoTowerRecommender, task, blend: dict | None):

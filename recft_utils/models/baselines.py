@@ -15,29 +15,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recft_utils.errors import ParameterError
+from recft_utils.models.item_to_item import EASE, ItemKNN, ItemModelChoice
+from recft_utils.models.recommender import Recommender, binary
 from recft_utils.text.lexical import WEIGHTING_LABELS, title_matrices
 from recft_utils.text.tfidf import unit_rows
 
 
-class Recommender:
-    """Base class: a name and the two methods the protocol calls."""
-
-    name = "recommender"
-    family = "classical"  # see recft_utils.evaluation.FAMILIES
-    scores_cold_items = False
-
-    def fit(self, task):
-        self.task = task
-        return self
-
-    def score(self, user_rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-
-def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    out = matrix.copy()
-    out.data = np.ones_like(out.data, dtype=np.float64)
-    return out
 
 
 def customers_per_item(history: pd.DataFrame, items: np.ndarray) -> np.ndarray:
@@ -105,99 +88,6 @@ class Repeats(Recommender):
         return own + self.tiebreak
 
 
-class ItemKNN(Recommender):
-    """Item-based neighbours: cosine similarity between items' buyer sets, kept sparse.
-
-    A customer's score for an item is the summed similarity of the item to
-    everything they bought. ``neighbours`` keeps each item's strongest links
-    (ties at the cut-off included). The similarity is a sparse matrix with one
-    entry per pair of items bought by a common customer, so memory grows with
-    co-purchases, not with the square of the catalogue: the alternative to
-    :class:`EASE` above :data:`EASE_MAX_ITEMS`.
-    """
-
-    def __init__(self, neighbours: int | None = None):
-        self.neighbours = neighbours
-        self.name = "ItemKNN (cosine)" if neighbours is None else f"ItemKNN (cosine, {neighbours} neighbours)"
-
-    def fit(self, task):
-        super().fit(task)
-        x = _binary(task.matrix).tocsr()
-        co = (x.T @ x).tocsr()
-        norms = np.sqrt(co.diagonal())
-        scale = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
-        sim = (scale @ co @ scale).tocsc()
-        sim.setdiag(0.0)
-        sim.eliminate_zeros()
-        sim.data = np.round(sim.data, 12)  # equal similarities tie exactly at the cut-off, whatever the float path
-        if self.neighbours and self.neighbours < sim.shape[0]:
-            sim = _strongest_per_column(sim, self.neighbours)
-        self.x = x
-        self.similarity = sim.tocsr()
-        return self
-
-    def score(self, user_rows):
-        return (self.x[user_rows] @ self.similarity).toarray()
-
-
-def _strongest_per_column(matrix: sp.csc_matrix, n: int) -> sp.csc_matrix:
-    """Keep each column's ``n`` largest entries (and any tied with the ``n``-th)."""
-    coo = matrix.tocoo()
-    order = np.lexsort((-coo.data, coo.col))
-    columns = coo.col[order]
-    rank = np.arange(len(order)) - np.searchsorted(columns, columns, side="left")
-    cut = np.zeros(matrix.shape[1])
-    nth = order[rank == n - 1]
-    cut[coo.col[nth]] = coo.data[nth]
-    keep = coo.data >= cut[coo.col]
-    return sp.csc_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape)
-
-
-# EASE inverts a dense catalogue × catalogue matrix: memory grows with the square of the catalogue (three
-# such float64 matrices live at once) and time with its cube. 20,000 items need about 10 GB and a few
-# minutes on 2 cores; above that, refuse before any work and name the sparse alternative.
-EASE_MAX_ITEMS = 20_000
-
-
-def check_ease_size(items: int, limit: int = EASE_MAX_ITEMS) -> None:
-    """Refuse a catalogue too large for dense EASE, with the memory it would need and what to use instead."""
-    if items > limit:
-        raise ParameterError(
-            f"EASE inverts a dense {items:,} × {items:,} matrix: about {3 * 8 * items ** 2 / 1e9:,.0f} GB of memory "
-            f"and hours of work; recft allows it up to {limit:,} items (about {3 * 8 * limit ** 2 / 1e9:.0f} GB). "
-            f"Use ItemKNN(neighbours=100), which is sparse, for this catalogue.")
-
-
-class EASE(Recommender):
-    """EASE (Steck, 2019): a closed-form item-item linear model.
-
-    ``B = I - P / diag(P)`` with ``P = (XᵀX + λI)⁻¹`` and a zero diagonal;
-    scores are ``X B``. One matrix inverse of catalogue size: seconds at 4,000 items, refused
-    above :data:`EASE_MAX_ITEMS` (:func:`check_ease_size`).
-    """
-
-    def __init__(self, l2: float = 300.0):
-        if l2 <= 0:
-            raise ParameterError(f"EASE needs a positive l2 (λ), got {l2}.")
-        self.l2 = l2
-        self.name = f"EASE (λ = {l2:g})"
-
-    def fit(self, task):
-        check_ease_size(len(task.items))
-        super().fit(task)
-        x = _binary(task.matrix)
-        gram = (x.T @ x).toarray()
-        gram[np.diag_indices_from(gram)] += self.l2
-        inverse = np.linalg.inv(gram)
-        self.weights = -inverse / np.diag(inverse)[None, :]
-        np.fill_diagonal(self.weights, 0.0)
-        self.x = x
-        return self
-
-    def score(self, user_rows):
-        return np.asarray(self.x[user_rows] @ self.weights)
-
-
 def title_side(titles, items: np.ndarray, weighting) -> tuple:
     """``(queries, documents)`` rows of the catalogue in catalogue order, and the representation's label.
 
@@ -220,6 +110,35 @@ def _dense(matrix) -> np.ndarray:
 def _representation_family(weighting) -> str:
     """Words are ``lexical``; the encoder's vectors make a ``text-frozen`` model."""
     return "text-frozen" if isinstance(weighting, pd.DataFrame) else "lexical"
+
+
+NEIGHBOURS_KEPT = 50  # the most any tuning grid asks for: computed once per task and representation
+
+
+def warm_neighbours(titles: pd.Series, task, weighting, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each new product's warm products by title similarity, most similar first (ties by catalogue
+    order): ``(columns, similarities)``, (cold, at least ``n``), similarities below 0 as 0.
+
+    The cold × warm similarity is the costly part of :class:`TitleNeighbourPopularity` on a large
+    catalogue, and a tuning grid asks the same task for it a dozen times: the nearest
+    :data:`NEIGHBOURS_KEPT` (or ``n``) are kept on the task itself, for as long as it lives.
+    """
+    kept = max(n, NEIGHBOURS_KEPT)
+    cache = task.__dict__.setdefault("_title_neighbours", {})  # {ids: (titles, weighting, nearest, weights)}
+    key = (id(titles), id(weighting))
+    saved = cache.get(key)
+    if saved is not None and saved[0] is titles and saved[1] is weighting and saved[2].shape[1] >= min(n, task.n_warm):
+        return saved[2], saved[3]
+    queries, documents, _ = title_side(titles, task.items, weighting)
+    similarity = np.maximum(_dense(queries[task.n_warm:] @ documents[:task.n_warm].T), 0.0)  # cold x warm
+    kept = min(kept, task.n_warm)
+    nearest = np.argpartition(-similarity, kept - 1, axis=1)[:, :kept] if kept < task.n_warm else \
+        np.broadcast_to(np.arange(task.n_warm), similarity.shape).copy()
+    weights = np.take_along_axis(similarity, nearest, axis=1)
+    order = np.lexsort((nearest, -weights), axis=1)  # most similar first, ties by catalogue order
+    nearest, weights = np.take_along_axis(nearest, order, axis=1), np.take_along_axis(weights, order, axis=1)
+    cache[key] = (titles, weighting, nearest, weights)
+    return nearest, weights
 
 
 class TitleNeighbourPopularity(Recommender):
@@ -245,14 +164,10 @@ class TitleNeighbourPopularity(Recommender):
     def fit(self, task):
         super().fit(task)
         popularity = Popularity(self.days).fit(task).counts
-        queries, documents, _ = title_side(self.titles, task.items, self.weighting)
-        similarity = _dense(queries[task.n_warm:] @ documents[:task.n_warm].T)  # cold x warm
         n = min(self.neighbours, task.n_warm)
         estimate = np.zeros(len(task.items) - task.n_warm)
         if n and len(estimate):
-            similarity = np.maximum(similarity, 0.0)  # an unlike title lends nothing
-            nearest = np.argpartition(-similarity, n - 1, axis=1)[:, :n]
-            weights = np.take_along_axis(similarity, nearest, axis=1)
+            nearest, weights = (part[:, :n] for part in warm_neighbours(self.titles, task, self.weighting, n))
             total = weights.sum(axis=1)
             estimate = np.divide((weights * popularity[nearest]).sum(axis=1), total,
                                  out=np.zeros_like(total), where=total > 0)
@@ -287,7 +202,7 @@ class TitleProfile(Recommender):
         return self
 
     def score(self, user_rows):
-        bought = _binary(self.task.matrix[user_rows])
+        bought = binary(self.task.matrix[user_rows])
         profile = bought @ self.queries
         if sp.issparse(profile):
             return _dense(unit_rows(profile) @ self.documents.T)
@@ -296,17 +211,20 @@ class TitleProfile(Recommender):
         return profile @ self.documents.T
 
 
-def classical_baselines(recent_days: int = 30, seed: int = 0) -> list[Recommender]:
-    """The baselines of the guide's reference table, in its order, plus random."""
-    return [
-        Random(seed),
-        Popularity(None),
-        Popularity(recent_days),
-        Repeats(recent_days),
-        ItemKNN(),
-        ItemKNN(neighbours=100),
-        EASE(300.0),
-    ]
+def classical_baselines(recent_days: int = 30, seed: int = 0,
+                        item_model: ItemModelChoice | None = None) -> list[Recommender]:
+    """The baselines of the guide's reference table, in its order, plus random.
+
+    ``item_model`` (:func:`~recft_utils.models.item_to_item.choose_item_model`; ``None``: EASE in
+    float64, the guide's) decides the item-to-item models: with dense EASE, plain ItemKNN, ItemKNN
+    with 100 neighbours and EASE; with ItemKNN, the sparse one only (plain ItemKNN keeps every
+    co-purchased pair, which on a catalogue too large for EASE is as heavy).
+    """
+    models = [Random(seed), Popularity(None), Popularity(recent_days), Repeats(recent_days)]
+    if item_model is not None and item_model.model == "ItemKNN":
+        return models + [item_model.build()]
+    return models + [ItemKNN(), ItemKNN(neighbours=100),
+                     EASE(300.0) if item_model is None else item_model.build()]
 
 
 class FrozenEncoderMean(Recommender):
@@ -329,7 +247,7 @@ class FrozenEncoderMean(Recommender):
         return self
 
     def score(self, user_rows):
-        bought = _binary(self.task.matrix[user_rows])
+        bought = binary(self.task.matrix[user_rows])
         users = np.asarray(bought @ self.vectors)
         users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
         return users @ self.vectors.T

@@ -7,7 +7,10 @@ against well-tuned simple baselines):
 
 - **EASE + recent popularity**: EASE's and recent popularity's scores,
   standardised per customer and blended; the popularity window and the
-  weight are chosen on the validation window's discovery view;
+  weight are chosen on the validation window's discovery view. On a catalogue
+  too large for dense EASE, the item-to-item model step 1 chose
+  (:func:`~recft_utils.models.item_to_item.choose_item_model`) takes its
+  place: **ItemKNN + recent popularity**, tuned the same way;
 - **title neighbours' popularity** (cold view): a new product scored by the
   recent popularity of its nearest warm products by TF-IDF title similarity;
   neighbours and window chosen on the validation window's cold view;
@@ -32,16 +35,17 @@ import pandas as pd
 
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import evaluate
-from recft_utils.models.baselines import EASE, Popularity, Recommender, TitleNeighbourPopularity, TitleProfile
+from recft_utils.models.baselines import Popularity, Recommender, TitleNeighbourPopularity, TitleProfile
 from recft_utils.models.blend import WEIGHTS, ScoreBlend
+from recft_utils.models.item_to_item import ItemModelChoice, build_item_model
 from recft_utils.models.lexical_ranker import LEXICAL_RANKER, LexicalRanker
 
 POPULARITY_DAYS = (7, 14, 30)
 NEIGHBOURS = (5, 10, 20, 50)
-EASE_L2 = 300.0  # the guide's λ, best on validation among 100-1000 for this shop
 RANKER_L2 = (0.1, 1.0, 10.0)
 
-EASE_POPULARITY = "EASE + recent popularity"
+BAR_SUFFIX = " + recent popularity"  # the classical bar is "<item-to-item model> + recent popularity"
+EASE_POPULARITY = "EASE" + BAR_SUFFIX
 TITLE_NEIGHBOURS = "title neighbours' popularity (TF-IDF)"
 TITLE_PROFILE_BLEND = "customer titles + title neighbours (TF-IDF)"
 BM25_NEIGHBOURS = "title neighbours' popularity (BM25)"
@@ -67,7 +71,12 @@ class FairBaseline:
     @property
     def settings_text(self) -> str:
         """The chosen settings in a few words, e.g. ``days 7, weight 0.5``."""
-        return ", ".join(f"{key} {value:g}" for key, value in self.settings.items())
+        return ", ".join(f"{key} {value:g}" for key, value in self.numbers.items())
+
+    @property
+    def numbers(self) -> dict:
+        """The tuned settings (numbers; the item-to-item model's name and precision left out)."""
+        return {key: value for key, value in self.settings.items() if not isinstance(value, str)}
 
     def fit(self, task) -> Recommender:
         model = self.build(task)
@@ -89,34 +98,48 @@ def _best(grid: list[dict]) -> tuple[pd.DataFrame, dict]:
     return table, {key: value for key, value in best.items() if key != "valid_ndcg@10"}
 
 
-def tune_ease_popularity(valid_task, days=POPULARITY_DAYS, weights=WEIGHTS) -> FairBaseline:
-    """EASE blended with recent popularity: window and weight chosen on validation discovery NDCG@10.
+def bar_name(item_model: str = "EASE") -> str:
+    """The classical bar's name for an item-to-item model: ``EASE + recent popularity`` ..."""
+    return item_model + BAR_SUFFIX
 
-    Weight 1 is EASE alone and weight 0 popularity alone, so the chosen blend
-    is at least as good as either on the validation window.
+
+def tune_classical_bar(valid_task, item_model: ItemModelChoice | None = None, days=POPULARITY_DAYS,
+                       weights=WEIGHTS) -> FairBaseline:
+    """The item-to-item model blended with recent popularity: window and weight chosen on validation
+    discovery NDCG@10.
+
+    ``item_model``: step 1's choice (``None``: dense EASE in float64, the guide's bar). Weight 1
+    is the item-to-item model alone and weight 0 popularity alone, so the chosen blend is at least
+    as good as either on the validation window.
     """
-    ease = EASE(EASE_L2).fit(valid_task)
+    model = item_model.model if item_model is not None else "EASE"
+    dtype = item_model.dtype if item_model is not None else "float64"
+    item_to_item = item_model_of({"item_model": model, "dtype": dtype}).fit(valid_task)
     grid = []
     for window in days:
         popularity = Popularity(window).fit(valid_task)
         for weight in weights:
             grid.append({"days": window, "weight": weight,
-                         "valid_ndcg@10": _score(ScoreBlend(ease, popularity, weight).fit(valid_task),
+                         "valid_ndcg@10": _score(ScoreBlend(item_to_item, popularity, weight).fit(valid_task),
                                                  valid_task, "discovery")})
     table, best = _best(grid)
-    return ease_popularity_from(best, grid=table)
+    return classical_bar_from({**best, "item_model": model, "dtype": dtype}, grid=table)
 
 
-def ease_popularity_from(settings: dict, grid: pd.DataFrame | None = None) -> FairBaseline:
-    """EASE + recent popularity with settings chosen before (``days``, ``weight``): no tuning here.
+def classical_bar_from(settings: dict, grid: pd.DataFrame | None = None) -> FairBaseline:
+    """The classical bar with settings chosen before (``days``, ``weight``, ``item_model``, ``dtype``):
+    no tuning here.
 
-    Step 3 rebuilds step 1's bar this way from :func:`saved_settings`, so both
-    steps judge against the same model and step 3 does not tune it again.
+    Step 3 rebuilds step 1's bar this way from :func:`saved_bar_settings`, so both steps judge
+    against the same model and step 3 does not tune it again. Settings without ``item_model``
+    (runs of an older recft) are EASE in float64.
     """
-    days, weight = int(settings["days"]), float(settings["weight"])
-    return FairBaseline(EASE_POPULARITY, f"{EASE_POPULARITY} ({days} d, weight {weight:g})", "discovery",
-                        {"days": days, "weight": weight}, pd.DataFrame() if grid is None else grid,
-                        lambda task: ease_with_popularity(task, days, weight))
+    settings = {"days": int(settings["days"]), "weight": float(settings["weight"]),
+                "item_model": settings.get("item_model", "EASE"), "dtype": settings.get("dtype", "float64")}
+    name = bar_name(settings["item_model"])
+    return FairBaseline(name, f"{name} ({settings['days']} d, weight {settings['weight']:g})", "discovery",
+                        settings, pd.DataFrame() if grid is None else grid,
+                        lambda task: classical_with_popularity(task, settings))
 
 
 def saved_settings(baselines: pd.DataFrame, name: str) -> dict:
@@ -128,9 +151,24 @@ def saved_settings(baselines: pd.DataFrame, name: str) -> dict:
     return json.loads(saved.iloc[0])
 
 
-def ease_with_popularity(task, days: int, weight: float) -> ScoreBlend:
-    """EASE + recent popularity with chosen settings (``days``, EASE's ``weight``), fitted on ``task``."""
-    return ScoreBlend(EASE(EASE_L2).fit(task), Popularity(days).fit(task), weight, name=EASE_POPULARITY).fit(task)
+def saved_bar_settings(baselines: pd.DataFrame) -> dict:
+    """The classical bar's settings from step 1's records, whichever item-to-item model it uses."""
+    names = baselines["model"].astype(str)
+    bars = names[names.str.endswith(BAR_SUFFIX)].unique()
+    return saved_settings(baselines, bars[0] if len(bars) else EASE_POPULARITY)
+
+
+def item_model_of(settings: dict) -> Recommender:
+    """The unfitted item-to-item model that ``settings`` (of the classical bar) name."""
+    return build_item_model(settings.get("item_model", "EASE"), settings.get("dtype", "float64"))
+
+
+def classical_with_popularity(task, settings: dict) -> ScoreBlend:
+    """The classical bar with chosen settings (``days``, the item-to-item model's ``weight``, and
+    ``item_model``/``dtype``: EASE in float64 when absent), fitted on ``task``."""
+    days, weight = int(settings["days"]), float(settings["weight"])
+    return ScoreBlend(item_model_of(settings).fit(task), Popularity(days).fit(task), weight,
+                      name=bar_name(settings.get("item_model", "EASE"))).fit(task)
 
 
 def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, days=POPULARITY_DAYS,
@@ -185,13 +223,14 @@ def tune_lexical_ranker(valid_task, titles: pd.Series, l2s=RANKER_L2) -> FairBas
                         lambda task: LexicalRanker(titles, l2).fit(task))
 
 
-def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True, ranker: bool = True) -> list[FairBaseline]:
+def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True, ranker: bool = True,
+                        item_model: ItemModelChoice | None = None) -> list[FairBaseline]:
     """Every fair baseline, tuned on ``valid_task`` (the validation window) only.
 
-    EASE + recent popularity first, then the TF-IDF title models, then (with
-    ``bm25``) the BM25 ones, then (with ``ranker``) the learned lexical ranker.
+    The classical bar first (``item_model`` + recent popularity; ``None``: EASE), then the TF-IDF
+    title models, then (with ``bm25``) the BM25 ones, then (with ``ranker``) the learned lexical ranker.
     """
-    fair = [tune_ease_popularity(valid_task),
+    fair = [tune_classical_bar(valid_task, item_model),
             *tune_title_models(valid_task, titles, "tfidf", TITLE_NEIGHBOURS, TITLE_PROFILE_BLEND)]
     if bm25:
         fair += tune_title_models(valid_task, titles, "bm25", BM25_NEIGHBOURS, BM25_PROFILE_BLEND)
@@ -203,5 +242,5 @@ def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True, ranker
 def choices_table(baselines: list[FairBaseline]) -> pd.DataFrame:
     """One row per tuned baseline: the view it was tuned on, its settings and their validation NDCG@10."""
     return pd.DataFrame([{"baseline": b.name, "chosen": b.description, "tuned on": f"validation, {b.view}",
-                          **b.settings,
+                          **b.numbers,
                           "valid_ndcg@10": float(b.grid["valid_ndcg@10"].max())} for b in baselines])

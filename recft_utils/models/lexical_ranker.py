@@ -94,7 +94,17 @@ class LexicalRanker(Recommender):
         self.neighbours, self.days = neighbours, days
 
     def training_lists(self, task) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The launch windows before ``task.start`` as lists (features scaled later), newest first."""
+        """The launch windows before ``task.start`` as lists (features scaled later), newest first.
+
+        They do not depend on the L2, so a tuning grid on one task builds them once (kept on the task).
+        """
+        cache = task.__dict__.setdefault("_launch_lists", {})
+        key = (id(self.titles), self.windows, self.window_days, self.neighbours, self.days)
+        if key not in cache or cache[key][0] is not self.titles:
+            cache[key] = (self.titles, self._launch_windows(task))
+        return cache[key][1]
+
+    def _launch_windows(self, task) -> list[tuple[np.ndarray, np.ndarray]]:
         lists = []
         for k in range(1, self.windows + 1):
             start = task.start - pd.Timedelta(days=k * self.window_days)

@@ -19,14 +19,24 @@ from recft_utils.benchmark.processes import peak_rss_mb
 from recft_utils.config import get_profile
 from recft_utils.evaluation import evaluate, summarise
 from recft_utils.models.blend import ScoreBlend
+from recft_utils.models.fair_baselines import EASE_POPULARITY
 from recft_utils.models.fine_tuning import REGIME_LABELS, FineTuneConfig
 from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig
 from recft_utils.models.two_tower import TwoTowerRecommender
 
-# The frozen two-tower model blended with EASE + recent popularity (step 1's fair classical bar, its
-# settings tuned on validation), the blend's weight chosen on validation too.
-BLEND_NAME = "blend: two-tower (frozen) + EASE + recent popularity"
-BLEND_REGIME = "frozen encoder + adapter, blended with EASE + recent popularity"
+
+def blend_name(bar: str = EASE_POPULARITY) -> str:
+    """The name of the frozen two-tower model blended with step 1's classical ``bar`` (its settings
+    tuned on validation), the blend's weight chosen on validation too."""
+    return f"blend: two-tower (frozen) + {bar}"
+
+
+def blend_regime(bar: str = EASE_POPULARITY) -> str:
+    """The regime label of :func:`blend_name`'s blend."""
+    return f"frozen encoder + adapter, blended with {bar}"
+
+
+BLEND_NAME, BLEND_REGIME = blend_name(), blend_regime()  # the built-in shop's: its bar is EASE + recent popularity
 
 # Per-regime settings, from validation runs: the encoder learns slowly (1e-4 for the top
 # layer; 3e-4 was worse), LoRA's small updates take a larger rate.
@@ -89,8 +99,8 @@ def blend_records(models: dict, classical, classical_seconds: float, weight: flo
     """Each seed's two-tower model blended with ``classical`` (fitted on ``task``) at ``weight``."""
     records = []
     for seed, model in models.items():
-        blend = ScoreBlend(model, classical, weight, name=BLEND_NAME).fit(task)
-        records += evaluation_records(blend, task, split, seed, BLEND_REGIME,
+        blend = ScoreBlend(model, classical, weight, name=blend_name(classical.name)).fit(task)
+        records += evaluation_records(blend, task, split, seed, blend_regime(classical.name),
                                       model.stats["train_seconds"] + classical_seconds, k, bootstrap,
                                       {"blend_weight": weight})
     return records

@@ -197,19 +197,23 @@ class TextTwoTower(keras.Model):
             vectors = vectors + self.ids(tf.range(self.settings["n_items"])) * self.warm
         return vectors
 
-    def item_rows(self, columns):
-        """:meth:`item_matrix` for ``columns`` only (the sampled softmax needs a few thousand rows, not all)."""
-        if self.title_variants is None:
-            text = tf.gather(self.text, columns)
-        else:  # a variant of each title drawn at every step, as _training_text does for the whole catalogue
-            pick = tf.random.uniform(tf.shape(columns), maxval=self.title_variants.shape[0], dtype="int32")
-            text = tf.gather_nd(self.title_variants, tf.stack([pick, columns], axis=1))
-        vectors = self.adapter(text)
+    def item_rows(self, columns, text=None):
+        """:meth:`item_matrix` for ``columns`` only (the sampled softmax needs a few thousand rows, not all);
+        ``text``: those rows' text vectors (default :meth:`row_text`)."""
+        vectors = self.adapter(self.row_text(columns) if text is None else text)
         if not self.settings["text"]:
             vectors = tf.zeros_like(vectors)
         if self.settings["item_ids"]:
             vectors = vectors + self.ids(columns) * tf.gather(self.warm, columns)
         return vectors
+
+    def row_text(self, columns):
+        """The text vectors of ``columns``: a variant of each title drawn at every step when there are
+        variants, as :meth:`_training_text` does for the whole catalogue."""
+        if self.title_variants is None:
+            return tf.gather(self.text, columns)
+        pick = tf.random.uniform(tf.shape(columns), maxval=self.title_variants.shape[0], dtype="int32")
+        return tf.gather_nd(self.title_variants, tf.stack([pick, columns], axis=1))
 
     def user_vectors(self, inputs, items_v, training=False):
         """Recency-weighted pooling of the history's item vectors (a softmax over a learned decay by age, not
@@ -294,20 +298,34 @@ class TextTwoTower(keras.Model):
         label = tf.cast(membership(targets, rows, candidates, n_items) & ~duplicate, tf.float32)
         excluded = (membership(seen, rows, candidates, n_items) | duplicate
                     | (tf.gather(self.first_day, candidates)[None, :] > tf.cast(x["day"], self.first_day.dtype)[:, None]))
+        adversarial = self.adversarial_epsilon > 0
         with tf.GradientTape() as tape:
-            vectors = tf.gather(self.item_rows(needed), where)
-            split = tf.size(history)
-            history_v = tf.reshape(vectors[:split], tf.concat([tf.shape(history), [-1]], axis=0))
-            user = self.pool(x, history_v, training=True)
-            logits = (tf.matmul(user, vectors[split:], transpose_b=True) + self.prior_of(x["day"], candidates)
-                      - tf.gather(log_q, candidates)[None, :])
-            logits = tf.where(excluded & (label == 0), -1e9, logits)
-            loss = self.compute_loss(x=x, y=label, y_pred=logits, training=True)
+            text = self.row_text(needed)
+            with tf.GradientTape() if adversarial else contextlib.nullcontext() as inner:
+                if adversarial:
+                    inner.watch(text)
+                logits = self._sampled_logits(x, history, needed, where, text, candidates, log_q, label, excluded)
+                loss = self.compute_loss(x=x, y=label, y_pred=logits, training=True)
+            if adversarial:  # FGM on the rows this step reads, as the full softmax does on the catalogue
+                push = tf.stop_gradient(tf.math.l2_normalize(inner.gradient(loss, text), axis=-1))
+                pushed = self._sampled_logits(x, history, needed, where, text + self.adversarial_epsilon * push,
+                                              candidates, log_q, label, excluded)
+                loss += scale_for_replicas(tf.reduce_mean(softmax_over_catalogue(label, pushed)))
             self.loss_tracker.update_state(unscale_for_replicas(loss), sample_weight=tf.shape(rows)[0])
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients([(g, w) for g, w in zip(gradients, self.trainable_weights) if g is not None])
         return {"loss": self.loss_tracker.result()}
+
+    def _sampled_logits(self, x, history, needed, where, text, candidates, log_q, label, excluded):
+        """The sampled step's scores: the history's and candidates' vectors from ``text`` (rows ``needed``)."""
+        vectors = tf.gather(self.item_rows(needed, text), where)
+        split = tf.size(history)
+        history_v = tf.reshape(vectors[:split], tf.concat([tf.shape(history), [-1]], axis=0))
+        user = self.pool(x, history_v, training=True)
+        logits = (tf.matmul(user, vectors[split:], transpose_b=True) + self.prior_of(x["day"], candidates)
+                  - tf.gather(log_q, candidates)[None, :])
+        return tf.where(excluded & (label == 0), -1e9, logits)
 
     def _training_text(self):
         if self.title_variants is None:
@@ -426,9 +444,6 @@ class TwoTowerRecommender(Recommender):
         x = {**histories.as_inputs(), "example": np.arange(len(histories), dtype=np.int32)}
         y = np.arange(len(histories), dtype=np.int32)
         negatives = config.negatives_for(n_items)
-        if negatives and config.adversarial_epsilon:
-            raise ParameterError(f"adversarial_epsilon needs the full softmax, but {n_items:,} products train with a "
-                                 f"sampled one: set sampled_negatives=0 (slower) or adversarial_epsilon=0.")
         steps = epochs * int(np.ceil(len(histories) / config.batch_size))
         with get_strategy(self.strategy).scope():
             model = self._build(task)

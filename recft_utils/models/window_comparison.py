@@ -38,11 +38,11 @@ from tqdm import tqdm
 
 from recft_utils.evaluation import build_task, evaluate, summarise
 from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores
-from recft_utils.models.baselines import EASE, FrozenEncoderMean, Random, TitleProfile
+from recft_utils.models.baselines import FrozenEncoderMean, Random, TitleProfile
+from recft_utils.models.item_to_item import EASE, EASE_L2
 from recft_utils.models.blend import ScoreBlend, choose_weight
 from recft_utils.models.encoder_adaptation import AdaptationConfig, adapt_item_vectors
 from recft_utils.models.fair_baselines import (
-    EASE_L2,
     TITLE_NEIGHBOURS,
     TITLE_PROFILE_BLEND,
     choices_table,

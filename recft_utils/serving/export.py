@@ -26,10 +26,11 @@ change), ``index.usearch`` for a catalogue of more than
 and ``metadata.json`` (format, version, sizes, and a checksum of every file).
 
 When step 3's rule serves a blend (or the classical model alone), the SavedModel
-also holds the classical part (:class:`BlendPart`: EASE's item-item weights and
-recent popularity, as of the export day) and mixes the standardised scores
-exactly as :class:`~recft_utils.models.blend.ScoreBlend` does offline; it
-then keeps each customer's whole history (EASE reads every product bought; the
+also holds the classical part (:class:`BlendPart`: the item-to-item model's
+weights, EASE's dense or ItemKNN's sparse, and recent popularity, as of the
+export day) and mixes the standardised scores exactly as
+:class:`~recft_utils.models.blend.ScoreBlend` does offline; it then keeps each
+customer's whole history (the item-to-item model reads every product bought; the
 two-tower's user tower reads the ``max_history`` most recent) and searches
 exactly (the approximate index ranks by the two-tower's scores only).
 """
@@ -42,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import tensorflow as tf
 
 from recft_utils.artefacts import atomic_directory, sha256_file, write_json
@@ -59,11 +61,12 @@ SIGNATURES = ("recommend_items", "user_vectors")
 
 @dataclass
 class BlendPart:
-    """The classical part of a served blend, as of the export day: EASE's item-item weights, each
-    item's recent popularity, EASE's weight against popularity, and the two-tower's weight against the
-    classical part (0: the classical model alone). ``description`` goes to the metadata."""
+    """The classical part of a served blend, as of the export day: the item-to-item model's weights
+    (EASE's dense matrix or ItemKNN's sparse one), each item's recent popularity, the item-to-item
+    model's weight against popularity, and the two-tower's weight against the classical part (0: the
+    classical model alone). ``description`` goes to the metadata."""
 
-    ease_weights: np.ndarray  # (items, items)
+    item_weights: np.ndarray | sp.spmatrix  # (items, items): the item-to-item scores are bought @ item_weights
     popularity: np.ndarray  # (items,) customers per item in the recent window
     classical_weight: float
     weight: float
@@ -71,12 +74,15 @@ class BlendPart:
 
     @classmethod
     def of(cls, classical, weight: float, name: str) -> "BlendPart":
-        """From a fitted ``ScoreBlend(EASE, Popularity)`` (the fair bar) and the two-tower's ``weight``."""
-        ease, popularity = classical.first, classical.second
-        return cls(np.asarray(ease.weights, np.float64), np.asarray(popularity.counts, np.float64),
-                   float(classical.weight), float(weight),
+        """From a fitted ``ScoreBlend(item-to-item model, Popularity)`` (the fair bar) and the two-tower's
+        ``weight``."""
+        item_model, popularity = classical.first, classical.second
+        weights = item_model.item_weights
+        return cls(weights if sp.issparse(weights) else np.asarray(weights),
+                   np.asarray(popularity.counts, np.float64), float(classical.weight), float(weight),
                    {"model": name, "weight": float(weight), "classical_weight": float(classical.weight),
-                    "ease_l2": float(ease.l2), "popularity_days": popularity.days})
+                    "classical": classical.name, "item_model": item_model.name,
+                    "popularity_days": popularity.days})
 
 
 def _standardise(scores):
@@ -99,7 +105,15 @@ class RecommenderModule(tf.Module):
         self.item_rows = _lookup(item_ids)
         self.blend = blend is not None
         if blend is not None:
-            self.ease_weights = tf.Variable(blend.ease_weights, trainable=False, name="ease_weights")
+            self.sparse = sp.issparse(blend.item_weights)
+            if self.sparse:  # stored transposed, in row order: the product is Wᵀ · boughtᵀ
+                transposed = blend.item_weights.T.tocsr().tocoo()
+                self.weight_indices = tf.Variable(np.stack([transposed.row, transposed.col], axis=1).astype(np.int64),
+                                                  trainable=False, name="item_weight_indices")
+                self.item_weights = tf.Variable(transposed.data.astype(np.float64), trainable=False,
+                                                name="item_weights")
+            else:
+                self.item_weights = tf.Variable(blend.item_weights, trainable=False, name="item_weights")
             self.popularity = tf.Variable(blend.popularity, trainable=False, name="popularity")
             self.blend_weights = tf.Variable([blend.weight, blend.classical_weight], dtype=tf.float64,
                                              trainable=False, name="blend_weights")
@@ -113,12 +127,21 @@ class RecommenderModule(tf.Module):
                   "mask": mask[:, :self.max_history]}
         return columns, mask, self.model.user_vectors(recent, self.item_vectors)
 
+    def _item_to_item(self, bought):
+        """The item-to-item model's scores of ``bought`` (batch, items): ``bought @ W``, dense or sparse."""
+        if self.sparse:
+            n_items = tf.shape(self.popularity, out_type=tf.int64)[0]
+            transposed = tf.sparse.SparseTensor(self.weight_indices, self.item_weights, tf.stack([n_items, n_items]))
+            return tf.transpose(tf.sparse.sparse_dense_matmul(transposed, tf.cast(bought, tf.float64), adjoint_b=True))
+        return tf.cast(tf.matmul(tf.cast(bought, self.item_weights.dtype), self.item_weights), tf.float64)
+
     def _blended(self, scores, bought):
-        """The two-tower's ``scores`` mixed with EASE (on ``bought``, the whole history) and popularity."""
+        """The two-tower's ``scores`` mixed with the item-to-item model (on ``bought``, the whole history)
+        and popularity."""
         weight, classical_weight = self.blend_weights[0], self.blend_weights[1]
-        ease = tf.matmul(tf.cast(bought, tf.float64), self.ease_weights)
-        popularity = tf.broadcast_to(self.popularity[None, :], tf.shape(ease))
-        classical = classical_weight * _standardise(ease) + (1 - classical_weight) * _standardise(popularity)
+        item_to_item = self._item_to_item(bought)
+        popularity = tf.broadcast_to(self.popularity[None, :], tf.shape(item_to_item))
+        classical = classical_weight * _standardise(item_to_item) + (1 - classical_weight) * _standardise(popularity)
         return weight * _standardise(tf.cast(scores, tf.float64)) + (1 - weight) * _standardise(classical)
 
     def _blocked(self, rows, n_items):
@@ -244,7 +267,7 @@ def export_recommender(model, task, folder, titles: pd.Series | None = None, ver
     if blend is not None and ann:
         raise ParameterError("An approximate index ranks by the two-tower's scores alone; a blend is searched "
                              "exactly. Export it with ann=False (the default).")
-    # EASE reads every product a customer bought; the two-tower the most recent max_history
+    # the item-to-item model reads every product a customer bought; the two-tower the most recent max_history
     stored = max_history if blend is None else max(max_history, int(np.diff(task.matrix.indptr).max(initial=1)))
     histories = window_histories(task, np.arange(len(task.users)), stored)
     day = int(day_index([task.start], origin(task))[0])  # the window start (the popularity table's last row)
@@ -294,10 +317,10 @@ def served_model(run_dir, task) -> Served:
     """Step 3's served model of ``run_dir`` fitted on ``task`` (the test task).
 
     ``served_choice.json`` says which candidate step 3's rule chose and, for the
-    classical model or a blend, the settings of EASE + recent popularity and the blend's weight.
+    classical model or a blend, the settings of step 1's classical bar and the blend's weight.
     """
     from recft_utils.models.blend import ScoreBlend
-    from recft_utils.models.fair_baselines import ease_with_popularity
+    from recft_utils.models.fair_baselines import classical_with_popularity
     from recft_utils.models.serving_choice import served_blend
     from recft_utils.models.two_tower import recommender_from_run  # Keras only where a Keras model is read
 
@@ -305,7 +328,7 @@ def served_model(run_dir, task) -> Served:
     two_tower, blend = recommender_from_run(run_dir, task), served_blend(choice)
     if blend is None:
         return Served(two_tower, two_tower, None, choice["model"])
-    classical = ease_with_popularity(task, blend["classical"]["days"], blend["classical"]["weight"])
+    classical = classical_with_popularity(task, blend["classical"])
     weight = blend["weight"]
     model = classical if weight == 0 else ScoreBlend(two_tower, classical, weight, name=choice["model"]).fit(task)
     return Served(model, two_tower, BlendPart.of(classical, weight, choice["model"]), choice["model"])

@@ -116,15 +116,17 @@ def ab_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000, se
             "low": float(np.quantile(diffs, tail)), "high": float(np.quantile(diffs, 1 - tail)), "level": level}
 
 
-def ease_recommender(ease, task):
-    """A replay function for a fitted :class:`~recft_utils.models.baselines.EASE`: scores the event's history."""
+def item_to_item_recommender(model, task):
+    """A replay function for a fitted item-to-item model (:mod:`~recft_utils.models.item_to_item`: EASE or
+    ItemKNN): scores the event's history with its ``item_weights``."""
     column = pd.Series(np.arange(len(task.items)), index=task.items)
+    weights = model.item_weights
 
     def recommend(event: ReplayEvent, k: int) -> list[str]:
         history = column.reindex(event.items).dropna().to_numpy(dtype=int)
-        scores = ease.weights[history].sum(axis=0)
+        scores = np.asarray(weights[history].sum(axis=0), dtype=np.float64).ravel()
         scores[history] = -np.inf  # discovery: never recommend what the customer already bought
-        scores[task.n_warm:] = -np.inf  # EASE knows nothing of new items
+        scores[task.n_warm:] = -np.inf  # an item-to-item model knows nothing of new items
         return list(task.items[top_k(scores[None], k)[0]])
 
     return recommend

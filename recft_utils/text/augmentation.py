@@ -366,10 +366,16 @@ def augment_titles(
     n_items: int | None = None,
     methods: Sequence[str] = METHODS,
 ) -> pd.DataFrame:
-    """Augmented titles of ``items`` (columns ``item_id``, ``item_text``).
+    """Augmented texts of ``items`` (columns ``item_id``, ``item_text``).
+
+    A shop's product text need not be a name: a grocery export's
+    "soup: chunky 18.8 oz" describes several products. Each distinct
+    (normalised) text is therefore augmented once and its augmentations go to
+    every product that carries it, so that products with the same text keep
+    the same text, and ``n_items`` counts texts, not products.
 
     Returns one row per (item, method) with columns ``item_id``, ``original``
-    (the normalised title), ``augmented``, ``method`` and ``seed``, items in
+    (the normalised text), ``augmented``, ``method`` and ``seed``, items in
     table order and methods in the order given. ``methods`` is a subset of
     ``("synonym", "delete", "swap", "typo")`` (back-translation needs a model:
     call :func:`back_translate` yourself). A row whose augmented title equals
@@ -378,7 +384,7 @@ def augment_titles(
     letters (typo); so an (item, method) pair may have no row.
 
     Deterministic: one generator ``np.random.default_rng(seed)`` draws the
-    ``n_items`` items (all when ``None`` or more than there are) and then
+    ``n_items`` texts (all when ``None`` or more than there are) and then
     every augmentation, so the same inputs and seed give the same table.
     """
     if not isinstance(items, pd.DataFrame) or not {"item_id", "item_text"} <= set(items.columns):
@@ -401,22 +407,21 @@ def augment_titles(
 
     rng = np.random.default_rng(int(seed))
     chosen = items[["item_id", "item_text"]].reset_index(drop=True)
-    if n_items is not None and n_items < len(chosen):
-        chosen = chosen.iloc[np.sort(rng.choice(len(chosen), size=n_items, replace=False))]
+    chosen = chosen[chosen["item_text"].map(lambda text: isinstance(text, str))]  # a missing text: nothing to augment
+    chosen = chosen.assign(original=chosen["item_text"].map(normalise_title))
+    texts = chosen["original"].drop_duplicates().to_numpy()  # in table order: first product with each text
+    if n_items is not None and n_items < len(texts):
+        texts = texts[np.sort(rng.choice(len(texts), size=n_items, replace=False))]
 
     augment = {
-        "synonym": lambda title: synonym_replace(title, table, rng),
-        "delete": lambda title: random_delete(title, rng),
-        "swap": lambda title: random_swap(title, rng),
-        "typo": lambda title: typo_perturb(title, rng),
+        "synonym": lambda text: synonym_replace(text, table, rng),
+        "delete": lambda text: random_delete(text, rng),
+        "swap": lambda text: random_swap(text, rng),
+        "typo": lambda text: typo_perturb(text, rng),
     }
-    rows = []
-    for item_id, text in zip(chosen["item_id"], chosen["item_text"]):
-        if not isinstance(text, str):
-            continue  # a missing title: nothing to augment
-        original = normalise_title(text)
-        for method in methods:
-            augmented = augment[method](original)
-            if augmented != original:
-                rows.append((item_id, original, augmented, method, int(seed)))
+    augmented = {(text, method): augment[method](text) for text in texts for method in methods}
+    rows = [(item_id, original, augmented[original, method], method, int(seed))
+            for item_id, original in zip(chosen["item_id"], chosen["original"])
+            for method in methods
+            if (original, method) in augmented and augmented[original, method] != original]
     return pd.DataFrame(rows, columns=AUGMENT_COLUMNS)

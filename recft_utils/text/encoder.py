@@ -27,6 +27,7 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from recft_utils.config import MODEL_PIP_SPEC
 from recft_utils.errors import ParameterError, RecftError
@@ -383,11 +384,19 @@ class SentenceEncoder:
         return tf.function(forward, input_signature=[spec, spec], jit_compile=self.jit_compile)
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Embeddings of ``texts``: float32 array (len(texts), 384), rows of unit norm."""
+        """Embeddings of ``texts``: float32 array (len(texts), 384), rows of unit norm.
+
+        Each distinct text is encoded once (a grocery export's category-level texts name several
+        products each) and its row copied to every position that holds it.
+        """
         batch_size = _check_batch_size(batch_size)
         if isinstance(texts, str):
             raise ParameterError("Parameter texts must be a list of strings, not one string; wrap it in a list.")
         texts = list(texts)
+        if all(isinstance(text, str) for text in texts):  # anything else is refused by tokenize, below
+            where, distinct = pd.factorize(np.asarray(texts, dtype=object))
+            if len(distinct) < len(texts):
+                return self.encode(list(distinct), batch_size, progress)[where]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
