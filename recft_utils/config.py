@@ -25,7 +25,8 @@ class Profile:
     max_customers: int | None  # steps 1-2: sample of customers kept (None: all of them)
     augment_titles: int  # step 2: product titles augmented
     bootstrap_samples: int  # resamples for confidence intervals
-    # Step 3: seeds, epoch budgets and search trials. Fine-tuning epochs are budgets: early stopping
+    # Step 3: seeds, epoch budgets and search trials; ``max_examples``, the two-tower's training examples
+    # (a seeded sample; None: all of them: tiny keeps a heavy-buying shop's smoke test in seconds). Fine-tuning epochs are budgets: early stopping
     # on the validation window picks fewer when they do not help. "chapter" is what notebook 03 runs
     # within its time budget: fewer seeds and trials, the top-k regime judged on the validation window
     # with a step budget (``top_k_steps``, None: whole epochs), and only a few steps of LoRA and full
@@ -37,12 +38,13 @@ class Profile:
     rolling_benchmark: dict  # `benchmark rolling`: seeds, epochs, encoder-adaptation pairs per window
     load_requests: int  # step 4: measured requests per concurrency level of the load test
     iteration_months: int  # step 6: the data's last months simulated, one retrain each
+    replay_orders: int | None = None  # step 4: orders replayed at most, a seeded sample (None: all)
 
 
 PROFILES = {
     "tiny": Profile(
         "tiny", "smoke test: 200 sampled customers, seconds per step", 200, 40, 200,
-        training={"seeds": [0], "two_tower_epochs": 3, "seed_model_epochs": 2, "search_trials": 2,
+        training={"seeds": [0], "two_tower_epochs": 3, "max_examples": 1500, "seed_model_epochs": 2, "search_trials": 2,
                   "fine_tune_epochs": {"top_k": 1, "lora": 1, "full": 1}, "throughput_steps": 2,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
                               "top_k_steps": 4, "regimes": ["top_k"], "other_regime_steps": 1},
@@ -52,10 +54,11 @@ PROFILES = {
                                         "lora": {"fast_catalogue": True, "batch_size": 16, "negatives": 48},
                                         "full": {"fast_catalogue": True, "batch_size": 16, "negatives": 48}}},
         rolling_benchmark={"seeds": [0], "two_tower_epochs": 3, "adaptation_pairs": 2_000},
-        load_requests=100, iteration_months=2),
+        load_requests=100, iteration_months=2, replay_orders=500),
     "workshop": Profile(
         "workshop", "what a learner runs on a 2-core laptop", None, 400, 1000,
-        training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "seed_model_epochs": 5, "search_trials": 3,
+        training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "max_examples": None, "seed_model_epochs": 5,
+                  "search_trials": 3,
                   "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
                               "top_k_steps": 40, "regimes": ["top_k", "lora", "full"], "other_regime_steps": 3}},
@@ -63,7 +66,8 @@ PROFILES = {
         load_requests=1000, iteration_months=4),
     "full": Profile(
         "full", "every product title augmented, more resamples, every regime trained", None, 3000, 2000,
-        training={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "seed_model_epochs": 10, "search_trials": 20,
+        training={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "max_examples": None, "seed_model_epochs": 10,
+                  "search_trials": 20,
                   "fine_tune_epochs": {"top_k": 6, "lora": 3, "full": 2}, "throughput_steps": 10,
                   "chapter": {"seeds": [0, 1, 2], "seed_model_epochs": 10, "search_trials": 20, "top_k_epochs": 3,
                               "top_k_steps": None, "regimes": ["top_k", "lora", "full"],

@@ -63,6 +63,8 @@ GROUP_OF_PATH = {
     "tests/test_fine_tuning.py::test_benchmark_models": "tiny-run", "tests/test_benchmark_rolling.py": "tiny-run",
     # one worker converts the base models' presets once (SmolLM2's is 516 MB)
     "tests/test_base_model_conversion.py": "base-models",
+    # one tiny chain on a catalogue above 20,000 products (about 5 minutes), shared by the file's tests
+    "tests/test_large_catalogue.py": "large-catalogue",
 }
 
 

@@ -309,6 +309,10 @@ def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference
     assert events and skipped["new_customer"] >= 0
     assert all(not (e.new_items & set(e.items)) for e in events)
     assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
+    sampled, left = replay_events(test, most=30, seed=1)
+    assert len(sampled) == 30 and left["not_sampled"] == len(events) - 30 and skipped["not_sampled"] == 0
+    assert [e.timestamp for e in sampled] == sorted(e.timestamp for e in sampled) and sampled == [
+        e for e in events if e in sampled]
     events = events[:80]
     results = replay(events, {"served": service_recommender(service.url),
                               "EASE": item_to_item_recommender(EASE().fit(test), test)}, k=10, progress=False)

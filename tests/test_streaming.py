@@ -80,3 +80,19 @@ def test_adversarial_training_works_with_the_sampled_softmax_too(shop_sample):
         model = TwoTowerRecommender(vectors, config, seed=0).fit(valid, 1)
         losses[epsilon] = model.stats["final_loss"]
     assert np.isfinite(losses[0.5]) and losses[0.5] > losses[0.0]  # the pushed loss is added to the plain one
+
+
+def test_max_examples_trains_on_a_seeded_sample_of_the_examples(shop_sample):
+    """The tiny profile's budget: a heavy-buying shop's smoke test trains on a sample, said in the stats."""
+    import pandas as pd
+
+    from recft_utils.errors import ParameterError
+    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+
+    _, valid, _ = shop_sample
+    items = np.sort(shop_sample[0]["item_id"].unique())
+    vectors = pd.DataFrame(np.random.default_rng(0).normal(size=(len(items), 16)).astype("float32"), index=items)
+    model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=1, max_examples=40), seed=0).fit(valid, 1)
+    assert model.stats["train_examples"] == 40 < model.stats["all_examples"]
+    with pytest.raises(ParameterError, match="max_examples must be positive"):
+        TwoTowerConfig(max_examples=0).checked()

@@ -46,6 +46,19 @@ ITEM_MODELS = ("auto", "EASE", "ItemKNN")  # notebook 01's parameter `item_model
 BLOCK_ENTRIES = 20_000_000  # ItemKNN: co-purchase counts held at once (about 240 MB)
 
 
+def fitted_once(task, key: tuple, compute, *args):
+    """``compute(task, *args)``, once per task and ``key``: kept on the task itself while it lives.
+
+    Step 1 fits the same item-to-item model on the test task for its reference table and inside the
+    classical bar, and later steps refit the bar on the same task; on a large catalogue each fit costs
+    seconds to minutes. The result is shared, read-only, by every model fitted with the same key.
+    """
+    cache = task.__dict__.setdefault("_item_to_item", {})
+    if key not in cache:
+        cache[key] = compute(task, *args)
+    return cache[key]
+
+
 class EASE(Recommender):
     """EASE (Steck, 2019): a closed-form item-item linear model.
 
@@ -65,18 +78,21 @@ class EASE(Recommender):
 
     def fit(self, task):
         super().fit(task)
+        self.weights, self.x = fitted_once(task, ("EASE", self.l2, self.dtype), self._weights)
+        return self
+
+    def _weights(self, task) -> tuple[np.ndarray, sp.csr_matrix]:
         x = binary(task.matrix)
         gram = (x.T @ x).astype(self.dtype).toarray(order="F")
         gram[np.diag_indices_from(gram)] += self.l2
         if self.dtype == "float64":  # as recft always computed it: the built-in shop's figures stay bit for bit
             inverse = np.linalg.inv(gram)
-            self.weights = -inverse / np.diag(inverse)[None, :]
+            weights = -inverse / np.diag(inverse)[None, :]
         else:
-            self.weights = spd_inverse(gram)
-            self.weights /= -np.diag(self.weights).copy()[None, :]
-        np.fill_diagonal(self.weights, 0.0)
-        self.x = x
-        return self
+            weights = spd_inverse(gram)
+            weights /= -np.diag(weights).copy()[None, :]
+        np.fill_diagonal(weights, 0.0)
+        return weights, x
 
     @property
     def item_weights(self) -> np.ndarray:
@@ -124,6 +140,10 @@ class ItemKNN(Recommender):
 
     def fit(self, task, block: int | None = None):
         super().fit(task)
+        self.x, self.similarity = fitted_once(task, ("ItemKNN", self.neighbours, block), self._similarity, block)
+        return self
+
+    def _similarity(self, task, block: int | None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         x = binary(task.matrix).tocsr()
         counts = np.asarray(x.sum(axis=0)).ravel()
         norms = np.sqrt(counts)
@@ -135,9 +155,7 @@ class ItemKNN(Recommender):
         xt, columns = x.T.tocsr(), x.tocsc()
         parts = [self._similarity_block(xt, columns, inverse, start, min(start + block, n))
                  for start in range(0, n, block)]
-        self.x = x
-        self.similarity = sp.hstack(parts, format="csr") if parts else sp.csr_matrix((n, n))
-        return self
+        return x, sp.hstack(parts, format="csr") if parts else sp.csr_matrix((n, n))
 
     def _similarity_block(self, xt, columns, inverse, start: int, stop: int) -> sp.csc_matrix:
         """Columns ``start:stop`` of the cosine similarity, each cut to its strongest neighbours."""

@@ -94,6 +94,9 @@ class TwoTowerConfig(OptimizerSettings):
     # negatives of a sampled softmax (see models.streaming): None = automatic (the full softmax up to
     # SAMPLED_SOFTMAX_MIN_ITEMS products, DEFAULT_NEGATIVES above), 0 = always the full softmax
     sampled_negatives: int | None = None
+    # at most this many training examples, a seeded sample (None: all): the tiny profile's budget, so that a
+    # smoke test on a grocery chain's heavy buyers trains in seconds like one on a gift shop's
+    max_examples: int | None = None
 
     def checked(self) -> "TwoTowerConfig":
         """Refuse values that cannot train, before any work starts."""
@@ -108,6 +111,8 @@ class TwoTowerConfig(OptimizerSettings):
             raise ParameterError(f"adversarial_epsilon must be >= 0, got {self.adversarial_epsilon}.")
         if self.l2 < 0:
             raise ParameterError(f"Two-tower l2 must be >= 0, got {self.l2}.")
+        if self.max_examples is not None and self.max_examples <= 0:
+            raise ParameterError(f"max_examples must be positive (None: every example), got {self.max_examples}.")
         if self.sampled_negatives is not None and self.sampled_negatives < 0:
             raise ParameterError(f"sampled_negatives must be >= 0 (0: the full softmax), got {self.sampled_negatives}.")
         if not (self.text or self.item_ids):
@@ -443,8 +448,11 @@ class TwoTowerRecommender(Recommender):
         # no (examples × catalogue) matrix: y is each example's row, and each batch expands its own lists
         x = {**histories.as_inputs(), "example": np.arange(len(histories), dtype=np.int32)}
         y = np.arange(len(histories), dtype=np.int32)
+        if config.max_examples and len(y) > config.max_examples:  # a row of y expands its example in the step
+            keep = np.sort(np.random.default_rng(self.seed).choice(len(y), config.max_examples, replace=False))
+            x, y = {name: values[keep] for name, values in x.items()}, y[keep]
         negatives = config.negatives_for(n_items)
-        steps = epochs * int(np.ceil(len(histories) / config.batch_size))
+        steps = epochs * int(np.ceil(len(y) / config.batch_size))
         with get_strategy(self.strategy).scope():
             model = self._build(task)
             if source is not None:
@@ -476,8 +484,8 @@ class TwoTowerRecommender(Recommender):
                                verbose=self.verbose, callbacks=callbacks).history["loss"]
         seconds = time.perf_counter() - started
         self.stats = {
-            "train_examples": len(histories), "epochs_run": len(losses), "train_seconds": seconds,
-            "examples_per_second": len(histories) * len(losses) / seconds, "final_loss": float(losses[-1]),
+            "train_examples": len(y), "all_examples": len(histories), "epochs_run": len(losses),
+            "train_seconds": seconds, "examples_per_second": len(y) * len(losses) / seconds, "final_loss": float(losses[-1]),
             "softmax": f"sampled ({negatives:,} negatives)" if negatives else "full",
         }
         return model, callbacks[0] if monitor is not None else None
