@@ -14,15 +14,21 @@ import pandas as pd
 import pytest
 
 from recft_utils.artefacts import read_json
-from recft_utils.runner import run_chain
+from recft_utils.benchmark.large_shop import large_shop, summary_table, verdict
 
 GROCERY = "synthetic:30000:300000:grocery"
 
 
 @pytest.fixture(scope="module")
-def grocery_run(tmp_path_factory):
-    return run_chain(profile="tiny", dataset=GROCERY, run_dir=tmp_path_factory.mktemp("grocery") / "run",
-                     progress=False)
+def measured(tmp_path_factory):
+    """The chain run by `benchmark large-shop` (its code and the chain, once): the folder and the figures."""
+    run_dir = tmp_path_factory.mktemp("grocery") / "run"
+    return run_dir, large_shop(GROCERY, "tiny", run_dir)
+
+
+@pytest.fixture(scope="module")
+def grocery_run(measured):
+    return measured[0]
 
 
 def outputs_of(notebook) -> str:
@@ -64,3 +70,15 @@ def test_every_later_step_runs_at_that_size_with_the_same_choice(grocery_run):
     assert (grocery_run / "05_collaboration" / "model_card.md").is_file()
     decisions = read_json(grocery_run / "06_iteration" / "decisions.json")
     assert len(decisions) >= 1
+
+
+@pytest.mark.notebooks
+def test_the_benchmark_reports_each_notebook_s_time_and_memory(measured):
+    _, result = measured
+    assert result["catalogue"] > 20_000 and result["customers"] == 200 and result["dataset"] == GROCERY
+    assert [r["notebook"] for r in result["notebooks"]][0] == "01_requirements" and len(result["notebooks"]) == 6
+    assert all(r["seconds"] > 0 and 0 < r["peak_gb"] <= result["peak_gb"] for r in result["notebooks"])
+    assert sum(r["seconds"] for r in result["notebooks"]) <= result["chain_seconds"] * 1.05
+    table = summary_table(result)
+    assert list(table["notebook"])[-1] == "the chain (wall time)" and len(table) == 7
+    assert verdict(result).startswith("The tiny chain took ")

@@ -1,4 +1,4 @@
-"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|learning-curve|base-models|serving|notebooks|tests|scale|workers --out FILE``:
+"""``python -m recft_utils.benchmark baselines|models|rolling|rolling-top-k|learning-curve|base-models|serving|notebooks|tests|scale|large-shop|workers --out FILE``:
 benchmark tables as JSON."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.artefacts import atomic_path, read_json, write_json
+from recft_utils.benchmark.large_shop import LARGE_SHOP
 from recft_utils.benchmark.scale import EPOCHS as SCALE_EPOCHS, LOAD_REQUESTS as SCALE_REQUESTS, SIZES
 from recft_utils.config import DEFAULT_PROFILE, PROFILES, get_profile
 from recft_utils.errors import run_action
@@ -312,6 +313,16 @@ def _tests(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _large_shop(args) -> None:
+    from recft_utils.benchmark.large_shop import large_shop, summary_table, verdict
+
+    result = large_shop(args.dataset, args.profile, args.run_dir)
+    write_json(args.out, result)
+    print(summary_table(result).to_string(index=False))
+    print(verdict(result))
+    print(f"wrote {args.out}")
+
+
 def _scale(args) -> None:
     from recft_utils.artefacts import save_figure
     from recft_utils.benchmark import scale
@@ -422,6 +433,12 @@ def main(argv=None) -> int:
     notebooks.add_argument("--profiles", nargs="+", choices=list(PROFILES), default=["tiny", DEFAULT_PROFILE])
     notebooks.add_argument("--out", type=Path, default=Path("runs/benchmarks/notebooks.json"))
     notebooks.add_argument("--no-solutions", dest="solutions", action="store_false", help="time the notebooks only")
+    large = sub.add_parser("large-shop", help="the whole chain on a grocery chain's size (70,000 products, 1.5 million "
+                           "lines): each notebook's time and the peak memory of the process tree")
+    large.add_argument("--dataset", default=LARGE_SHOP, help=f"any dataset name (default {LARGE_SHOP})")
+    large.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE)
+    large.add_argument("--run-dir", type=Path, default=Path("runs/benchmarks/large-shop"))
+    large.add_argument("--out", type=Path, default=Path("runs/benchmarks/large-shop.json"))
     scaling = sub.add_parser("scale", help="steps 1-4 on growing synthetic shops: wall time and peak RSS per step")
     scaling.add_argument("--sizes", nargs="+", default=[f"{i}:{n}" for i, n in SIZES],
                          help="ITEMS:INTERACTIONS each (default: " + " ".join(f"{i}:{n}" for i, n in SIZES) + ")")
@@ -442,7 +459,7 @@ def main(argv=None) -> int:
                        help="time only these selections")
     args = parser.parse_args(argv)
     return run_action({"baselines": _baselines, "models": _models, "rolling": _rolling, "rolling-top-k": _rolling_top_k,
-                       "learning-curve": _learning_curve, "base-models": _base_models, "serving": _serving, "notebooks": _notebooks, "tests": _tests,
+                       "learning-curve": _learning_curve, "base-models": _base_models, "serving": _serving, "notebooks": _notebooks, "tests": _tests, "large-shop": _large_shop,
                        "scale": _scale, "workers": _workers}[args.command], args)
 
 

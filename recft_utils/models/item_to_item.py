@@ -5,8 +5,8 @@ Both score a customer as ``bought @ W``: the sum, over what they bought, of an i
 
 - :class:`EASE` (Steck, 2019), dense: one inverse of the catalogue × catalogue Gram matrix. The
   best classical model on the built-in shop, but its memory grows with the square of the
-  catalogue and its time with the cube: a 20,000-product shop needs 1.6 GB and a minute or
-  two per fit in float32 on 2 cores, a 70,000-product one 20 GB and an hour;
+  catalogue and its time with the cube (:func:`dense_ease_cost` estimates both for a size, on
+  this machine);
 - :class:`ItemKNN`, sparse: cosine similarity between items' buyer sets, each item's strongest
   ``neighbours`` links kept, computed a block of columns at a time, so that memory grows with
   the links kept rather than with the square of the catalogue.
