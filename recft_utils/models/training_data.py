@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +106,26 @@ def day_index(timestamps, start: pd.Timestamp) -> np.ndarray:
     return ((pd.to_datetime(timestamps) - start) // pd.Timedelta(days=1)).to_numpy().astype(np.int32)
 
 
+class _Bought:
+    """One customer's products in order of first purchase, each with the day it was last bought."""
+
+    def __init__(self, most: int):
+        self.position: dict[int, int] = {}
+        self.columns = np.zeros(most, np.int64)
+        self.last_day = np.zeros(most, np.int64)
+
+    def add(self, columns, day: int) -> None:
+        for column in columns:
+            at = self.position.setdefault(column, len(self.position))
+            self.columns[at], self.last_day[at] = column, day
+
+    def recent(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` most recently bought (ties: first bought first) and their days, most recent first."""
+        bought = len(self.position)
+        order = np.argsort(-self.last_day[:bought], kind="stable")[:n]  # stable: what sorted() by day gave
+        return self.columns[order], self.last_day[order]
+
+
 def order_examples(task, max_history: int = 50) -> tuple[Histories, ColumnLists, ColumnLists]:
     """Examples from the history: (histories, new items per order, all earlier items per order).
 
@@ -126,21 +145,20 @@ def order_examples(task, max_history: int = 50) -> tuple[Histories, ColumnLists,
     items, ages, days, targets, seen_starts, seen_ends, firsts = [], [], [], [], [], [], []
     base = 0  # where this customer's first-purchase list starts in the flat list
     for _, group in orders.groupby("user_id", sort=False):
-        last_day: dict[int, int] = {}
+        bought = _Bought(sum(len(columns) for columns in group["columns"]))
         for day, columns in zip(group["day"].to_numpy(), group["columns"].to_numpy()):
-            new = np.array([c for c in columns if c not in last_day], dtype=np.int64)
-            if last_day and len(new):
-                recent = heapq.nsmallest(max_history, last_day.items(), key=lambda kv: -kv[1])  # stable, as sorted
-                items.append(np.array([c for c, _ in recent]))
-                ages.append(np.array([day - d for _, d in recent], dtype=np.float32))
+            new = np.array([c for c in columns if c not in bought.position], dtype=np.int64)
+            if bought.position and len(new):
+                recent, last = bought.recent(max_history)
+                items.append(recent)
+                ages.append((day - last).astype(np.float32))
                 days.append(day)
                 targets.append(new)
                 seen_starts.append(base)
-                seen_ends.append(base + len(last_day))
-            for column in columns:
-                last_day[column] = day
-        firsts.append(np.fromiter(last_day.keys(), dtype=np.int32, count=len(last_day)))
-        base += len(last_day)
+                seen_ends.append(base + len(bought.position))
+            bought.add(columns, day)
+        firsts.append(bought.columns[:len(bought.position)].astype(np.int32))
+        base += len(bought.position)
     item_array, mask = _pad(items, max_history, np.int32)
     age_array, _ = _pad(ages, max_history, np.float32)
     seen = ColumnLists(np.concatenate(firsts) if firsts else np.zeros(0, np.int32),
