@@ -57,7 +57,7 @@ PROFILES = {
         load_requests=100, iteration_months=2, replay_orders=500),
     "workshop": Profile(
         "workshop", "what a learner runs on a 2-core laptop", None, 400, 1000,
-        training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "max_examples": None, "seed_model_epochs": 5,
+        training={"seeds": [0, 1, 2], "two_tower_epochs": 20, "max_examples": 20_000, "seed_model_epochs": 5,
                   "search_trials": 3,
                   "fine_tune_epochs": {"top_k": 3, "lora": 1, "full": 1}, "throughput_steps": 6,
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,

@@ -59,9 +59,9 @@ def test_a_customer_profile_prefers_titles_like_what_they_bought(tasks):
 def test_fair_baselines_are_tuned_on_the_validation_window_only(tasks, monkeypatch):
     interactions, _, valid, test = tasks
     seen = []
-    original = fair_baselines.evaluate
-    monkeypatch.setattr(fair_baselines, "evaluate", lambda model, task, **kw: seen.append(task.window) or original(
-        model, task, **kw))
+    original = fair_baselines.evaluate_many
+    monkeypatch.setattr(fair_baselines, "evaluate_many", lambda models, task, **kw: seen.append(task.window) or original(
+        models, task, **kw))
     tuned = fair_baselines.tune_fair_baselines(valid, titles(interactions))
     assert set(seen) == {"valid"}
     names = [b.name for b in tuned]
@@ -86,7 +86,7 @@ def test_step_3_rebuilds_step_1s_bar_from_its_saved_settings_without_tuning_agai
     settings = fair_baselines.saved_settings(baselines, fair_baselines.EASE_POPULARITY)
     tuned = fair_baselines.tune_classical_bar(valid)
     assert settings == tuned.settings
-    monkeypatch.setattr(fair_baselines, "evaluate", lambda *a, **k: pytest.fail("no tuning when rebuilding"))
+    monkeypatch.setattr(fair_baselines, "evaluate_many", lambda *a, **k: pytest.fail("no tuning when rebuilding"))
     rebuilt = fair_baselines.classical_bar_from(settings)
     assert rebuilt.description == tuned.description and rebuilt.name == tuned.name
     users = np.arange(len(test.users))

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 import recft_utils.evaluation as evaluation
+from recft_utils.evaluation import protocol
 from recft_utils.evaluation import build_task, temporal_split
 from recft_utils.models import fair_baselines, window_comparison
 from recft_utils.models.training_data import daily_popularity, order_examples
@@ -54,14 +55,29 @@ def test_changing_the_test_window_changes_no_input_and_no_score_of_the_two_tower
 def test_settings_epochs_and_blend_weight_are_chosen_without_the_test_window(monkeypatch):
     interactions = shop()
     split = temporal_split(interactions, 20, 20)
-    choices, finals = [], []
-    for module in (evaluation, fair_baselines):  # everything that chooses evaluates through these
-        original = module.evaluate
-        monkeypatch.setattr(module, "evaluate", lambda m, task, _o=original, **kw: choices.append(task.window) or _o(
-            m, task, **kw))
-    original = window_comparison.evaluate  # the final evaluation of each chosen model
-    monkeypatch.setattr(window_comparison, "evaluate", lambda m, task, **kw: finals.append(task.window) or original(
-        m, task, **kw))
+    choices, finals, in_final = [], [], []
+    # every evaluation, choices and final ones, runs through protocol.evaluate_many (fair_baselines
+    # imports it by name); the final evaluation of each chosen model is window_comparison.evaluate
+    original_many = protocol.evaluate_many
+
+    def any_evaluation(models, task, *args, **kw):
+        if not in_final:
+            choices.append(task.window)
+        return original_many(models, task, *args, **kw)
+
+    for module in (protocol, fair_baselines):
+        monkeypatch.setattr(module, "evaluate_many", any_evaluation)
+    original = window_comparison.evaluate
+
+    def final_evaluation(m, task, **kw):
+        finals.append(task.window)
+        in_final.append(True)
+        try:
+            return original(m, task, **kw)
+        finally:
+            in_final.pop()
+
+    monkeypatch.setattr(window_comparison, "evaluate", final_evaluation)
     result = window_comparison.compare_on_window(interactions, split, item_vectors(interactions),
                                                  catalogue_titles(interactions), seeds=[0],
                                                  base=TwoTowerConfig(epochs=2, dim=8, batch_size=32),

@@ -104,3 +104,31 @@ def test_ndcg_from_hits_is_the_formula_of_ndcg_at_k():
     scores, truth = rng.normal(size=(50, 30)), rng.random((50, 30)) < 0.1
     hits = np.take_along_axis(truth, metrics.top_k(scores, 10), axis=1)
     np.testing.assert_allclose(ndcg_from_hits(hits, truth.sum(axis=1)), metrics.ndcg_at_k(scores, truth, 10))
+
+
+def test_top_k_is_a_stable_sort_on_random_ties_and_minus_inf():
+    rng = np.random.default_rng(3)
+    scores = np.floor(rng.random((40, 300)) * 4)  # a few distinct values: many ties at the cut-off
+    scores[:, 200:] = -np.inf
+    scores[:5] = -np.inf  # rows with nothing recommendable
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    assert np.array_equal(metrics.top_k(scores, 10), expected)
+
+
+def test_top_k_refuses_nan_scores_with_a_clear_error():
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.top_k(np.array([[1.0, np.nan, 3.0, 2.0]]), 2)
+
+
+def test_ranking_metrics_are_the_four_functions_from_one_ranking():
+    rng = np.random.default_rng(4)
+    scores = np.floor(rng.random((30, 200)) * 6)
+    scores[:, 150:] = -np.inf
+    truth = rng.random((30, 200)) < 0.05
+    ranked = metrics.ranking_metrics(scores, truth, k=10)
+    assert np.array_equal(ranked["ndcg"], metrics.ndcg_at_k(scores, truth, 10))
+    assert np.array_equal(ranked["recall"], metrics.recall_at_k(scores, truth, 10))
+    assert np.array_equal(ranked["hit_rate"], metrics.hit_rate_at_k(scores, truth, 10))
+    assert np.array_equal(ranked["rr"], metrics.reciprocal_rank(scores, truth))
+    assert np.array_equal(ranked["top"], metrics.top_k(scores, 10))
+    assert np.array_equal(ranked["shown"], np.isfinite(np.take_along_axis(scores, ranked["top"], axis=1)))

@@ -260,3 +260,26 @@ def test_a_model_carried_over_to_a_later_window_keeps_what_it_learned(shop_sampl
     warm = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).start_from(test, earlier, epochs=1)
     cold = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
     assert not np.allclose(warm.score(test.eval_rows[:4]), cold.score(test.eval_rows[:4]))
+
+
+def test_a_weight_grid_scores_each_part_once_per_chunk_and_gives_each_blends_numbers(shop_sample):
+    from recft_utils.evaluation.protocol import evaluate_many
+    from recft_utils.models import EASE, Popularity
+    from recft_utils.models.blend import ScoreBlend, standardise, weight_grid
+
+    _, _, test = shop_sample
+    ease, popularity = EASE().fit(test), Popularity(30).fit(test)
+    rows = test.eval_rows[:7]
+    raw = ease.score(rows)
+    assert np.array_equal(standardise(raw), (raw - raw.mean(axis=1, keepdims=True)) / raw.std(axis=1, keepdims=True))
+    calls = []
+    original = ease.score
+    ease.score = lambda user_rows: calls.append(len(user_rows)) or original(user_rows)
+    weights = (0.0, 0.3, 1.0)
+    together = evaluate_many(weight_grid(ease, popularity, test, weights), test, chunk=40)
+    assert len(calls) == -(-len(test.eval_rows) // 40)  # once per chunk, not once per weight
+    for weight, per_user in zip(weights, together):
+        alone = evaluate(ScoreBlend(ease, popularity, weight).fit(test), test)
+        for view in alone:
+            pd.testing.assert_frame_equal(per_user[view], alone[view])
+            assert per_user[view].attrs["coverage"] == alone[view].attrs["coverage"]

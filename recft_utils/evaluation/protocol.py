@@ -109,10 +109,12 @@ def build_task(interactions: pd.DataFrame, split: TemporalSplit, window: str = "
                     eval_rows, truth)
 
 
-def _view(task: EvalTask, view: str, scores: np.ndarray, truth: np.ndarray, rows: np.ndarray):
-    """Restrict scores/truth of some evaluated users to one view; drop empty users."""
+def _view(task: EvalTask, view: str, scores: np.ndarray, truth: np.ndarray, rows: np.ndarray, seen=None):
+    """Restrict scores/truth of some evaluated users to one view; drop empty users.
+
+    ``seen``: those users' earlier purchases as a boolean matrix, when the caller has it already."""
     if view == "discovery":
-        seen = task.matrix[task.eval_rows[rows]].toarray() > 0
+        seen = task.matrix[task.eval_rows[rows]].toarray() > 0 if seen is None else seen
         scores = np.where(seen, -np.inf, scores)
         truth = truth & ~seen
     elif view == "cold":
@@ -128,6 +130,60 @@ def chunk_rows(n_items: int, cells: int = 50_000_000, most: int = 2048) -> int:
     return int(min(most, max(64, cells // max(n_items, 1))))
 
 
+PER_USER_COLUMNS = ["user_id", "ndcg", "recall", "hit_rate", "rr"]
+
+
+class _ViewMetrics:
+    """One model's per-user metrics by view, gathered chunk by chunk (see :func:`evaluate_many`)."""
+
+    def __init__(self, model, task: EvalTask, views, k: int):
+        self.model, self.task, self.k = model, task, k
+        self.cold_ok = getattr(model, "scores_cold_items", False)
+        self.views = [v for v in views if v != "cold" or self.cold_ok]
+        self.parts = {v: [] for v in self.views}
+        self.shown = {v: set() for v in self.views}
+        self.gains = []
+
+    def add(self, rows: np.ndarray, truth: np.ndarray, seen: np.ndarray | None) -> None:
+        task = self.task
+        scores = np.asarray(self.model.score(task.eval_rows[rows]), dtype=np.float64)
+        if not self.cold_ok:
+            scores[:, task.n_warm:] = -np.inf
+        for view in self.views:
+            s, t, r = _view(task, view, scores, truth, rows, seen)
+            if len(r) == 0:
+                continue
+            ranked = metrics.ranking_metrics(s, t, self.k)
+            self.shown[view].update(np.unique(ranked["top"][ranked["shown"]]))
+            self.parts[view].append(pd.DataFrame({"user_id": task.users[task.eval_rows[r]],
+                                                  **{name: ranked[name] for name in PER_USER_COLUMNS[1:]}}))
+            if view == "cold":
+                users, columns, gain = metrics.ndcg_item_gains(s, t, self.k, ranked=ranked["top"])
+                self.gains.append(pd.DataFrame({"user_id": task.users[task.eval_rows[r[users]]],
+                                                "item_id": task.items[task.n_warm + columns], "gain": gain}))
+
+    def result(self) -> dict:
+        result = {}
+        for view in self.views:
+            parts = self.parts[view]
+            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PER_USER_COLUMNS)
+            n_candidates = len(self.task.items) - self.task.n_warm if view == "cold" else len(self.task.items)
+            frame.attrs["coverage"] = len(self.shown[view]) / max(n_candidates, 1)
+            if view == "cold":
+                frame.attrs["item_gains"] = pd.concat(self.gains, ignore_index=True) if self.gains else pd.DataFrame(
+                    columns=["user_id", "item_id", "gain"])
+            result[view] = frame
+        return result
+
+
+def _rows_needed(task: EvalTask, views) -> np.ndarray:
+    """The evaluated customers (positions in ``task.eval_rows``) some view can keep: with the cold view
+    alone, only those who bought a new product (the others would be scored, then dropped)."""
+    if set(views) == {"cold"}:
+        return np.flatnonzero(task.truth[:, task.n_warm:].getnnz(axis=1) > 0)
+    return np.arange(len(task.eval_rows))
+
+
 def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None = None) -> dict:
     """Per-user metrics of a fitted model, by view.
 
@@ -140,49 +196,29 @@ def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None 
     gain: see :func:`~recft_utils.evaluation.metrics.ndcg_item_gains`), for
     intervals that resample products too.
     """
+    return evaluate_many([model], task, views, k, chunk)[0]
+
+
+def evaluate_many(models, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None = None) -> list[dict]:
+    """:func:`evaluate` for several models, one chunk of customers at a time for all of them.
+
+    The same numbers as evaluating each model alone; chunk-major order lets models that share parts
+    (the blends of a weight grid, :class:`~recft_utils.models.blend.ScoreBlend` with a shared
+    ``PartScores``) score each part once per chunk, and reads each chunk's purchases once.
+    """
     unknown = set(views) - set(VIEWS)
     if unknown:
         raise ParameterError(f"Unknown view(s) {sorted(unknown)}; use some of {VIEWS}.")
-    cold_ok = getattr(model, "scores_cold_items", False)
-    views = [v for v in views if v != "cold" or cold_ok]
+    gathered = [_ViewMetrics(model, task, views, k) for model in models]
     chunk = chunk or chunk_rows(len(task.items))
-    parts = {v: [] for v in views}
-    gains = []
-    shown = {v: set() for v in views}
-    for begin in range(0, len(task.eval_rows), chunk):
-        rows = np.arange(begin, min(begin + chunk, len(task.eval_rows)))
-        scores = np.asarray(model.score(task.eval_rows[rows]), dtype=np.float64)
-        if not cold_ok:
-            scores[:, task.n_warm:] = -np.inf
+    needed = _rows_needed(task, views)
+    for begin in range(0, len(needed), chunk):
+        rows = needed[begin:begin + chunk]
         truth = task.truth[rows].toarray()
-        for view in views:
-            s, t, r = _view(task, view, scores, truth, rows)
-            if len(r) == 0:
-                continue
-            top = metrics.top_k(s, k)
-            shown[view].update(np.unique(top[np.isfinite(np.take_along_axis(s, top, axis=1))]))
-            parts[view].append(pd.DataFrame({
-                "user_id": task.users[task.eval_rows[r]],
-                "ndcg": metrics.ndcg_at_k(s, t, k),
-                "recall": metrics.recall_at_k(s, t, k),
-                "hit_rate": metrics.hit_rate_at_k(s, t, k),
-                "rr": metrics.reciprocal_rank(s, t),
-            }))
-            if view == "cold":
-                users, columns, gain = metrics.ndcg_item_gains(s, t, k)
-                gains.append(pd.DataFrame({"user_id": task.users[task.eval_rows[r[users]]],
-                                           "item_id": task.items[task.n_warm + columns], "gain": gain}))
-    result = {}
-    for view in views:
-        frame = pd.concat(parts[view], ignore_index=True) if parts[view] else pd.DataFrame(
-            columns=["user_id", "ndcg", "recall", "hit_rate", "rr"])
-        n_candidates = len(task.items) - task.n_warm if view == "cold" else len(task.items)
-        frame.attrs["coverage"] = len(shown[view]) / max(n_candidates, 1)
-        if view == "cold":
-            frame.attrs["item_gains"] = pd.concat(gains, ignore_index=True) if gains else pd.DataFrame(
-                columns=["user_id", "item_id", "gain"])
-        result[view] = frame
-    return result
+        seen = task.matrix[task.eval_rows[rows]].toarray() > 0 if "discovery" in views else None
+        for one in gathered:
+            one.add(rows, truth, seen)
+    return [one.result() for one in gathered]
 
 
 def summarise(per_user: dict, model_name: str, k: int = 10, bootstrap: int = 1000,

@@ -17,10 +17,35 @@ WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
-    """Each row to mean 0 and standard deviation 1 (a constant row becomes zeros)."""
+    """Each row to mean 0 and standard deviation 1 (a constant row becomes zeros).
+
+    The arithmetic of ``(x - x.mean()) / x.std()``, bit for bit, with the centred scores computed once.
+    """
     scores = np.asarray(scores, dtype=np.float64)
-    spread = scores.std(axis=1, keepdims=True)
-    return (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    spread = np.sqrt(np.square(centred).sum(axis=1, keepdims=True) / scores.shape[1])
+    centred /= np.where(spread > 0, spread, 1.0)
+    return centred
+
+
+class PartScores:
+    """Each blended model's standardised scores for the customer rows asked last.
+
+    Blends that share one (the weights of a grid, evaluated together by
+    :func:`~recft_utils.evaluation.protocol.evaluate_many`) score each part once per chunk of
+    customers instead of once per weight. It keeps one chunk per part model.
+    """
+
+    def __init__(self):
+        self._last = {}
+
+    def standardised(self, model: Recommender, user_rows: np.ndarray) -> np.ndarray:
+        kept = self._last.get(id(model))
+        if kept is not None and kept[0] is model and np.array_equal(kept[1], user_rows):
+            return kept[2]
+        scores = standardise(model.score(user_rows))
+        self._last[id(model)] = (model, np.array(user_rows), scores)
+        return scores
 
 
 def blend_family(*families: str) -> str:
@@ -46,7 +71,8 @@ class ScoreBlend(Recommender):
     constant to every cold item of a row).
     """
 
-    def __init__(self, first: Recommender, second: Recommender, weight: float, name: str | None = None):
+    def __init__(self, first: Recommender, second: Recommender, weight: float, name: str | None = None,
+                 parts: PartScores | None = None):
         if not 0.0 <= weight <= 1.0:
             raise ParameterError(f"A blend weight lies between 0 and 1, got {weight}.")
         self.first, self.second, self.weight = first, second, weight
@@ -56,6 +82,7 @@ class ScoreBlend(Recommender):
                                       or (getattr(second, "scores_cold_items", False) and weight < 1))
         self.family = blend_family(getattr(first, "family", "classical"), getattr(second, "family", "classical"))
         self.name = name or f"blend: {weight:g} × {first.name} + {1 - weight:g} × {second.name}"
+        self.parts = parts  # shared with the other blends of a grid, or None
 
     def fit(self, task):
         if self.first.task is not task or self.second.task is not task:
@@ -63,8 +90,18 @@ class ScoreBlend(Recommender):
         return super().fit(task)
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
-        first, second = standardise(self.first.score(user_rows)), standardise(self.second.score(user_rows))
+        if self.parts is None:
+            first, second = standardise(self.first.score(user_rows)), standardise(self.second.score(user_rows))
+        else:
+            first, second = (self.parts.standardised(model, user_rows) for model in (self.first, self.second))
         return self.weight * first + (1 - self.weight) * second
+
+
+def weight_grid(first: Recommender, second: Recommender, task, weights=WEIGHTS) -> list[ScoreBlend]:
+    """The blends of ``first`` and ``second`` (fitted on ``task``) at each weight, sharing their parts'
+    scores: evaluate them together with :func:`~recft_utils.evaluation.protocol.evaluate_many`."""
+    parts = PartScores()
+    return [ScoreBlend(first, second, weight, parts=parts).fit(task) for weight in weights]
 
 
 def choose_weight(first: Recommender, second: Recommender, valid_task, weights=WEIGHTS, view: str = "discovery",
@@ -74,11 +111,10 @@ def choose_weight(first: Recommender, second: Recommender, valid_task, weights=W
     Weight 1 is the first model alone, so the chosen blend is never worse
     than it on the validation window.
     """
-    from recft_utils.evaluation import evaluate
+    from recft_utils.evaluation.protocol import evaluate_many
 
-    rows = []
-    for weight in weights:
-        per_user = evaluate(ScoreBlend(first, second, weight).fit(valid_task), valid_task, views=(view,), k=k)
-        rows.append({"weight": weight, f"valid_ndcg@{k}": float(per_user[view]["ndcg"].mean())})
+    blends = weight_grid(first, second, valid_task, weights)
+    rows = [{"weight": weight, f"valid_ndcg@{k}": float(per_user[view]["ndcg"].mean())}
+            for weight, per_user in zip(weights, evaluate_many(blends, valid_task, views=(view,), k=k))]
     table = pd.DataFrame(rows)
     return float(table.loc[table[f"valid_ndcg@{k}"].idxmax(), "weight"]), table

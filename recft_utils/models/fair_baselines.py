@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from recft_utils.errors import ParameterError
-from recft_utils.evaluation import evaluate
+from recft_utils.evaluation.protocol import evaluate_many
 from recft_utils.models.baselines import Popularity, Recommender, TitleNeighbourPopularity, TitleProfile
-from recft_utils.models.blend import WEIGHTS, ScoreBlend
+from recft_utils.models.blend import WEIGHTS, PartScores, ScoreBlend, weight_grid
 from recft_utils.models.item_to_item import ItemModelChoice, build_item_model
 from recft_utils.models.lexical_ranker import LEXICAL_RANKER, LexicalRanker
 
@@ -86,8 +86,13 @@ class FairBaseline:
 
 def _score(model: Recommender, task, view: str, k: int = 10) -> float:
     """Mean NDCG@k of ``view``; NaN when no customer is left in it (e.g. no new product in the window)."""
-    frame = evaluate(model, task, views=(view,), k=k).get(view)
-    return float(frame["ndcg"].mean()) if frame is not None and len(frame) else float("nan")
+    return _scores([model], task, view, k)[0]
+
+
+def _scores(models: list[Recommender], task, view: str, k: int = 10) -> list[float]:
+    """:func:`_score` of several models, evaluated together (blends sharing parts score them once)."""
+    frames = [per_user.get(view) for per_user in evaluate_many(models, task, views=(view,), k=k)]
+    return [float(frame["ndcg"].mean()) if frame is not None and len(frame) else float("nan") for frame in frames]
 
 
 def _best(grid: list[dict]) -> tuple[pd.DataFrame, dict]:
@@ -115,13 +120,12 @@ def tune_classical_bar(valid_task, item_model: ItemModelChoice | None = None, da
     model = item_model.model if item_model is not None else "EASE"
     dtype = item_model.dtype if item_model is not None else "float64"
     item_to_item = item_model_of({"item_model": model, "dtype": dtype}).fit(valid_task)
-    grid = []
-    for window in days:
-        popularity = Popularity(window).fit(valid_task)
-        for weight in weights:
-            grid.append({"days": window, "weight": weight,
-                         "valid_ndcg@10": _score(ScoreBlend(item_to_item, popularity, weight).fit(valid_task),
-                                                 valid_task, "discovery")})
+    settings = [{"days": window, "weight": weight} for window in days for weight in weights]
+    parts = PartScores()  # the item-to-item model is scored once per chunk of customers, not per setting
+    popularity = {window: Popularity(window).fit(valid_task) for window in days}
+    blends = [ScoreBlend(item_to_item, popularity[s["days"]], s["weight"], parts=parts).fit(valid_task)
+              for s in settings]
+    grid = [{**s, "valid_ndcg@10": ndcg} for s, ndcg in zip(settings, _scores(blends, valid_task, "discovery"))]
     table, best = _best(grid)
     return classical_bar_from({**best, "item_model": model, "dtype": dtype}, grid=table)
 
@@ -177,10 +181,9 @@ def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, 
 
     ``weighting``: how titles are compared (see :func:`~recft_utils.models.baselines.title_side`).
     """
-    grid = [{"neighbours": n, "days": window,
-             "valid_ndcg@10": _score(TitleNeighbourPopularity(titles, n, window, weighting).fit(valid_task),
-                                     valid_task, "cold")}
-            for n in neighbours for window in days]
+    settings = [{"neighbours": n, "days": window} for n in neighbours for window in days]
+    models = [TitleNeighbourPopularity(titles, s["neighbours"], s["days"], weighting).fit(valid_task) for s in settings]
+    grid = [{**s, "valid_ndcg@10": ndcg} for s, ndcg in zip(settings, _scores(models, valid_task, "cold"))]
     table, best = _best(grid)
     n, window = int(best["neighbours"]), int(best["days"])
     return FairBaseline(name, f"{name} ({n} neighbours, {window} d)", "cold",
@@ -191,11 +194,9 @@ def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, 
 def tune_title_profile(valid_task, titles: pd.Series, neighbours: FairBaseline, weights=WEIGHTS,
                        weighting="tfidf", name: str = TITLE_PROFILE_BLEND) -> FairBaseline:
     """The customer's title profile blended with ``neighbours``: weight chosen on validation cold NDCG@10."""
-    profile = TitleProfile(titles, weighting).fit(valid_task)
-    popularity = neighbours.build(valid_task)
-    grid = [{"weight": weight,
-             "valid_ndcg@10": _score(ScoreBlend(profile, popularity, weight).fit(valid_task), valid_task, "cold")}
-            for weight in weights]
+    blends = weight_grid(TitleProfile(titles, weighting).fit(valid_task), neighbours.build(valid_task), valid_task,
+                         weights)
+    grid = [{"weight": weight, "valid_ndcg@10": ndcg} for weight, ndcg in zip(weights, _scores(blends, valid_task, "cold"))]
     table, best = _best(grid)
     weight = float(best["weight"])
 

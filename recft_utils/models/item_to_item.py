@@ -236,11 +236,6 @@ class ItemModelChoice:
     memory_budget_gb: float = 0.0
     seconds_budget: float = EASE_SECONDS
 
-    @property
-    def label(self) -> str:
-        """``EASE`` or ``ItemKNN``: what names say (e.g. ``ItemKNN + recent popularity``)."""
-        return self.model
-
     def build(self) -> Recommender:
         """An unfitted model of this choice."""
         return build_item_model(self.model, self.dtype)
