@@ -59,6 +59,23 @@ def test_title_models_rank_new_products_with_each_representation(test_task, weig
         assert len(cold) and np.isfinite(cold["ndcg"]).all()
 
 
+@pytest.mark.parametrize("weighting", ["tfidf", "bm25"])
+def test_title_models_give_the_same_numbers_chunked_and_for_new_products_alone(test_task, weighting, monkeypatch):
+    from recft_utils.models import baselines
+
+    _, task = test_task
+    titles = pd.Series(TITLES)
+    whole = TitleNeighbourPopularity(titles, 2, 30, weighting).fit(task).counts
+    rows = task.eval_rows[:4]
+    profile = TitleProfile(titles, weighting).fit(task)
+    assert np.array_equal(profile.score(rows, task.n_warm), profile.score(rows)[:, task.n_warm:])
+    monkeypatch.setattr(baselines, "SIMILARITY_CELLS", task.n_warm)  # one new product at a time
+    fresh = build_task(*test_task[:1], temporal_split(test_task[0], 20, 20), "test")  # no cached neighbours
+    chunked = TitleNeighbourPopularity(titles, 2, 30, weighting).fit(fresh)
+    assert np.array_equal(chunked.counts, whole)
+    assert np.array_equal(chunked.score(rows, fresh.n_warm), chunked.score(rows)[:, fresh.n_warm:])
+
+
 def test_blend_families():
     assert blend_family("classical", "classical") == "classical"
     assert blend_family("lexical", "classical") == "lexical"
@@ -130,3 +147,14 @@ def test_the_verdict_compares_with_the_twin_and_decides_on_the_wider_interval():
     assert decision_interval(twin)[0] == twin["low_two_way"]
     table = paired_comparison(scores, "lm", "words", "discovery" if False else "cold", samples=50)
     assert table["low_two_way"].isna().all()  # no gains given: customers only
+
+
+def test_a_cold_only_evaluation_scores_only_buyers_of_new_products_and_gives_the_same_numbers(test_task):
+    _, task = test_task
+    model = TitleProfile(pd.Series(TITLES), "tfidf").fit(task)
+    scored = []
+    original = model.score
+    model.score = lambda rows, *a: scored.append(len(rows)) or original(rows, *a)
+    alone = evaluate(model, task, views=("cold",))["cold"]
+    assert sum(scored) == len(alone) < len(task.eval_rows)  # nobody scored only to be dropped
+    pd.testing.assert_frame_equal(alone, evaluate(model, task)["cold"])

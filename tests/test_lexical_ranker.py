@@ -46,3 +46,21 @@ def test_the_ranker_learns_only_from_windows_before_the_task_and_ranks_new_produ
     cold = evaluate(ranker, valid, views=("cold",))["cold"]["ndcg"].mean()
     random = evaluate(Random(0).fit(valid), valid, views=("cold",))["cold"]["ndcg"].mean()
     assert cold > random
+
+
+def test_the_test_windows_ranker_reuses_the_launch_windows_it_shares_with_validation(sample, monkeypatch):
+    from recft_utils.datasets.preparation import catalogue_titles
+
+    interactions, valid, test = sample
+    titles = catalogue_titles(interactions)
+    monkeypatch.setattr(lexical_ranker, "_LAUNCHES", lexical_ranker._RecentLaunches())
+    built = []
+    original = lexical_ranker.launch_lists
+    monkeypatch.setattr(lexical_ranker, "launch_lists", lambda window, *a: built.append(window.start) or original(
+        window, *a))
+    LexicalRanker(titles, l2=1.0).fit(valid)
+    shared = LexicalRanker(titles, l2=1.0).fit(test)
+    assert len(built) == 5  # four before validation, and the validation window itself before the test window
+    monkeypatch.setattr(lexical_ranker, "_LAUNCHES", lexical_ranker._RecentLaunches())
+    alone = LexicalRanker(titles, l2=1.0).fit(test)
+    assert np.array_equal(shared.weights, alone.weights) and np.array_equal(shared.scale, alone.scale)

@@ -34,6 +34,8 @@ class Random(Recommender):
 
     name = "random"
     scores_cold_items = True
+    # a chunk's draws follow from its first row: scoring fewer customers would draw other numbers
+    draws_per_chunk = True
 
     def __init__(self, seed: int = 0):
         self.seed = seed
@@ -60,8 +62,10 @@ class Popularity(Recommender):
         self.counts = customers_per_item(history, task.items)
         return self
 
-    def score(self, user_rows):
-        return np.broadcast_to(self.counts, (len(user_rows), len(self.counts))).copy()
+    def score(self, user_rows, first_item: int = 0):
+        """Scores of the catalogue's items from ``first_item`` on (``task.n_warm``: the new products only)."""
+        counts = self.counts[first_item:]
+        return np.broadcast_to(counts, (len(user_rows), len(counts))).copy()
 
 
 class Repeats(Recommender):
@@ -130,15 +134,29 @@ def warm_neighbours(titles: pd.Series, task, weighting, n: int) -> tuple[np.ndar
     if saved is not None and saved[0] is titles and saved[1] is weighting and saved[2].shape[1] >= min(n, task.n_warm):
         return saved[2], saved[3]
     queries, documents, _ = title_side(titles, task.items, weighting)
-    similarity = np.maximum(_dense(queries[task.n_warm:] @ documents[:task.n_warm].T), 0.0)  # cold x warm
     kept = min(kept, task.n_warm)
-    nearest = np.argpartition(-similarity, kept - 1, axis=1)[:, :kept] if kept < task.n_warm else \
-        np.broadcast_to(np.arange(task.n_warm), similarity.shape).copy()
-    weights = np.take_along_axis(similarity, nearest, axis=1)
-    order = np.lexsort((nearest, -weights), axis=1)  # most similar first, ties by catalogue order
-    nearest, weights = np.take_along_axis(nearest, order, axis=1), np.take_along_axis(weights, order, axis=1)
+    cold, warm = queries[task.n_warm:], documents[:task.n_warm].T
+    step = max(1, SIMILARITY_CELLS // max(task.n_warm, 1))  # new products at once: memory stays bounded
+    parts = [_nearest(np.maximum(_dense(cold[start:start + step] @ warm), 0.0), kept)
+             for start in range(0, cold.shape[0], step)]
+    nearest = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, kept), np.int64)
+    weights = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, kept))
     cache[key] = (titles, weighting, nearest, weights)
     return nearest, weights
+
+
+SIMILARITY_CELLS = 10_000_000  # new × warm similarities computed at once (80 MB)
+
+
+def _nearest(similarity: np.ndarray, kept: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``kept`` largest columns, most similar first (ties by column), and their values."""
+    if kept < similarity.shape[1]:
+        nearest = np.argpartition(-similarity, kept - 1, axis=1)[:, :kept]
+    else:
+        nearest = np.broadcast_to(np.arange(similarity.shape[1]), similarity.shape).copy()
+    weights = np.take_along_axis(similarity, nearest, axis=1)
+    order = np.lexsort((nearest, -weights), axis=1)  # most similar first, ties by catalogue order
+    return np.take_along_axis(nearest, order, axis=1), np.take_along_axis(weights, order, axis=1)
 
 
 class TitleNeighbourPopularity(Recommender):
@@ -174,8 +192,10 @@ class TitleNeighbourPopularity(Recommender):
         self.counts = np.concatenate([popularity[:task.n_warm], estimate])
         return self
 
-    def score(self, user_rows):
-        return np.broadcast_to(self.counts, (len(user_rows), len(self.counts))).copy()
+    def score(self, user_rows, first_item: int = 0):
+        """Scores of the catalogue's items from ``first_item`` on (``task.n_warm``: the new products only)."""
+        counts = self.counts[first_item:]
+        return np.broadcast_to(counts, (len(user_rows), len(counts))).copy()
 
 
 class TitleProfile(Recommender):
@@ -201,14 +221,16 @@ class TitleProfile(Recommender):
         self.queries, self.documents, _ = title_side(self.titles, task.items, self.weighting)
         return self
 
-    def score(self, user_rows):
+    def score(self, user_rows, first_item: int = 0):
+        """Scores of the catalogue's items from ``first_item`` on (``task.n_warm``: the new products only)."""
         bought = binary(self.task.matrix[user_rows])
         profile = bought @ self.queries
+        documents = self.documents[first_item:]
         if sp.issparse(profile):
-            return _dense(unit_rows(profile) @ self.documents.T)
+            return _dense(unit_rows(profile) @ documents.T)
         profile = np.asarray(profile)
         profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
-        return profile @ self.documents.T
+        return profile @ documents.T
 
 
 def classical_baselines(recent_days: int = 30, seed: int = 0,

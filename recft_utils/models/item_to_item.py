@@ -43,7 +43,7 @@ MEMORY_SHARE = 0.5
 # inverse and the weights; float32's in-place inverse one, plus the sparse co-counts (at most as big)
 DENSE_MATRICES = {"float64": 3, "float32": 2}
 ITEM_MODELS = ("auto", "EASE", "ItemKNN")  # notebook 01's parameter `item_model`
-BLOCK_ENTRIES = 20_000_000  # ItemKNN: co-purchase counts held at once (about 240 MB)
+BLOCK_ENTRIES = 2_000_000  # ItemKNN: co-purchase counts held at once (arrays under glibc's 32 MB mmap threshold are reused, not faulted in again)
 
 
 def fitted_once(task, key: tuple, compute, *args):
@@ -152,24 +152,36 @@ class ItemKNN(Recommender):
         if block is None:  # columns per block: about BLOCK_ENTRIES co-purchase counts
             pairs = float(np.square(np.diff(x.indptr)).sum())  # co-purchases, counted per customer
             block = n if not self.neighbours else int(np.clip(BLOCK_ENTRIES * n / max(pairs, 1.0), 64, n))
-        xt, columns = x.T.tocsr(), x.tocsc()
-        parts = [self._similarity_block(xt, columns, inverse, start, min(start + block, n))
+        columns = x.tocsc()
+        parts = [self._similarity_block(x, columns, inverse, start, min(start + block, n))
                  for start in range(0, n, block)]
-        return x, sp.hstack(parts, format="csr") if parts else sp.csr_matrix((n, n))
+        if not parts:
+            return x, sp.csr_matrix((n, n))
+        starts = np.cumsum([0] + [p.nnz for p in parts[:-1]])
+        indptr = np.concatenate([[0]] + [p.indptr[1:] + start for p, start in zip(parts, starts)])
+        whole = sp.csc_matrix((np.concatenate([p.data for p in parts]), np.concatenate([p.indices for p in parts]),
+                               indptr), shape=(n, n))
+        return x, whole.tocsr()
 
-    def _similarity_block(self, xt, columns, inverse, start: int, stop: int) -> sp.csc_matrix:
+    def _similarity_block(self, x, columns, inverse, start: int, stop: int) -> sp.csc_matrix:
         """Columns ``start:stop`` of the cosine similarity, each cut to its strongest neighbours."""
-        co = (xt @ columns[:, start:stop]).tocsc()
-        co.sort_indices()
-        column = np.repeat(np.arange(stop - start), np.diff(co.indptr))
+        # the block's co-purchase counts as CSR, one row per block item: the columns wanted without
+        # a conversion to CSC (it cost as much as the product)
+        co = columns[:, start:stop].T @ x  # indices unsorted within a row: nothing below needs them sorted
+        item = np.repeat(np.arange(stop - start, dtype=np.int32), np.diff(co.indptr))  # each entry's block item
         # (co-purchases × 1/‖row‖) × 1/‖column‖, rounded so that equal similarities tie exactly at the
-        # cut-off whatever the float path; an item is not its own neighbour
-        data = np.round(co.data * inverse[co.indices] * inverse[start + column], 12)
-        keep = (co.indices != start + column) & (data != 0)
-        if self.neighbours and self.neighbours < co.shape[0]:
+        # cut-off whatever the float path; an item is not its own neighbour. In place: a block holds
+        # millions of counts.
+        data = inverse[co.indices]
+        data *= co.data
+        data *= inverse[start + item]
+        np.round(data, 12, out=data)
+        keep = co.indices != start + item
+        keep &= data != 0
+        if self.neighbours and self.neighbours < x.shape[1]:
             keep &= _strongest_in_columns(data, co.indptr, keep, self.neighbours)
-        return sp.csc_matrix((data[keep], co.indices[keep], np.r_[0, np.cumsum(np.bincount(column[keep],
-                             minlength=stop - start))]), shape=co.shape)
+        kept = np.r_[0, np.cumsum(np.bincount(item[keep], minlength=stop - start))]
+        return sp.csc_matrix((data[keep], co.indices[keep], kept), shape=(co.shape[1], co.shape[0]))
 
     @property
     def item_weights(self) -> sp.csr_matrix:

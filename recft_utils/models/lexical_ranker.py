@@ -21,6 +21,8 @@ is computed from the data before its window starts, so nothing leaks.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -42,8 +44,8 @@ def feature_models(titles: pd.Series, neighbours: int, days: int) -> list[Recomm
             TitleNeighbourPopularity(titles, neighbours, days, "bm25")]
 
 
-def _feature(model: Recommender, rows: np.ndarray) -> np.ndarray:
-    scores = model.score(rows)
+def _feature(model: Recommender, rows: np.ndarray, first_item: int = 0) -> np.ndarray:
+    scores = model.score(rows, first_item)
     return np.log1p(scores) if isinstance(model, TitleNeighbourPopularity) else scores
 
 
@@ -56,8 +58,38 @@ def launch_lists(task, titles: pd.Series, neighbours: int, days: int) -> tuple[n
         return None
     models = [m.fit(task) for m in feature_models(titles, neighbours, days)]
     rows = task.eval_rows[buyers]
-    features = np.stack([_feature(m, rows)[:, task.n_warm:] for m in models], axis=2)
+    features = np.stack([_feature(m, rows, task.n_warm) for m in models], axis=2)
     return features, truth[buyers]
+
+
+class _RecentLaunches:
+    """The last few launch windows' lists, by the window's data: the validation and the test window's
+    rankers share all but one of their launch windows, which a large catalogue takes minutes to build."""
+
+    def __init__(self, size: int = 8):
+        self.size, self._kept = size, {}
+
+    @staticmethod
+    def _fingerprint(window) -> str:
+        rows = pd.concat([window.history, window.target])
+        rows = rows[[c for c in ("user_id", "item_id", "order_id", "timestamp") if c in rows.columns]]
+        digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+        digest.update(np.asarray(window.items).astype(str).astype("U").tobytes())
+        return digest.hexdigest()
+
+    def get(self, window, titles: pd.Series, settings: tuple, compute):
+        key = (id(titles), settings, window.start, window.end, self._fingerprint(window))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is titles:
+            return kept[1]
+        found = compute()
+        self._kept[key] = (titles, found)
+        while len(self._kept) > self.size:
+            self._kept.pop(next(iter(self._kept)))  # the oldest
+        return found
+
+
+_LAUNCHES = _RecentLaunches()
 
 
 def fit_listwise(lists: list[tuple[np.ndarray, np.ndarray]], l2: float) -> np.ndarray:
@@ -112,7 +144,8 @@ class LexicalRanker(Recommender):
             if start <= task.history["timestamp"].min():
                 break
             window = build_task(task.history, TemporalSplit(start - pd.Timedelta(days=1), start, end), "test")
-            found = launch_lists(window, self.titles, self.neighbours, self.days)
+            found = _LAUNCHES.get(window, self.titles, (self.neighbours, self.days),
+                                  lambda: launch_lists(window, self.titles, self.neighbours, self.days))
             if found is not None:
                 lists.append(found)
         return lists
