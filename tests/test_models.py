@@ -80,6 +80,25 @@ def test_two_tower_trains_and_ranks_new_items(shop_sample, shop_vectors):
     assert np.isfinite(scores).all()
 
 
+def test_early_stopping_judges_a_seeded_customer_sample_only_above_its_cells_budget(shop_sample, shop_vectors,
+                                                                                   monkeypatch):
+    from recft_utils.evaluation.protocol import customer_sample
+    from recft_utils.models import two_tower
+
+    _, valid, test = shop_sample
+    assert customer_sample(valid, len(valid.eval_rows) * len(valid.items)) is valid  # within budget: whole
+    sample = customer_sample(valid, 10 * len(valid.items), seed=1)
+    assert len(sample.eval_rows) == 10 and set(sample.eval_rows) <= set(valid.eval_rows)
+    assert np.array_equal(sample.truth.toarray(), valid.truth[np.isin(valid.eval_rows, sample.eval_rows)].toarray())
+    monkeypatch.setattr(two_tower, "EARLY_STOPPING_CELLS", 10 * len(valid.items))
+    model = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=2, patience=1), seed=0, valid_task=valid)
+    trained, stopper = model._train(valid, 2, monitor=valid)
+    assert stopper.customers == (10, len(valid.eval_rows)) and len(stopper.best_scores) <= 10
+    assert model.stats["judged_customers"] == 10
+    assert len(stopper.whole_window_scores()) == len(evaluate(model.start_from(valid, trained.get_weights()), valid,
+                                                               views=("discovery",))["discovery"])
+
+
 def test_two_tower_is_deterministic_for_a_seed(shop_sample, shop_vectors):
     _, _, test = shop_sample
     config = TwoTowerConfig(epochs=2)

@@ -193,6 +193,17 @@ def _rows_needed(task: EvalTask, views, all_rows: bool = False) -> np.ndarray:
     return np.arange(len(task.eval_rows))
 
 
+def customer_sample(task: EvalTask, cells: int, seed: int = 0) -> EvalTask:
+    """``task`` with a seeded sample of its evaluated customers, so that customers × catalogue stay
+    within ``cells``; ``task`` itself when they do already. For judgements repeated many times (early
+    stopping, every epoch) on a catalogue so large that the whole window would cost more than the training."""
+    most = max(1, cells // max(len(task.items), 1))
+    if len(task.eval_rows) <= most:
+        return task
+    keep = np.sort(np.random.default_rng(seed).choice(len(task.eval_rows), most, replace=False))
+    return replace(task, eval_rows=task.eval_rows[keep], truth=task.truth[keep])
+
+
 def evaluate(model, task: EvalTask, views=VIEWS, k: int = 10, chunk: int | None = None) -> dict:
     """Per-user metrics of a fitted model, by view.
 

@@ -549,7 +549,7 @@ class FineTunedRecommender(Recommender):
         discovery NDCG@10 (``validation_scores``, for the serving rule's paired intervals).
         """
         model, stopper = self._train(self.valid_task, frozen_valid_model, self.config.epochs, monitor=self.valid_task)
-        self.validation_curve, self.validation_scores = stopper.curve, stopper.best_scores
+        self.validation_curve, self.validation_scores = stopper.curve, stopper.whole_window_scores()
         return stopper.best_epoch
 
     def fit(self, task, epochs: int | None = None):

@@ -488,6 +488,8 @@ class TwoTowerRecommender(Recommender):
             "train_seconds": seconds, "examples_per_second": len(y) * len(losses) / seconds, "final_loss": float(losses[-1]),
             "softmax": f"sampled ({negatives:,} negatives)" if negatives else "full",
         }
+        if monitor is not None:
+            self.stats["judged_customers"], self.stats["valid_customers"] = callbacks[0].customers
         return model, callbacks[0] if monitor is not None else None
 
     def _build(self, task) -> "TextTwoTower":
@@ -556,25 +558,31 @@ class TwoTowerRecommender(Recommender):
         return self.model_scores(self.model, self.task, user_rows)
 
 
+EARLY_STOPPING_CELLS = 50_000_000  # validation customers × catalogue judged after each epoch
+
+
 class EarlyStoppingOnNDCG(keras.callbacks.Callback):
     """Discovery NDCG@10 on a validation task after every epoch.
 
     Keeps the best weights, the epoch they came from and that epoch's
     per-customer scores (``best_scores``, for paired comparisons); stops after
-    ``patience`` epochs without improvement.
+    ``patience`` epochs without improvement. On a catalogue so large that the whole window's customers
+    exceed :data:`EARLY_STOPPING_CELLS` (customers × products), each epoch is judged on a seeded sample of
+    them (``judged``, ``customers`` says how many of how many); the built-in shop is judged whole.
     """
 
     def __init__(self, recommender, task, patience: int):
+        from recft_utils.evaluation.protocol import customer_sample
+
         super().__init__()
         self.recommender, self.task, self.patience = recommender, task, patience
+        self.judged = customer_sample(task, EARLY_STOPPING_CELLS, seed=getattr(recommender, "seed", 0))
+        self.customers = (len(self.judged.eval_rows), len(task.eval_rows))
         self.best, self.best_epoch, self.wait, self.curve = -1.0, 0, 0, []
         self.best_weights = self.best_scores = None
 
     def on_epoch_end(self, epoch, logs=None):
-        from recft_utils.evaluation import evaluate
-
-        scorer = _FixedScorer(lambda rows: self.recommender.model_scores(self.model, self.task, rows))
-        scores = evaluate(scorer, self.task, views=("discovery",))["discovery"].set_index("user_id")["ndcg"]
+        scores = self.scores(self.judged)
         ndcg = float(scores.mean())
         self.curve.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "valid_ndcg@10": ndcg})
         logs["valid_ndcg@10"] = ndcg  # later callbacks (TensorBoard) record it too
@@ -589,6 +597,18 @@ class EarlyStoppingOnNDCG(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+    def scores(self, task) -> pd.Series:
+        """Per-customer discovery NDCG@10 of the model as it is now on ``task``."""
+        from recft_utils.evaluation import evaluate
+
+        scorer = _FixedScorer(lambda rows: self.recommender.model_scores(self.model, task, rows))
+        return evaluate(scorer, task, views=("discovery",))["discovery"].set_index("user_id")["ndcg"]
+
+    def whole_window_scores(self) -> pd.Series:
+        """The best epoch's per-customer scores on every validation customer (after training, when the
+        best weights are back): ``best_scores`` itself unless epochs were judged on a sample."""
+        return self.best_scores if self.judged is self.task else self.scores(self.task)
 
 
 class _FixedScorer:
