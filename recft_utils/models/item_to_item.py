@@ -43,7 +43,8 @@ MEMORY_SHARE = 0.5
 # inverse and the weights; float32's in-place inverse one, plus the sparse co-counts (at most as big)
 DENSE_MATRICES = {"float64": 3, "float32": 2}
 ITEM_MODELS = ("auto", "EASE", "ItemKNN")  # notebook 01's parameter `item_model`
-BLOCK_ENTRIES = 2_000_000  # ItemKNN: co-purchase counts held at once (arrays under glibc's 32 MB mmap threshold are reused, not faulted in again)
+# ItemKNN: co-purchase counts held at once; arrays under glibc's 32 MB mmap threshold are reused, not faulted in
+BLOCK_ENTRIES = 2_000_000
 
 
 def fitted_once(task, key: tuple, compute, *args):
@@ -155,13 +156,7 @@ class ItemKNN(Recommender):
         columns = x.tocsc()
         parts = [self._similarity_block(x, columns, inverse, start, min(start + block, n))
                  for start in range(0, n, block)]
-        if not parts:
-            return x, sp.csr_matrix((n, n))
-        starts = np.cumsum([0] + [p.nnz for p in parts[:-1]])
-        indptr = np.concatenate([[0]] + [p.indptr[1:] + start for p, start in zip(parts, starts)])
-        whole = sp.csc_matrix((np.concatenate([p.data for p in parts]), np.concatenate([p.indices for p in parts]),
-                               indptr), shape=(n, n))
-        return x, whole.tocsr()
+        return x, sp.hstack(parts, format="csc").tocsr() if parts else sp.csr_matrix((n, n))
 
     def _similarity_block(self, x, columns, inverse, start: int, stop: int) -> sp.csc_matrix:
         """Columns ``start:stop`` of the cosine similarity, each cut to its strongest neighbours."""
