@@ -1,5 +1,6 @@
 """Step 3's models on the synthetic shop: training material, the seed model, the two-tower model."""
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,38 @@ def test_daily_popularity_counts_only_the_past(shop_sample):
     expected = counts.groupby("item_id").size().reindex(valid.items, fill_value=0).to_numpy()
     assert np.allclose(np.expm1(table[day]), expected)
     assert (table[0] == 0).all()
+
+
+@pytest.mark.parametrize("days", [1, 3, 30, 10_000])
+def test_daily_popularity_is_each_days_trailing_count(shop_sample, days):
+    _, valid, _ = shop_sample
+    table = training_data.daily_popularity(valid, days=days)
+    rows = training_data._with_columns(valid).drop_duplicates(["user_id", "column", "day"])
+    day, column = rows["day"].to_numpy(), rows["column"].to_numpy()
+    for d in (0, 1, 2, days, days + 1, table.shape[0] // 2, table.shape[0] - 1):
+        if d < table.shape[0]:
+            inside = (day < d) & (day >= d - days)
+            expected = np.bincount(column[inside], minlength=len(valid.items))
+            assert np.array_equal(np.expm1(table[d]).round(), expected), d
+
+
+def test_tables_of_a_history_are_kept_while_it_lives_and_read_only(shop_sample):
+    import gc
+
+    _, valid, _ = shop_sample
+    examples = training_data.order_examples(valid, 20)
+    assert training_data.order_examples(valid, 20) is examples  # a second trial reuses them
+    assert training_data.order_examples(valid, 10) is not examples  # other arguments, other tables
+    with pytest.raises(ValueError):
+        examples[0].items[0, 0] = 1
+    copy = dataclasses.replace(valid, history=valid.history.copy())  # another history: computed afresh
+    assert training_data.order_examples(copy, 20) is not examples
+    for a, b in zip(vars(examples[0]).values(), vars(training_data.order_examples(copy, 20)[0]).values()):
+        assert np.array_equal(a, b)
+    key = id(copy.history)
+    del copy
+    gc.collect()
+    assert not [k for k in training_data._KEPT if k[0] == key]  # forgotten with its history
 
 
 def test_training_pairs_mix_purchases_and_sampled_negatives(shop_sample):

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,14 +88,40 @@ def _pad(rows: list[np.ndarray], length: int, dtype) -> tuple[np.ndarray, np.nda
     return out, mask
 
 
+_KEPT: dict = {}  # (id of a history, name, arguments) -> (that task's items, a table derived from them)
+
+
+def _kept(task, name: str, compute, *arguments):
+    """``compute()``, kept while ``task.history`` lives. A search, an ablation and every epoch's
+    evaluation ask for the same window's tables again; on a shop of a million lines each costs seconds.
+    Keyed by the history and catalogue objects themselves (tasks are built once and not changed)."""
+    key = (id(task.history), name, arguments)
+    kept = _KEPT.get(key)
+    if kept is not None and kept[0] is task.items:
+        return kept[1]
+    if not any(other[0] == key[0] for other in _KEPT):
+        weakref.finalize(task.history, _forget, key[0])
+    _KEPT[key] = (task.items, compute())
+    return _KEPT[key][1]
+
+
+def _forget(history_id: int) -> None:
+    for key in [key for key in _KEPT if key[0] == history_id]:
+        del _KEPT[key]
+
+
 def _with_columns(task) -> pd.DataFrame:
-    """History rows with their catalogue column and day index."""
-    position = pd.Series(np.arange(len(task.items)), index=task.items)
-    history = task.history
-    return history.assign(
-        column=position.reindex(history["item_id"]).to_numpy(),
-        day=day_index(history["timestamp"], origin(task)),
-    )
+    """History rows with their catalogue column and day index (kept: see :func:`_kept`; not to be changed)."""
+
+    def compute():
+        position = pd.Series(np.arange(len(task.items)), index=task.items)
+        history = task.history
+        return history.assign(
+            column=position.reindex(history["item_id"]).to_numpy(),
+            day=day_index(history["timestamp"], origin(task)),
+        )
+
+    return _kept(task, "columns", compute)
 
 
 def origin(task) -> pd.Timestamp:
@@ -129,12 +156,18 @@ class _Bought:
 def order_examples(task, max_history: int = 50) -> tuple[Histories, ColumnLists, ColumnLists]:
     """Examples from the history: (histories, new items per order, all earlier items per order).
 
+    Kept while the task lives (see :func:`_kept`), read-only: every trial of a search trains on them.
+
     Orders are taken in time order per customer; an order contributes an
     example when the customer had bought before and the order holds at least
     one item they never bought before. The earlier items of an example are the
     customer's items in order of first purchase, up to that order: a prefix of
     one list per customer, so they take memory per purchase, not per example.
     """
+    return _kept(task, "order examples", lambda: _read_only(*_order_examples(task, max_history)), max_history)
+
+
+def _order_examples(task, max_history: int) -> tuple[Histories, ColumnLists, ColumnLists]:
     rows = _with_columns(task)
     orders = (
         rows.groupby(["user_id", "order_id"], sort=False)
@@ -167,14 +200,18 @@ def order_examples(task, max_history: int = 50) -> tuple[Histories, ColumnLists,
             ColumnLists.from_lists(targets), seen)
 
 
+def _read_only(*tables):
+    for table in tables:
+        for values in vars(table).values():
+            values.setflags(write=False)
+    return tables
+
+
 def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories:
     """Histories of ``task.users[rows]`` as of the window start (vectorised: one sort, no per-customer loop,
     so that an export of 700,000 customers takes seconds)."""
-    history = _with_columns(task)
     start_day = int(day_index([task.start], origin(task))[0])
-    last = history.groupby(["user_id", "column"])["day"].max().reset_index()
-    last = last.sort_values(["user_id", "day"], ascending=[True, False], kind="stable")
-    last = last[last.groupby("user_id", sort=False).cumcount().to_numpy() < max_history]
+    last = _recent_purchases(task, max_history)
     wanted, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
     slot = np.full(len(task.users), -1, dtype=np.int64)
     slot[wanted] = np.arange(len(wanted))
@@ -189,6 +226,18 @@ def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories
     ages[out, position] = start_day - last["day"].to_numpy()
     mask[out, position] = 1.0
     return Histories(items[inverse], ages[inverse], mask[inverse], np.full(len(rows), start_day, dtype=np.int32))
+
+
+def _recent_purchases(task, max_history: int) -> pd.DataFrame:
+    """Each customer's ``max_history`` most recently bought products (user, column, last day), most recent
+    first; kept (see :func:`_kept`): each chunk of customers scored reads it."""
+
+    def compute():
+        last = _with_columns(task).groupby(["user_id", "column"])["day"].max().reset_index()
+        last = last.sort_values(["user_id", "day"], ascending=[True, False], kind="stable")
+        return last[last.groupby("user_id", sort=False).cumcount().to_numpy() < max_history]
+
+    return _kept(task, "recent purchases", compute, max_history)
 
 
 def multi_hot(lists, width: int) -> np.ndarray:
@@ -208,12 +257,15 @@ def daily_popularity(task, days: int = 30) -> np.ndarray:
     rows = _with_columns(task)
     n_days = int(day_index([task.start], origin(task))[0]) + 1
     pairs = rows.drop_duplicates(["user_id", "column", "day"])
-    daily = np.zeros((n_days, len(task.items)), dtype=np.float32)
-    np.add.at(daily, (pairs["day"].to_numpy(), pairs["column"].to_numpy()), 1.0)
-    cumulative = np.vstack([np.zeros((1, len(task.items)), np.float32), np.cumsum(daily, axis=0)])
-    before = cumulative[:-1]  # purchases on days < d
-    lagged = np.vstack([np.zeros((days, len(task.items)), np.float32), cumulative])[: n_days]
-    return np.log1p(np.maximum(before - lagged, 0.0))
+    # two (days x items) arrays, worked in place: a large catalogue's table is hundreds of MB
+    bought = np.zeros((n_days, len(task.items)), dtype=np.float32)
+    np.add.at(bought, (pairs["day"].to_numpy(), pairs["column"].to_numpy()), 1.0)
+    np.cumsum(bought, axis=0, out=bought)  # row d: purchases on days <= d (whole counts: exact in float32)
+    table = np.zeros_like(bought)
+    table[1:] = bought[:-1]  # days < d
+    table[days + 1:] -= bought[: max(n_days - days - 1, 0)]  # minus days < d - days
+    np.maximum(table, 0.0, out=table)
+    return np.log1p(table, out=table)
 
 
 def first_sale_days(task) -> np.ndarray:

@@ -588,7 +588,9 @@ class EarlyStoppingOnNDCG(keras.callbacks.Callback):
         logs["valid_ndcg@10"] = ndcg  # later callbacks (TensorBoard) record it too
         if ndcg > self.best:
             self.best, self.best_epoch, self.wait = ndcg, epoch + 1, 0
-            self.best_weights, self.best_scores = self.model.get_weights(), scores
+            # the trainable weights only: the catalogue's text and popularity tables (hundreds of MB on a
+            # large catalogue) do not change in training
+            self.best_weights, self.best_scores = [w.numpy() for w in self.model.trainable_weights], scores
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -596,7 +598,8 @@ class EarlyStoppingOnNDCG(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            for weight, value in zip(self.model.trainable_weights, self.best_weights):
+                weight.assign(value)
 
     def scores(self, task) -> pd.Series:
         """Per-customer discovery NDCG@10 of the model as it is now on ``task``."""
