@@ -133,3 +133,14 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as a reader should see it: relative to the recft checkout when inside it, so that committed
+    notebook outputs carry no machine's folders (``runs/default/01_requirements``); else as given."""
+    path = Path(path)
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from recft_utils.artefacts import write_json
+from recft_utils.artefacts import display_path, write_json
 from recft_utils.config import DEFAULT_PROFILE, default_run_dir, project_root, resolve_settings
 from recft_utils.errors import ParameterError, RecftError
 from recft_utils.run import provenance
@@ -233,8 +233,19 @@ def execute(notebook: Path, output: Path, parameters: dict, progress: bool = Tru
             from jupyter_core.utils import run_sync
 
             run_sync(manager.shutdown_kernel)(now=True)
+    _relative_papermill_paths(partial, notebook, output)
     os.replace(partial, output)
     return output
+
+
+def _relative_papermill_paths(executed: Path, notebook: Path, output: Path) -> None:
+    """papermill records the input and output paths in the notebook's metadata: as
+    :func:`~recft_utils.artefacts.display_path` shows them (committed notebooks carry no machine's folders)."""
+    import nbformat
+
+    book = nbformat.read(executed, 4)
+    book.metadata.setdefault("papermill", {}).update(input_path=display_path(notebook), output_path=display_path(output))
+    nbformat.write(book, executed)
 
 
 def run_chain(profile: str = DEFAULT_PROFILE, dataset: str = "online-retail", parameters: dict | None = None,

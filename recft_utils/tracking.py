@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from recft_utils.artefacts import display_path
+
 EXPERIMENT = "recft"
 DEFAULT_STORE = Path(__file__).resolve().parents[1] / "runs" / "mlflow.db"
 
@@ -57,7 +59,7 @@ def log_run(name: str, params: dict, metrics: dict, curve: list[dict] | None = N
         mlflow.log_metrics({metric_name(k): v for k, v in metrics.items()})
         for point in curve or []:
             mlflow.log_metrics({metric_name(k): v for k, v in point.items() if k != "epoch"}, step=int(point["epoch"]))
-        mlflow.set_tags({**(tags or {}), **{f"artefact.{k}": str(v) for k, v in (artefacts or {}).items()}})
+        mlflow.set_tags({**(tags or {}), **{f"artefact.{k}": display_path(v) for k, v in (artefacts or {}).items()}})
         return run.info.run_id
 
 

@@ -22,6 +22,8 @@ from recft_utils.text import (
     SynonymTable,
     augment_titles,
     back_translate,
+    changed_attributes,
+    defining_attributes,
     find_model_dir,
     load_backbone,
     normalise_title,
@@ -266,7 +268,7 @@ def test_normalise_title():
 
 
 def test_synonym_neighbours_are_plausible_whole_words(table):
-    for word, plausible in (("red", {"blue", "yellow", "green", "pink", "purple"}), ("large", {"big", "huge"})):
+    for word, plausible in (("vintage", {"antique", "classic", "retro"}), ("christmas", {"holiday", "holidays"})):
         neighbours = table.neighbours(word)
         words = [w for w, _ in neighbours]
         assert 0 < len(words) <= table.top_n
@@ -281,14 +283,46 @@ def test_synonym_neighbours_are_plausible_whole_words(table):
     assert not any(w.startswith(("##", "[")) for w in table.words)
 
 
+def test_synonyms_never_replace_or_bring_in_what_defines_a_product(table):
+    for word in ("red", "white", "large", "small", "wooden", "glass", "three", "dozen"):
+        assert table.neighbours(word) == [], word  # a red mug is not a blue mug
+    neighbours = {w for word in ("vintage", "christmas", "heart", "bag", "hanging") for w, _ in table.neighbours(word)}
+    assert neighbours and not [w for w in neighbours if defining_attributes(w)]
+
+
+def test_synonym_augmentation_keeps_the_product_of_every_real_title(table, mirror_raw):
+    titles = mirror_raw["Description"].dropna().drop_duplicates()
+    items = pd.DataFrame({"item_id": titles.index.astype(str), "item_text": titles.to_numpy()})
+    augmented = augment_titles(items, table, seed=0, methods=("synonym", "delete", "swap", "typo"))
+    assert len(augmented) > 10_000
+    flipped = [(o, a, changed_attributes(o, a)) for o, a in zip(augmented["original"], augmented["augmented"])
+               if changed_attributes(o, a)]
+    assert flipped == []
+    with_colour = augmented[augmented["original"].map(lambda t: "colour" in defining_attributes(t))]
+    assert (with_colour["method"] == "synonym").any()  # titles with a colour still get synonyms elsewhere
+
+
+def test_changed_attributes_finds_another_product():
+    assert changed_attributes("red heart mug", "blue heart mug") == ["colour: blue"]
+    assert changed_attributes("SMALL PAPER BAG", "large paper bag") == ["size: large"]
+    assert changed_attributes("wooden sign", "metal sign") == ["material: metal"]
+    assert changed_attributes("set of 3 mugs", "set of 6 mugs") == ["count: 6"]
+    assert changed_attributes("set of three mugs", "set of four mugs") == ["count: four"]
+    assert changed_attributes("red heart mug", "heart mug") == []  # a deletion leaves it vaguer, not another
+    assert changed_attributes("red heart mug", "heart red mug") == []  # a swap
+    assert changed_attributes("vintage red mug", "antique red mug") == []
+    assert defining_attributes("PACK OF 12 PINK PAPER CASES") == {"count": ["12"], "colour": ["pink"],
+                                                                  "material": ["paper"]}
+
+
 def test_synonym_replace(table):
-    title = "LARGE RED HEART"
+    title = "VINTAGE RED HEART"
     for seed in range(10):
         out = synonym_replace(title, table, np.random.default_rng(seed))
         changed = [(a, b) for a, b in zip(title.lower().split(), out.split()) if a != b]
         assert len(out.split()) == 3 and len(changed) == 1
         original, replacement = changed[0]
-        assert replacement in dict(table.neighbours(original))
+        assert original != "red" and replacement in dict(table.neighbours(original))
     assert synonym_replace("set of the", table, np.random.default_rng(0)) == "set of the"
 
 
@@ -399,13 +433,13 @@ def test_back_translate_needs_a_translator():
 def test_the_example_title_is_one_that_every_augmentation_changes():
     from recft_utils.text.augmentation import SynonymTable, demonstrate, example_title
 
-    table = SynonymTable(["red", "crimson", "heart"], [[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]], min_similarity=0.5)
-    titles = ["heart", "red heart lantern holder"]  # one word: nothing to swap, so not an example
+    table = SynonymTable(["vintage", "antique", "heart"], [[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]], min_similarity=0.5)
+    titles = ["heart", "vintage heart lantern holder"]  # one word: nothing to swap, so not an example
     title = example_title(titles, table, seed=0)
-    assert title == "red heart lantern holder"
+    assert title == "vintage heart lantern holder"
     shown = demonstrate(title, table, seed=0)
     assert list(shown) == ["synonym", "delete", "swap", "typo"] and title not in shown.values()
-    assert shown == demonstrate(title, table, seed=0) and shown["synonym"] == "crimson heart lantern holder"
+    assert shown == demonstrate(title, table, seed=0) and shown["synonym"] == "antique heart lantern holder"
     with pytest.raises(ParameterError, match="No title"):
         example_title(["heart"], table)
 

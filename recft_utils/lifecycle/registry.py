@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from recft_utils.artefacts import read_json, write_json
+from recft_utils.artefacts import display_path, read_json, write_json
 from recft_utils.errors import ParameterError, RecftError
 
 CHAMPION = "champion.json"
@@ -72,7 +72,7 @@ class ModelRegistry:
         """Return to the champion promoted before the current one (rollbacks stack: two go back two)."""
         stack = champion_stack(self.state()["history"])
         if len(stack) < 2:
-            raise RecftError(f"{self.root}: no earlier champion to roll back to (champions so far: {stack}).")
+            raise RecftError(f"{display_path(self.root)}: no earlier champion to roll back to (champions so far: {stack}).")
         return self._record(stack[-2], "rollback", reason, None)
 
     def _record(self, version: str, action: str, reason: str, decision: dict | None) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recft_utils.artefacts import atomic_path, read_json
+from recft_utils.artefacts import atomic_path, display_path, read_json
 from recft_utils.reporting.reports import MIN_GROUP
 from recft_utils.run import Run
 
@@ -124,7 +124,7 @@ def _percent(value: float) -> str:
 
 def _common(run_dir) -> dict:
     protocol = Run(run_dir).protocol()
-    return {"run_dir": str(run_dir), "generated": dt.date.today().isoformat(), "profile": protocol["profile"],
+    return {"run_dir": display_path(run_dir), "generated": dt.date.today().isoformat(), "profile": protocol["profile"],
             "split": {**protocol, "test_end": protocol["test_end"][:10]}}
 
 

@@ -44,6 +44,33 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
+# Words that tell one product from another of the same kind: a red mug and a blue mug, a small bag and a
+# large one, a wooden and a metal sign, a set of two and a set of six are different products. Synonym
+# replacement never replaces them and never puts one in: its neighbours of "red" are other colours.
+DEFINING_WORDS = {
+    "colour": frozenset("""
+        red blue green yellow pink purple violet orange white black grey gray brown beige cream ivory gold
+        golden silver bronze copper turquoise teal navy lilac lavender mauve magenta crimson scarlet
+        burgundy maroon khaki olive mint lime peach coral aqua azure cyan amber tan charcoal rose ruby
+        emerald sapphire jade indigo multicolour multicolor pastel neon
+        """.split()),
+    "size": frozenset("""
+        small large big little tiny huge giant mini jumbo medium tall short long wide narrow slim thin
+        thick deep shallow xl xxl xs extra oversized petite regular double single half quarter
+        """.split()),
+    "material": frozenset("""
+        wood wooden wood's metal metallic iron steel tin zinc aluminium aluminum brass glass ceramic
+        porcelain china enamel paper card cardboard plastic acrylic rubber cotton linen wool woollen felt
+        silk velvet leather suede denim canvas jute hessian wicker rattan bamboo cork stone marble slate
+        concrete resin vinyl polyester nylon lace crochet knitted
+        """.split()),
+    "count": frozenset("""
+        one two three four five six seven eight nine ten eleven twelve dozen twenty hundred single
+        double triple pair couple
+        """.split()),
+}
+_DEFINING = frozenset().union(*DEFINING_WORDS.values())
+
 METHODS = ("synonym", "delete", "swap", "typo")
 AUGMENT_COLUMNS = ["item_id", "original", "augmented", "method", "seed"]
 
@@ -174,21 +201,22 @@ class SynonymTable:
         """Up to ``top_n`` (word, cosine) pairs, most similar first.
 
         Only neighbours with cosine >= ``min_similarity``; never the word
-        itself or its trailing-s/es variants. Empty for a stop word or a word
-        outside the table.
+        itself or its trailing-s/es variants, never a word that defines a
+        product (:data:`DEFINING_WORDS`). Empty for a stop word, a defining
+        word or a word outside the table.
         """
         word = word.lower()
         if word in self._cache:
             return self._cache[word]
         result: list[tuple[str, float]] = []
-        if word in self.index and word not in self.stop_words:
+        if word in self.index and word not in self.stop_words and not _defining(word):
             similarity = self.vectors @ self.vectors[self.index[word]]
             close = np.flatnonzero(similarity >= self.min_similarity)
             close = close[np.argsort(-similarity[close], kind="stable")]
             excluded = _trivial_variants(word)
             for i in close:
                 other = self.words[i]
-                if other not in excluded and other not in self.stop_words:
+                if other not in excluded and other not in self.stop_words and not _defining(other):
                     result.append((other, float(similarity[i])))
                     if len(result) == self.top_n:
                         break
@@ -198,6 +226,38 @@ class SynonymTable:
     def replaceable(self, word: str) -> bool:
         """Whether :func:`synonym_replace` can replace ``word``."""
         return bool(self.neighbours(word))
+
+
+def _forms(word: str) -> set[str]:
+    """The word and, for a plural, its singular (``reds`` -> ``red``, ``boxes`` -> ``box``)."""
+    word = word.lower()
+    return {word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word}
+
+
+def _defining(word: str) -> bool:
+    return bool(_forms(word) & _DEFINING)
+
+
+def defining_attributes(title: str) -> dict[str, list[str]]:
+    """The words of ``title`` that tell its product from another of the same kind, by kind, as listed in
+    :data:`DEFINING_WORDS` (numbers count as counts): ``{"colour": ["red"], "count": ["12"]}``."""
+    found: dict[str, list[str]] = {}
+    for word in normalise_title(title).replace("-", " ").split():
+        word = word.strip(".,;:!?()\"'")
+        if word.isdigit():
+            found.setdefault("count", []).append(word)
+        for kind, words in DEFINING_WORDS.items():
+            if _forms(word) & words:
+                found.setdefault(kind, []).append(min(_forms(word) & words))  # the listed form: "reds" -> "red"
+    return found
+
+
+def changed_attributes(original: str, augmented: str) -> list[str]:
+    """How ``augmented`` describes another product than ``original``: each defining word it adds (a colour,
+    size, material or count that the original does not have), as ``"colour: blue"``. Empty when the
+    augmentation keeps the product: it may drop such a word (a deletion), never bring in another."""
+    before, after = defining_attributes(original), defining_attributes(augmented)
+    return [f"{kind}: {word}" for kind, words in after.items() for word in words if word not in before.get(kind, [])]
 
 
 # --------------------------------------------------------------------------
@@ -293,7 +353,9 @@ def typo_perturb(title: str, rng: np.random.Generator, n: int = 1) -> str:
     positions = [i for i, word in enumerate(words) if len(word) >= 4 and word.isalpha()]
     if positions and n:
         for i in sorted(rng.choice(positions, size=min(n, len(positions)), replace=False)):
-            words[i] = _typo(words[i], rng)
+            typo = _typo(words[i], rng)
+            # "paris" -> "pairs": a typo that spells a defining word would describe another product
+            words[i] = words[i] if _defining(typo) and not _defining(words[i]) else typo
     return " ".join(words)
 
 
