@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 from recft_utils.artefacts import display_path, write_json
@@ -233,18 +234,33 @@ def execute(notebook: Path, output: Path, parameters: dict, progress: bool = Tru
             from jupyter_core.utils import run_sync
 
             run_sync(manager.shutdown_kernel)(now=True)
-    _relative_papermill_paths(partial, notebook, output)
+    _clean_for_reading(partial, notebook, output)
     os.replace(partial, output)
     return output
 
 
-def _relative_papermill_paths(executed: Path, notebook: Path, output: Path) -> None:
-    """papermill records the input and output paths in the notebook's metadata: as
-    :func:`~recft_utils.artefacts.display_path` shows them (committed notebooks carry no machine's folders)."""
+PROGRESS_BAR = re.compile(r"^.*\d+%\|.*\| *[\d.]+[kM]?/[\d.?]+[kM]? \[.*$\n?", re.M)  # a tqdm line
+
+
+def _clean_for_reading(executed: Path, notebook: Path, output: Path) -> None:
+    """What an executed notebook keeps for its reader: papermill's input and output paths as
+    :func:`~recft_utils.artefacts.display_path` shows them (committed notebooks carry no machine's
+    folders), and no progress bars (they showed progress while it ran; the outputs show results)."""
     import nbformat
 
     book = nbformat.read(executed, 4)
     book.metadata.setdefault("papermill", {}).update(input_path=display_path(notebook), output_path=display_path(output))
+    for cell in book.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                out["text"] = PROGRESS_BAR.sub("", out["text"].replace("\r", "\n"))
+                if not out["text"].strip():
+                    continue
+            kept.append(out)
+        cell.outputs = kept
     nbformat.write(book, executed)
 
 

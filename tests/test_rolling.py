@@ -53,3 +53,14 @@ def test_step_6_says_which_model_it_retrains_against_the_served_one():
     note = iterated_model_note(blend)
     assert note.startswith("Step 4 serves blend:") and "its two-tower part" in note and "recft retrain" in note
     assert "weight 0" in iterated_model_note({**blend, "regime": "classical", "model": "EASE + recent popularity"})
+
+
+def test_a_month_the_data_covers_in_part_is_flagged():
+    from recft_utils.lifecycle.rolling import short_month_note
+
+    days = pd.date_range("2031-01-01", "2031-03-09 12:00", freq="12h")
+    interactions = pd.DataFrame({"timestamp": days, "order_id": range(len(days))})
+    note = short_month_note(interactions, ["2031-02-01", "2031-03-01"])
+    assert note.startswith("Short month: 2031-03 holds 9 of its 31 days (18 orders; the data ends on 2031-03-09)")
+    assert "2031-02" not in note  # February is whole
+    assert short_month_note(interactions, ["2031-02-01"]) == ""

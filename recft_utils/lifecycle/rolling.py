@@ -75,6 +75,27 @@ def last_months(interactions: pd.DataFrame, count: int, valid_days: int = 14) ->
     return [str(m.date()) for m in months]
 
 
+def short_month_note(interactions: pd.DataFrame, months: list[str]) -> str:
+    """A sentence on each simulated month that the data covers only in part (the extract ends, or starts,
+    inside it), or "" when every month is whole: a short month's scores rest on fewer orders, and a drop
+    there is no trend."""
+    first, last = interactions["timestamp"].min().normalize(), interactions["timestamp"].max().normalize()
+    notes = []
+    for month in months:
+        start = pd.Timestamp(month)
+        end = start + pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
+        covered = (min(end, last) - max(start, first)).days + 1
+        if covered < end.day:
+            orders = interactions.loc[interactions["timestamp"].between(start, end + pd.Timedelta(days=1),
+                                                                        inclusive="left"), "order_id"].nunique()
+            notes.append(f"{start:%Y-%m} holds {covered} of its {end.day} days ({orders:,} orders; the data ends "
+                         f"on {last.date()})")
+    if not notes:
+        return ""
+    return ("Short month: " + "; ".join(notes) + ". Its scores rest on fewer orders and customers than a whole "
+            "month's, so a drop or a gain there is weak evidence, not a trend.")
+
+
 def month_windows(interactions: pd.DataFrame, months: list[str], valid_days: int = 14) -> list[TemporalSplit]:
     """One split per simulated month: validation = the ``valid_days`` before it, test = the month."""
     end = interactions["timestamp"].max() + pd.Timedelta(seconds=1)

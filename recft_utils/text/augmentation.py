@@ -132,8 +132,8 @@ class SynonymTable:
 
     The candidate words are the whole-word alphabetic vocabulary entries
     (:func:`_is_candidate`); their embedding rows are L2-normalised once, so
-    one lookup is a matrix-vector product (cosine similarity to ~21k words,
-    about a millisecond). Lookups are computed lazily and cached per word.
+    one lookup is one matrix-vector product (cosine similarity to every
+    candidate word). Lookups are computed lazily and cached per word.
     A word that the vocabulary splits into pieces (``retrospot``) has no
     single embedding and so no neighbours.
     """
