@@ -94,7 +94,7 @@ class Run:
     SERVED_CHOICE = "served_choice.json"
     # step 04
     EXPORTED_MODEL = "model"
-    AB_TEST = "ab.json"
+    REPLAY_COMPARISON = "replay_comparison.json"  # step 4's offline replay: served model against the bar
     # step 05: the tables the stakeholder reports read
     REPORT_TABLES = ("customers", "recommendations", "purchases")
     # every step: the figures its text and the documents quote

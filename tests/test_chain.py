@@ -10,6 +10,7 @@ from recft_utils.artefacts import read_json
 from recft_utils.config import get_profile
 from recft_utils.models.fine_tuning import REGIME_LABELS
 from recft_utils.models.serving_choice import served_from_table, two_tower_regime
+from recft_utils.run import Run
 from recft_utils.runner import discover_notebooks
 
 TINY_CUSTOMERS = get_profile("tiny").max_customers
@@ -95,7 +96,7 @@ def test_step_04_exports_serves_measures_and_replays(tiny_run):
     assert set(replayed["recommender"]) == {"served model", "EASE"} and set(replayed["hit"]) <= {0, 1}
     served_choice = read_json(tiny_run / "03_fine_tuning" / "served_choice.json")
     assert read_json(folder / "model" / "metadata.json")["model"] == served_choice["model"]
-    ab = read_json(folder / "ab.json")
+    ab = read_json(folder / Run.REPLAY_COMPARISON)
     assert ab["low"] <= ab["difference"] <= ab["high"]
     for name in ("model/metadata.json", "model/saved_model/saved_model.pb", "latency.png", "replay.png"):
         assert (folder / name).is_file(), name

@@ -124,7 +124,7 @@ def hostile_run(folder) -> Run:
                                                 "blend": {"weight": 0.6, "classical_weight": 0.4, "item_model": HOSTILE[2],
                                                           "classical": HOSTILE[3],
                                                           "popularity_days": 14, "model": HOSTILE[1]}},
-        Run.AB_TEST: {"a": a, "b": b, f"hit_rate_{a}": 0.1, f"hit_rate_{b}": 0.05, "difference": 0.05,
+        Run.REPLAY_COMPARISON: {"a": a, "b": b, f"hit_rate_{a}": 0.1, f"hit_rate_{b}": 0.05, "difference": 0.05,
                       "low": 0.01, "high": 0.09, "orders": 80}})
     return run
 

@@ -299,9 +299,9 @@ def test_load_benchmark_reports_percentiles_without_errors(service, shop_sample)
     assert set(target_check(records)) == {"errors", "p99_ms_at_1", "requests_per_second_at_8", "met"}
 
 
-def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference(service, shop_sample):
+def test_replay_hits_follow_the_orders_and_the_interval_covers_the_difference(service, shop_sample):
     from recft_utils.models import EASE
-    from recft_utils.serving.replay import (ab_comparison, daily_hit_rate, item_to_item_recommender, replay,
+    from recft_utils.serving.replay import (paired_comparison, daily_hit_rate, classical_bar_recommender, replay,
                                             replay_events, service_recommender)
 
     _, _, test = shop_sample
@@ -315,11 +315,11 @@ def test_replay_hits_follow_the_orders_and_the_ab_interval_covers_the_difference
         e for e in events if e in sampled]
     events = events[:80]
     results = replay(events, {"served": service_recommender(service.url),
-                              "EASE": item_to_item_recommender(EASE().fit(test), test)}, k=10, progress=False)
+                              "EASE": classical_bar_recommender(EASE().fit(test), test)}, k=10, progress=False)
     assert len(results) == 2 * len(events) and set(results["hit"]) <= {0, 1}
     daily = daily_hit_rate(results)
     assert daily["orders"].sum() == len(events)
-    ab = ab_comparison(results, "served", "EASE", samples=200)
+    ab = paired_comparison(results, "served", "EASE", samples=200)
     assert ab["low"] <= ab["difference"] <= ab["high"] and ab["orders"] == len(events)
 
 
@@ -405,3 +405,30 @@ def test_a_promoted_model_is_hot_reloaded_without_failing_a_request(fitted, shop
     assert failures == [] and {"v1", "v2"} <= set(seen)
     first_v2 = seen.index("v2")
     assert seen[first_v2:].count("v1") <= len(threads)  # only requests already in flight finish with v1
+
+
+def test_the_classical_bar_replays_as_it_ranks_offline(shop_sample):
+    """A customer's first replayed order, with the history they had at the window start, gets the top 10 that the
+    bar (item-to-item model + recent popularity, blended) ranks offline for them."""
+    from recft_utils.evaluation.metrics import top_k
+    from recft_utils.models.fair_baselines import classical_bar_from
+    from recft_utils.serving.replay import classical_bar_recommender, replay_events
+
+    _, _, test = shop_sample
+    bar = classical_bar_from({"days": 30, "weight": 0.5, "item_model": "EASE"}).fit(test)
+    recommend = classical_bar_recommender(bar, test)
+    row_of = dict(zip(test.users, range(len(test.users))))
+    firsts = {}
+    for event in replay_events(test, max_history=10_000)[0]:
+        firsts.setdefault(event.customer_id, event)
+    checked = 0
+    for customer, event in firsts.items():
+        row = row_of.get(customer)
+        if row is None or set(event.items) != set(test.items[test.matrix[row].indices]):
+            continue  # an earlier order of the window is in the history already
+        scores = bar.score(np.array([row]))
+        scores[0, test.matrix[row].indices] = -np.inf
+        scores[0, test.n_warm:] = -np.inf
+        assert recommend(event, 10) == list(test.items[top_k(scores, 10)[0]])
+        checked += 1
+    assert checked >= 20

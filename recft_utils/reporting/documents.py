@@ -155,7 +155,8 @@ def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.Dat
              "stored_history": metadata.get("stored_history", config["max_history"])}
     test = next(t for t in run.figures("01_requirements")["split"] if t["window"] == "test")
     overall = pd.DataFrame(run.figures("03_fine_tuning")["table"]).set_index("model")
-    ab = run.read("04_serving", Run.AB_TEST) if run.path("04_serving", Run.AB_TEST).exists() else None
+    ab = (run.read("04_serving", Run.REPLAY_COMPARISON) if run.path("04_serving", Run.REPLAY_COMPARISON).exists()
+          else None)
     replay = None if ab is None else (
         f"{_percent(ab['hit_rate_' + ab['a']])} against {_percent(ab['hit_rate_' + ab['b']])} for {ab['b']} "
         f"(difference {100 * ab['difference']:+.1f} points, 95 % interval {100 * ab['low']:+.1f} to "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recft_utils.evaluation.metrics import top_k
+from recft_utils.models.blend import standardise
 
 
 @dataclass
@@ -106,9 +107,10 @@ def calendar_note(daily: pd.DataFrame, last_timestamp: pd.Timestamp) -> str:
     return note[0].upper() + note[1:] + "."
 
 
-def ab_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000, seed: int = 0,
+def paired_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000, seed: int = 0,
                   level: float = 0.95) -> dict:
-    """Hit-rate of ``a`` minus ``b`` over the same orders, with a bootstrap interval that resamples customers.
+    """Hit-rate of ``a`` minus ``b`` over the same replayed orders, with a bootstrap interval that resamples
+    customers. An offline comparison, not an A/B test: nobody saw these recommendations.
 
     Orders of one customer are not independent, so customers (with all their
     orders) are the resampled unit; both arms see exactly the same events.
@@ -126,17 +128,25 @@ def ab_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000, se
             "low": float(np.quantile(diffs, tail)), "high": float(np.quantile(diffs, 1 - tail)), "level": level}
 
 
-def item_to_item_recommender(model, task):
-    """A replay function for a fitted item-to-item model (:mod:`~recft_utils.models.item_to_item`: EASE or
-    ItemKNN): scores the event's history with its ``item_weights``."""
+def classical_bar_recommender(model, task):
+    """A replay function for step 1's classical bar (:func:`~recft_utils.models.fair_baselines.classical_bar_from`:
+    the item-to-item model blended with recent popularity, a ``ScoreBlend``) or for an item-to-item model alone.
+
+    The item-to-item part scores the event's history, as it is just before the order; recent popularity is
+    as of the window start, the same as offline and as the served model's prior. Blended like the bar:
+    ``weight`` × its standardised scores + (1 − ``weight``) × popularity's.
+    """
     column = pd.Series(np.arange(len(task.items)), index=task.items)
-    weights = model.item_weights
+    item_model, weight = getattr(model, "first", model), getattr(model, "weight", 1.0)
+    weights = item_model.item_weights
+    popularity = standardise(model.second.score(np.zeros(1, int)))[0] if weight < 1 else 0.0
 
     def recommend(event: ReplayEvent, k: int) -> list[str]:
         history = column.reindex(event.items).dropna().to_numpy(dtype=int)
-        scores = np.asarray(weights[history].sum(axis=0), dtype=np.float64).ravel()
+        scores = np.asarray(weights[history].sum(axis=0), dtype=np.float64).reshape(1, -1)
+        scores = weight * standardise(scores)[0] + (1 - weight) * popularity if weight < 1 else scores[0]
         scores[history] = -np.inf  # discovery: never recommend what the customer already bought
-        scores[task.n_warm:] = -np.inf  # an item-to-item model knows nothing of new items
+        scores[task.n_warm:] = -np.inf  # neither part knows anything of new items
         return list(task.items[top_k(scores[None], k)[0]])
 
     return recommend

@@ -85,7 +85,7 @@ def _fine_tuning(run: Run) -> list[tuple[str, str]]:
 
 def _serving(run: Run) -> list[tuple[str, str]]:
     figures = run.figures("04_serving")
-    ab, first = figures["ab"], figures["latency"][0]
+    ab, first = figures["replay_comparison"], figures["latency"][0]
     return [("parity", f"{figures['parity_identical']} of {figures['parity_customers']} customers ranked identically"),
             (f"latency at concurrency {first['concurrency']}", f"p99 {first['p99_ms']:.0f} ms (machine-dependent)"),
             ("replay", f"hit-rate {ab['a']} {_share(ab['hit_rate_' + ab['a']])}, {ab['b']} "
