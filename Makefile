@@ -39,6 +39,7 @@ test: setup browser
 # Regenerate the outputs committed in notebooks/ and notebooks/solutions/ (default parameters, workshop profile).
 notebooks: setup
 	$(BIN)/recft run --in-place --solutions
+	$(BIN)/python -m recft_utils.workshop.answer_key runs/default docs/facilitator.md
 	$(BIN)/python -m recft_utils.reporting.slides
 
 # The workshop's slide deck, docs/slides.html, from the committed notebooks and docs/facilitator.md

@@ -292,13 +292,8 @@ def render_notebooks(records_file: Path) -> dict[str, str]:
     tour += [f"`recft run` runs all six, one after the other, in {minutes(chains['workshop'])} with the workshop "
              f"profile and {minutes(chains['tiny'])} with `tiny`."]
     write_notebook_times(workshop, tiny)
-    from recft_utils.workshop.answer_key import answer_key
-
-    answers = caption.replace("*Generated", "*Read from the workshop run's artefacts") + "\n\n" + answer_key(
-        records_file.parent / "notebooks-workshop").to_markdown(index=False)
     return {"notebooks": caption + "\n\n" + timing_table(times, chain_seconds(result)).to_markdown(index=False),
-            "agenda": agenda, "answers": answers,
-            "tour": "\n".join(tour).rstrip()}
+            "agenda": agenda, "tour": "\n".join(tour).rstrip()}
 
 
 def write_notebook_times(workshop: pd.Series, tiny: pd.Series) -> None:

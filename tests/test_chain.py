@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from recft_utils.artefacts import read_json
 from recft_utils.config import get_profile
@@ -200,6 +201,20 @@ def test_the_answer_key_reads_every_notebook_s_figures_from_a_run(tiny_run):
     key = answer_key(tiny_run)
     assert list(dict.fromkeys(key["notebook"])) == list(SECTIONS) == [nb.stem for nb in discover_notebooks()]
     assert key["the workshop run shows"].str.len().gt(0).all()
+
+
+def test_the_guide_s_answer_key_is_written_from_a_run(tiny_run, tmp_path):
+    from recft_utils.workshop.answer_key import END, START, answer_key, fill_guide
+
+    guide = tmp_path / "guide.md"
+    guide.write_text(f"# Guide\n\n{START}\nold\n{END}\n\nafter\n")
+    fill_guide(tiny_run, guide)
+    text = guide.read_text()
+    assert "old" not in text and text.endswith("\n\nafter\n") and text.count(START) == 1
+    assert answer_key(tiny_run).to_markdown(index=False) in text
+    guide.write_text("no block")
+    with pytest.raises(ValueError, match="no <!-- notebooks:answers:start -->"):
+        fill_guide(tiny_run, guide)
 
 
 def test_the_answer_key_calls_a_faster_base_model_faster():

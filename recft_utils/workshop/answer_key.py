@@ -1,11 +1,17 @@
 """The facilitator's answer key: what each notebook shows on a complete run, read from its artefacts.
 
-``scripts/readme_tables.py runs/benchmarks/notebooks.json`` writes it into docs/facilitator.md from the
-workshop run of ``make benchmark-notebooks``: the numbers a learner's own workshop run shows (every
-result is seeded; only times differ between machines).
+``make notebooks`` writes it into docs/facilitator.md from the run behind the committed notebooks
+(``python -m recft_utils.workshop.answer_key runs/default``), so the guide shows the numbers the
+learners see in the notebooks they open and get in their own workshop run (every result is seeded;
+only times differ between machines).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -119,3 +125,29 @@ def answer_key(run_dir) -> pd.DataFrame:
     rows = [{"notebook": step, "check": check, "the workshop run shows": shown}
             for step, section in SECTIONS.items() for check, shown in section(run)]
     return pd.DataFrame(rows)
+
+
+START, END = "<!-- notebooks:answers:start -->", "<!-- notebooks:answers:end -->"
+
+
+def fill_guide(run_dir, guide) -> Path:
+    """Write ``run_dir``'s answer key between the guide's answers markers (a temporary file, then rename)."""
+    guide = Path(guide)
+    text = guide.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{guide} has no {START} ... {END} block for the answer key.")
+    before, rest = text.split(START, 1)
+    caption = (f"*Read by `recft_utils.workshop.answer_key` from the artefacts of the run behind the committed "
+               f"notebooks (`make notebooks`, {dt.date.today().isoformat()}).*")
+    block = f"{START}\n{caption}\n\n{answer_key(run_dir).to_markdown(index=False)}\n{END}"
+    temporary = guide.with_name(f".{guide.name}.tmp")
+    temporary.write_text(before + block + rest.split(END, 1)[1])
+    os.replace(temporary, guide)
+    return guide
+
+
+if __name__ == "__main__":  # python -m recft_utils.workshop.answer_key RUN_DIR [GUIDE]
+    from recft_utils.config import project_root
+
+    arguments = sys.argv[1:] or ["runs/default"]
+    print(fill_guide(arguments[0], arguments[1] if len(arguments) > 1 else project_root() / "docs" / "facilitator.md"))
