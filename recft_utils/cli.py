@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recft_utils.config import DEFAULT_PROFILE, MODEL_PIP_SPEC, PROFILES, default_run_dir
+from recft_utils.config import DEFAULT_PROFILE, MIN_CUSTOMERS, MODEL_PIP_SPEC, PROFILES, default_run_dir
 from recft_utils.errors import RecftError, run_action
 
 RUN_DIR_HELP = "default: $RECFT_RUN_DIR, else runs/default (what the notebooks open)"
@@ -202,10 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_argument("--run-dir", default=None, help="a run with step 5's tables (notebook 05); " + RUN_DIR_HELP)
     reports.add_argument("--segment", default="country", help="country | activity | tenure")
     reports.add_argument("--values", nargs="+", default=None, help="default: every value with enough customers")
-    reports.add_argument("--min-customers", type=int, default=30,
-                         help="only values with this many evaluated customers (10 at least, unless --allow-small-groups)")
+    reports.add_argument("--min-customers", type=int, default=MIN_CUSTOMERS,
+                         help=f"only values with this many evaluated customers ({MIN_CUSTOMERS} at least, the "
+                              "group-size rule, unless --allow-small-groups)")
     reports.add_argument("--allow-small-groups", action="store_true",
-                         help="allow reports about fewer than 10 customers (they describe individuals)")
+                         help=f"allow reports about fewer than {MIN_CUSTOMERS} customers (they describe individuals)")
     reports.add_argument("--workers", type=int, default=2, help="reports executed at the same time")
     return parser
 

@@ -41,6 +41,12 @@ class Profile:
     replay_orders: int | None = None  # step 4: orders replayed at most, a seeded sample (None: all)
 
 
+# The group-size rule, the one place it is stated: a segment of fewer evaluated customers than this is too
+# small to report. Its mean is too uncertain to read (it is flagged in tables and not drawn in plots), and a
+# report on a handful of customers describes individuals (`recft reports` refuses it unless the caller
+# passes --allow-small-groups).
+MIN_CUSTOMERS = 30
+
 PROFILES = {
     "tiny": Profile(
         "tiny", "smoke test: 200 sampled customers, seconds per step", 200, 40, 200,

@@ -216,15 +216,18 @@ def replay_daily(daily: pd.DataFrame) -> plt.Figure:
 
 
 def segment_results(table: pd.DataFrame, by: str, metric: str = "ndcg") -> plt.Figure:
-    """Mean ``metric`` per segment with its interval; segments flagged too small are drawn pale."""
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(table) + 1)))
-    y = np.arange(len(table))[::-1]
-    colours = np.where(table["too_small"], "lightgrey", "tab:blue")
-    ax.barh(y, table[metric], color=colours)
-    ax.errorbar(table[metric], y, xerr=[table[metric] - table["low"], table["high"] - table[metric]], fmt="none",
+    """Mean ``metric`` per segment with its interval; a segment flagged too small (the group-size rule) is not
+    drawn as a result, only counted in the title."""
+    shown = table[~table["too_small"].astype(bool)]
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(shown) + 1)))
+    y = np.arange(len(shown))[::-1]
+    ax.barh(y, shown[metric], color="tab:blue")
+    ax.errorbar(shown[metric], y, xerr=[shown[metric] - shown["low"], shown["high"] - shown[metric]], fmt="none",
                 ecolor="black", capsize=2)
-    ax.set(yticks=y, yticklabels=[f"{v} ({n})" for v, n in zip(table[by], table["customers"])],
-           xlabel=f"discovery {metric.upper()}@10 (95 % interval)", title=f"By {by} (customers; grey: too few)")
+    left_out = len(table) - len(shown)
+    note = f"; {left_out} smaller {'segment' if left_out == 1 else 'segments'} not drawn" if left_out else ""
+    ax.set(yticks=y, yticklabels=[f"{v} ({n})" for v, n in zip(shown[by], shown["customers"])],
+           xlabel=f"discovery {metric.upper()}@10 (95 % interval)", title=f"By {by} (customers{note})")
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig

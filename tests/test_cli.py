@@ -184,7 +184,7 @@ def test_reports_refuse_an_unknown_segment_or_a_run_without_step_5(capsys, tmp_p
     assert cli.main(["reports", "--run-dir", str(tmp_path)]) == 2
     assert "recft checkpoint --step 5" in capsys.readouterr().err
     assert cli.main(["reports", "--run-dir", str(tmp_path), "--min-customers", "1"]) == 2  # before reading the run
-    assert "fewer than 10 customers describes individuals" in capsys.readouterr().err
+    assert "fewer than 30 customers describes individuals" in capsys.readouterr().err
 
 
 def test_doctor_warns_about_a_busy_port_without_failing():

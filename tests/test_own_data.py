@@ -66,8 +66,7 @@ def test_the_chain_runs_on_another_shop_s_export_and_writes_no_live_markup(mirro
     export = other_shop_export(shop)
     csv = tmp_path / "other_shop.csv"
     export.to_csv(csv, index=False)
-    run_dir = run_chain(profile="tiny", dataset=str(csv), run_dir=tmp_path / "run", progress=False,
-                        parameters={"report_min_customers": 10})
+    run_dir = run_chain(profile="tiny", dataset=str(csv), run_dir=tmp_path / "run", progress=False)
 
     assert read_json(run_dir / "01_requirements" / "figures.json")["customers"] == customers
     figures = read_json(run_dir / "02_data_preparation" / "figures.json")

@@ -22,3 +22,13 @@ def test_every_model_of_the_quality_cost_plot_has_a_readable_number():
     labels = [text.get_text() for text in figure.axes[0].texts]
     assert sorted(labels) == ["1, 2", "3"]
     assert [text.get_text() for text in figure.legends[0].get_texts()] == ["1 a", "2 b", "3 c"]
+
+
+def test_segments_below_the_group_size_rule_are_not_drawn_as_results():
+    table = pd.DataFrame({"country": ["UK", "Germany", "Iceland"], "customers": [900, 60, 1],
+                          "ndcg": [0.1, 0.12, 1.0], "low": [0.09, 0.08, 1.0], "high": [0.11, 0.16, 1.0],
+                          "too_small": [False, False, True]})
+    axes = plots.segment_results(table, "country").axes[0]
+    assert [label.get_text() for label in axes.get_yticklabels()] == ["UK (900)", "Germany (60)"]
+    assert len(axes.patches) == 2 and axes.get_xlim()[1] < 0.5  # the one-customer country does not set the axis
+    assert "1 smaller segment not drawn" in axes.get_title()

@@ -256,7 +256,7 @@ def test_segment_reports_show_hostile_values_as_text(tmp_path):
     run = hostile_run(tmp_path / "run")
     report_tables(run)
     values = HOSTILE[:2]
-    with pytest.raises(ParameterError, match="fewer than 10 evaluated customers"):  # a few made-up customers each
+    with pytest.raises(ParameterError, match="fewer than 30 evaluated customers"):  # a few made-up customers each
         run_reports(run.folder, "country", values, out=tmp_path / "reports", progress=False)
     table = run_reports(run.folder, "country", values, out=tmp_path / "reports", workers=2, progress=False,
                         allow_small_groups=True)

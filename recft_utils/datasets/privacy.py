@@ -8,7 +8,7 @@ purchases are as good as a name). What recft keeps, and where each kind of data 
 - the trained model stays there too: its folder holds every known customer's recent items
   (``histories.npz``, step 4), and its weights learned from their purchases;
 - what may leave: aggregate figures and reports about groups of at least
-  :data:`recft_utils.reporting.reports.MIN_GROUP` customers (step 5).
+  :data:`recft_utils.evaluation.segments.MIN_CUSTOMERS` customers (step 5), the one group-size rule.
 """
 
 from __future__ import annotations

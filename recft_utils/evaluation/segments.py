@@ -14,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recft_utils.config import MIN_CUSTOMERS  # the group-size rule
 from recft_utils.evaluation import metrics
-
-MIN_CUSTOMERS = 30  # fewer evaluated customers than this: the segment is flagged as too small
 
 
 def top_k_lists(model, task, k: int = 10, view: str = "discovery", chunk: int | None = None) -> np.ndarray:

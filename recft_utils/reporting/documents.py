@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.artefacts import atomic_path, display_path, read_json
-from recft_utils.reporting.reports import MIN_GROUP
+from recft_utils.evaluation.segments import MIN_CUSTOMERS
 from recft_utils.run import Run
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -138,7 +138,7 @@ def datasheet(run_dir) -> str:
     parts = pd.DataFrame(data["parts"]).T.rename_axis("part").reset_index()
     return _environment().get_template("datasheet.md.j2").render(
         **_common(run_dir), data=data, cleaning=markdown_table(cleaning), parts=markdown_table(parts),
-        min_group=MIN_GROUP)
+        min_group=MIN_CUSTOMERS)
 
 
 def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.DataFrame, profile: dict,
@@ -168,7 +168,7 @@ def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.Dat
         **_common(run_dir), model=model, test=test, overall=markdown_table(overall, index=True),
         segments={name: markdown_table(table) for name, table in segment_tables.items()},
         buckets=markdown_table(buckets), recommendations=shown, replay=replay, min_customers=min_customers,
-        min_group=MIN_GROUP)
+        min_group=MIN_CUSTOMERS)
 
 
 def write_document(markdown: str, path) -> tuple[Path, Path]:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from recft_utils.artefacts import atomic_path
 from recft_utils.errors import ParameterError
+from recft_utils.evaluation.segments import MIN_CUSTOMERS
 from recft_utils.run import Run
 
 REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "reports" / "segment_report.ipynb"
@@ -61,18 +62,13 @@ def load_inputs(run_dir) -> dict[str, pd.DataFrame]:
     return Run(run_dir).report_tables()
 
 
-# Privacy: a report on a handful of customers describes individuals (what one customer in one country
-# bought). No report is written about fewer customers than this unless the caller says so explicitly
-# (``allow_small_groups``, `recft reports --allow-small-groups`); the datasheet states the rule.
-MIN_GROUP = 10
-
-
 def check_group_size(min_customers: int, allow_small_groups: bool = False) -> None:
-    """Refuse a report threshold below :data:`MIN_GROUP` customers unless explicitly allowed."""
-    if min_customers < MIN_GROUP and not allow_small_groups:
+    """Refuse a report threshold below the group-size rule (:data:`~recft_utils.evaluation.segments.MIN_CUSTOMERS`)
+    unless explicitly allowed."""
+    if min_customers < MIN_CUSTOMERS and not allow_small_groups:
         raise ParameterError(
-            f"A report about fewer than {MIN_GROUP} customers describes individuals: --min-customers "
-            f"{min_customers} is refused. Use {MIN_GROUP} or more, or pass --allow-small-groups "
+            f"A report about fewer than {MIN_CUSTOMERS} customers describes individuals: --min-customers "
+            f"{min_customers} is refused. Use {MIN_CUSTOMERS} or more, or pass --allow-small-groups "
             f"(allow_small_groups=True) if the reports stay with people allowed to see single customers' data.")
 
 
@@ -163,13 +159,13 @@ def _one_report(run_dir: Path, segment: str, value: str, name: str, out: Path, n
                 "seconds": time.perf_counter() - started}
 
 
-def run_reports(run_dir, segment: str = "country", values=None, min_customers: int = 30, workers: int = 2,
+def run_reports(run_dir, segment: str = "country", values=None, min_customers: int = MIN_CUSTOMERS, workers: int = 2,
                 out=None, progress: bool = True, notebook=REPORT_NOTEBOOK,
                 allow_small_groups: bool = False) -> pd.DataFrame:
     """Execute and render one report per value of ``segment`` in parallel; write ``index.html``.
 
     ``values`` defaults to every value with at least ``min_customers`` evaluated
-    customers; ``min_customers`` below :data:`MIN_GROUP`, or a value asked for with
+    customers; ``min_customers`` below the group-size rule (:data:`MIN_CUSTOMERS`), or a value asked for with
     fewer customers, is refused unless ``allow_small_groups``. Returns one row per
     value: status, page, error, seconds.
     """
@@ -181,10 +177,10 @@ def run_reports(run_dir, segment: str = "country", values=None, min_customers: i
     run_dir = Path(run_dir).resolve()  # papermill runs the report in notebooks/reports/
     customers = load_inputs(run_dir)["customers"]
     values = check_values(customers, segment, values) if values else segment_values(customers, segment, min_customers)
-    small = {v: n for v, n in customers[segment].astype(str).value_counts().items() if v in values and n < MIN_GROUP}
+    small = {v: n for v, n in customers[segment].astype(str).value_counts().items() if v in values and n < MIN_CUSTOMERS}
     if small and not allow_small_groups:
         raise ParameterError(f"{segment} {', '.join(f'{v!r} ({n})' for v, n in small.items())}: fewer than "
-                             f"{MIN_GROUP} evaluated customers. Leave them out, or pass --allow-small-groups.")
+                             f"{MIN_CUSTOMERS} evaluated customers. Leave them out, or pass --allow-small-groups.")
     if not values:
         raise ParameterError(f"No {segment} has {min_customers} or more evaluated customers; lower --min-customers.")
     out = Path(out) if out is not None else Run(run_dir).path("05_collaboration", "reports")
