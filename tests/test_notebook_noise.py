@@ -7,7 +7,11 @@ Each pattern names a source that leaked into cells before, and where it is now s
 - tqdm's IProgress warning: filtered in ``recft_utils/__init__.py``;
 - the child kernels' "running over TCP without encryption" warning (reports): the same kernel flag, and
   recft's kernels talk over IPC, not TCP (``runner.kernel_manager``);
-- a stray repr of a returned path: a cell ends with ``;`` when its last call returns a path.
+- a stray repr of a returned path: a cell ends with ``;`` when its last call returns a path;
+- a machine's folders (``/home/...``, ``/work/...``, ``C:\\Users``) in outputs or in papermill's metadata:
+  ``artefacts.display_path`` shows paths inside the checkout relative to it, and the runner writes
+  papermill's input and output paths that way (``runner._clean_for_reading``);
+- tqdm's progress bars: the runner drops them from executed notebooks (the same function).
 """
 
 import json
@@ -24,6 +28,8 @@ NOISE = {
     "tqdm IProgress warning": re.compile(r"TqdmWarning|IProgress not found"),
     "kernel transport warning": re.compile(r"running over TCP without encryption"),
     "stray path repr": re.compile(r"PosixPath\("),
+    "a machine's folder": re.compile(r"(?<![\w.~-])/(?:home|Users|work|root|tmp|mnt|opt|srv|var|private)/|\b[A-Z]:\\\\"),
+    "progress bar": re.compile(r"\d+%\|[^|\n]*\| *[\d.]+[kM]?/[\d.?]+[kM]? \["),
 }
 
 
@@ -39,8 +45,10 @@ def output_texts(cell: dict):
 
 
 def noise_in(notebook: Path) -> list[str]:
-    found = []
-    for index, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+    book = json.loads(notebook.read_text())
+    papermill = json.dumps(book.get("metadata", {}).get("papermill", {}))
+    found = [f"{notebook.name}, metadata: {name}" for name in ("a machine's folder",) if NOISE[name].search(papermill)]
+    for index, cell in enumerate(book["cells"]):
         for text in output_texts(cell):
             found += [f"{notebook.name}, cell {index}: {name}" for name, pattern in NOISE.items() if pattern.search(text)]
     return found
@@ -63,7 +71,11 @@ def test_the_check_finds_each_kind_of_noise(tmp_path):
                                                      "data": {"text/plain": ["PosixPath('runs/x.parquet')"]}}]})
     cells.append({"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout",
                                                      "text": ["I0000 customers, 2011-12-09 00:00:00"]}]})  # data: fine
+    for text in ("artefacts go to /work/main/runs/default/01_requirements", "months:  25%|██▌       | 1/4 [00:12<00:36]",
+                 "artefacts go to runs/default/01_requirements; 1/4 of the data"):  # the last: fine
+        cells.append({"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": [text]}]})
     notebook = tmp_path / "01_x.ipynb"
-    notebook.write_text(json.dumps({"cells": cells}))
+    notebook.write_text(json.dumps({"cells": cells, "metadata": {"papermill": {"input_path": "/home/me/x.ipynb"}}}))
     found = noise_in(notebook)
-    assert len(found) == 7 and not any("cell 6" in f for f in found), found
+    assert len(found) == 10 and not any("cell 6" in f or "cell 9" in f for f in found), found
+    assert "01_x.ipynb, metadata: a machine's folder" in found
