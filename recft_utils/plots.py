@@ -63,13 +63,22 @@ def removed_rows(report: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def model_comparison(table: pd.DataFrame, title: str = "NDCG@10 on the test window") -> plt.Figure:
-    """Horizontal bars: one group per model, one bar per column (view)."""
+def model_comparison(table: pd.DataFrame, title: str = "NDCG@10 on the test window", intervals=None,
+                     targets: dict | None = None) -> plt.Figure:
+    """Horizontal bars: one group per model, one bar per column (view). ``intervals``: (low, high) tables shaped
+    like ``table``, drawn as error bars; ``targets``: a target per view, drawn as a dotted line."""
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.5))
     height = 0.8 / max(len(table.columns), 1)
     positions = np.arange(len(table))
     for i, column in enumerate(table.columns):
-        ax.barh(positions + i * height, table[column].fillna(0), height=height, label=column)
+        bars = ax.barh(positions + i * height, table[column].fillna(0), height=height, label=column)
+        if intervals is not None:
+            low, high = (frame[column].reindex(table.index) for frame in intervals)
+            ax.errorbar(table[column], positions + i * height, xerr=[table[column] - low, high - table[column]],
+                        fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+        if targets and column in targets:
+            ax.axvline(targets[column], color=bars.patches[0].get_facecolor(), linestyle=":",
+                       label=f"{column} target")
     ax.set_yticks(positions + height * (len(table.columns) - 1) / 2, table.index)
     ax.invert_yaxis()
     ax.set(xlabel="NDCG@10", title=title)
@@ -168,13 +177,13 @@ def search_trials(trials: pd.DataFrame, objective: str = "valid_ndcg@10") -> plt
     left.set(xlabel="trial (1 = defaults)", ylabel=objective, title="Search on the validation window")
     left.legend()
     left.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are counted
-    points = right.scatter(trials["learning_rate"], trials[objective], c=trials["dropout"], s=trials["dim"] / 2,
-                           cmap="viridis")
-    fig.colorbar(points, ax=right, label="dropout")
-    sizes = points.legend_elements(prop="sizes", func=lambda size: size * 2, num=sorted(set(trials["dim"] / 2)),
-                                   alpha=0.5)
-    right.legend(*sizes, title="dim", fontsize=7, title_fontsize=7, loc="best")
-    right.set(xscale="log", xlabel="learning rate", ylabel=objective)
+    # each trial labelled with its other settings: a colour bar and a size key need more than a few trials
+    right.plot(trials["learning_rate"], trials[objective], "o")
+    for trial, rate, value, dropout, dim in trials[["trial", "learning_rate", objective, "dropout", "dim"]].itertuples(
+            index=False):
+        right.annotate(f"{trial}: dropout {dropout:.2f}, dim {dim}", (rate, value), textcoords="offset points",
+                       xytext=(4, 4), fontsize=7)
+    right.set(xscale="log", xlabel="learning rate", ylabel=objective, title="Each trial's settings")
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -190,8 +199,10 @@ def latency(records: pd.DataFrame, target_ms: float | None = None) -> plt.Figure
     for i, row in enumerate(records.itertuples()):
         ax.annotate(f"{row.requests_per_second:.0f} req/s", (i, row.p99_ms), ha="center", va="bottom",
                     xytext=(0, 3), textcoords="offset points", fontsize=8)
-    if target_ms is not None:
-        ax.axhline(target_ms, color="tab:red", linestyle=":", label=f"p99 target at concurrency 1 ({target_ms:g} ms)")
+    if target_ms is not None:  # the target holds at concurrency 1 only: drawn over that group of bars alone
+        first = int(np.flatnonzero(records["concurrency"].to_numpy() == 1)[0]) if (records["concurrency"] == 1).any() else 0
+        ax.hlines(target_ms, first - 0.4, first + 0.4, color="tab:red", linestyle=":",
+                  label=f"p99 target at concurrency 1 ({target_ms:g} ms)")
     ax.set(xticks=x, xticklabels=[f"concurrency {c}" for c in records["concurrency"]], ylabel="latency, ms",
            yscale="log", title="POST /recommend on this machine")
     ax.legend(fontsize=8)
@@ -260,11 +271,19 @@ def run_curves(curves: dict[str, pd.DataFrame], metric: str = "valid_ndcg@10") -
     return fig
 
 
-def rolling_quality(table: pd.DataFrame) -> plt.Figure:
-    """Discovery NDCG@10 per month for each model of the simulation (left), training seconds (right)."""
+def rolling_quality(table: pd.DataFrame, short_months=None) -> plt.Figure:
+    """Discovery NDCG@10 per month for each model of the simulation (left), training seconds (right);
+    ``short_months`` (months the data covers only in part) are marked."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for name, rows in table.groupby("model", sort=False):
-        left.plot(rows["month"], rows["ndcg@10"], marker="o", label=name)
+    styles = ["-o", "--s", ":^", "-.D"]  # a line on top of another stays visible by its markers and dashes
+    for (name, rows), style in zip(table.groupby("model", sort=False), styles * 3):
+        left.plot(rows["month"], rows["ndcg@10"], style, label=name, markersize=7 - 1.5 * styles.index(style),
+                  fillstyle="none")
+    order = list(dict.fromkeys(table["month"]))  # the category axis: month i sits at x = i
+    for month in (m for m in (short_months if short_months is not None else ()) if m in order):
+        at = order.index(month)
+        left.axvspan(at - 0.3, at + 0.3, color="grey", alpha=0.2)
+        left.annotate("short month", (at, left.get_ylim()[1]), ha="center", va="top", fontsize=7, color="grey")
     left.set(ylabel="discovery NDCG@10 on the month", title="Quality month by month")
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: no month hidden
     trained = table.dropna(subset=["train_seconds"])

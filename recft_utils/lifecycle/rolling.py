@@ -75,23 +75,31 @@ def last_months(interactions: pd.DataFrame, count: int, valid_days: int = 14) ->
     return [str(m.date()) for m in months]
 
 
-def short_month_note(interactions: pd.DataFrame, months: list[str]) -> str:
-    """A sentence on each simulated month that the data covers only in part (the extract ends, or starts,
-    inside it), or "" when every month is whole: a short month's scores rest on fewer orders, and a drop
-    there is no trend."""
+def short_months(interactions: pd.DataFrame, months: list[str]) -> pd.DataFrame:
+    """The simulated months that the data covers only in part (the extract ends, or starts, inside them):
+    ``month`` (YYYY-MM), ``days`` covered, ``of`` the month's days, ``orders``."""
     first, last = interactions["timestamp"].min().normalize(), interactions["timestamp"].max().normalize()
-    notes = []
+    rows = []
     for month in months:
         start = pd.Timestamp(month)
-        end = start + pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
-        covered = (min(end, last) - max(start, first)).days + 1
-        if covered < end.day:
-            orders = interactions.loc[interactions["timestamp"].between(start, end + pd.Timedelta(days=1),
-                                                                        inclusive="left"), "order_id"].nunique()
-            notes.append(f"{start:%Y-%m} holds {covered} of its {end.day} days ({orders:,} orders; the data ends "
-                         f"on {last.date()})")
-    if not notes:
+        end = start + pd.offsets.MonthBegin(1)
+        covered = (min(end - pd.Timedelta(days=1), last) - max(start, first)).days + 1
+        if covered < (end - start).days:
+            inside = interactions["timestamp"].between(start, end, inclusive="left")
+            rows.append({"month": f"{start:%Y-%m}", "days": covered, "of": (end - start).days,
+                         "orders": interactions.loc[inside, "order_id"].nunique()})
+    return pd.DataFrame(rows, columns=["month", "days", "of", "orders"])
+
+
+def short_month_note(interactions: pd.DataFrame, months: list[str]) -> str:
+    """A sentence on each simulated month the data covers only in part, or "" when every month is whole: a
+    short month's scores rest on fewer orders, and a drop there is no trend."""
+    short = short_months(interactions, months)
+    if short.empty:
         return ""
+    last = interactions["timestamp"].max().date()
+    notes = [f"{row.month} holds {row.days} of its {row.of} days ({row.orders:,} orders; the data ends on {last})"
+             for row in short.itertuples()]
     return ("Short month: " + "; ".join(notes) + ". Its scores rest on fewer orders and customers than a whole "
             "month's, so a drop or a gain there is weak evidence, not a trend.")
 
