@@ -1,11 +1,11 @@
-"""The workshop's slide deck: the notebooks' goals, sections and plots, with the facilitator's notes.
+"""The workshop's slide deck: the cells each notebook tags for it, with the facilitator's notes.
 
 ``make slides`` (and ``make notebooks``, after the notebooks) writes ``docs/slides.html`` from the
 committed notebooks with nbconvert's reveal.js exporter:
 
-- one slide per notebook: its title, what it is about, its run and reading time; below it (reveal.js's
-  vertical slides) "In this notebook you will", each section's heading and first paragraph, each plot
-  the section drew, and "What you learned";
+- one slide per notebook: its title and what it is about; below it (reveal.js's vertical slides) one
+  slide per cell the notebook tagged (:data:`SLIDE_TAGS`: its goals, key plots, its result with the
+  verdict, what was learned), in the notebook's order;
 - speaker notes (press ``S``) from that notebook's part of ``docs/facilitator.md``: talking points,
   questions for the room, misconceptions.
 
@@ -35,9 +35,14 @@ REVEAL_TARBALL = f"https://registry.npmjs.org/reveal.js/-/reveal.js-{REVEAL_VERS
 REVEAL_SHA256 = "4f4121ef2b8e7e9398bdecd7b3b6ce5e0ee3a2f5af221708eb6c4ce03bcae6be"
 REVEAL_FILES = ("LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "plugin/notes/notes.js")
 TEMPLATES = Path(__file__).with_name("templates")
-SKIPPED_SECTIONS = ("## Parameters", "## Setup", "## Exercises")
-GOALS_PER_SLIDE = 6  # items of "In this notebook you will" per slide
-MAX_PARAGRAPH = 700  # characters: a longer first paragraph is reading, not a slide
+# What makes a slide: each notebook tags its cells (cell metadata "tags"), in the order they read.
+SLIDE_TAGS = {
+    "slide-goal": "a markdown cell whose list says what the chapter does",
+    "slide-figure": "a code cell whose plot the room should see",
+    "slide-result": "a code cell whose printed text or table is the chapter's result (at least one, its verdict)",
+    "slide-takeaway": "a markdown cell that says what was learned",
+}
+MAX_PARAGRAPH = 700  # characters on one slide: more is reading, not a slide
 
 
 def deck_path(root: Path | None = None) -> Path:
@@ -103,37 +108,70 @@ def plot_outputs(cell, alt: str = "plot") -> list:
     return plots
 
 
+def result_outputs(cell) -> list:
+    """What a result cell shows a room: its printed text and its table, not its plots (a figure slide has those)."""
+    shown = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            shown.append(copy.deepcopy(output))
+        elif output.get("output_type") in ("execute_result", "display_data") and "image/png" not in output.get("data", {}):
+            shown.append(copy.deepcopy(output))
+    return shown
+
+
+def _chunks(blocks: list[str], limit: int = MAX_PARAGRAPH) -> list[str]:
+    """Markdown blocks (list items split apart) grouped into slides of at most ``limit`` characters each."""
+    items = [item for block in blocks for item in re.split(r"\n(?=- )", block)]
+    slides_, current = [], []
+    for item in items:
+        if current and len("\n".join(current + [item])) > limit:
+            slides_.append("\n".join(current))
+            current = []
+        current.append(item)
+    return slides_ + (["\n".join(current)] if current else [])
+
+
+def tagged(cell) -> str | None:
+    """The slide tag of a cell (one of :data:`SLIDE_TAGS`), or None."""
+    return next((tag for tag in cell.metadata.get("tags", []) if tag in SLIDE_TAGS), None)
+
+
 def notebook_slides(path: Path, notes: str | None = None) -> list:
-    """The slides of one committed notebook (see the module's docstring)."""
+    """The slides of one committed notebook: its title, then one slide per tagged cell, in order (see
+    :data:`SLIDE_TAGS`). A notebook without a result slide is refused: every chapter puts its verdict on one."""
     import nbformat
 
     notebook = nbformat.read(path, 4)
-    intro = paragraphs(notebook.cells[0].source)
-    goals = [p for p in intro if p.startswith("- ")]  # "In this notebook you will" and its list
-    title = [p for p in intro if p not in goals and fits_a_slide(p) and not p.startswith(("In this notebook",
-                                                                                           "*Reads:*", "*Writes"))]
-    cells = [_cell(nbformat, "markdown", "\n\n".join(title), "slide")]
+    title = notebook.cells[0].source.splitlines()[0]
+    first = [p for p in paragraphs(notebook.cells[0].source)[1:2] if fits_a_slide(p)]
+    cells = [_cell(nbformat, "markdown", "\n\n".join([title, *first]), "slide")]
     if notes:
         cells.append(_cell(nbformat, "markdown", notes, "notes"))
-    items = [item for block in goals for item in re.split(r"\n(?=- )", block)]
-    for start in range(0, len(items), GOALS_PER_SLIDE):
-        cells.append(_cell(nbformat, "markdown", "#### In this notebook you will\n\n"
-                           + "\n".join(items[start:start + GOALS_PER_SLIDE]), "subslide"))
-    section = cells[0].source.splitlines()[0].lstrip("# ")
-    for cell in notebook.cells[1:]:
+    section, kinds = title.lstrip("# "), set()
+    for cell in notebook.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("## "):
-            blocks = paragraphs(cell.source)
-            section = blocks[0].lstrip("# ")
-            if blocks[0].startswith(SKIPPED_SECTIONS):
-                continue
-            if section.startswith("What you learned"):
-                cells.append(_cell(nbformat, "markdown", "\n\n".join(b for b in blocks if fits_a_slide(b)), "subslide"))
-                continue
-            first = [b for b in blocks[1:2] if fits_a_slide(b)]
-            cells.append(_cell(nbformat, "markdown", "\n\n".join([blocks[0], *first]), "subslide"))
-        elif cell.cell_type == "code" and plot_outputs(cell):
-            cells.append(_cell(nbformat, "markdown", f"#### {section}", "subslide"))
-            cells.append(_cell(nbformat, "code", "", "-", plot_outputs(cell, f"notebook {path.name[:2]}, {section}: a plot")))
+            section = cell.source.splitlines()[0].lstrip("# ")
+        tag = tagged(cell)
+        if tag is None:
+            continue
+        kinds.add(tag)
+        if cell.cell_type == "markdown":
+            # no formula (the deck loads no MathJax), no heading, no "**Next:**" (the deck's next column says it)
+            blocks = [b for b in paragraphs(cell.source) if "$" not in b and not b.startswith(("#", "**Next:**"))]
+            heading = "What you learned" if tag == "slide-takeaway" else (
+                "In this notebook you will" if tag == "slide-goal" else section)
+            for chunk in _chunks([b for b in blocks if tag != "slide-goal" or b.startswith("- ")]):
+                cells.append(_cell(nbformat, "markdown", f"#### {heading}\n\n{chunk}", "subslide"))
+            continue
+        shown = plot_outputs(cell, f"notebook {path.name[:2]}, {section}: a plot") if tag == "slide-figure" \
+            else result_outputs(cell)
+        if not shown:
+            raise ValueError(f"{path.name}: a cell tagged {tag} (section {section!r}) has nothing to show: run the "
+                             "notebook, or move the tag to the cell that draws or prints the result.")
+        cells.append(_cell(nbformat, "markdown", f"#### {section}", "subslide"))
+        cells.append(_cell(nbformat, "code", "", "-", shown))
+    if "slide-result" not in kinds:
+        raise ValueError(f"{path.name} has no cell tagged slide-result: tag the cell that shows its verdict.")
     return cells
 
 
