@@ -69,7 +69,7 @@ PROFILES = {
                   "chapter": {"seeds": [0], "seed_model_epochs": 2, "search_trials": 2, "top_k_epochs": 1,
                               "top_k_steps": 40, "regimes": ["top_k", "lora", "full"], "other_regime_steps": 3}},
         rolling_benchmark={"seeds": [0, 1, 2], "two_tower_epochs": 20, "adaptation_pairs": 20_000},
-        load_requests=1000, iteration_months=4),
+        load_requests=1000, iteration_months=4, replay_orders=5000),
     "full": Profile(
         "full", "every product title augmented, more resamples, every regime trained", None, 3000, 2000,
         training={"seeds": [0, 1, 2, 3, 4], "two_tower_epochs": 40, "max_examples": None, "seed_model_epochs": 10,

@@ -78,6 +78,7 @@ def large_shop(dataset: str = LARGE_SHOP, profile: str = "workshop", run_dir: Pa
     import shutil
 
     from recft_utils.artefacts import read_json
+    from recft_utils.run import git_commit
     from recft_utils.runner import discover_notebooks, run_chain
     from recft_utils.workshop.timings import machine
 
@@ -89,7 +90,7 @@ def large_shop(dataset: str = LARGE_SHOP, profile: str = "workshop", run_dir: Pa
     step1 = read_json(run_dir / "01_requirements" / "figures.json")
     choice = read_json(run_dir / "01_requirements" / "item_model.json")
     return {
-        "machine": machine(), "dataset": dataset, "profile": profile,
+        "machine": machine(), "commit": git_commit(), "dataset": dataset, "profile": profile,
         "lines": step1.get("interactions"), "customers": step1.get("customers"), "products": step1.get("items"),
         "catalogue": choice["items"], "item_model": choice["model"] + (f" ({choice['dtype']})" if choice["dtype"] else ""),
         "served": read_json(run_dir / "03_fine_tuning" / "served_choice.json")["model"],

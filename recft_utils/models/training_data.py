@@ -211,31 +211,37 @@ def window_histories(task, rows: np.ndarray, max_history: int = 50) -> Histories
     """Histories of ``task.users[rows]`` as of the window start (vectorised: one sort, no per-customer loop,
     so that an export of 700,000 customers takes seconds)."""
     start_day = int(day_index([task.start], origin(task))[0])
-    last = _recent_purchases(task, max_history)
+    user_row, column, day = _recent_purchases(task, max_history)
     wanted, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
     slot = np.full(len(task.users), -1, dtype=np.int64)
     slot[wanted] = np.arange(len(wanted))
-    out = slot[np.searchsorted(task.users, last["user_id"].to_numpy())]
+    out = slot[user_row]
     keep = out >= 0
-    out, last = out[keep], last[keep]
+    out, column, day = out[keep], column[keep], day[keep]
     position = np.arange(len(out)) - np.searchsorted(out, out, side="left")  # rank within the customer
     items = np.zeros((len(wanted), max_history), dtype=np.int32)
     ages = np.zeros((len(wanted), max_history), dtype=np.float32)
     mask = np.zeros((len(wanted), max_history), dtype=np.float32)
-    items[out, position] = last["column"].to_numpy()
-    ages[out, position] = start_day - last["day"].to_numpy()
+    items[out, position] = column
+    ages[out, position] = start_day - day
     mask[out, position] = 1.0
     return Histories(items[inverse], ages[inverse], mask[inverse], np.full(len(rows), start_day, dtype=np.int32))
 
 
-def _recent_purchases(task, max_history: int) -> pd.DataFrame:
-    """Each customer's ``max_history`` most recently bought products (user, column, last day), most recent
-    first; kept (see :func:`_kept`): each chunk of customers scored reads it."""
+def _recent_purchases(task, max_history: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's ``max_history`` most recently bought products, most recent first, as three arrays:
+    the customer's row in ``task.users``, the product's column, the day it was last bought. Kept (see
+    :func:`_kept`), read-only: each chunk of customers scored reads it."""
 
     def compute():
         last = _with_columns(task).groupby(["user_id", "column"])["day"].max().reset_index()
         last = last.sort_values(["user_id", "day"], ascending=[True, False], kind="stable")
-        return last[last.groupby("user_id", sort=False).cumcount().to_numpy() < max_history]
+        last = last[last.groupby("user_id", sort=False).cumcount().to_numpy() < max_history]
+        arrays = (np.searchsorted(task.users, last["user_id"].to_numpy()), last["column"].to_numpy(),
+                  last["day"].to_numpy())
+        for values in arrays:
+            values.setflags(write=False)
+        return arrays
 
     return _kept(task, "recent purchases", compute, max_history)
 
