@@ -39,6 +39,7 @@ test: setup browser
 # Regenerate the outputs committed in notebooks/ and notebooks/solutions/ (default parameters, workshop profile).
 notebooks: setup
 	$(BIN)/recft run --in-place --solutions
+	$(BIN)/python -m recft_utils.workshop.reading_time
 	$(BIN)/python -m recft_utils.workshop.answer_key runs/default docs/facilitator.md
 	$(BIN)/python -m recft_utils.reporting.slides
 
@@ -82,9 +83,9 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL) \
 		$(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-# The artefacts notebook STEP+1 needs, from the code (e.g. `make checkpoint STEP=3` to start at 04).
+# The artefacts the notebook after STEP needs, from the code (e.g. `make checkpoint STEP=3` to start at 04, STEP=3a for 03b).
 checkpoint: setup
-	$(BIN)/recft checkpoint --step $(or $(STEP),$(error pass STEP=1..5, e.g. make checkpoint STEP=3)) --profile $(PROFILE)
+	$(BIN)/recft checkpoint --step $(or $(STEP),$(error pass STEP=1, 2, 3a, 3, 4 or 5, e.g. make checkpoint STEP=3)) --profile $(PROFILE)
 
 # Wheels, model package, dataset and a one-command installer, for a room without internet.
 offline-bundle: setup

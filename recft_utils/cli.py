@@ -34,14 +34,15 @@ def _run(args) -> int:
 
 
 def _checkpoint(args) -> int:
-    from recft_utils.workshop.checkpoints import make_checkpoint
+    from recft_utils.workshop.checkpoints import make_checkpoint, next_notebook
 
+    opens = next_notebook(args.step)  # an unknown step is refused before anything runs
     run_dir, executed = make_checkpoint(args.step, args.profile, args.dataset, args.run_dir)
     done = f"executed notebooks {', '.join(executed)}" if executed else "nothing to do: steps already complete"
     opened = "" if args.profile == "workshop" else f" and set profile = {args.profile!r} in its parameters cell"
     run_dir_hint = "" if args.run_dir is None else f"; set run_dir = {str(run_dir)!r} there too"
     print(f"checkpoint {args.step} ready in {run_dir} ({done}). "
-          f"Open notebook {args.step + 1:02d}{opened}{run_dir_hint}.")
+          f"Open notebook {opens}{opened}{run_dir_hint}.")
     return 0
 
 
@@ -159,13 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar=("NAME", "VALUE"), help="any notebook parameter, as papermill spells it")
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--run-dir", default=None, help="default: runs/<date-time>")
-    run.add_argument("--notebooks", default=None, help="comma-separated numbers, e.g. 01,02")
+    run.add_argument("--notebooks", default=None, help="comma-separated numbers, e.g. 01,02,03a")
     run.add_argument("--solutions", action="store_true",
                      help="then execute the exercises' solutions on the run (with --in-place: into notebooks/solutions/)")
     run.add_argument("--in-place", action="store_true",
                      help="write outputs into notebooks/ with the default parameters (make notebooks)")
-    checkpoint = sub.add_parser("checkpoint", help="make the artefacts notebook STEP+1 reads (runs notebooks 01..STEP)")
-    checkpoint.add_argument("--step", type=int, required=True, help="1 to 5: the step done; you start at STEP+1")
+    checkpoint = sub.add_parser("checkpoint", help="make the artefacts the notebook after STEP reads (runs notebooks 01..STEP)")
+    checkpoint.add_argument("--step", required=True,
+                            help="1, 2, 3a, 3, 4 or 5: the step done (3 is both parts of step 3); you open the notebook after it")
     checkpoint.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
                             help=f"{' | '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     checkpoint.add_argument("--dataset", default="online-retail",

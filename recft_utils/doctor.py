@@ -159,7 +159,7 @@ def check_port(port: int = SERVE_PORT) -> Check:
 
 def check_run() -> Check:
     """Which steps of the default run are complete: the checkpoint a late-comer still needs."""
-    from recft_utils.run import STEPS, Run
+    from recft_utils.run import STEPS, Run, notebook_id
 
     run = Run()
     try:
@@ -171,8 +171,8 @@ def check_run() -> Check:
                                   "or `recft checkpoint --step N` to start at notebook N+1")
     last = max(STEPS.index(s) for s in done) + 1
     profiles = sorted({str(p) for p in done.values()})
-    nxt = f"notebook {last + 1:02d} can start" if last < len(STEPS) else "every notebook has its inputs"
-    return Check("run", True, f"{run.folder}: steps {', '.join(s[:2] for s in done)} complete "
+    nxt = f"notebook {notebook_id(STEPS[last])} can start" if last < len(STEPS) else "every notebook has its inputs"
+    return Check("run", True, f"{run.folder}: steps {', '.join(notebook_id(s) for s in done)} complete "
                               f"(profile {', '.join(profiles)}); {nxt}")
 
 

@@ -140,11 +140,14 @@ def label_groups(points, x_decades: float = 0.08, y_share: float = 0.025) -> lis
 def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figure:
     """NDCG@10 (mean over seeds, bar from min to max) against training time, one panel per view.
 
-    Each model has one colour and one number in every panel; the number is written beside its dot and
-    leads its entry in the figure's single legend (a model missing from a view has no dot there).
+    Each model has one colour and marker and one number in every panel; the number is written beside its
+    dot and leads its entry in the figure's single legend (a model missing from a view has no dot there).
+    Ten distinct colours, then the same colours with another marker: tab20's light and dark pairs were
+    told apart by nobody.
     """
     models = list(dict.fromkeys(summary["model"]))
-    colours = plt.get_cmap("tab20")(np.linspace(0, 1, 20))[np.arange(len(models)) % 20]
+    colours = plt.get_cmap("tab10").colors
+    markers = "os^Dv"
     fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 4.4), squeeze=False)
     handles = {}
     for ax, view in zip(axes[0], views):
@@ -153,8 +156,9 @@ def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figu
             number = models.index(row["model"]) + 1
             seconds = max(float(row["train_seconds"]), 0.1)  # log axis: untrained models sit at 0.1 s
             error = [[row["ndcg_mean"] - row["ndcg_min"]], [row["ndcg_max"] - row["ndcg_mean"]]]
-            handles[number] = ax.errorbar(seconds, row["ndcg_mean"], yerr=error, fmt="o", capsize=3,
-                                          color=colours[number - 1])
+            handles[number] = ax.errorbar(seconds, row["ndcg_mean"], yerr=error, capsize=3, linestyle="none",
+                                          marker=markers[(number - 1) // 10 % len(markers)],
+                                          color=colours[(number - 1) % 10])
             points.append((number, seconds, row["ndcg_mean"]))
         for numbers, seconds, ndcg in label_groups(points):  # dots on top of each other share one label
             ax.annotate(", ".join(map(str, numbers)), (seconds, ndcg), textcoords="offset points", xytext=(5, 3),

@@ -1,16 +1,17 @@
 """The run folder: one place that knows its steps, its file names and when a step is complete.
 
 A run is a folder with one sub-folder per step (``01_requirements`` ...
-``06_iteration``). Notebook NN writes step NN's folder and ends by writing its
+``06_iteration``; step 3 is read in two parts, ``03a_two_tower`` and ``03b_fine_tuning``). Notebook
+``03a_two_tower.ipynb`` writes the folder ``03a_two_tower``, and so on and ends by writing its
 ``manifest.json``: a step is complete exactly when its manifest exists, and a
 later step reads only complete steps. Every other module and notebook reads a
 run through :class:`Run`::
 
     run = Run(settings.run_dir)
-    out = run.start("03_fine_tuning", settings)  # steps 01-02 complete, with these parameters
+    out = run.start("03b_fine_tuning", settings)  # steps 01-03a complete, with these parameters
     interactions, split = run.interactions(), run.split()
     ...
-    run.finish("03_fine_tuning", settings.as_dict())  # the manifest, last
+    run.finish("03b_fine_tuning", settings.as_dict())  # the manifest, last
 
 Files that a later step reads are named by the attributes below; a file only its
 own notebook reads (a plot, a table shown once) keeps its literal name there.
@@ -32,21 +33,50 @@ from recft_utils.datasets.preparation import check_protocol
 from recft_utils.errors import MissingArtefactError, ParameterError
 from recft_utils.evaluation.split import TemporalSplit
 
-# Notebook NN writes STEPS[NN - 1].
-STEPS = ("01_requirements", "02_data_preparation", "03_fine_tuning", "04_serving",
+# Notebook <step>.ipynb writes the folder <step>, in this order. Step 3 has two parts (3a, 3b), each
+# one sitting's read; a checkpoint "3" means both.
+STEPS = ("01_requirements", "02_data_preparation", "03a_two_tower", "03b_fine_tuning", "04_serving",
          "05_collaboration", "06_iteration")
 MANIFEST = "manifest.json"
 # Bumped when a file a later step reads is renamed or changes shape: a manifest of another
 # layout is refused with the command that recreates the step, instead of a KeyError later.
-LAYOUT = 2
+LAYOUT = 3  # 3: step 3 in two parts
 # Packages whose versions decide a run's numbers; recorded in every manifest and run.json.
 RECORDED_PACKAGES = ("recft", "tensorflow", "keras", "keras-hub", "numpy", "pandas", "scipy", "papermill")
 
 
-def how_to_create(run_dir, number: int) -> str:
-    """How to make steps 01..``number`` in ``run_dir``: the end of a missing-input message."""
-    notebooks = "notebook 01" if number == 1 else f"notebooks 01 to {number:02d}"
-    return (f"`recft checkpoint --step {number} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={number}`; "
+def notebook_id(step: str) -> str:
+    """The number a step's notebook starts with: ``"03a"`` for ``03a_two_tower``."""
+    return step.split("_", 1)[0]
+
+
+def checkpoint_label(step: str) -> str:
+    """What ``recft checkpoint --step`` calls the checkpoint that ends with ``step``: ``"3a"``, ``"3"``."""
+    label = notebook_id(step).lstrip("0")
+    last_part = step == STEPS[-1] or notebook_id(STEPS[STEPS.index(step) + 1])[:2] != notebook_id(step)[:2]
+    return label.rstrip("ab") if last_part else label  # the last part of step 3 completes step 3
+
+
+def steps_through(label) -> tuple[str, ...]:
+    """The steps a checkpoint ``label`` makes: ``3`` (or ``"3b"``) is 01 to 03b, ``"3a"`` is 01 to 03a.
+
+    Refused, with the labels there are, for anything else (a checkpoint after the last step opens nothing).
+    """
+    labels = {checkpoint_label(step): index for index, step in enumerate(STEPS[:-1])}
+    labels.update({notebook_id(step).lstrip("0"): index for index, step in enumerate(STEPS[:-1])})
+    key = str(label).strip().lower().lstrip("0") if not isinstance(label, bool) else None
+    if key not in labels:
+        shown = ", ".join(dict.fromkeys(checkpoint_label(step) for step in STEPS[:-1]))
+        raise ParameterError(f"--step must be one of {shown} (the step done; you open the notebook after it), "
+                             f"got {label!r}.")
+    return STEPS[:labels[key] + 1]
+
+
+def how_to_create(run_dir, step: str) -> str:
+    """How to make the steps up to ``step`` in ``run_dir``: the end of a missing-input message."""
+    label, last = checkpoint_label(step), notebook_id(step)
+    notebooks = "notebook 01" if step == STEPS[0] else f"notebooks 01 to {last}"
+    return (f"`recft checkpoint --step {label} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={label}`; "
             f"add `--profile tiny` for the quick version), or run {notebooks} first with the same run_dir.")
 
 
@@ -87,8 +117,11 @@ class Run:
     INTERACTIONS = "interactions.parquet"
     ITEMS = "items.parquet"
     AUGMENTED_TITLES = "augmented_titles.parquet"
-    # step 03
+    # step 03a: the frozen encoder's title vectors and the frozen-encoder two-tower models 03b starts from
     ITEM_VECTORS = "item_vectors.parquet"
+    FROZEN_MODELS = "frozen_models.json"  # settings, chosen epochs, blend weight; one .keras file per model
+    RECORDS = "records.parquet"  # the test-window results of the models 03a trained
+    # step 03b: the served model and its settings
     MODEL_CONFIG = "two_tower_config.json"
     MODEL_WEIGHTS = "two_tower.keras"
     SERVED_CHOICE = "served_choice.json"
@@ -126,11 +159,10 @@ class Run:
             return None
         manifest = read_json(path)
         if manifest.get("layout") != LAYOUT:
-            number = STEPS.index(step) + 1
             raise MissingArtefactError(
                 f"{self.path(step)} was written by an older recft (run-folder layout "
                 f"{manifest.get('layout', 1)}; this version reads layout {LAYOUT}). Recreate it with "
-                f"{how_to_create(self.folder, number)} in a new run folder, or delete {self.path(step)}.")
+                f"{how_to_create(self.folder, step)} in a new run folder, or delete {self.path(step)}.")
         return manifest
 
     def complete_steps(self) -> dict[str, str | None]:
@@ -154,10 +186,9 @@ class Run:
     def require(self, step: str) -> Path:
         """A complete step's folder, or an error naming the command that creates it."""
         if self.manifest(step) is None:
-            number = STEPS.index(step) + 1
             raise MissingArtefactError(
                 f"{self.path(step)} is missing or incomplete (no {MANIFEST}): this reads the artefacts of "
-                f"step {step}. Create them with {how_to_create(self.folder, number)}")
+                f"step {step}. Create them with {how_to_create(self.folder, step)}")
         return self.path(step)
 
     def require_before(self, step: str, profile: str | None = None) -> None:
@@ -173,14 +204,15 @@ class Run:
             raise MissingArtefactError(
                 f"Notebook {step} reads the artefacts of the steps before it, and {', '.join(missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} missing in {self.folder}. Create them from the code with "
-                f"{how_to_create(self.folder, number)}")
+                f"{how_to_create(self.folder, STEPS[number - 1])}")
         for earlier in STEPS[:number] if profile is not None else ():
             made_with = self.manifest(earlier).get("parameters", {}).get("profile")
             if made_with not in (None, profile):
                 raise MissingArtefactError(
                     f"{self.path(earlier)} was made with profile {made_with!r}, but this notebook runs with "
                     f"{profile!r}. Set profile = {made_with!r} in the parameters cell, or recreate the steps with "
-                    f"`recft checkpoint --step {number} --profile {profile} --run-dir {self.folder}`.")
+                    f"`recft checkpoint --step {checkpoint_label(STEPS[number - 1])} --profile {profile} "
+                    f"--run-dir {self.folder}`.")
 
     def start(self, step: str, settings=None, data_end: str | None = None) -> Path:
         """Open ``step`` for writing and return its (created) folder: the one call a notebook starts with.
@@ -218,7 +250,7 @@ class Run:
         path = self.require(step) / name
         if not path.exists():
             raise MissingArtefactError(f"{path} is missing although {step} is complete: the folder was changed by "
-                                       f"hand. Recreate the step with {how_to_create(self.folder, STEPS.index(step) + 1)}")
+                                       f"hand. Recreate the step with {how_to_create(self.folder, step)}")
         return path
 
     def read(self, step: str, name: str):
@@ -262,14 +294,14 @@ class Run:
 
     def item_vectors(self) -> pd.DataFrame:
         """Step 3's item vectors (the encoder that the served model uses), indexed by ``item_id``."""
-        return read_item_vectors(self.file("03_fine_tuning", self.ITEM_VECTORS))
+        return read_item_vectors(self.file("03a_two_tower", self.ITEM_VECTORS))
 
     def model_config(self) -> dict:
         """Step 3's saved two-tower settings (with ``epochs``, ``seed`` and ``fine_tuning``)."""
-        return self.read("03_fine_tuning", self.MODEL_CONFIG)
+        return self.read("03b_fine_tuning", self.MODEL_CONFIG)
 
     def model_weights(self) -> Path:
-        return self.read("03_fine_tuning", self.MODEL_WEIGHTS)
+        return self.read("03b_fine_tuning", self.MODEL_WEIGHTS)
 
     def exported_model_dir(self) -> Path:
         """Step 4's exported model folder (SavedModel, catalogue, customers, metadata)."""

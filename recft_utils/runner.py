@@ -16,7 +16,7 @@ from pathlib import Path
 from recft_utils.artefacts import display_path, write_json
 from recft_utils.config import DEFAULT_PROFILE, default_run_dir, project_root, resolve_settings
 from recft_utils.errors import ParameterError, RecftError
-from recft_utils.run import provenance
+from recft_utils.run import STEPS, notebook_id, provenance
 
 KERNEL_NAME = "recft"
 # What every notebook after the first imports, and what takes its kernel seconds: TensorFlow, Keras, matplotlib.
@@ -29,26 +29,28 @@ def notebook_dir() -> Path:
 
 
 def discover_notebooks(folder: Path | None = None, select: list[str] | None = None) -> list[Path]:
-    """The numbered notebooks ``NN_*.ipynb`` in order, optionally only some numbers."""
+    """The chain's notebooks (``01_requirements.ipynb`` ... one per step of :data:`~recft_utils.run.STEPS`)
+    in order, optionally only some numbers (``"01"``, ``"3a"``, ``"03b"``)."""
     folder = folder or notebook_dir()
-    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    found = [folder / f"{step}.ipynb" for step in STEPS if (folder / f"{step}.ipynb").is_file()]
     if not found:
         raise RecftError(f"No numbered notebooks in {folder}; run from a recft checkout.")
     if select:
-        wanted = {s.zfill(2) for s in select}
-        unknown = wanted - {p.name[:2] for p in found}
+        wanted = {s.strip().lower().zfill(3 if s.strip()[-1:].isalpha() else 2) for s in select}
+        unknown = wanted - {notebook_id(p.stem) for p in found}
         if unknown:
             raise ParameterError(
                 f"Unknown notebook number(s) {sorted(unknown)}; available: "
-                f"{', '.join(p.name[:2] for p in found)}."
+                f"{', '.join(notebook_id(p.stem) for p in found)}."
             )
-        found = [p for p in found if p.name[:2] in wanted]
+        found = [p for p in found if notebook_id(p.stem) in wanted]
     return found
 
 
 def solution_notebooks(folder: Path | None = None) -> list[Path]:
-    """The exercises' solution notebooks, ``notebooks/solutions/NN_*_solutions.ipynb``, in order."""
-    return sorted(((folder or notebook_dir()) / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+    """The exercises' solution notebooks, ``notebooks/solutions/<step>_solutions.ipynb``, in step order."""
+    solutions = (folder or notebook_dir()) / "solutions"
+    return [solutions / f"{step}_solutions.ipynb" for step in STEPS if (solutions / f"{step}_solutions.ipynb").is_file()]
 
 
 def run_solutions(run_dir: Path, profile: str, in_place: bool = False, progress: bool = True) -> list[Path]:

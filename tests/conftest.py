@@ -233,7 +233,7 @@ def offline_install(mirror_root, tmp_path_factory) -> OfflineInstall:
 
 @pytest.fixture(scope="session")
 def tiny_run(mirror_root, tmp_path_factory) -> Path:
-    """The six notebooks executed with the tiny profile by ``runner.run_chain``, once per session
+    """The chain's notebooks executed with the tiny profile by ``runner.run_chain``, once per session
     (tests must not change it: copy it first)."""
     from unittest import mock
 

@@ -209,3 +209,20 @@ def test_older_summaries_without_two_way_intervals_still_render(tmp_path):
     curve.with_suffix(".png").write_bytes(b"png")
     block = render_learning_curve(curve, images=tmp_path, reference=tmp_path / "curve.json")
     assert "cold, lm minus words: interval above 0 at 100% (+0.0100)." in block and "low_two_way" not in block
+
+
+def test_tried_adaptations_put_the_run_and_the_benchmarks_side_by_side():
+    from recft_utils.evaluation.rolling_origin import tried_adaptations
+
+    serving = pd.DataFrame({"model": ["bar", "two-tower", "top-k"], "family": ["classical", "text-frozen",
+                                                                               "text-fine-tuned"],
+                            "valid_ndcg@10": [0.10, 0.12, 0.115]})
+    paired = pd.DataFrame({"model": "adapted", "window": ["1", "pooled"], "view": "discovery",
+                           "difference": [0.0, -0.01], "low": [-0.02, -0.02], "high": [0.02, 0.0]})
+    reference = {"fine_tuned": paired, "windows": [{}, {}, {}]}
+    top_k = {"paired": paired.assign(model="top-k, budgeted").to_dict(orient="records"), "steps": [1, 2, 3]}
+    tried = tried_adaptations(serving, 0.12, reference, top_k)
+    assert tried["model"].tolist() == ["top-k", "adapted", "top-k, budgeted"]
+    assert abs(tried["difference"].iloc[0] + 0.005) < 1e-9 and pd.isna(tried["low"].iloc[0])
+    assert tried["where"].iloc[1] == "benchmark, 3 test windows pooled"
+    assert tried_adaptations(serving, 0.12)["model"].tolist() == ["top-k"]

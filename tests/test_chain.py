@@ -61,8 +61,21 @@ def test_step_02_figures_and_tables(tiny_run):
         assert manifest["parameters"]["profile"] == "tiny"
 
 
-def test_step_03_writes_a_model_a_fresh_process_can_use(tiny_run):
-    folder = tiny_run / "03_fine_tuning"
+def test_step_03a_saves_the_frozen_models_that_03b_restores(tiny_run):
+    folder = tiny_run / "03a_two_tower"
+    saved = read_json(folder / Run.FROZEN_MODELS)
+    assert set(saved["models"]) == {"valid", *(f"seed_{s}" for s in get_profile("tiny").training["chapter"]["seeds"])}
+    assert all((folder / entry["file"]).is_file() for entry in saved["models"].values())
+    assert len(pd.read_parquet(folder / "search.parquet")) == 2  # the tiny profile's budget
+    assert pd.read_parquet(folder / "ablation.parquet")["variant"].str.contains("FGM").any()
+    records = pd.read_parquet(folder / Run.RECORDS)
+    assert {"frozen encoder + adapter", "ID embeddings"} <= set(records["regime"])
+    for name in ("item_vectors.parquet", "search.png", "early_stopping.png", "base_models.parquet"):
+        assert (folder / name).is_file(), name
+
+
+def test_step_03b_writes_a_model_a_fresh_process_can_use(tiny_run):
+    folder = tiny_run / "03b_fine_tuning"
     figures = read_json(folder / "figures.json")
     results = pd.read_parquet(folder / "results.parquet")
     choice = read_json(folder / "served_choice.json")
@@ -72,10 +85,8 @@ def test_step_03_writes_a_model_a_fresh_process_can_use(tiny_run):
     cost = pd.DataFrame(figures["fine_tuning_cost"]).set_index("index")
     assert list(cost.index) == [REGIME_LABELS[r] for r in get_profile("tiny").training["chapter"]["regimes"]]
     assert (cost["examples/s"] > 0).all()
-    assert len(pd.read_parquet(folder / "search.parquet")) == 2  # the tiny profile's budget
-    assert pd.read_parquet(folder / "ablation.parquet")["variant"].str.contains("FGM").any()
     for name in ("two_tower.keras", "text_encoder/config.json", "text_encoder/tokenizer.json", "item_index.parquet",
-                 "search.png", "quality_cost.png"):
+                 "comparison.png", "quality_cost.png"):
         assert (folder / name).is_file(), name
     # what was saved is what the rule chose, as step 4 reads it again; every candidate with its interval
     assert served_from_table(choice["candidates"]) == choice["regime"]
@@ -95,7 +106,7 @@ def test_step_04_exports_serves_measures_and_replays(tiny_run):
     assert serving["check"]["errors"] == 0
     replayed = pd.read_parquet(folder / "replay.parquet")
     assert set(replayed["recommender"]) == {"served model", "EASE"} and set(replayed["hit"]) <= {0, 1}
-    served_choice = read_json(tiny_run / "03_fine_tuning" / "served_choice.json")
+    served_choice = read_json(tiny_run / "03b_fine_tuning" / "served_choice.json")
     assert read_json(folder / "model" / "metadata.json")["model"] == served_choice["model"]
     ab = read_json(folder / Run.REPLAY_COMPARISON)
     assert ab["low"] <= ab["difference"] <= ab["high"]

@@ -1,4 +1,4 @@
-"""Checkpoints: `recft checkpoint --step N` makes what notebook N+1 reads; notebooks name it when it is missing."""
+"""Checkpoints: `recft checkpoint --step N` makes what the notebook after N reads; notebooks name it when it is missing."""
 
 import pandas as pd
 import pytest
@@ -7,7 +7,9 @@ from recft_utils import cli
 from recft_utils.errors import MissingArtefactError
 from recft_utils.run import STEPS, Run
 from recft_utils.runner import discover_notebooks, execute
-from recft_utils.workshop.checkpoints import steps_to_run
+from recft_utils.run import notebook_id
+from recft_utils.workshop.agenda import checkpoint_before
+from recft_utils.workshop.checkpoints import next_notebook, steps_to_run
 
 
 def complete(run_dir, step, profile="tiny", dataset="online-retail"):
@@ -16,31 +18,40 @@ def complete(run_dir, step, profile="tiny", dataset="online-retail"):
 
 
 def test_only_the_missing_steps_and_those_after_them_are_run(tmp_path):
-    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == ["01", "02", "03"]
+    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == ["01", "02", "03a", "03b"]
     complete(tmp_path, "01_requirements")
-    complete(tmp_path, "03_fine_tuning")
-    # 03 is there, but it was made from a 02 that is not: redo both
-    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == ["02", "03"]
+    complete(tmp_path, "03a_two_tower")
+    complete(tmp_path, "03b_fine_tuning")
+    # 03a and 03b are there, but they were made from a 02 that is not: redo all three
+    assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == ["02", "03a", "03b"]
     complete(tmp_path, "02_data_preparation")
     assert steps_to_run(tmp_path, 3, "tiny", "online-retail") == []
-    assert steps_to_run(tmp_path, 3, "workshop", "online-retail") == ["01", "02", "03"]
+    assert steps_to_run(tmp_path, "3a", "workshop", "online-retail") == ["01", "02", "03a"]
 
 
-@pytest.mark.parametrize("step", ["0", "6"])
+@pytest.mark.parametrize(("step", "opens"), [(1, "02"), ("2", "03a"), ("3a", "03b"), ("3", "04"), ("3b", "04"),
+                                             ("5", "06")])
+def test_each_checkpoint_opens_the_notebook_after_it(step, opens):
+    assert next_notebook(step) == opens
+
+
+@pytest.mark.parametrize("step", ["0", "6", "3c", "two"])
 def test_a_step_out_of_range_is_refused(capsys, step):
     assert cli.main(["checkpoint", "--step", step]) == 2
-    assert "--step must be 1 to 5" in capsys.readouterr().err
+    assert "--step must be one of 1, 2, 3a, 3, 4, 5" in capsys.readouterr().err
 
 
 def test_the_message_names_the_checkpoint_of_the_notebook_before(tmp_path):
     complete(tmp_path, "01_requirements")
     with pytest.raises(MissingArtefactError, match=r"recft checkpoint --step 3 .*make checkpoint STEP=3") as error:
         Run(tmp_path).require_before("04_serving", "tiny")
-    assert "02_data_preparation, 03_fine_tuning are missing" in str(error.value)
+    assert "02_data_preparation, 03a_two_tower, 03b_fine_tuning are missing" in str(error.value)
+    with pytest.raises(MissingArtefactError, match=r"recft checkpoint --step 3a .*notebooks 01 to 03a"):
+        Run(tmp_path).require_before("03b_fine_tuning", "tiny")
 
 
 def test_a_checkpoint_of_another_profile_is_named(tmp_path):
-    for step in STEPS[:3]:
+    for step in STEPS[:4]:
         complete(tmp_path, step, profile="tiny")
     Run(tmp_path).require_before("04_serving", "tiny")
     with pytest.raises(MissingArtefactError, match="made with profile 'tiny'.*profile = 'tiny'"):
@@ -50,10 +61,10 @@ def test_a_checkpoint_of_another_profile_is_named(tmp_path):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("notebook", [p.name for p in discover_notebooks()][1:])
 def test_every_notebook_stops_at_once_naming_the_checkpoint(mirror_root, tmp_path, notebook):
-    number = int(notebook[:2])
+    number = notebook_id(notebook.removesuffix(".ipynb"))
     params = {"profile": "tiny", "run_dir": str(tmp_path / "empty")}
-    with pytest.raises(Exception, match=f"recft checkpoint --step {number - 1} --run-dir"):
-        execute(discover_notebooks(select=[notebook[:2]])[0], tmp_path / notebook, params, progress=False)
+    with pytest.raises(Exception, match=f"recft checkpoint --step {checkpoint_before(number)} --run-dir"):
+        execute(discover_notebooks(select=[number])[0], tmp_path / notebook, params, progress=False)
 
 
 @pytest.mark.notebooks

@@ -18,3 +18,23 @@ def test_targets_name_the_best_baseline_per_view_with_its_ndcg_and_coverage():
     assert targets.loc["discovery", "best baseline"] == "EASE"
     assert targets.loc["discovery", "target NDCG@10"] == 0.11 and targets.loc["discovery", "target coverage@10"] == 0.3
     assert targets.loc["cold", "its coverage@10"] == 0.5 and pd.isna(targets.loc["all", "target gain"])
+
+
+def test_the_target_verdict_needs_the_gain_and_no_less_coverage():
+    from recft_utils.evaluation.comparison import target_verdict, verdict_lines
+
+    results = pd.DataFrame({
+        "model": ["bar", "text", "blend", "bar", "text", "blend", "text"],
+        "view": ["discovery"] * 3 + ["cold"] * 3 + ["discovery"],
+        "ndcg@10": [0.10, 0.13, 0.115, 0.20, 0.19, 0.30, 0.11],  # "text" has two seeds on discovery: mean 0.12
+        "coverage@10": [0.5, 0.6, 0.4, 0.2, 0.2, 0.3, 0.6]})
+    targets = pd.DataFrame({"view": ["all", "discovery", "cold"], "best baseline": "bar",
+                            "target gain": [None, 0.10, 0.10],
+                            "target coverage@10": [None, 0.5, 0.2]}).set_index("view")
+    verdict = target_verdict(results, targets, ["text", "blend", "text", "bar"]).set_index(["view", "model"])
+    assert list(verdict.index) == [("discovery", "text"), ("discovery", "blend"), ("cold", "text"), ("cold", "blend")]
+    assert abs(verdict.loc[("discovery", "text"), "relative change"] - 0.20) < 1e-9
+    assert verdict["met"].tolist() == [True, False, False, True]  # blend on discovery: the gain, less coverage
+    lines = verdict_lines(verdict.reset_index())
+    assert lines[0].startswith("discovery: the best text model, text, is +20.0% against bar") and lines[0].endswith(": met")
+    assert lines[1].startswith("cold: the best text model, blend, is +50.0%") and lines[1].endswith(": met")

@@ -13,7 +13,7 @@ from recft_utils.workshop.agenda import count_exercises, exercises_cell
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
 
 
-@pytest.mark.parametrize("notebook", discover_notebooks(), ids=lambda p: p.name[:2])
+@pytest.mark.parametrize("notebook", discover_notebooks(), ids=lambda p: p.name.split("_")[0])
 def test_each_notebook_ends_with_exercises_and_links_its_solutions(notebook):
     cells = nbformat.read(notebook, 4).cells
     exercises = exercises_cell(notebook)
@@ -30,7 +30,7 @@ def test_each_notebook_ends_with_exercises_and_links_its_solutions(notebook):
     assert len(solved) == count, f"{link} solves {len(solved)} of {count} exercises"
 
 
-@pytest.mark.parametrize("solution", sorted(SOLUTIONS.glob("*_solutions.ipynb")), ids=lambda p: p.name[:2])
+@pytest.mark.parametrize("solution", sorted(SOLUTIONS.glob("*_solutions.ipynb")), ids=lambda p: p.name.split("_")[0])
 def test_each_solution_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch, solution):
     # a copy of the run: a solution must not change what the other tests read, and must not need to
     run_dir = shutil.copytree(tiny_run, tmp_path / "run", symlinks=True)

@@ -57,7 +57,7 @@ def test_step_1_chooses_an_item_to_item_model_the_machine_affords_and_says_why(g
 def test_every_later_step_runs_at_that_size_with_the_same_choice(grocery_run):
     model = read_json(grocery_run / "01_requirements" / "item_model.json")["model"]
     assert not list(grocery_run.glob("*.failed.ipynb"))
-    choice = read_json(grocery_run / "03_fine_tuning" / "served_choice.json")
+    choice = read_json(grocery_run / "03b_fine_tuning" / "served_choice.json")
     assert choice["classical"]["item_model"] == model
     metadata = read_json(grocery_run / "04_serving" / "model" / "metadata.json")
     assert metadata["items"] > 20_000

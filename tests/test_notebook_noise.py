@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from recft_utils.runner import discover_notebooks
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NOISE = {
     "TensorFlow/absl log line": re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]", re.MULTILINE),
@@ -34,7 +36,7 @@ NOISE = {
 
 
 def committed_notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
+    return discover_notebooks(NOTEBOOKS) + sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
 
 
 def output_texts(cell: dict):

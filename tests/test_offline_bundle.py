@@ -18,7 +18,7 @@ import pytest
 from recft_utils.artefacts import read_json, write_json
 from recft_utils.config import get_profile
 from recft_utils.errors import RecftError
-from recft_utils.run import STEPS
+from recft_utils.run import STEPS, notebook_id
 from recft_utils.workshop import bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def test_the_bundle_installs_offline_and_runs_the_first_notebooks(offline_instal
                            capture_output=True, text=True, check=True, cwd=offline_install.tmp)  # not this checkout's
     assert Path(where.stdout.strip()).is_relative_to(out / "source")
 
-    executed = [step for step in STEPS if step[:2] in offline_install.notebooks]
+    executed = [step for step in STEPS if notebook_id(step) in offline_install.notebooks]
     assert read_json(run_dir / "run.json")["notebooks"] == [f"{step}.ipynb" for step in executed]
     for step in executed:
         assert read_json(run_dir / step / "manifest.json")["parameters"]["profile"] == "tiny", step

@@ -24,6 +24,15 @@ def test_every_model_of_the_quality_cost_plot_has_a_readable_number():
     assert [text.get_text() for text in figure.legends[0].get_texts()] == ["1 a", "2 b", "3 c"]
 
 
+def test_fifteen_models_of_the_quality_cost_plot_each_have_their_own_colour_and_marker():
+    summary = pd.DataFrame({"model": [f"model {n}" for n in range(15)], "view": "discovery",
+                            "train_seconds": range(1, 16), "ndcg_mean": 0.1, "ndcg_min": 0.09, "ndcg_max": 0.11})
+    figure = plots.quality_cost(summary, views=("discovery",))
+    dots = [line for line in figure.axes[0].lines if line.get_marker() not in ("_", "None", "")]  # not the caps
+    styles = {(matplotlib.colors.to_hex(line.get_color()), line.get_marker()) for line in dots}
+    assert len(dots) == 15 and len(styles) == 15
+
+
 def test_segments_below_the_group_size_rule_are_not_drawn_as_results():
     table = pd.DataFrame({"country": ["UK", "Germany", "Iceland"], "customers": [900, 60, 1],
                           "ndcg": [0.1, 0.12, 1.0], "low": [0.09, 0.08, 1.0], "high": [0.11, 0.16, 1.0],

@@ -112,7 +112,8 @@ def hostile_run(folder) -> Run:
         "top10_item_share": 0.2, "augmented_rows": 0,
         "cleaning": [{"rule": value, "rows_removed": 1, "rows_left": 10} for value in HOSTILE],
         "parts": {value: {"interactions": 10, "customers": 2} for value in HOSTILE}}})
-    finished(run, "03_fine_tuning", {
+    finished(run, "03a_two_tower", {Run.FIGURES: {"blend_weight": 0.5}})
+    finished(run, "03b_fine_tuning", {
         Run.FIGURES: {"table": [{"model": value, "ndcg": 0.1} for value in HOSTILE]},
         Run.MODEL_CONFIG: {"fine_tuning": {"regime": HOSTILE[1]}, "dim": 64, "max_history": 20,
                            "popularity_days": 30, "learning_rate": 0.001, "dropout": 0.2, "l2": 1e-5, "epochs": 3},

@@ -42,8 +42,10 @@ def test_start_checks_the_steps_before_and_their_profile(tmp_path):
 
 def test_readers_name_the_step_that_makes_the_file(tmp_path):
     run = Run(tmp_path)
-    with pytest.raises(MissingArtefactError, match="03_fine_tuning is missing.*--step 3"):
+    with pytest.raises(MissingArtefactError, match="03a_two_tower is missing.*--step 3a"):
         run.item_vectors()
+    with pytest.raises(MissingArtefactError, match="03b_fine_tuning is missing.*--step 3 "):
+        run.model_config()
     with pytest.raises(MissingArtefactError, match="04_serving.*--step 4"):
         run.exported_model_dir()
     for step in STEPS[:2]:
@@ -59,7 +61,7 @@ def test_item_vectors_come_back_as_written(tmp_path):
     run = Run(tmp_path)
     for step in STEPS[:3]:
         out = run.start(step)
-        if step == "03_fine_tuning":
+        if step == "03a_two_tower":
             write_item_vectors(out / Run.ITEM_VECTORS, vectors)
         run.finish(step, {"profile": "tiny"})
     for read in (run.item_vectors(), read_item_vectors(run.path(STEPS[2]) / Run.ITEM_VECTORS)):
@@ -79,7 +81,7 @@ def test_an_unknown_step_and_an_older_layout_are_refused_with_the_fix(tmp_path):
 
 def test_report_tables_need_steps_1_to_4_and_the_tables_not_step_5_s_manifest(tmp_path):
     run = Run(tmp_path)
-    for step in STEPS[:4]:
+    for step in STEPS[:STEPS.index("05_collaboration")]:
         run.start(step)
         run.finish(step, {"profile": "tiny"})
     out = run.start("05_collaboration")

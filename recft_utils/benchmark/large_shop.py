@@ -93,7 +93,7 @@ def large_shop(dataset: str = LARGE_SHOP, profile: str = "workshop", run_dir: Pa
         "machine": machine(), "commit": git_commit(), "dataset": dataset, "profile": profile,
         "lines": step1.get("interactions"), "customers": step1.get("customers"), "products": step1.get("items"),
         "catalogue": choice["items"], "item_model": choice["model"] + (f" ({choice['dtype']})" if choice["dtype"] else ""),
-        "served": read_json(run_dir / "03_fine_tuning" / "served_choice.json")["model"],
+        "served": read_json(run_dir / "03b_fine_tuning" / "served_choice.json")["model"],
         "chain_seconds": round(seconds, 1), "peak_gb": round(memory.peak_gb, 2),
         "notebooks": [_notebook_record(run_dir / nb.name, memory) for nb in discover_notebooks()],
         "targets": {"minutes": TARGET_MINUTES, "gb": TARGET_GB},

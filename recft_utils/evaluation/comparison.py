@@ -61,3 +61,39 @@ def target_table(baselines: pd.DataFrame, gain: float, views=("discovery", "cold
                     f"target coverage@{k}": row[f"its coverage@{k}"]}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def mean_of(results: pd.DataFrame, model: str, view: str, column: str = "ndcg@10") -> float:
+    """The mean of ``column`` over ``model``'s rows (its seeds) in ``view``; NaN when it has none."""
+    rows = results[(results["model"] == model) & (results["view"] == view)]
+    return float(rows[column].mean())
+
+
+def target_verdict(results: pd.DataFrame, targets: pd.DataFrame, models) -> pd.DataFrame:
+    """Each of ``models`` against step 1's bar of each view in ``targets`` (:func:`target_table`, indexed by
+    view; views without a target gain are left out): its relative change in mean NDCG@10 over the view's
+    best baseline, its coverage@10, and ``met`` (the gain reached, at no less coverage than the bar's)."""
+    rows = []
+    for view, target in targets.dropna(subset=["target gain"]).iterrows():
+        for name in dict.fromkeys(models):
+            if name == target["best baseline"] or pd.isna(mean_of(results, name, view)):
+                continue
+            rows.append({"model": name, "view": view, "against": target["best baseline"],
+                         "target": target["target gain"],
+                         "relative change": mean_of(results, name, view) / mean_of(results, target["best baseline"], view) - 1,
+                         "coverage@10": mean_of(results, name, view, "coverage@10"),
+                         "target coverage@10": target["target coverage@10"]})
+    verdict = pd.DataFrame(rows)
+    return verdict.assign(met=(verdict["relative change"] >= verdict["target"])
+                          & (verdict["coverage@10"] >= verdict["target coverage@10"]))
+
+
+def verdict_lines(verdict: pd.DataFrame) -> list[str]:
+    """One sentence per view from :func:`target_verdict`: its best model against the bar, met or not."""
+    lines = []
+    for view, rows in verdict.groupby("view", sort=False):
+        top = rows.loc[rows["relative change"].idxmax()]
+        lines.append(f"{view}: the best text model, {top['model']}, is {top['relative change']:+.1%} against "
+                     f"{top['against']} (target {top['target']:+.0%}) and shows {top['coverage@10']:.0%} of the "
+                     f"catalogue (bar {top['target coverage@10']:.0%}): {'met' if top['met'] else 'not met'}")
+    return lines

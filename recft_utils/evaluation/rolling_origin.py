@@ -294,3 +294,23 @@ def paired_sentence(paired: pd.DataFrame) -> str:
     pooled = paired[paired["window"].astype(str) == "pooled"].to_dict(orient="records")
     return (f"{pooled[0]['model']} against {pooled[0]['baseline']}, same heads: "
             + "; ".join(f"{r['view']} {_interval(r)}" for r in pooled) + " NDCG@10.")
+
+
+def tried_adaptations(serving: pd.DataFrame, frozen_valid: float, reference: dict | None = None,
+                      top_k: dict | None = None) -> pd.DataFrame:
+    """What was tried to make adapting the encoder pay, each against the frozen encoder under the same heads:
+    this run's fine-tuned regimes on the validation window (``serving``, :func:`~recft_utils.models.
+    serving_choice.choose_served_model`'s table; ``frozen_valid`` the frozen model's score there), and, when
+    given, the rolling benchmark's adapted encoder (``reference``) and its step-budgeted top layer
+    (``top_k``, the committed ``rolling_top_k.json``), pooled over their windows with paired intervals."""
+    tried = serving[serving["family"] == "text-fine-tuned"].assign(
+        where="this run, validation window", view="discovery", difference=lambda t: t["valid_ndcg@10"] - frozen_valid)
+    parts = [tried[["model", "where", "view", "difference"]]]
+    if reference is not None:
+        parts.append(reference["fine_tuned"].query("window == 'pooled'").assign(
+            where=f"benchmark, {len(reference['windows'])} test windows pooled"))
+    if top_k is not None:
+        parts.append(pd.DataFrame(top_k["paired"]).query("window == 'pooled'").assign(
+            where=f"benchmark, {len(top_k['steps'])} test windows pooled, steps chosen on validation"))
+    columns = ["model", "where", "view", "difference", "low", "high"]
+    return pd.concat([p.reindex(columns=columns) for p in parts], ignore_index=True)

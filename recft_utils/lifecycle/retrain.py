@@ -130,6 +130,6 @@ def retrain_run(run_dir, as_of: str, registry_root=None, epochs: int | None = No
     config = TwoTowerConfig.from_saved(saved)
     registry_root = registry_root or run.path("06_iteration", "registry")
     interactions, vectors, titles = run.interactions(), run.item_vectors(), run.titles()
-    blend = served_blend(run.read("03_fine_tuning", Run.SERVED_CHOICE))
+    blend = served_blend(run.read("03b_fine_tuning", Run.SERVED_CHOICE))
     return retrain(interactions, vectors, config, registry_root, as_of, epochs or saved["epochs"],
                    warm_epochs, titles=titles, blend=blend, **options)

@@ -117,3 +117,32 @@ def fine_tuned_records(tuner, task, split, epochs: int, frozen_seconds: float, k
     seconds = frozen_seconds + tuner.stats["train_seconds"]
     return evaluation_records(tuner, task, split, tuner.seed, REGIME_LABELS[tuner.config.regime], seconds,
                               k, bootstrap, extra)
+
+
+def judge_regimes(frozen, titles, load_encoder, valid_task, chapter: dict, profile: str,
+                  sequence_length: int) -> dict:
+    """Each fine-tuning regime of ``chapter["regimes"]``, started from ``frozen`` (the frozen-encoder model
+    trained on ``valid_task``'s history) and judged on the validation window; or, for regimes the
+    profile only times (``chapter["other_regime_steps"]``), a few steps' throughput.
+
+    Returns, by regime: ``settings``, and for the judged ones ``epochs`` (chosen), ``scores`` (per
+    customer, for the serving rule), ``names`` and ``validation`` (the best NDCG@10); ``cost`` by label
+    (examples per second, trainable weights).
+    """
+    from recft_utils.models.fine_tuning import FineTunedRecommender
+
+    judged = {key: {} for key in ("settings", "epochs", "scores", "names", "validation", "cost")}
+    for regime in chapter["regimes"]:
+        budget = {"epochs": chapter["top_k_epochs"], "steps_per_epoch": chapter["top_k_steps"]} if regime == "top_k" else {}
+        judged["settings"][regime] = regime_config(regime, profile, sequence_length=sequence_length, **budget)
+        tuner = FineTunedRecommender(frozen, titles, load_encoder, judged["settings"][regime], valid_task=valid_task)
+        if regime != "top_k" and chapter["other_regime_steps"]:  # cost only: a few steps, not judged
+            rate = tuner.throughput(valid_task, frozen.model, steps=chapter["other_regime_steps"])
+        else:
+            judged["epochs"][regime] = tuner.select_epochs(frozen.model)
+            judged["validation"][regime] = max(point["valid_ndcg@10"] for point in tuner.validation_curve)
+            judged["scores"][regime], judged["names"][regime] = tuner.validation_scores, tuner.name
+            rate = tuner.stats["examples_per_second"]
+        judged["cost"][REGIME_LABELS[regime]] = {"examples/s": rate,
+                                                 "trainable weights": tuner.stats["trainable_parameters"]}
+    return judged

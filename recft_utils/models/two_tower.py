@@ -681,7 +681,7 @@ def load_model(path) -> TextTwoTower:
 
     path = Path(path)
     if not path.exists():
-        raise MissingArtefactError(f"{path} does not exist: run notebook 03 (`recft checkpoint --step 3`).")
+        raise MissingArtefactError(f"{path} does not exist: run notebooks 03a and 03b (`recft checkpoint --step 3`).")
     try:
         return keras.saving.load_model(path, compile=False)  # scoring needs no optimizer
     except Exception as exc:  # zip, h5 and config errors all mean the same to a user

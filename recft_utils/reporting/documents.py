@@ -148,13 +148,13 @@ def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.Dat
     metadata = read_json(run.exported_model_dir() / "metadata.json")
     config = run.model_config()
     regime = config["fine_tuning"]["regime"]
-    choice = run.read("03_fine_tuning", Run.SERVED_CHOICE)
+    choice = run.read("03b_fine_tuning", Run.SERVED_CHOICE)
     model = {**config, **metadata, "name": metadata.get("model") or "recft two-tower recommender (text item tower)",
              "regime": "frozen" if regime == "frozen" else f"fine-tuned ({regime.replace('_', '-')})",
              "rule": choice.get("sentence"), "blend": metadata.get("blend"),
              "stored_history": metadata.get("stored_history", config["max_history"])}
     test = next(t for t in run.figures("01_requirements")["split"] if t["window"] == "test")
-    overall = pd.DataFrame(run.figures("03_fine_tuning")["table"]).set_index("model")
+    overall = pd.DataFrame(run.figures("03b_fine_tuning")["table"]).set_index("model")
     ab = (run.read("04_serving", Run.REPLAY_COMPARISON) if run.path("04_serving", Run.REPLAY_COMPARISON).exists()
           else None)
     replay = None if ab is None else (

@@ -81,9 +81,9 @@ def fits_a_slide(paragraph: str) -> bool:
 
 
 def facilitator_notes(guide: str) -> dict[str, str]:
-    """The facilitator guide's "### NN ..." parts of *Teaching each notebook*, by notebook number."""
+    """The facilitator guide's "### NN ..." parts of *Teaching each notebook*, by notebook number ("03a" too)."""
     notes = {}
-    for match in re.finditer(r"^### (\d\d) [^\n]*\n(.*?)(?=^##|\Z)", guide, flags=re.M | re.S):
+    for match in re.finditer(r"^### (\d\d[a-z]?) [^\n]*\n(.*?)(?=^##|\Z)", guide, flags=re.M | re.S):
         notes[match.group(1)] = match.group(2).strip()
     return notes
 
@@ -163,7 +163,7 @@ def notebook_slides(path: Path, notes: str | None = None) -> list:
             for chunk in _chunks([b for b in blocks if tag != "slide-goal" or b.startswith("- ")]):
                 cells.append(_cell(nbformat, "markdown", f"#### {heading}\n\n{chunk}", "subslide"))
             continue
-        shown = plot_outputs(cell, f"notebook {path.name[:2]}, {section}: a plot") if tag == "slide-figure" \
+        shown = plot_outputs(cell, f"notebook {path.stem.split('_')[0]}, {section}: a plot") if tag == "slide-figure" \
             else result_outputs(cell)
         if not shown:
             raise ValueError(f"{path.name}: a cell tagged {tag} (section {section!r}) has nothing to show: run the "
@@ -189,7 +189,7 @@ def deck_notebook(notebooks: list[Path], guide: str):
     deck.metadata["title"] = "recft workshop"
     deck.cells = [_cell(nbformat, "markdown", cover, "slide")]
     for path in notebooks:
-        deck.cells += notebook_slides(path, notes.get(path.name[:2]))
+        deck.cells += notebook_slides(path, notes.get(path.stem.split("_")[0]))
     for number, cell in enumerate(deck.cells):  # the same ids on every build: a regenerated deck diffs cleanly
         cell.id = f"slide-cell-{number}"
     return deck

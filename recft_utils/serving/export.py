@@ -324,7 +324,7 @@ def served_model(run_dir, task) -> Served:
     from recft_utils.models.serving_choice import served_blend
     from recft_utils.models.two_tower import recommender_from_run  # Keras only where a Keras model is read
 
-    choice = Run(run_dir).read("03_fine_tuning", Run.SERVED_CHOICE)
+    choice = Run(run_dir).read("03b_fine_tuning", Run.SERVED_CHOICE)
     two_tower, blend = recommender_from_run(run_dir, task), served_blend(choice)
     if blend is None:
         return Served(two_tower, two_tower, None, choice["model"])

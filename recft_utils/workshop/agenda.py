@@ -26,7 +26,8 @@ HALF_DAY = [
     ("01 Requirements", "01", 1, 0),
     ("02 Data preparation", "02", 1, 0),
     ("Break", None, 0, 15),
-    ("03 Fine-tuning", "03", 1, 0),
+    ("03a The two-tower model", "03a", 1, 0),
+    ("03b Fine-tuning and the verdict", "03b", 0, 0),
     ("04 Serving", "04", 0, 0),
     ("Wrap-up: what 05 and 06 add", None, 0, 10),
 ]
@@ -35,8 +36,9 @@ FULL_DAY = [
     ("01 Requirements", "01", 3, 0),
     ("02 Data preparation", "02", 2, 0),
     ("Break", None, 0, 15),
-    ("03 Fine-tuning", "03", 2, 0),
+    ("03a The two-tower model", "03a", 2, 0),
     ("Lunch", None, 0, 60),
+    ("03b Fine-tuning and the verdict", "03b", 1, 0),
     ("04 Serving", "04", 2, 0),
     ("05 Collaboration", "05", 2, 0),
     ("Break", None, 0, 15),
@@ -60,13 +62,21 @@ def build_agenda(plan, run_seconds: dict[str, float], exercises: dict[str, int],
         done = min(chosen, exercises.get(number, 0)) if number else 0
         explaining = explain[number] if number else fixed
         minutes = run + explaining + done * MINUTES_PER_EXERCISE
-        late = f"`recft checkpoint --step {int(number) - 1}`" if number and number != "01" else ""
+        late = f"`recft checkpoint --step {checkpoint_before(number)}`" if number and number != "01" else ""
         rows.append({"start": clock.strftime("%H:%M"), "slot": label, "minutes": minutes, "notebook run": run,
                      "explaining": explaining, "exercises": done, "a late-comer joins with": late})
         clock += dt.timedelta(minutes=minutes)
     rows.append({"start": clock.strftime("%H:%M"), "slot": "End", "minutes": 0, "notebook run": 0,
                  "explaining": 0, "exercises": 0, "a late-comer joins with": ""})
     return pd.DataFrame(rows)
+
+
+def checkpoint_before(number: str) -> str:
+    """The checkpoint a late-comer makes to open notebook ``number`` ("04" -> "3", "03b" -> "3a")."""
+    from recft_utils.run import STEPS, checkpoint_label, notebook_id
+
+    index = [notebook_id(step) for step in STEPS].index(number)
+    return checkpoint_label(STEPS[index - 1])
 
 
 def reading_minutes(notebook: Path) -> int:

@@ -45,7 +45,7 @@ def _preparation(run: Run) -> list[tuple[str, str]]:
 
 def _base_models(run: Run) -> str:
     """The base-model comparison: parameters (the same everywhere) and speed (the benchmark machine's ratio)."""
-    table = run.read("03_fine_tuning", "base_models.parquet").set_index("model")
+    table = run.read("03a_two_tower", "base_models.parquet").set_index("model")
     ours = table.iloc[0]
     return f"{table.index[0]}, {ours['parameters (M)']:.1f}M parameters; " + "; ".join(
         f"{name} {row['parameters (M)']:.0f}M, {_speed(row['× slower than MiniLM'])}"
@@ -59,7 +59,7 @@ def _speed(slower: float) -> str:
 
 def _served(run: Run) -> str:
     """What step 4 serves and the validation margin the serving rule read (``served_choice.json``)."""
-    choice = run.read("03_fine_tuning", Run.SERVED_CHOICE)
+    choice = run.read("03b_fine_tuning", Run.SERVED_CHOICE)
     served = next(c for c in choice["candidates"] if c["served"])
     if served["against"] is None:
         return f"{served['model']} (the cheapest candidate; no costlier one has a margin)"
@@ -76,12 +76,16 @@ def _target_state(row) -> str:
     return f"not met: coverage@10 {row['coverage@10']:.3f}, below the bar's {row['target coverage@10']:.3f}"
 
 
-def _fine_tuning(run: Run) -> list[tuple[str, str]]:
-    figures = run.figures("03_fine_tuning")
-    verdict = pd.DataFrame(figures["verdict"])
-    rows = [("base model", _base_models(run)),
-            ("served model", _served(run)),
+def _two_tower(run: Run) -> list[tuple[str, str]]:
+    figures = run.figures("03a_two_tower")
+    return [("base model", _base_models(run)),
+            ("epochs kept by early stopping", f"{figures['best_epochs']}"),
             ("blend weight of the two-tower model", f"{figures['blend_weight']:g}")]
+
+
+def _fine_tuning(run: Run) -> list[tuple[str, str]]:
+    verdict = pd.DataFrame(run.figures("03b_fine_tuning")["verdict"])
+    rows = [("served model", _served(run))]
     for view, group in verdict.groupby("view", sort=False):
         top = group.loc[group["relative change"].idxmax()]
         rows.append((f"best text model, {view}", f"{top['model']}: {top['relative change']:+.1%} against "
@@ -115,7 +119,8 @@ def _iteration(run: Run) -> list[tuple[str, str]]:
                                            f"on average over {warm['months']} months")]
 
 
-SECTIONS = {"01_requirements": _requirements, "02_data_preparation": _preparation, "03_fine_tuning": _fine_tuning,
+SECTIONS = {"01_requirements": _requirements, "02_data_preparation": _preparation, "03a_two_tower": _two_tower,
+            "03b_fine_tuning": _fine_tuning,
             "04_serving": _serving, "05_collaboration": _collaboration, "06_iteration": _iteration}
 
 

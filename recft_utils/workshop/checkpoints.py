@@ -1,7 +1,8 @@
 """Checkpoints: the artefacts notebook N+1 reads, made by executing notebooks 01..N.
 
 A late-comer (or a learner whose step 3 failed) runs ``recft checkpoint --step 3``
-and opens notebook 04. The artefacts come from the code itself (the same
+and opens notebook 04 (``--step 3a`` makes the first part of step 3 and opens 03b).
+The artefacts come from the code itself (the same
 notebooks, executed with papermill), never from a stored copy that could
 drift from it. Steps already complete in the run folder with the same
 profile and dataset are kept, so a checkpoint only does the missing work.
@@ -12,16 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from recft_utils.config import DEFAULT_PROFILE, default_run_dir
-from recft_utils.errors import ParameterError
-from recft_utils.run import STEPS, Run
+from recft_utils.run import STEPS, Run, notebook_id, steps_through
 
 
-def check_step_number(step: int) -> int:
-    if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= len(STEPS) - 1:
-        raise ParameterError(
-            f"--step must be 1 to {len(STEPS) - 1} (the notebook you want to start is step + 1), got {step!r}."
-        )
-    return step
+def next_notebook(step) -> str:
+    """The notebook a learner opens after checkpoint ``step``: ``"04"`` after 3, ``"03b"`` after 3a."""
+    return notebook_id(STEPS[len(steps_through(step))])
 
 
 def is_complete(run_dir: Path, step: str, profile: str, dataset: str) -> bool:
@@ -33,21 +30,21 @@ def is_complete(run_dir: Path, step: str, profile: str, dataset: str) -> bool:
     return parameters.get("profile") == profile and parameters.get("dataset", dataset) == dataset
 
 
-def steps_to_run(run_dir: Path, step: int, profile: str, dataset: str) -> list[str]:
-    """Notebook numbers to execute: from the first missing step up to ``step``.
+def steps_to_run(run_dir: Path, step, profile: str, dataset: str) -> list[str]:
+    """Notebook numbers to execute: from the first missing step up to checkpoint ``step`` (3, "3a", ...).
 
     Later steps read earlier ones, so everything after a missing step is redone.
     """
-    check_step_number(step)
-    for first, name in enumerate(STEPS[:step]):
+    wanted = steps_through(step)
+    for first, name in enumerate(wanted):
         if not is_complete(run_dir, name, profile, dataset):
-            return [f"{n:02d}" for n in range(first + 1, step + 1)]
+            return [notebook_id(s) for s in wanted[first:]]
     return []
 
 
-def make_checkpoint(step: int, profile: str = DEFAULT_PROFILE, dataset: str = "online-retail",
+def make_checkpoint(step, profile: str = DEFAULT_PROFILE, dataset: str = "online-retail",
                     run_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, list[str]]:
-    """Execute notebooks 01..``step`` (those not already done) into ``run_dir``.
+    """Execute the notebooks up to checkpoint ``step`` (those not already done) into ``run_dir``.
 
     Returns the run folder and the notebook numbers executed. The default run
     folder (``$RECFT_RUN_DIR``, else ``runs/default``) is the one a notebook opened in JupyterLab uses.

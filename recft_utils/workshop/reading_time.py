@@ -75,3 +75,15 @@ def fill(notebook) -> int:
     nbformat.write(book, temporary)
     os.replace(temporary, path)
     return minutes
+
+
+def fill_all() -> dict[str, int]:
+    """:func:`fill` on every notebook of the chain (``make notebooks`` runs this after executing them)."""
+    from recft_utils.runner import discover_notebooks
+
+    return {notebook.stem: fill(notebook) for notebook in discover_notebooks()}
+
+
+if __name__ == "__main__":
+    for name, minutes in fill_all().items():
+        print(f"notebooks/{name}.ipynb: {minutes} minutes to read")
