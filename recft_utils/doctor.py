@@ -168,7 +168,7 @@ def check_run() -> Check:
         return Check("run", False, str(exc), f"start a new run folder, or delete {run.folder}", warning=True)
     if not done:
         return Check("run", True, f"{run.folder} holds no step yet: start at notebook 01, "
-                                  "or `recft checkpoint --step N` to start at notebook N+1")
+                                  "or `recft checkpoint --step N` to start at the notebook after step N (3a: 03b)")
     last = max(STEPS.index(s) for s in done) + 1
     profiles = sorted({str(p) for p in done.values()})
     nxt = f"notebook {notebook_id(STEPS[last])} can start" if last < len(STEPS) else "every notebook has its inputs"

@@ -194,7 +194,7 @@ class Run:
     def require_before(self, step: str, profile: str | None = None) -> None:
         """Check that every step before ``step`` is complete, and (with ``profile``) made with that profile.
 
-        The rule a workshop can remember: to open notebook N+1, make checkpoint N.
+        The rule a workshop can remember: to open a notebook, make the checkpoint of the step before it.
         The message names that one command, not one missing folder at a time; a
         ``tiny`` checkpoint read by a ``workshop`` notebook would mix sizes.
         """

@@ -30,20 +30,20 @@ def notebook_dir() -> Path:
 
 def discover_notebooks(folder: Path | None = None, select: list[str] | None = None) -> list[Path]:
     """The chain's notebooks (``01_requirements.ipynb`` ... one per step of :data:`~recft_utils.run.STEPS`)
-    in order, optionally only some numbers (``"01"``, ``"3a"``, ``"03b"``)."""
+    in order, optionally only some numbers (``"01"``, ``"3a"``, ``"03b"``; ``"03"`` is both parts of step 3)."""
     folder = folder or notebook_dir()
     found = [folder / f"{step}.ipynb" for step in STEPS if (folder / f"{step}.ipynb").is_file()]
     if not found:
         raise RecftError(f"No numbered notebooks in {folder}; run from a recft checkout.")
     if select:
         wanted = {s.strip().lower().zfill(3 if s.strip()[-1:].isalpha() else 2) for s in select}
-        unknown = wanted - {notebook_id(p.stem) for p in found}
+        ids = {notebook_id(p.stem) for p in found}
+        unknown = {w for w in wanted if not any(i == w or i[:2] == w for i in ids)}
         if unknown:
             raise ParameterError(
-                f"Unknown notebook number(s) {sorted(unknown)}; available: "
-                f"{', '.join(notebook_id(p.stem) for p in found)}."
+                f"Unknown notebook number(s) {sorted(unknown)}; available: {', '.join(sorted(ids))}."
             )
-        found = [p for p in found if notebook_id(p.stem) in wanted]
+        found = [p for p in found if notebook_id(p.stem) in wanted or notebook_id(p.stem)[:2] in wanted]
     return found
 
 

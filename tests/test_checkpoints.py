@@ -101,3 +101,12 @@ def test_every_notebook_states_the_reading_time_the_agendas_give_it():
 
     for notebook in discover_notebooks():  # the agendas read them (scripts/readme_tables.py): every one states it
         assert 10 <= reading_minutes(notebook) <= 60, notebook.name
+
+
+def test_notebooks_are_selected_by_number_and_03_is_both_parts_of_step_3():
+    def names(select):
+        return [p.stem for p in discover_notebooks(select=select)]
+
+    assert names(["3"]) == ["03a_two_tower", "03b_fine_tuning"]
+    assert names(["03b", "1"]) == ["01_requirements", "03b_fine_tuning"]
+    assert names(["3A"]) == ["03a_two_tower"]

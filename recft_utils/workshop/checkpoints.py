@@ -1,4 +1,4 @@
-"""Checkpoints: the artefacts notebook N+1 reads, made by executing notebooks 01..N.
+"""Checkpoints: the artefacts the notebook after step N reads, made by executing the notebooks up to N.
 
 A late-comer (or a learner whose step 3 failed) runs ``recft checkpoint --step 3``
 and opens notebook 04 (``--step 3a`` makes the first part of step 3 and opens 03b).

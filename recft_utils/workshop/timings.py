@@ -1,7 +1,7 @@
 """Measured run times of the notebooks and their solutions, per profile: what a facilitator plans with.
 
 ``python -m recft_utils.benchmark notebooks --profiles tiny workshop`` executes
-the six notebooks into a fresh run folder per profile, then every solution
+the notebooks of the chain into a fresh run folder per profile, then every solution
 notebook on that run, and records papermill's own duration of each
 (``metadata.papermill.duration``) with a description of the machine.
 ``scripts/readme_tables.py runs/benchmarks/notebooks.json`` turns the records
@@ -42,12 +42,12 @@ def papermill_seconds(executed: Path) -> float:
 
 def profile_timings(profile: str, run_dir: Path, solutions: bool = True) -> list[dict]:
     """Run the chain (and the solutions) with ``profile`` into a fresh ``run_dir``; one record per notebook,
-    and one of kind ``chain`` (notebook ``all six``): the chain's wall time, which the notebooks' own
+    and one of kind ``chain`` (notebook ``all``): the chain's wall time, which the notebooks' own
     times add up to less than (each kernel starts while the notebook before it runs: see runner.WarmKernel)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     started = time.perf_counter()
     run_chain(profile=profile, run_dir=run_dir)
-    records = [{"profile": profile, "notebook": "all six", "kind": "chain",
+    records = [{"profile": profile, "notebook": "all", "kind": "chain",
                 "seconds": round(time.perf_counter() - started, 1)}]
     records += [{"profile": profile, "notebook": nb.stem, "kind": "notebook",
                  "seconds": round(papermill_seconds(run_dir / nb.name), 1)} for nb in discover_notebooks()]
