@@ -249,7 +249,7 @@ def test_loading_a_damaged_model_says_what_to_do(tmp_path):
     from recft_utils.errors import RecftError
     from recft_utils.models.two_tower import load_model
 
-    with pytest.raises(RecftError, match="run notebook 03"):
+    with pytest.raises(RecftError, match="run notebooks 03a and 03b"):
         load_model(tmp_path / "missing.keras")
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
     with pytest.raises(RecftError, match="not a loadable two-tower model"):

@@ -686,7 +686,7 @@ def load_model(path) -> TextTwoTower:
         return keras.saving.load_model(path, compile=False)  # scoring needs no optimizer
     except Exception as exc:  # zip, h5 and config errors all mean the same to a user
         raise RecftError(f"{path} is not a loadable two-tower model ({type(exc).__name__}: {exc}). "
-                         f"Re-run notebook 03 to write it again.") from exc
+                         f"Re-run notebook 03b to write it again.") from exc
 
 
 def recommender_from_run(run_dir, task) -> TwoTowerRecommender:
