@@ -82,7 +82,8 @@ def model_comparison(table: pd.DataFrame, title: str = "NDCG@10 on the test wind
     ax.set_yticks(positions + height * (len(table.columns) - 1) / 2, table.index)
     ax.invert_yaxis()
     ax.set(xlabel="NDCG@10", title=title)
-    ax.legend(loc="lower right")
+    # beside the axes (save_figure keeps it: bbox_inches="tight"): inside, the key covered the last rows' bars
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(alpha=0.3, axis="x")
     return fig
 

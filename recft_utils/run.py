@@ -2,10 +2,9 @@
 
 A run is a folder with one sub-folder per step (``01_requirements`` ...
 ``06_iteration``; step 3 is read in two parts, ``03a_two_tower`` and ``03b_fine_tuning``). Notebook
-``03a_two_tower.ipynb`` writes the folder ``03a_two_tower``, and so on and ends by writing its
-``manifest.json``: a step is complete exactly when its manifest exists, and a
-later step reads only complete steps. Every other module and notebook reads a
-run through :class:`Run`::
+``<step>.ipynb`` writes the folder ``<step>`` and ends by writing its ``manifest.json``: a step is
+complete exactly when its manifest exists, and a later step reads only complete steps. Every other module
+and notebook reads a run through :class:`Run`::
 
     run = Run(settings.run_dir)
     out = run.start("03b_fine_tuning", settings)  # steps 01-03a complete, with these parameters

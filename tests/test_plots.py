@@ -78,3 +78,12 @@ def test_the_comparison_bars_carry_intervals_and_the_target():
     axes = plots.model_comparison(table, intervals=(low, high), targets={"discovery": 0.136}).axes[0]
     assert any(line.get_linestyle() == ":" and line.get_xdata()[0] == 0.136 for line in axes.get_lines())
     assert len(axes.containers) == 2  # the bars and their error bars
+
+
+def test_the_comparison_key_sits_beside_the_bars_not_on_them():
+    table = pd.DataFrame({"all": [0.1, 0.3], "cold": [0.2, 0.35]}, index=["random", "blend"])
+    figure = plots.model_comparison(table, targets={"cold": 0.3})
+    figure.canvas.draw()
+    axes, legend = figure.axes[0], figure.legends[0] if figure.legends else figure.axes[0].get_legend()
+    assert legend.get_window_extent().x0 >= axes.get_window_extent().x1  # entirely beside the plotting area
+    assert [t.get_text() for t in legend.get_texts()] == ["cold target", "all", "cold"]
