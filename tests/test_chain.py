@@ -105,7 +105,9 @@ def test_step_04_exports_serves_measures_and_replays(tiny_run):
     assert [r["concurrency"] for r in serving["records"]] == [1, 8, 32]
     assert serving["check"]["errors"] == 0
     replayed = pd.read_parquet(folder / "replay.parquet")
-    assert set(replayed["recommender"]) == {"served model", "EASE"} and set(replayed["hit"]) <= {0, 1}
+    # against step 1's bar, the same classical model step 3 blends and serves against
+    bar = read_json(tiny_run / "03b_fine_tuning" / "served_choice.json")["classical"]["item_model"]
+    assert set(replayed["recommender"]) == {"served model", f"{bar} + recent popularity"} and set(replayed["hit"]) <= {0, 1}
     served_choice = read_json(tiny_run / "03b_fine_tuning" / "served_choice.json")
     assert read_json(folder / "model" / "metadata.json")["model"] == served_choice["model"]
     ab = read_json(folder / Run.REPLAY_COMPARISON)
@@ -218,10 +220,10 @@ def test_the_guide_s_answer_key_is_written_from_a_run(tiny_run, tmp_path):
     from recft_utils.workshop.answer_key import END, START, answer_key, fill_guide
 
     guide = tmp_path / "guide.md"
-    guide.write_text(f"# Guide\n\n{START}\nold\n{END}\n\nafter\n")
+    guide.write_text(f"# Guide\n\n{START}\nstale answers\n{END}\n\nafter\n")
     fill_guide(tiny_run, guide)
     text = guide.read_text()
-    assert "old" not in text and text.endswith("\n\nafter\n") and text.count(START) == 1
+    assert "stale answers" not in text and text.endswith("\n\nafter\n") and text.count(START) == 1
     assert answer_key(tiny_run).to_markdown(index=False) in text
     guide.write_text("no block")
     with pytest.raises(ValueError, match="no <!-- notebooks:answers:start -->"):
