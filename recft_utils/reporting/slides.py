@@ -29,6 +29,7 @@ from pathlib import Path
 
 from recft_utils.artefacts import atomic_directory, atomic_path
 from recft_utils.config import project_root
+from recft_utils.run import notebook_id
 
 REVEAL_VERSION = "4.6.1"
 REVEAL_TARBALL = f"https://registry.npmjs.org/reveal.js/-/reveal.js-{REVEAL_VERSION}.tgz"
@@ -163,7 +164,7 @@ def notebook_slides(path: Path, notes: str | None = None) -> list:
             for chunk in _chunks([b for b in blocks if tag != "slide-goal" or b.startswith("- ")]):
                 cells.append(_cell(nbformat, "markdown", f"#### {heading}\n\n{chunk}", "subslide"))
             continue
-        shown = plot_outputs(cell, f"notebook {path.stem.split('_')[0]}, {section}: a plot") if tag == "slide-figure" \
+        shown = plot_outputs(cell, f"notebook {notebook_id(path.stem)}, {section}: a plot") if tag == "slide-figure" \
             else result_outputs(cell)
         if not shown:
             raise ValueError(f"{path.name}: a cell tagged {tag} (section {section!r}) has nothing to show: run the "
@@ -189,7 +190,7 @@ def deck_notebook(notebooks: list[Path], guide: str):
     deck.metadata["title"] = "recft workshop"
     deck.cells = [_cell(nbformat, "markdown", cover, "slide")]
     for path in notebooks:
-        deck.cells += notebook_slides(path, notes.get(path.stem.split("_")[0]))
+        deck.cells += notebook_slides(path, notes.get(notebook_id(path.stem)))
     for number, cell in enumerate(deck.cells):  # the same ids on every build: a regenerated deck diffs cleanly
         cell.id = f"slide-cell-{number}"
     return deck
