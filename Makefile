@@ -7,7 +7,7 @@ DATASET ?= online-retail
 KERNEL := recft
 STAMP := $(VENV)/.recft-setup
 
-.PHONY: setup run test notebooks slides doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints lock clean
+.PHONY: setup run test lint format notebooks slides doctor benchmark benchmark-models benchmark-serving benchmark-notebooks serve reports lab checkpoint offline-bundle browser environment constraints lock clean
 
 # Re-runs only when the pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt requirements.lock
@@ -28,25 +28,35 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/recft run --profile $(PROFILE) --dataset $(DATASET)
 
-# Every test (unit, integration, nbval on the committed notebooks, the `tiny` chain, the bundle, the
-# browser), in TEST_WORKERS processes: the committed notebooks in one, the rest beside them.
+# ruff first (seconds: lint, and the formatting of the Python files), then every test (unit, integration,
+# nbval on the committed notebooks, the `tiny` chain, the bundle, the browser), in TEST_WORKERS processes:
+# the committed notebooks in one, the rest beside them.
 TEST_WORKERS ?= 2
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
 		--durations 25
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Fix what ruff can: import order, unused imports, formatting.
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Regenerate the outputs committed in notebooks/ and notebooks/solutions/ (default parameters, workshop profile).
 notebooks: setup
 	$(BIN)/recft run --in-place --solutions
 	$(BIN)/python -m recft_utils.workshop.reading_time
-	$(BIN)/python -m recft_utils.workshop.answer_key runs/default docs/facilitator.md
-	$(BIN)/python -m recft_utils.reporting.slides
+	$(BIN)/python -m recft_utils.workshop.answer_key
+	$(BIN)/python -m recft_utils.workshop.slides
 
 # The workshop's slide deck, docs/slides.html, from the committed notebooks and docs/facilitator.md
 # (reveal.js vendored in docs/vendor/; the deck opens offline).
 slides: setup
-	$(BIN)/python -m recft_utils.reporting.slides
+	$(BIN)/python -m recft_utils.workshop.slides
 
 doctor: setup
 	$(BIN)/recft doctor
@@ -60,7 +70,7 @@ benchmark-models: setup
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/models.json
 
 benchmark-serving: setup
-	$(BIN)/python -m recft_utils.benchmark serving --run-dir runs/default --out runs/benchmarks/serving.json
+	$(BIN)/python -m recft_utils.benchmark serving --out runs/benchmarks/serving.json
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/serving.json
 
 # run time of every notebook and solution, tiny and workshop profiles (about 20 minutes); then the
@@ -68,15 +78,15 @@ benchmark-serving: setup
 benchmark-notebooks: setup
 	$(BIN)/python -m recft_utils.benchmark notebooks --profiles tiny workshop --out runs/benchmarks/notebooks.json
 	$(BIN)/python scripts/readme_tables.py runs/benchmarks/notebooks.json
-	$(BIN)/python -m recft_utils.reporting.slides
+	$(BIN)/python -m recft_utils.workshop.slides
 
 serve: setup
-	$(BIN)/recft export --run-dir runs/default
-	$(BIN)/recft serve --model runs/default/04_serving/model
+	$(BIN)/recft export
+	$(BIN)/recft serve
 
-# One HTML report per country (needs notebook 05 run on runs/default); SEGMENT=activity|tenure for others.
+# One HTML report per country (needs notebook 05 run on the default run folder); SEGMENT=activity|tenure for others.
 reports: setup
-	$(BIN)/recft reports --run-dir runs/default --segment $(or $(SEGMENT),country)
+	$(BIN)/recft reports --segment $(or $(SEGMENT),country)
 
 # JupyterLab on the notebooks, with the recft kernel (the notebooks name it).
 lab: setup
@@ -109,5 +119,6 @@ constraints: setup
 lock: setup
 	$(BIN)/python scripts/lock.py
 
+# the default run folder ($RECFT_RUN_DIR, else runs/default) and pytest's cache
 clean:
-	rm -rf runs/default .pytest_cache
+	rm -rf "$$($(BIN)/python -c 'from recft_utils.config import default_run_dir; print(default_run_dir())')" .pytest_cache

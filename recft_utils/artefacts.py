@@ -90,8 +90,9 @@ def read_summary(path: str | os.PathLike, required: tuple[str, ...], command: st
     summary = read_json(path)
     missing = [key for key in required if key not in summary]
     if missing:
-        raise ParameterError(f"{path} lacks {', '.join(missing)} (written by an older recft); write it again "
-                             f"with `{command}`.")
+        raise ParameterError(
+            f"{path} lacks {', '.join(missing)} (written by an older recft); write it again with `{command}`."
+        )
     return summary
 
 

@@ -35,9 +35,16 @@ def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     ok = (3, 11, 5) <= sys.version_info[:3] and sys.version_info[:2] <= (3, 13)
     if ok and sys.version_info[:2] != (3, 11):
-        return Check("python", False, f"{version}: every pinned package has a wheel for it, but the tests run on 3.11",
-                     "fine to use; for the tested setup, `make setup PYTHON=python3.11`", warning=True)
-    return Check("python", ok, version, "" if ok else "recft needs Python 3.11.5 to 3.13: `make setup PYTHON=python3.11`")
+        return Check(
+            "python",
+            False,
+            f"{version}: every pinned package has a wheel for it, but the tests run on 3.11",
+            "fine to use; for the tested setup, `make setup PYTHON=python3.11`",
+            warning=True,
+        )
+    return Check(
+        "python", ok, version, "" if ok else "recft needs Python 3.11.5 to 3.13: `make setup PYTHON=python3.11`"
+    )
 
 
 def check_packages() -> Check:
@@ -66,7 +73,7 @@ def check_packages() -> Check:
 
 
 def check_kernel() -> Check:
-    from recft_utils.runner import KERNEL_ARGUMENTS, KERNEL_NAME
+    from recft_utils.notebook_execution import KERNEL_ARGUMENTS, KERNEL_NAME
 
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -80,16 +87,26 @@ def check_kernel() -> Check:
     # a kernel left by another checkout or venv runs another Python, without recft_utils
     argv = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
     if argv[0] not in ("python", "python3") and Path(argv[0]).resolve() != Path(sys.executable).resolve():
-        return Check("kernel", False, f"{KERNEL_NAME} runs {argv[0]}, not this environment's {sys.executable}",
-                     f"re-register it from this environment: {install}")
+        return Check(
+            "kernel",
+            False,
+            f"{KERNEL_NAME} runs {argv[0]}, not this environment's {sys.executable}",
+            f"re-register it from this environment: {install}",
+        )
     if not set(KERNEL_ARGUMENTS) <= set(argv):
-        return Check("kernel", False, f"{KERNEL_NAME} was registered without {' '.join(KERNEL_ARGUMENTS)}: cells "
-                     f"will show TensorFlow's C++ log lines", f"re-register it: {install}", warning=True)
+        return Check(
+            "kernel",
+            False,
+            f"{KERNEL_NAME} was registered without {' '.join(KERNEL_ARGUMENTS)}: cells "
+            f"will show TensorFlow's C++ log lines",
+            f"re-register it: {install}",
+            warning=True,
+        )
     return Check("kernel", True, f"{KERNEL_NAME} at {specs[KERNEL_NAME]}")
 
 
 def check_model() -> Check:
-    from recft_utils.text.encoder import find_model_dir, verify_weights
+    from recft_utils.text.model_files import find_model_dir, verify_weights
 
     try:
         folder = find_model_dir()
@@ -106,8 +123,12 @@ def check_data() -> Check:
         mirror = online_retail.mirror_path()
         cached = online_retail.data_home() / online_retail.PARQUET_NAME
         if mirror is None and not cached.exists():
-            return Check("data", False, f"no mirror (RECFT_DATA_MIRROR unset) and nothing cached at {cached}",
-                         "`recft fetch-data` (needs internet) or `export RECFT_DATA_MIRROR=/path/to/datasets`")
+            return Check(
+                "data",
+                False,
+                f"no mirror (RECFT_DATA_MIRROR unset) and nothing cached at {cached}",
+                "`recft fetch-data` (needs internet) or `export RECFT_DATA_MIRROR=/path/to/datasets`",
+            )
         online_retail.load_raw()
     except RecftError as exc:
         return Check("data", False, str(exc), "`recft fetch-data`, or fix RECFT_DATA_MIRROR")
@@ -120,8 +141,12 @@ def check_checkout() -> Check:
     root = project_root()
     if (root / "notebooks").is_dir():
         return Check("checkout", True, str(root))
-    return Check("checkout", False, f"{Path.cwd()} is not inside a recft checkout",
-                 "run recft (and `make lab`) from the folder that holds notebooks/ and Makefile")
+    return Check(
+        "checkout",
+        False,
+        f"{Path.cwd()} is not inside a recft checkout",
+        "run recft (and `make lab`) from the folder that holds notebooks/ and Makefile",
+    )
 
 
 def check_memory() -> Check:
@@ -130,8 +155,13 @@ def check_memory() -> Check:
     available = psutil.virtual_memory().available / 2**30
     if available >= MIN_MEMORY_GB:
         return Check("memory", True, f"{available:.1f} GB available")
-    return Check("memory", False, f"{available:.1f} GB available (the workshop profile needs about {MIN_MEMORY_GB:g})",
-                 "close other programs, or run with `--profile tiny` / `profile = \"tiny\"`", warning=True)
+    return Check(
+        "memory",
+        False,
+        f"{available:.1f} GB available (the workshop profile needs about {MIN_MEMORY_GB:g})",
+        'close other programs, or run with `--profile tiny` / `profile = "tiny"`',
+        warning=True,
+    )
 
 
 def check_disk() -> Check:
@@ -142,8 +172,13 @@ def check_disk() -> Check:
     free = shutil.disk_usage(project_root()).free / 2**30
     if free >= MIN_DISK_GB:
         return Check("disk", True, f"{free:.0f} GB free")
-    return Check("disk", False, f"{free:.1f} GB free (runs, models and the offline bundle need about {MIN_DISK_GB:g})",
-                 "free space, or remove old runs (`make clean` removes runs/default)", warning=True)
+    return Check(
+        "disk",
+        False,
+        f"{free:.1f} GB free (runs, models and the offline bundle need about {MIN_DISK_GB:g})",
+        "free space, or remove old runs (`make clean` removes runs/default)",
+        warning=True,
+    )
 
 
 def check_port(port: int = SERVE_PORT) -> Check:
@@ -153,8 +188,13 @@ def check_port(port: int = SERVE_PORT) -> Check:
         busy = sock.connect_ex(("127.0.0.1", port)) == 0
     if not busy:
         return Check("port", True, f"{port} is free for `recft serve`")
-    return Check("port", False, f"something already listens on 127.0.0.1:{port}",
-                 f"stop it, or use `recft serve --port {port + 1}` (notebook 04 picks a free port itself)", warning=True)
+    return Check(
+        "port",
+        False,
+        f"something already listens on 127.0.0.1:{port}",
+        f"stop it, or use `recft serve --port {port + 1}` (notebook 04 picks a free port itself)",
+        warning=True,
+    )
 
 
 def check_run() -> Check:
@@ -167,17 +207,35 @@ def check_run() -> Check:
     except RecftError as exc:  # a run folder of an older layout
         return Check("run", False, str(exc), f"start a new run folder, or delete {run.folder}", warning=True)
     if not done:
-        return Check("run", True, f"{run.folder} holds no step yet: start at notebook 01, "
-                                  "or `recft checkpoint --step N` to start at the notebook after step N (3a: 03b)")
+        return Check(
+            "run",
+            True,
+            f"{run.folder} holds no step yet: start at notebook 01, "
+            "or `recft checkpoint --step N` to start at the notebook after step N (3a: 03b)",
+        )
     last = max(STEPS.index(s) for s in done) + 1
     profiles = sorted({str(p) for p in done.values()})
     nxt = f"notebook {notebook_id(STEPS[last])} can start" if last < len(STEPS) else "every notebook has its inputs"
-    return Check("run", True, f"{run.folder}: steps {', '.join(notebook_id(s) for s in done)} complete "
-                              f"(profile {', '.join(profiles)}); {nxt}")
+    return Check(
+        "run",
+        True,
+        f"{run.folder}: steps {', '.join(notebook_id(s) for s in done)} complete "
+        f"(profile {', '.join(profiles)}); {nxt}",
+    )
 
 
-CHECKS = [check_python, check_packages, check_kernel, check_model, check_data, check_checkout, check_memory,
-          check_disk, check_port, check_run]
+CHECKS = [
+    check_python,
+    check_packages,
+    check_kernel,
+    check_model,
+    check_data,
+    check_checkout,
+    check_memory,
+    check_disk,
+    check_port,
+    check_run,
+]
 
 
 def run_doctor(out=sys.stdout) -> int:

@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from recft_utils.evaluation.rolling_origin import decision_interval
-
 
 def long_tail(popularity: pd.Series) -> plt.Figure:
     """Cumulative share of purchases against the share of items, most popular first."""
@@ -21,8 +19,7 @@ def long_tail(popularity: pd.Series) -> plt.Figure:
     share_purchases = popularity.cumsum().to_numpy() / popularity.sum()
     ax.plot(share_items * 100, share_purchases * 100)
     ax.plot([0, 100], [0, 100], linestyle=":", color="grey", label="every item equally popular")
-    ax.set(xlabel="% of items (most popular first)", ylabel="% of customer-item purchases",
-           title="The long tail")
+    ax.set(xlabel="% of items (most popular first)", ylabel="% of customer-item purchases", title="The long tail")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     return fig
@@ -33,8 +30,7 @@ def activity(orders: pd.Series) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     bins = np.unique(np.logspace(0, np.log10(orders.max() + 1), 30).astype(int))
     ax.hist(orders, bins=bins)
-    ax.set(xscale="log", yscale="log", xlabel="orders per customer", ylabel="customers",
-           title="Customer activity")
+    ax.set(xscale="log", yscale="log", xlabel="orders per customer", ylabel="customers", title="Customer activity")
     ax.grid(alpha=0.3)
     return fig
 
@@ -63,8 +59,9 @@ def removed_rows(report: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def model_comparison(table: pd.DataFrame, title: str = "NDCG@10 on the test window", intervals=None,
-                     targets: dict | None = None) -> plt.Figure:
+def model_comparison(
+    table: pd.DataFrame, title: str = "NDCG@10 on the test window", intervals=None, targets: dict | None = None
+) -> plt.Figure:
     """Horizontal bars: one group per model, one bar per column (view). ``intervals``: (low, high) tables shaped
     like ``table``, drawn as error bars; ``targets``: a target per view, drawn as a dotted line."""
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.5))
@@ -74,11 +71,17 @@ def model_comparison(table: pd.DataFrame, title: str = "NDCG@10 on the test wind
         bars = ax.barh(positions + i * height, table[column].fillna(0), height=height, label=column)
         if intervals is not None:
             low, high = (frame[column].reindex(table.index) for frame in intervals)
-            ax.errorbar(table[column], positions + i * height, xerr=[table[column] - low, high - table[column]],
-                        fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+            ax.errorbar(
+                table[column],
+                positions + i * height,
+                xerr=[table[column] - low, high - table[column]],
+                fmt="none",
+                ecolor="black",
+                capsize=2,
+                linewidth=0.8,
+            )
         if targets and column in targets:
-            ax.axvline(targets[column], color=bars.patches[0].get_facecolor(), linestyle=":",
-                       label=f"{column} target")
+            ax.axvline(targets[column], color=bars.patches[0].get_facecolor(), linestyle=":", label=f"{column} target")
     ax.set_yticks(positions + height * (len(table.columns) - 1) / 2, table.index)
     ax.invert_yaxis()
     ax.set(xlabel="NDCG@10", title=title)
@@ -93,14 +96,16 @@ def token_lengths(lengths: np.ndarray, chosen: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.hist(lengths, bins=np.arange(lengths.min(), lengths.max() + 2) - 0.5)
     ax.axvline(chosen, color="tab:red", linestyle="--", label=f"sequence length {chosen}")
-    ax.set(xlabel="word pieces per title ([CLS] and [SEP] included)", ylabel="items",
-           title="How long are product titles?")
+    ax.set(
+        xlabel="word pieces per title ([CLS] and [SEP] included)", ylabel="items", title="How long are product titles?"
+    )
     ax.legend()
     return fig
 
 
-def training_curve(curve: pd.DataFrame, best_epoch: int, reference: float | None = None,
-                   reference_label: str = "") -> plt.Figure:
+def training_curve(
+    curve: pd.DataFrame, best_epoch: int, reference: float | None = None, reference_label: str = ""
+) -> plt.Figure:
     """Training loss (left) and validation NDCG@10 with the reference model's (right) per epoch, the chosen
     epoch marked in both: two panels, so that the reference line can only be read on the NDCG axis."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
@@ -157,19 +162,35 @@ def quality_cost(summary: pd.DataFrame, views=("discovery", "cold")) -> plt.Figu
             number = models.index(row["model"]) + 1
             seconds = max(float(row["train_seconds"]), 0.1)  # log axis: untrained models sit at 0.1 s
             error = [[row["ndcg_mean"] - row["ndcg_min"]], [row["ndcg_max"] - row["ndcg_mean"]]]
-            handles[number] = ax.errorbar(seconds, row["ndcg_mean"], yerr=error, capsize=3, linestyle="none",
-                                          marker=markers[(number - 1) // 10 % len(markers)],
-                                          color=colours[(number - 1) % 10])
+            handles[number] = ax.errorbar(
+                seconds,
+                row["ndcg_mean"],
+                yerr=error,
+                capsize=3,
+                linestyle="none",
+                marker=markers[(number - 1) // 10 % len(markers)],
+                color=colours[(number - 1) % 10],
+            )
             points.append((number, seconds, row["ndcg_mean"]))
         for numbers, seconds, ndcg in label_groups(points):  # dots on top of each other share one label
-            ax.annotate(", ".join(map(str, numbers)), (seconds, ndcg), textcoords="offset points", xytext=(5, 3),
-                        fontsize=7)
-        ax.set(xscale="log", xlabel="training time per seed, s (log)", ylabel="NDCG@10",
-               title=f"{view}: quality against cost")
+            ax.annotate(
+                ", ".join(map(str, numbers)), (seconds, ndcg), textcoords="offset points", xytext=(5, 3), fontsize=7
+            )
+        ax.set(
+            xscale="log",
+            xlabel="training time per seed, s (log)",
+            ylabel="NDCG@10",
+            title=f"{view}: quality against cost",
+        )
         ax.grid(alpha=0.3)
     shown = sorted(handles)
-    fig.legend([handles[n] for n in shown], [f"{n} {models[n - 1]}" for n in shown], fontsize=7,
-               loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.legend(
+        [handles[n] for n in shown],
+        [f"{n} {models[n - 1]}" for n in shown],
+        fontsize=7,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+    )
     fig.tight_layout()
     return fig
 
@@ -185,9 +206,15 @@ def search_trials(trials: pd.DataFrame, objective: str = "valid_ndcg@10") -> plt
     # each trial labelled with its other settings: a colour bar and a size key need more than a few trials
     right.plot(trials["learning_rate"], trials[objective], "o")
     for trial, rate, value, dropout, dim in trials[["trial", "learning_rate", objective, "dropout", "dim"]].itertuples(
-            index=False):
-        right.annotate(f"{trial}: dropout {dropout:.2f}, dim {dim}", (rate, value), textcoords="offset points",
-                       xytext=(4, 4), fontsize=7)
+        index=False
+    ):
+        right.annotate(
+            f"{trial}: dropout {dropout:.2f}, dim {dim}",
+            (rate, value),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=7,
+        )
     right.set(xscale="log", xlabel="learning rate", ylabel=objective, title="Each trial's settings")
     for ax in (left, right):
         ax.grid(alpha=0.3)
@@ -202,14 +229,34 @@ def latency(records: pd.DataFrame, target_ms: float | None = None) -> plt.Figure
     for offset, column in zip((-0.25, 0, 0.25), ("p50_ms", "p95_ms", "p99_ms")):
         ax.bar(x + offset, records[column], width=0.25, label=column.replace("_ms", ""))
     for i, row in enumerate(records.itertuples()):
-        ax.annotate(f"{row.requests_per_second:.0f} req/s", (i, row.p99_ms), ha="center", va="bottom",
-                    xytext=(0, 3), textcoords="offset points", fontsize=8)
+        ax.annotate(
+            f"{row.requests_per_second:.0f} req/s",
+            (i, row.p99_ms),
+            ha="center",
+            va="bottom",
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=8,
+        )
     if target_ms is not None:  # the target holds at concurrency 1 only: drawn over that group of bars alone
-        first = int(np.flatnonzero(records["concurrency"].to_numpy() == 1)[0]) if (records["concurrency"] == 1).any() else 0
-        ax.hlines(target_ms, first - 0.4, first + 0.4, color="tab:red", linestyle=":",
-                  label=f"p99 target at concurrency 1 ({target_ms:g} ms)")
-    ax.set(xticks=x, xticklabels=[f"concurrency {c}" for c in records["concurrency"]], ylabel="latency, ms",
-           yscale="log", title="POST /recommend on this machine")
+        first = (
+            int(np.flatnonzero(records["concurrency"].to_numpy() == 1)[0]) if (records["concurrency"] == 1).any() else 0
+        )
+        ax.hlines(
+            target_ms,
+            first - 0.4,
+            first + 0.4,
+            color="tab:red",
+            linestyle=":",
+            label=f"p99 target at concurrency 1 ({target_ms:g} ms)",
+        )
+    ax.set(
+        xticks=x,
+        xticklabels=[f"concurrency {c}" for c in records["concurrency"]],
+        ylabel="latency, ms",
+        yscale="log",
+        title="POST /recommend on this machine",
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
@@ -238,12 +285,22 @@ def segment_results(table: pd.DataFrame, by: str, metric: str = "ndcg") -> plt.F
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(shown) + 1)))
     y = np.arange(len(shown))[::-1]
     ax.barh(y, shown[metric], color="tab:blue")
-    ax.errorbar(shown[metric], y, xerr=[shown[metric] - shown["low"], shown["high"] - shown[metric]], fmt="none",
-                ecolor="black", capsize=2)
+    ax.errorbar(
+        shown[metric],
+        y,
+        xerr=[shown[metric] - shown["low"], shown["high"] - shown[metric]],
+        fmt="none",
+        ecolor="black",
+        capsize=2,
+    )
     left_out = len(table) - len(shown)
     note = f"; {left_out} smaller {'segment' if left_out == 1 else 'segments'} not drawn" if left_out else ""
-    ax.set(yticks=y, yticklabels=[f"{v} ({n})" for v, n in zip(shown[by], shown["customers"])],
-           xlabel=f"discovery {metric.upper()}@10 (95 % interval)", title=f"By {by} (customers{note})")
+    ax.set(
+        yticks=y,
+        yticklabels=[f"{v} ({n})" for v, n in zip(shown[by], shown["customers"])],
+        xlabel=f"discovery {metric.upper()}@10 (95 % interval)",
+        title=f"By {by} (customers{note})",
+    )
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig
@@ -255,8 +312,11 @@ def popularity_bias(buckets: pd.DataFrame, profile: dict) -> plt.Figure:
     bars = left.bar(buckets["bucket"], buckets["recall"].fillna(0))
     left.bar_label(bars, labels=[f"{v:.0%}" if v > 0 else "0" for v in buckets["recall"].fillna(0)], fontsize=8)
     left.set(ylabel="share of the window's purchases recommended", title="Recall by item popularity")
-    right.bar(["recommendations", "purchases"], [profile["head_share_recommended"], profile["head_share_purchased"]],
-              color=["tab:orange", "tab:grey"])
+    right.bar(
+        ["recommendations", "purchases"],
+        [profile["head_share_recommended"], profile["head_share_purchased"]],
+        color=["tab:orange", "tab:grey"],
+    )
     right.set(ylim=(0, 1), ylabel="share from the 10 % best-sellers", title="Popularity bias")
     for ax in (left, right):
         ax.grid(alpha=0.3, axis="y")
@@ -282,8 +342,14 @@ def rolling_quality(table: pd.DataFrame, short_months=None) -> plt.Figure:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     styles = ["-o", "--s", ":^", "-.D"]  # a line on top of another stays visible by its markers and dashes
     for (name, rows), style in zip(table.groupby("model", sort=False), styles * 3):
-        left.plot(rows["month"], rows["ndcg@10"], style, label=name, markersize=7 - 1.5 * styles.index(style),
-                  fillstyle="none")
+        left.plot(
+            rows["month"],
+            rows["ndcg@10"],
+            style,
+            label=name,
+            markersize=7 - 1.5 * styles.index(style),
+            fillstyle="none",
+        )
     order = list(dict.fromkeys(table["month"]))  # the category axis: month i sits at x = i
     for month in (m for m in (short_months if short_months is not None else ()) if m in order):
         at = order.index(month)
@@ -316,76 +382,6 @@ def drift_measures(drift: pd.DataFrame, thresholds: dict) -> plt.Figure:
     return fig
 
 
-def paired_windows(paired: pd.DataFrame, against: str = "lexical twin") -> plt.Figure:
-    """Paired difference of each language model to its ``against`` baseline (its lexical twin, or the best
-    lexical or classical model), per window and pooled, per view.
-
-    One panel per view; each model is a colour, each window a point with its
-    95 % interval (the wider one: in the cold view, customers and products
-    resampled), the pooled estimate last; the dashed line is no difference.
-    """
-    from recft_utils.evaluation.rolling_origin import decision_interval
-
-    if "against" in paired:
-        paired = paired[paired["against"] == against]
-    paired = paired.assign(low=[decision_interval(r)[0] for r in paired.to_dict(orient="records")],
-                           high=[decision_interval(r)[1] for r in paired.to_dict(orient="records")])
-    views = list(dict.fromkeys(paired["view"]))
-    colours = {model: f"C{i}" for i, model in enumerate(dict.fromkeys(paired["model"]))}
-    fig, axes = plt.subplots(1, len(views), figsize=(6 * len(views), 3.8), squeeze=False)
-    for ax, view in zip(axes[0], views):
-        rows = paired[paired["view"] == view]
-        windows = list(dict.fromkeys(rows["window"]))
-        models = list(dict.fromkeys(rows["model"]))
-        for i, model in enumerate(models):
-            part = rows[rows["model"] == model].set_index("window").reindex(windows)
-            x = [j + (i - (len(models) - 1) / 2) * 0.15 for j in range(len(windows))]
-            ax.errorbar(x, part["difference"], yerr=[part["difference"] - part["low"], part["high"] - part["difference"]],
-                        fmt="o", capsize=3, color=colours[model], label=model)
-        ax.axhline(0, color="grey", linestyle="--", linewidth=1)
-        ax.set_xticks(range(len(windows)), [w if w == "pooled" else f"window {w}" for w in windows])
-        ax.set_ylabel("NDCG@10 difference")
-        baselines = list(dict.fromkeys(rows["baseline"]))
-        ax.set_title(f"{view}: against {baselines[0] if len(baselines) == 1 else 'its ' + against}", fontsize=9)
-    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(len(handles), 3),
-               bbox_to_anchor=(0.5, 1.08), fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def learning_curve(table: pd.DataFrame, differences: pd.DataFrame) -> plt.Figure:
-    """NDCG@10 against the share of customers trained on, per view (top row, with 95 % bands), and the
-    language model's paired differences to its lexical twin, the ID-only model, the classical bar, and
-    fine-tuned minus frozen (bottom row, each bar the wider of the per-customer and two-way intervals,
-    the one the verdict uses; the dashed line is no difference)."""
-    views = [v for v in ("discovery", "cold", "cold, no shared word") if v in set(table["view"])]
-    fig, axes = plt.subplots(2, len(views), figsize=(4.6 * len(views), 7), squeeze=False, sharex=True)
-    for column, view in enumerate(views):
-        top, bottom = axes[0][column], axes[1][column]
-        for i, (model, rows) in enumerate(table[table["view"] == view].groupby("model", sort=False)):
-            top.plot(rows["fraction"], rows["ndcg@10"], marker="o", color=f"C{i}", label=model)
-            top.fill_between(rows["fraction"], rows["low"], rows["high"], color=f"C{i}", alpha=0.15)
-        rows = differences[differences["view"] == view]
-        for i, ((model, baseline), pair) in enumerate(rows.groupby(["model", "baseline"], sort=False)):
-            low, high = np.array([decision_interval(row) for row in pair.to_dict(orient="records")]).T
-            bottom.errorbar(pair["fraction"], pair["difference"], capsize=3, marker="o", color=f"C{i + 4}",
-                            yerr=[pair["difference"] - low, high - pair["difference"]],
-                            label=f"{model} − {baseline}")
-        bottom.axhline(0, color="grey", linestyle="--", linewidth=1)
-        top.set_title(view, fontsize=10)
-        top.set_ylabel("NDCG@10")
-        bottom.set_ylabel("paired difference")
-        bottom.set_xscale("log")
-        bottom.set_xticks(sorted(set(table["fraction"])), [f"{f:.0%}" for f in sorted(set(table["fraction"]))])
-        bottom.set_xlabel("share of customers trained on")
-    for row in axes:
-        handles = {label: handle for ax in row for handle, label in zip(*ax.get_legend_handles_labels())}
-        row[0].legend(handles.values(), handles.keys(), fontsize=7, loc="best")
-    fig.tight_layout()
-    return fig
-
-
 def two_tower_diagram() -> plt.Figure:
     """The two towers of :class:`~recft_utils.models.two_tower.TextTwoTower` and how their outputs meet."""
     fig, ax = plt.subplots(figsize=(9, 4.4))
@@ -402,14 +398,27 @@ def two_tower_diagram() -> plt.Figure:
         "score": (5.0, 1.5, "score = user · item + prior\nseen items masked, softmax over catalogue"),
     }
     for x, y, text in boxes.values():
-        ax.text(x, y, text, ha="center", va="center", fontsize=8.5,
-                bbox={"boxstyle": "round,pad=0.4", "facecolor": "#eef3fb", "edgecolor": "#4c72b0"})
-    arrows = [("titles", "encoder"), ("encoder", "adapter"), ("history", "pool"), ("pool", "user"),
-              ("adapter", "score"), ("user", "score"), ("prior", "score")]
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=8.5,
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "#eef3fb", "edgecolor": "#4c72b0"},
+        )
+    arrows = [
+        ("titles", "encoder"),
+        ("encoder", "adapter"),
+        ("history", "pool"),
+        ("pool", "user"),
+        ("adapter", "score"),
+        ("user", "score"),
+        ("prior", "score"),
+    ]
     for start, end in arrows:
         (x0, y0, _), (x1, y1, _) = boxes[start], boxes[end]
-        ax.annotate("", xy=(x1, y1 + 0.45), xytext=(x0, y0 - 0.45),
-                    arrowprops={"arrowstyle": "->", "color": "#555555"})
+        ax.annotate("", xy=(x1, y1 + 0.45), xytext=(x0, y0 - 0.45), arrowprops={"arrowstyle": "->", "color": "#555555"})
     ax.text(1.6, 2.35, "item tower", ha="center", fontsize=10, weight="bold")
     ax.text(5.0, 2.35, "user tower", ha="center", fontsize=10, weight="bold")
     ax.set_title("The two-tower recommender")

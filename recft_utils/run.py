@@ -24,18 +24,26 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from recft_utils.artefacts import read_item_vectors, read_json, sha256_file, write_json
 from recft_utils.config import default_run_dir, project_root
-from recft_utils.datasets.preparation import check_protocol
 from recft_utils.errors import MissingArtefactError, ParameterError
 from recft_utils.evaluation.split import TemporalSplit
+from recft_utils.run_figures import StepFigures, check_figures
 
 # Notebook <step>.ipynb writes the folder <step>, in this order. Step 3 has two parts (3a, 3b), each
 # one sitting's read; a checkpoint "3" means both.
-STEPS = ("01_requirements", "02_data_preparation", "03a_two_tower", "03b_fine_tuning", "04_serving",
-         "05_collaboration", "06_iteration")
+STEPS = (
+    "01_requirements",
+    "02_data_preparation",
+    "03a_two_tower",
+    "03b_fine_tuning",
+    "04_serving",
+    "05_collaboration",
+    "06_iteration",
+)
 MANIFEST = "manifest.json"
 # Bumped when a file a later step reads is renamed or changes shape: a manifest of another
 # layout is refused with the command that recreates the step, instead of a KeyError later.
@@ -66,17 +74,20 @@ def steps_through(label) -> tuple[str, ...]:
     key = str(label).strip().lower().lstrip("0") if not isinstance(label, bool) else None
     if key not in labels:
         shown = ", ".join(dict.fromkeys(checkpoint_label(step) for step in STEPS[:-1]))
-        raise ParameterError(f"--step must be one of {shown} (the step done; you open the notebook after it), "
-                             f"got {label!r}.")
-    return STEPS[:labels[key] + 1]
+        raise ParameterError(
+            f"--step must be one of {shown} (the step done; you open the notebook after it), got {label!r}."
+        )
+    return STEPS[: labels[key] + 1]
 
 
 def how_to_create(run_dir, step: str) -> str:
     """How to make the steps up to ``step`` in ``run_dir``: the end of a missing-input message."""
     label, last = checkpoint_label(step), notebook_id(step)
     notebooks = "notebook 01" if step == STEPS[0] else f"notebooks 01 to {last}"
-    return (f"`recft checkpoint --step {label} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={label}`; "
-            f"add `--profile tiny` for the quick version), or run {notebooks} first with the same run_dir.")
+    return (
+        f"`recft checkpoint --step {label} --run-dir {Path(run_dir)}` (or `make checkpoint STEP={label}`; "
+        f"add `--profile tiny` for the quick version), or run {notebooks} first with the same run_dir."
+    )
 
 
 def git_commit(folder: Path | None = None) -> str | None:
@@ -85,10 +96,17 @@ def git_commit(folder: Path | None = None) -> str | None:
     if not (folder / "recft_utils").is_dir():  # an installed package: any repository here is someone else's
         return None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+changes" if dirty else "")
@@ -105,6 +123,22 @@ def provenance() -> dict:
     return {"python": platform.python_version(), "packages": versions, "git_commit": git_commit()}
 
 
+def check_protocol(
+    protocol: dict, test_days: int, valid_days: int, dataset: str, data_end: str | None = None
+) -> TemporalSplit:
+    """The split step 1 chose; refuse parameters that contradict it (``data_end``: checked when given)."""
+    checks = [("test_days", test_days), ("valid_days", valid_days), ("dataset", dataset)]
+    if data_end is not None:
+        checks.append(("data_end", data_end))
+    for name, value in checks:
+        if protocol.get(name, "" if name == "data_end" else None) != value:
+            raise ParameterError(
+                f"Step 01 of this run used {name}={protocol.get(name)!r} but this notebook got "
+                f"{value!r}. Run both with the same value (or use a new run_dir)."
+            )
+    return TemporalSplit.from_dict(protocol)
+
+
 class Run:
     """A run folder: its steps, the files later steps read, and the manifests that mark steps complete."""
 
@@ -118,19 +152,28 @@ class Run:
     AUGMENTED_TITLES = "augmented_titles.parquet"
     # step 03a: the frozen encoder's title vectors and the frozen-encoder two-tower models 03b starts from
     ITEM_VECTORS = "item_vectors.parquet"
+    BASE_MODELS = "base_models.parquet"  # BERT or GPT: each base model's cost, with the committed quality
     FROZEN_MODELS = "frozen_models.json"  # settings, chosen epochs, blend weight; one .keras file per model
     RECORDS = "records.parquet"  # the test-window results of the models 03a trained
     # step 03b: the served model and its settings
     MODEL_CONFIG = "two_tower_config.json"
     MODEL_WEIGHTS = "two_tower.keras"
+    TEXT_ENCODER = "text_encoder"  # the encoder (and tokenizer) that made the served model's item vectors
+    ITEM_INDEX = "item_index.parquet"  # the catalogue in the model's row order, warm or new
     SERVED_CHOICE = "served_choice.json"
     # step 04
     EXPORTED_MODEL = "model"
     REPLAY_COMPARISON = "replay_comparison.json"  # step 4's offline replay: served model against the bar
-    # step 05: the tables the stakeholder reports read
+    # step 05: the tables the stakeholder reports read, and the reports' folder (`recft reports` too)
     REPORT_TABLES = ("customers", "recommendations", "purchases")
+    REPORTS = "reports"
+    # step 06: the model registry its simulation fills (`recft retrain` adds to it)
+    REGISTRY = "registry"
     # every step: the figures its text and the documents quote
     FIGURES = "figures.json"
+    # the run folder itself, when `recft run` made it: what it executed, and the solutions it ran on it
+    CHAIN_RECORD = "run.json"
+    EXERCISES = "exercises"
 
     def __init__(self, folder: str | os.PathLike | None = None):
         self.folder = Path(folder) if folder else default_run_dir()
@@ -161,7 +204,8 @@ class Run:
             raise MissingArtefactError(
                 f"{self.path(step)} was written by an older recft (run-folder layout "
                 f"{manifest.get('layout', 1)}; this version reads layout {LAYOUT}). Recreate it with "
-                f"{how_to_create(self.folder, step)} in a new run folder, or delete {self.path(step)}.")
+                f"{how_to_create(self.folder, step)} in a new run folder, or delete {self.path(step)}."
+            )
         return manifest
 
     def complete_steps(self) -> dict[str, str | None]:
@@ -187,7 +231,8 @@ class Run:
         if self.manifest(step) is None:
             raise MissingArtefactError(
                 f"{self.path(step)} is missing or incomplete (no {MANIFEST}): this reads the artefacts of "
-                f"step {step}. Create them with {how_to_create(self.folder, step)}")
+                f"step {step}. Create them with {how_to_create(self.folder, step)}"
+            )
         return self.path(step)
 
     def require_before(self, step: str, profile: str | None = None) -> None:
@@ -203,7 +248,8 @@ class Run:
             raise MissingArtefactError(
                 f"Notebook {step} reads the artefacts of the steps before it, and {', '.join(missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} missing in {self.folder}. Create them from the code with "
-                f"{how_to_create(self.folder, STEPS[number - 1])}")
+                f"{how_to_create(self.folder, STEPS[number - 1])}"
+            )
         for earlier in STEPS[:number] if profile is not None else ():
             made_with = self.manifest(earlier).get("parameters", {}).get("profile")
             if made_with not in (None, profile):
@@ -211,13 +257,14 @@ class Run:
                     f"{self.path(earlier)} was made with profile {made_with!r}, but this notebook runs with "
                     f"{profile!r}. Set profile = {made_with!r} in the parameters cell, or recreate the steps with "
                     f"`recft checkpoint --step {checkpoint_label(STEPS[number - 1])} --profile {profile} "
-                    f"--run-dir {self.folder}`.")
+                    f"--run-dir {self.folder}`."
+                )
 
     def start(self, step: str, settings=None, data_end: str | None = None) -> Path:
         """Open ``step`` for writing and return its (created) folder: the one call a notebook starts with.
 
         The earlier steps must be complete; with ``settings`` (a notebook's
-        :class:`~recft_utils.config.Settings`) they must have been made with the
+        :class:`~recft_utils.settings.Settings`) they must have been made with the
         same profile, and step 1's split with the same windows and dataset
         (``data_end`` too, when given). An old manifest of ``step`` is removed
         first, so a step that fails half-way is incomplete rather than passing
@@ -239,8 +286,9 @@ class Run:
             for p in sorted(folder.iterdir())
             if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
         }
-        return write_json(folder / MANIFEST, {"layout": LAYOUT, "parameters": parameters, "files": files,
-                                              "provenance": provenance()})
+        return write_json(
+            folder / MANIFEST, {"layout": LAYOUT, "parameters": parameters, "files": files, "provenance": provenance()}
+        )
 
     # --- readers for later steps --------------------------------------------------------------
 
@@ -248,8 +296,10 @@ class Run:
         """The path of a file of a complete step (refused, with how to recreate it, when it is missing)."""
         path = self.require(step) / name
         if not path.exists():
-            raise MissingArtefactError(f"{path} is missing although {step} is complete: the folder was changed by "
-                                       f"hand. Recreate the step with {how_to_create(self.folder, step)}")
+            raise MissingArtefactError(
+                f"{path} is missing although {step} is complete: the folder was changed by "
+                f"hand. Recreate the step with {how_to_create(self.folder, step)}"
+            )
         return path
 
     def read(self, step: str, name: str):
@@ -263,12 +313,6 @@ class Run:
 
     def protocol(self) -> dict:
         return self.read("01_requirements", self.PROTOCOL)
-
-    def item_model(self):
-        """Step 1's :class:`~recft_utils.models.item_to_item.ItemModelChoice` (EASE or ItemKNN, and why)."""
-        from recft_utils.models.item_to_item import ItemModelChoice
-
-        return ItemModelChoice.from_dict(self.read("01_requirements", self.ITEM_MODEL))
 
     def split(self, settings=None, data_end: str | None = None):
         """Step 1's temporal split; with ``settings``, refused when the notebook's windows or dataset
@@ -306,8 +350,15 @@ class Run:
         """Step 4's exported model folder (SavedModel, catalogue, customers, metadata)."""
         return self.read("04_serving", self.EXPORTED_MODEL)
 
-    def figures(self, step: str) -> dict:
-        return self.read(step, self.FIGURES)
+    def figures(self, step: str) -> StepFigures:
+        """A complete step's key figures (declared in :mod:`recft_utils.run_figures`)."""
+        return StepFigures(step, self.read(step, self.FIGURES), how_to_create(self.folder, step))
+
+    def write_figures(self, step: str, figures: dict) -> Path:
+        """Write ``step``'s key figures, atomically, refused unless they are exactly the declared ones
+        (:func:`~recft_utils.run_figures.check_figures`); numpy numbers are stored as JSON numbers."""
+        plain = {name: value.item() if isinstance(value, np.generic) else value for name, value in figures.items()}
+        return write_json(self.path(step, self.FIGURES), check_figures(step, plain))
 
     def report_tables(self) -> dict[str, pd.DataFrame]:
         """The tables step 5 writes for the stakeholder reports.
@@ -318,8 +369,10 @@ class Run:
         folder = self.path("05_collaboration")
         missing = [n for n in self.REPORT_TABLES if not (folder / f"{n}.parquet").is_file()]
         if missing:
-            raise MissingArtefactError(f"{folder} has no {', '.join(f'{n}.parquet' for n in missing)}: the reports "
-                                       f"read what notebook 05 writes. Run notebook 05 (or `recft checkpoint --step 5 "
-                                       f"--run-dir {self.folder}`) first.")
+            raise MissingArtefactError(
+                f"{folder} has no {', '.join(f'{n}.parquet' for n in missing)}: the reports "
+                f"read what notebook 05 writes. Run notebook 05 (or `recft checkpoint --step 5 "
+                f"--run-dir {self.folder}`) first."
+            )
         self.require_before("05_collaboration")
         return {name: pd.read_parquet(folder / f"{name}.parquet") for name in self.REPORT_TABLES}

@@ -29,8 +29,7 @@ HEADER = """\
 
 def pins(constraints: Path = ROOT / "constraints.txt") -> list[str]:
     """The ``name==version`` lines of constraints.txt."""
-    return [line.strip() for line in constraints.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    return [line.strip() for line in constraints.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
 def resolve(requirements: list[str], python: str) -> dict[str, tuple[str, str]]:
@@ -38,13 +37,36 @@ def resolve(requirements: list[str], python: str) -> dict[str, tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         listed, report = Path(tmp) / "requirements.txt", Path(tmp) / "report.json"
         listed.write_text("\n".join(requirements) + "\n")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps",
-                        "--only-binary=:all:", "--python-version", python, "--target", str(Path(tmp) / "target"),
-                        "--report", str(report), "--quiet", "-r", str(listed)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                python,
+                "--target",
+                str(Path(tmp) / "target"),
+                "--report",
+                str(report),
+                "--quiet",
+                "-r",
+                str(listed),
+            ],
+            check=True,
+        )
         resolved = json.loads(report.read_text())["install"]
-    return {entry["metadata"]["name"].lower().replace("_", "-"):
-            (entry["download_info"]["url"].rsplit("/", 1)[-1], entry["download_info"]["archive_info"]["hashes"]["sha256"])
-            for entry in resolved}
+    return {
+        entry["metadata"]["name"].lower().replace("_", "-"): (
+            entry["download_info"]["url"].rsplit("/", 1)[-1],
+            entry["download_info"]["archive_info"]["hashes"]["sha256"],
+        )
+        for entry in resolved
+    }
 
 
 def lock_text(requirements: list[str], hashes: dict[str, set[str]]) -> str:

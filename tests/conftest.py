@@ -26,9 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # the fast ones: `pytest -m unit` (README, "Tests"). Registered in pyproject.toml.
 KINDS = ("unit", "integration", "notebooks", "bundle", "browser")
 # the fixture that decides a test's kind, most expensive first
-KIND_OF_FIXTURE = {"offline_install": "bundle", "lab_folder": "browser", "tiny_run": "notebooks",
-                   "mirror_root": "integration", "onnx_bert": "integration", "smollm": "integration",
-                   "prompt_encoder": "integration"}
+KIND_OF_FIXTURE = {
+    "offline_install": "bundle",
+    "lab_folder": "browser",
+    "tiny_run": "notebooks",
+    "mirror_root": "integration",
+    "onnx_bert": "integration",
+    "smollm": "integration",
+    "prompt_encoder": "integration",
+}
 KIND_OF_FILE = {"test_lab.py": "browser"}
 
 
@@ -58,9 +64,12 @@ def pytest_itemcollected(item):
 # chain (about 7). xdist 3.8 marks groups by rewriting a node id that pytest 9 no longer reads, so
 # the scheduler below takes the groups from the node ids instead.
 GROUP_OF_PATH = {
-    "notebooks/": "committed-notebooks", "tests/test_own_data.py": "committed-notebooks",
-    "tests/test_chain.py": "tiny-run", "tests/test_exercises.py": "tiny-run",
-    "tests/test_fine_tuning.py::test_benchmark_models": "tiny-run", "tests/test_benchmark_rolling.py": "tiny-run",
+    "notebooks/": "committed-notebooks",
+    "tests/test_own_data.py": "committed-notebooks",
+    "tests/test_chain.py": "tiny-run",
+    "tests/test_exercises.py": "tiny-run",
+    "tests/test_fine_tuning.py::test_benchmark_models": "tiny-run",
+    "tests/test_benchmark_rolling.py": "tiny-run",
     # one worker converts the base models' presets once (SmolLM2's is 516 MB)
     "tests/test_base_model_conversion.py": "base-models",
     # one tiny chain on a catalogue above 20,000 products (about 5 minutes), shared by the file's tests
@@ -149,8 +158,8 @@ def shop_file(shop_sample, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def shop_vectors(shop_sample):
     """The synthetic catalogue encoded by the pretrained model."""
-    from recft_utils.models.two_tower import encode_catalogue
     from recft_utils.text import SentenceEncoder
+    from recft_utils.text.catalogue_vectors import encode_catalogue
 
     return encode_catalogue(shop_sample[0], SentenceEncoder.load())
 
@@ -158,29 +167,43 @@ def shop_vectors(shop_sample):
 @pytest.fixture(scope="session")
 def vectors(sample):
     """The sample's catalogue encoded by the pretrained model (frozen text vectors)."""
-    from recft_utils.models.two_tower import encode_catalogue
     from recft_utils.text import SentenceEncoder
+    from recft_utils.text.catalogue_vectors import encode_catalogue
 
     return encode_catalogue(sample[0], SentenceEncoder.load())
 
 
 def run_command(command, timeout, **kwargs) -> str:
     """Run a command; fail the test with the tail of its output if it fails."""
-    result = subprocess.run([str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            timeout=timeout, **kwargs)
+    result = subprocess.run(
+        [str(c) for c in command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
     if result.returncode:
-        pytest.fail(f"`{' '.join(map(str, command))}` exited with {result.returncode}:\n{result.stdout[-6000:]}",
-                    pytrace=False)
+        pytest.fail(
+            f"`{' '.join(map(str, command))}` exited with {result.returncode}:\n{result.stdout[-6000:]}", pytrace=False
+        )
     return result.stdout
 
 
 def offline_env(tmp: Path, **extra) -> dict:
     """The environment of a room without a package index: no pip config, no index, a private data home."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PIP_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "RECFT_DATA_MIRROR")}
-    env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull,  # no pip.conf: its find-links or indexes would help
-               RECFT_DATA_HOME=str(tmp / "data-home"),  # empty: the data must come from the bundle
-               JUPYTER_PREFER_ENV_PATH="1", **extra)  # the new venv's kernel, not a user-wide one
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PIP_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "RECFT_DATA_MIRROR")
+    }
+    env.update(
+        PIP_NO_INDEX="1",
+        PIP_CONFIG_FILE=os.devnull,  # no pip.conf: its find-links or indexes would help
+        RECFT_DATA_HOME=str(tmp / "data-home"),  # empty: the data must come from the bundle
+        JUPYTER_PREFER_ENV_PATH="1",
+        **extra,
+    )  # the new venv's kernel, not a user-wide one
     return env
 
 
@@ -213,20 +236,39 @@ def offline_install(mirror_root, tmp_path_factory) -> OfflineInstall:
     out = tmp / "recft-offline"
     started = time.monotonic()
     # the archive only packs the folder; tests/test_offline_bundle.py checks it on a small folder
-    run_command([sys.executable, "-m", "recft_utils.workshop.bundle", "--out", out, "--no-archive"], timeout=1200,
-                cwd=ROOT)
+    run_command(
+        [sys.executable, "-m", "recft_utils.workshop.bundle", "--out", out, "--no-archive"], timeout=1200, cwd=ROOT
+    )
     built = time.monotonic()
     log = run_command(["bash", out / "install.sh"], timeout=1800, cwd=tmp, env=offline_env(tmp))
     installed = time.monotonic()
     shutil.rmtree(out / "wheels")  # 1 GB, installed now
     run_dir, venv = tmp / "tiny-run", out / "source" / ".venv"
     run_dir.mkdir()
-    env = offline_env(tmp, RECFT_DATA_MIRROR=str(out / "data"),  # the tracked runs go to a private store
-                      RECFT_TRACKING_URI=f"sqlite:///{run_dir / 'mlflow.db'}")
-    run_command([venv / "bin" / "recft", "run", "--profile", "tiny", "--run-dir", run_dir,
-                 "--notebooks", ",".join(OFFLINE_NOTEBOOKS)], timeout=1800, cwd=out / "source", env=env)
-    print(f"\noffline bundle built in {built - started:.0f} s, installed in {installed - built:.0f} s, "
-          f"notebooks {', '.join(OFFLINE_NOTEBOOKS)} in {time.monotonic() - installed:.0f} s")
+    env = offline_env(
+        tmp,
+        RECFT_DATA_MIRROR=str(out / "data"),  # the tracked runs go to a private store
+        RECFT_TRACKING_URI=f"sqlite:///{run_dir / 'mlflow.db'}",
+    )
+    run_command(
+        [
+            venv / "bin" / "recft",
+            "run",
+            "--profile",
+            "tiny",
+            "--run-dir",
+            run_dir,
+            "--notebooks",
+            ",".join(OFFLINE_NOTEBOOKS),
+        ],
+        timeout=1800,
+        cwd=out / "source",
+        env=env,
+    )
+    print(
+        f"\noffline bundle built in {built - started:.0f} s, installed in {installed - built:.0f} s, "
+        f"notebooks {', '.join(OFFLINE_NOTEBOOKS)} in {time.monotonic() - installed:.0f} s"
+    )
     yield OfflineInstall(out, tmp, log, venv, run_dir, OFFLINE_NOTEBOOKS)
     shutil.rmtree(venv, ignore_errors=True)  # 3.5 GB: not left in pytest's retained temporary folders
 

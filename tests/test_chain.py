@@ -9,8 +9,8 @@ import pytest
 
 from recft_utils.artefacts import read_json
 from recft_utils.config import get_profile
+from recft_utils.experiments.serving_choice import served_from_table, two_tower_regime
 from recft_utils.models.fine_tuning import REGIME_LABELS
-from recft_utils.models.serving_choice import served_from_table, two_tower_regime
 from recft_utils.run import Run
 from recft_utils.runner import discover_notebooks
 
@@ -21,7 +21,7 @@ def test_every_notebook_is_executed_with_the_tiny_parameters(tiny_run):
     for notebook in discover_notebooks():
         executed = json.loads((tiny_run / notebook.name).read_text())
         assert executed["metadata"]["papermill"]["parameters"]["profile"] == "tiny"
-        # notebooks 02-06 ran in kernels started ahead, their imports done silently (runner.WarmKernel):
+        # notebooks 02-06 ran in kernels started ahead, their imports done silently (notebook_execution.WarmKernel):
         # the cells count from 1 as in a fresh kernel, and no import noise reached an output
         counts = [cell["execution_count"] for cell in executed["cells"] if cell["cell_type"] == "code"]
         assert counts == list(range(1, len(counts) + 1)), notebook.name
@@ -85,8 +85,14 @@ def test_step_03b_writes_a_model_a_fresh_process_can_use(tiny_run):
     cost = pd.DataFrame(figures["fine_tuning_cost"]).set_index("index")
     assert list(cost.index) == [REGIME_LABELS[r] for r in get_profile("tiny").training["chapter"]["regimes"]]
     assert (cost["examples/s"] > 0).all()
-    for name in ("two_tower.keras", "text_encoder/config.json", "text_encoder/tokenizer.json", "item_index.parquet",
-                 "comparison.png", "quality_cost.png"):
+    for name in (
+        "two_tower.keras",
+        "text_encoder/config.json",
+        "text_encoder/tokenizer.json",
+        "item_index.parquet",
+        "comparison.png",
+        "quality_cost.png",
+    ):
         assert (folder / name).is_file(), name
     # what was saved is what the rule chose, as step 4 reads it again; every candidate with its interval
     assert served_from_table(choice["candidates"]) == choice["regime"]
@@ -107,7 +113,10 @@ def test_step_04_exports_serves_measures_and_replays(tiny_run):
     replayed = pd.read_parquet(folder / "replay.parquet")
     # against step 1's bar, the same classical model step 3 blends and serves against
     bar = read_json(tiny_run / "03b_fine_tuning" / "served_choice.json")["classical"]["item_model"]
-    assert set(replayed["recommender"]) == {"served model", f"{bar} + recent popularity"} and set(replayed["hit"]) <= {0, 1}
+    assert set(replayed["recommender"]) == {"served model", f"{bar} + recent popularity"} and set(replayed["hit"]) <= {
+        0,
+        1,
+    }
     served_choice = read_json(tiny_run / "03b_fine_tuning" / "served_choice.json")
     assert read_json(folder / "model" / "metadata.json")["model"] == served_choice["model"]
     ab = read_json(folder / Run.REPLAY_COMPARISON)
@@ -125,8 +134,25 @@ def test_serving_benchmark_command_and_its_readme_table(tiny_run, tmp_path):
     from readme_tables import render_serving
 
     out = tmp_path / "serving.json"
-    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "serving", "--run-dir", str(tiny_run),
-                    "--out", str(out), "--requests", "50", "--concurrency", "1", "8"], check=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recft_utils.benchmark",
+            "serving",
+            "--run-dir",
+            str(tiny_run),
+            "--out",
+            str(out),
+            "--requests",
+            "50",
+            "--concurrency",
+            "1",
+            "8",
+        ],
+        check=True,
+        timeout=600,
+    )
     result = read_json(out)
     assert [r["requests"] for r in result["records"]] == [50, 50] and result["check"]["errors"] == 0
     assert result["model_version"] == read_json(tiny_run / "04_serving" / "model" / "metadata.json")["version"]
@@ -134,10 +160,26 @@ def test_serving_benchmark_command_and_its_readme_table(tiny_run, tmp_path):
     assert "p99_ms" in table and "requests_per_second" in table and "met" in table
 
 
-MODEL_CARD_SECTIONS = ("Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
-                       "Quantitative analyses", "Ethical considerations", "Caveats and recommendations")
-DATASHEET_SECTIONS = ("Motivation", "Composition", "Collection process", "Preprocessing, cleaning and labelling",
-                      "Uses", "Distribution", "Maintenance")
+MODEL_CARD_SECTIONS = (
+    "Model details",
+    "Intended use",
+    "Factors",
+    "Metrics",
+    "Evaluation data",
+    "Training data",
+    "Quantitative analyses",
+    "Ethical considerations",
+    "Caveats and recommendations",
+)
+DATASHEET_SECTIONS = (
+    "Motivation",
+    "Composition",
+    "Collection process",
+    "Preprocessing, cleaning and labelling",
+    "Uses",
+    "Distribution",
+    "Maintenance",
+)
 
 
 def test_step_05_documents_segments_and_reports(tiny_run):
@@ -167,13 +209,29 @@ def test_step_05_documents_segments_and_reports(tiny_run):
         assert f"country = {report['value']}" in page and "reports.load_inputs" not in page  # no code cells
 
 
-BROKEN_REPORT = {"cells": [
-    {"cell_type": "code", "id": "parameters", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
-     "source": 'run_dir = ""\nsegment = "country"\nvalue = ""'},
-    {"cell_type": "code", "id": "body", "metadata": {}, "execution_count": None, "outputs": [],
-     "source": 'if value == "{bad}":\n    raise ValueError("no data for this one")\nprint(value)'}],
+BROKEN_REPORT = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "id": "parameters",
+            "metadata": {"tags": ["parameters"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": 'run_dir = ""\nsegment = "country"\nvalue = ""',
+        },
+        {
+            "cell_type": "code",
+            "id": "body",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": 'if value == "{bad}":\n    raise ValueError("no data for this one")\nprint(value)',
+        },
+    ],
     "metadata": {"kernelspec": {"name": "recft", "display_name": "Python (recft)", "language": "python"}},
-    "nbformat": 4, "nbformat_minor": 5}
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
 
 
 def test_a_failing_report_is_listed_and_does_not_stop_the_others(tiny_run, tmp_path):
@@ -184,8 +242,15 @@ def test_a_failing_report_is_listed_and_does_not_stop_the_others(tiny_run, tmp_p
     bad, good = customers["country"].value_counts().index[[1, 0]]
     notebook = tmp_path / "broken_report.ipynb"
     notebook.write_text(json.dumps(BROKEN_REPORT).replace("{bad}", bad))
-    table = run_reports(tiny_run, "country", [bad, good], out=tmp_path / "reports", notebook=notebook, progress=False,
-                        allow_small_groups=True)  # tiny's second country may hold fewer than ten customers
+    table = run_reports(
+        tiny_run,
+        "country",
+        [bad, good],
+        out=tmp_path / "reports",
+        notebook=notebook,
+        progress=False,
+        allow_small_groups=True,
+    )  # tiny's second country may hold fewer than ten customers
     status = table.set_index("value")["status"]
     assert status[bad] == "failed" and status[good] == "ok"
     assert "no data for this one" in table.set_index("value").loc[bad, "error"]
@@ -234,4 +299,3 @@ def test_the_answer_key_calls_a_faster_base_model_faster():
     from recft_utils.workshop.answer_key import _speed
 
     assert (_speed(0.47), _speed(1.0), _speed(6.4)) == ("2.1× faster", "1.0× slower", "6.4× slower")
-

@@ -1,13 +1,14 @@
-"""Checkpoints: `recft checkpoint --step N` makes what the notebook after N reads; notebooks name it when it is missing."""
+"""Checkpoints: `recft checkpoint --step N` makes what the notebook after N reads; notebooks name it when it
+is missing."""
 
 import pandas as pd
 import pytest
 
 from recft_utils import cli
 from recft_utils.errors import MissingArtefactError
-from recft_utils.run import STEPS, Run
-from recft_utils.runner import discover_notebooks, execute
-from recft_utils.run import notebook_id
+from recft_utils.notebook_execution import execute
+from recft_utils.run import STEPS, Run, notebook_id
+from recft_utils.runner import discover_notebooks
 from recft_utils.workshop.agenda import checkpoint_before
 from recft_utils.workshop.checkpoints import next_notebook, steps_to_run
 
@@ -29,8 +30,9 @@ def test_only_the_missing_steps_and_those_after_them_are_run(tmp_path):
     assert steps_to_run(tmp_path, "3a", "workshop", "online-retail") == ["01", "02", "03a"]
 
 
-@pytest.mark.parametrize(("step", "opens"), [(1, "02"), ("2", "03a"), ("3a", "03b"), ("3", "04"), ("3b", "04"),
-                                             ("5", "06")])
+@pytest.mark.parametrize(
+    ("step", "opens"), [(1, "02"), ("2", "03a"), ("3a", "03b"), ("3", "04"), ("3b", "04"), ("5", "06")]
+)
 def test_each_checkpoint_opens_the_notebook_after_it(step, opens):
     assert next_notebook(step) == opens
 

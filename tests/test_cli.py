@@ -2,8 +2,8 @@
 
 import json
 import shutil
-from unittest import mock
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -30,17 +30,20 @@ def no_notebooks_run(monkeypatch):
     monkeypatch.setattr(runner, "execute", refuse)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--profile", "huge"], "invalid choice: 'huge' (choose from 'tiny', 'workshop', 'full')"),
-    (["--dataset", "amazon"], "Unknown dataset 'amazon'"),
-    (["-p", "colour", "red"], "Unknown parameter 'colour'"),
-    (["-p", "seed", "abc"], "Parameter seed must be of type int"),
-    (["-p", "test_days", "0"], "test_days must be a positive whole number"),
-    (["-p", "data_end", "last tuesday"], "data_end must be a date"),
-    (["--dataset", "synthetic:0:1000"], "ITEMS is 0"),
-    (["--dataset", "synthetic:5000:1000"], "fewer than 10 per item"),
-    (["--notebooks", "09"], "Unknown notebook number"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--profile", "huge"], "invalid choice: 'huge' (choose from 'tiny', 'workshop', 'full')"),
+        (["--dataset", "amazon"], "Unknown dataset 'amazon'"),
+        (["-p", "colour", "red"], "Unknown parameter 'colour'"),
+        (["-p", "seed", "abc"], "Parameter seed must be of type int"),
+        (["-p", "test_days", "0"], "test_days must be a positive whole number"),
+        (["-p", "data_end", "last tuesday"], "data_end must be a date"),
+        (["--dataset", "synthetic:0:1000"], "ITEMS is 0"),
+        (["--dataset", "synthetic:5000:1000"], "fewer than 10 per item"),
+        (["--notebooks", "09"], "Unknown notebook number"),
+    ],
+)
 def test_bad_parameters_are_refused_early(capsys, tmp_path, no_notebooks_run, args, message):
     code, err = run(capsys, "run", "--run-dir", str(tmp_path), *args)
     assert code == 2
@@ -84,11 +87,32 @@ def test_a_synthetic_shop_passes_the_checks_and_reaches_every_notebook(capsys, t
     assert code == 0 and len(seen) == len(STEPS) and {p["dataset"] for p in seen} == {"synthetic:300:6000"}
 
 
+def test_recft_run_writes_to_the_one_default_run_folder(capsys, tmp_path, monkeypatch):
+    """Without --run-dir, `recft run` uses $RECFT_RUN_DIR (else runs/default), as the notebooks and the
+    Makefile do, and records the chain in the run folder's Run.CHAIN_RECORD."""
+    import recft_utils.runner as runner
+    from recft_utils.run import Run
+
+    seen = []
+    monkeypatch.setenv("RECFT_RUN_DIR", str(tmp_path / "mine"))
+    monkeypatch.setattr(runner, "execute", lambda source, target, parameters, progress, kernel: seen.append(target))
+    monkeypatch.setattr(runner, "WarmKernel", lambda folder: mock.Mock())
+    code, _ = run(capsys, "run", "--dataset", "synthetic:300:6000", "--notebooks", "01,02")
+    assert code == 0 and [t.parent for t in seen] == [tmp_path / "mine"] * 2
+    assert (tmp_path / "mine" / Run.CHAIN_RECORD).is_file()
+
+
+def test_recft_run_outside_a_checkout_says_what_to_do_in_one_line(capsys, tmp_path, monkeypatch, no_notebooks_run):
+    monkeypatch.chdir(tmp_path)  # no checkout above it: what an installed wheel sees
+    code, err = run(capsys, "run", "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and "git clone" in err and "offline bundle" in err and len(err.strip().splitlines()) == 1
+
+
 def test_recft_kernels_talk_over_ipc_at_an_absolute_socket_path(tmp_path, monkeypatch):
     """No TCP port to race for with a kernel started in parallel; the path works from any folder."""
     from pathlib import Path
 
-    from recft_utils.runner import KERNEL_NAME, kernel_manager
+    from recft_utils.notebook_execution import KERNEL_NAME, kernel_manager
 
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     first, second = kernel_manager(), kernel_manager()
@@ -165,8 +189,9 @@ def test_doctor_passes_with_the_mirror(mirror_root):
     assert run_doctor(out) == 0, out.getvalue()
 
 
-@pytest.mark.parametrize("notebook", sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb")),
-                         ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "notebook", sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb")), ids=lambda path: path.name
+)
 def test_papermill_reads_every_parameter_of_every_notebook(notebook):
     """A parameter papermill cannot parse (e.g. '=' in its comment) could not be set with -p."""
     import re
@@ -207,9 +232,15 @@ def test_doctor_names_a_kernel_of_another_environment(tmp_path, monkeypatch):
 
     kernel = tmp_path / "kernels" / "recft"
     kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": ["/elsewhere/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python (recft)", "language": "python"}))
+    (kernel / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["/elsewhere/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python (recft)",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
     result = check_kernel()
@@ -217,11 +248,11 @@ def test_doctor_names_a_kernel_of_another_environment(tmp_path, monkeypatch):
 
 
 def test_install_kernel_registers_this_python_with_c_level_output_kept_out_of_cells(tmp_path, monkeypatch):
-    from recft_utils import runner
+    from recft_utils import notebook_execution
     from recft_utils.doctor import check_kernel
 
     monkeypatch.setattr("sys.prefix", str(tmp_path))
-    folder = runner.install_kernel({"RECFT_DATA_MIRROR": "/data"})
+    folder = notebook_execution.install_kernel({"RECFT_DATA_MIRROR": "/data"})
     spec = json.loads((folder / "kernel.json").read_text())
     assert folder.is_relative_to(tmp_path) and spec["env"] == {"RECFT_DATA_MIRROR": "/data"}
     assert spec["argv"][-1] == "--IPKernelApp.capture_fd_output=False" and "{connection_file}" in spec["argv"]
@@ -254,8 +285,9 @@ def test_version_and_python_dash_m(capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["--version"])
     assert stopped.value.code == 0 and capsys.readouterr().out.strip() == f"recft {__version__}"
-    done = subprocess.run([sys.executable, "-m", "recft_utils", "--version"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "recft_utils", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and done.stdout.strip() == f"recft {__version__}"
 
 
@@ -281,7 +313,13 @@ def test_the_test_time_table_is_rendered_from_the_benchmark_record(tmp_path):
     from readme_tables import render_tests
 
     record = tmp_path / "tests.json"
-    record.write_text(json.dumps({"machine": {"cores": 2, "date": "2026-12-01"}, "records": [
-        {"selection": "fast (-m unit -n 2)", "seconds": 84.0, "passed": 204, "exit_code": 0}]}))
+    record.write_text(
+        json.dumps(
+            {
+                "machine": {"cores": 2, "date": "2026-12-01"},
+                "records": [{"selection": "fast (-m unit -n 2)", "seconds": 84.0, "passed": 204, "exit_code": 0}],
+            }
+        )
+    )
     block = render_tests(record)
     assert "2 cores, 2026-12-01" in block and "| fast (-m unit -n 2) |       1.4 |      204 |" in block

@@ -128,7 +128,14 @@ def test_valid_csv_is_read_in_the_recft_schema(tmp_path):
     frame = read_interactions_file(write(tmp_path / "shop.csv", HEADER + "".join(ROWS)))
 
     assert list(frame.columns) == [
-        "user_id", "item_id", "timestamp", "item_text", "quantity", "price", "country", "order_id",
+        "user_id",
+        "item_id",
+        "timestamp",
+        "item_text",
+        "quantity",
+        "price",
+        "country",
+        "order_id",
     ]
     for column in ("user_id", "item_id", "item_text", "country", "order_id"):
         assert pd.api.types.is_string_dtype(frame[column]), column
@@ -142,12 +149,14 @@ def test_valid_csv_is_read_in_the_recft_schema(tmp_path):
 
 def test_valid_parquet_gets_defaults_for_optional_columns(tmp_path):
     path = tmp_path / "shop.parquet"
-    pd.DataFrame({
-        "user_id": ["a", "b"],
-        "item_id": ["x", "y"],
-        "timestamp": pd.to_datetime(["2011-01-01 10:00", "2011-01-02 11:00"]),
-        "item_text": ["RED MUG", "BLUE MUG"],
-    }).to_parquet(path)
+    pd.DataFrame(
+        {
+            "user_id": ["a", "b"],
+            "item_id": ["x", "y"],
+            "timestamp": pd.to_datetime(["2011-01-01 10:00", "2011-01-02 11:00"]),
+            "item_text": ["RED MUG", "BLUE MUG"],
+        }
+    ).to_parquet(path)
 
     frame = read_interactions_file(path)
 

@@ -8,8 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_environment_yml_matches_pyproject():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_environment.py"), "--check"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sync_environment.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 

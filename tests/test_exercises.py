@@ -7,7 +7,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from recft_utils.runner import KERNEL_NAME, discover_notebooks
+from recft_utils.notebook_execution import KERNEL_NAME
+from recft_utils.runner import discover_notebooks
 from recft_utils.workshop.agenda import count_exercises, exercises_cell
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
@@ -17,7 +18,7 @@ SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
 def test_each_notebook_ends_with_exercises_and_links_its_solutions(notebook):
     cells = nbformat.read(notebook, 4).cells
     exercises = exercises_cell(notebook)
-    after = cells[[c.source for c in cells].index(exercises.source) + 1:]
+    after = cells[[c.source for c in cells].index(exercises.source) + 1 :]
     # only starter cells follow: a sentence that starts "**Starter" and the code it introduces
     assert all(c.cell_type == "code" or c.source.startswith("**Starter") for c in after), notebook.name
     text = exercises.source
@@ -36,8 +37,14 @@ def test_each_solution_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch, solut
     run_dir = shutil.copytree(tiny_run, tmp_path / "run", symlinks=True)
     monkeypatch.setenv("RECFT_TRACKING_URI", f"sqlite:///{run_dir / 'mlflow.db'}")
     executed = tmp_path / solution.name
-    pm.execute_notebook(str(solution), str(executed), parameters={"run_dir": str(run_dir), "profile": "tiny"},
-                        kernel_name=KERNEL_NAME, cwd=str(SOLUTIONS), progress_bar=False)
+    pm.execute_notebook(
+        str(solution),
+        str(executed),
+        parameters={"run_dir": str(run_dir), "profile": "tiny"},
+        kernel_name=KERNEL_NAME,
+        cwd=str(SOLUTIONS),
+        progress_bar=False,
+    )
     outputs = [o for c in nbformat.read(executed, 4).cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert len(outputs) >= 3  # each solution prints or shows its answer

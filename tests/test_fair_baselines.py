@@ -3,17 +3,17 @@
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_shop import TITLES, shop
 
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate, temporal_split
 from recft_utils.evaluation.rolling_origin import paired_comparison, rolling_origins, window_table
 from recft_utils.evaluation.split import end_data
-from recft_utils.models import EASE, Popularity
+from recft_utils.models import EASE, Popularity, fair_baselines
 from recft_utils.models.baselines import TitleNeighbourPopularity, TitleProfile
 from recft_utils.models.blend import ScoreBlend
-from recft_utils.models import fair_baselines
 from recft_utils.text.tfidf import tfidf_matrix
-from synthetic_shop import TITLES, shop
+
 
 @pytest.fixture(scope="module")
 def tasks():
@@ -60,14 +60,22 @@ def test_fair_baselines_are_tuned_on_the_validation_window_only(tasks, monkeypat
     interactions, _, valid, test = tasks
     seen = []
     original = fair_baselines.evaluate_many
-    monkeypatch.setattr(fair_baselines, "evaluate_many", lambda models, task, **kw: seen.append(task.window) or original(
-        models, task, **kw))
+    monkeypatch.setattr(
+        fair_baselines,
+        "evaluate_many",
+        lambda models, task, **kw: seen.append(task.window) or original(models, task, **kw),
+    )
     tuned = fair_baselines.tune_fair_baselines(valid, titles(interactions))
     assert set(seen) == {"valid"}
     names = [b.name for b in tuned]
-    assert names == [fair_baselines.EASE_POPULARITY, fair_baselines.TITLE_NEIGHBOURS,
-                     fair_baselines.TITLE_PROFILE_BLEND, fair_baselines.BM25_NEIGHBOURS,
-                     fair_baselines.BM25_PROFILE_BLEND, fair_baselines.LEXICAL_RANKER]
+    assert names == [
+        fair_baselines.EASE_POPULARITY,
+        fair_baselines.TITLE_NEIGHBOURS,
+        fair_baselines.TITLE_PROFILE_BLEND,
+        fair_baselines.BM25_NEIGHBOURS,
+        fair_baselines.BM25_PROFILE_BLEND,
+        fair_baselines.LEXICAL_RANKER,
+    ]
     assert [b.fit(test).family for b in tuned] == ["classical"] + ["lexical"] * 5
     ease_popularity = tuned[0]
     # its grid holds EASE alone (weight 1) and popularity alone (weight 0): the choice is at least as good
@@ -79,7 +87,7 @@ def test_fair_baselines_are_tuned_on_the_validation_window_only(tasks, monkeypat
 
 
 def test_step_3_rebuilds_step_1s_bar_from_its_saved_settings_without_tuning_again(tasks, monkeypatch):
-    from recft_utils.models.baseline_plan import baseline_records
+    from recft_utils.experiments.baseline_plan import baseline_records
 
     interactions, split, valid, test = tasks
     baselines = pd.DataFrame(baseline_records(interactions, split, bootstrap=10, progress=False))
@@ -97,8 +105,11 @@ def test_step_3_rebuilds_step_1s_bar_from_its_saved_settings_without_tuning_agai
 
 def test_a_window_without_new_products_falls_back_to_the_first_setting(tasks):
     interactions, _, valid, _ = tasks
-    no_new = build_task(interactions[interactions["item_id"] != "bag-new"], temporal_split(
-        interactions[interactions["item_id"] != "bag-new"], 20, 20), "valid")
+    no_new = build_task(
+        interactions[interactions["item_id"] != "bag-new"],
+        temporal_split(interactions[interactions["item_id"] != "bag-new"], 20, 20),
+        "valid",
+    )
     assert no_new.n_warm == len(no_new.items)
     tuned = fair_baselines.tune_title_neighbours(no_new, titles(interactions))
     assert tuned.grid["valid_ndcg@10"].isna().all()
@@ -151,10 +162,17 @@ def test_rolling_origins_are_successive_windows_each_with_its_own_validation(tas
 
 
 def test_paired_comparison_pools_windows_and_pairs_customers():
-    scores = pd.DataFrame({
-        "window": [1, 1, 1, 1, 2, 2, 2, 2], "user_id": ["a", "b", "a", "b", "a", "c", "a", "c"],
-        "model": ["m", "m", "base", "base"] * 2, "family": ["text-frozen", "text-frozen", "classical", "classical"] * 2,
-        "seed": 0, "view": "discovery", "ndcg": [0.5, 0.3, 0.4, 0.3, 0.2, 0.6, 0.1, 0.4]})
+    scores = pd.DataFrame(
+        {
+            "window": [1, 1, 1, 1, 2, 2, 2, 2],
+            "user_id": ["a", "b", "a", "b", "a", "c", "a", "c"],
+            "model": ["m", "m", "base", "base"] * 2,
+            "family": ["text-frozen", "text-frozen", "classical", "classical"] * 2,
+            "seed": 0,
+            "view": "discovery",
+            "ndcg": [0.5, 0.3, 0.4, 0.3, 0.2, 0.6, 0.1, 0.4],
+        }
+    )
     table = paired_comparison(scores, "m", "base", "discovery", samples=200).set_index("window")
     assert table.loc["1", "difference"] == pytest.approx(0.05)
     assert table.loc["2", "difference"] == pytest.approx(0.15)

@@ -4,23 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recft_utils.datasets.preparation import catalogue_titles
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import evaluate
+from recft_utils.models.fine_tuned_recommender import FineTunedRecommender
 from recft_utils.models.fine_tuning import (
     CatalogueTextEncoder,
     FineTuneConfig,
-    FineTunedRecommender,
     check_regime,
     sampled_softmax_loss,
     tokenize_titles,
 )
-from recft_utils.models.two_tower import (
-    TwoTowerConfig,
-    config_with,
-    TwoTowerRecommender,
-    catalogue_titles,
-    title_variants,
-)
+from recft_utils.models.two_tower import TwoTowerConfig, config_with
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender, title_variants
 from recft_utils.text import SentenceEncoder
 
 
@@ -91,8 +87,9 @@ def test_top_k_trains_only_the_top_layers_and_scores_cold_items(sample, frozen, 
     model.save_text_encoder(tmp_path / "text_encoder")
     reloaded = SentenceEncoder.from_preset_folder(tmp_path / "text_encoder")
     some = [0, 1, len(test.items) - 1]
-    np.testing.assert_allclose(reloaded.encode(list(titles.reindex(test.items[some]))),
-                               np.asarray(model.model.text)[some], atol=2e-5)
+    np.testing.assert_allclose(
+        reloaded.encode(list(titles.reindex(test.items[some]))), np.asarray(model.model.text)[some], atol=2e-5
+    )
     with pytest.raises(Exception, match="not a saved encoder"):
         SentenceEncoder.from_preset_folder(tmp_path)
 
@@ -139,7 +136,7 @@ def test_augmented_and_adversarial_training_run_and_differ(sample, vectors):
 
 
 def test_search_starts_from_the_defaults_and_returns_the_best_trial(sample, vectors, tmp_path):
-    from recft_utils.models.tuning import OBJECTIVE, search
+    from recft_utils.experiments.tuning import OBJECTIVE, search
 
     _, valid, _ = sample
     base = TwoTowerConfig(epochs=2)
@@ -157,30 +154,38 @@ def test_search_starts_from_the_defaults_and_returns_the_best_trial(sample, vect
 
 
 def test_ablation_changes_one_thing_per_variant_with_paired_seeds(sample, vectors):
-    from recft_utils.models.tuning import OBJECTIVE, ablation
+    from recft_utils.experiments.tuning import OBJECTIVE, ablation
 
     _, valid, _ = sample
     table = ablation(vectors, valid, TwoTowerConfig(epochs=1), seeds=[0, 1], augmented_vectors=vectors.iloc[:30] + 0.1)
     assert len(table) == 6 and set(table["seed"]) == {0, 1}
     assert table["variant"].str.contains("augmented titles \\(30 items\\)").any()
     assert table[OBJECTIVE].between(0, 1).all()
-    reused = ablation(vectors, valid, TwoTowerConfig(epochs=1), seeds=[0],
-                      known={0: {"epochs": 1, OBJECTIVE: 0.5, "seconds": 0.0}})
+    reused = ablation(
+        vectors, valid, TwoTowerConfig(epochs=1), seeds=[0], known={0: {"epochs": 1, OBJECTIVE: 0.5, "seconds": 0.0}}
+    )
     assert len(reused) == 2 and reused[OBJECTIVE].iloc[0] == 0.5  # the known run is not trained again
 
 
 def test_the_ablation_s_changes_are_read_against_another_seed(sample, vectors):
     import pandas as pd
 
-    from recft_utils.models.tuning import OBJECTIVE, RESEEDED, ablation, ablation_note
+    from recft_utils.experiments.tuning import OBJECTIVE, RESEEDED, ablation, ablation_note
 
     _, valid, _ = sample
-    table = ablation(vectors, valid, TwoTowerConfig(epochs=1), seeds=[0], reseeded=1,
-                     known={0: {"epochs": 1, OBJECTIVE: 0.5, "seconds": 0.0}})
+    table = ablation(
+        vectors,
+        valid,
+        TwoTowerConfig(epochs=1),
+        seeds=[0],
+        reseeded=1,
+        known={0: {"epochs": 1, OBJECTIVE: 0.5, "seconds": 0.0}},
+    )
     assert list(table["variant"]) == ["as chosen", "+ FGM (epsilon 0.05)", RESEEDED]
     assert table.loc[2, "seed"] == 1 and table.loc[2, OBJECTIVE] != 0.5  # trained, not the known run
-    made = pd.DataFrame({"variant": ["as chosen", "+ FGM", "+ augmented", RESEEDED],
-                         OBJECTIVE: [0.100, 0.105, 0.101, 0.097]})
+    made = pd.DataFrame(
+        {"variant": ["as chosen", "+ FGM", "+ augmented", RESEEDED], OBJECTIVE: [0.100, 0.105, 0.101, 0.097]}
+    )
     note = ablation_note(made)
     assert f"{RESEEDED}: -0.0030 (what luck alone changes)" in note
     assert "+ FGM: +0.0050, larger than" in note and "+ augmented: +0.0010, no larger than" in note
@@ -198,14 +203,45 @@ def test_benchmark_models_writes_records_throughput_table_and_plot(shop_file, tm
     import sys
 
     out = tmp_path / "models.json"
-    subprocess.run([sys.executable, "-m", "recft_utils.benchmark", "models", "--profile", "tiny",
-                    "--dataset", str(shop_file), "--out", str(out), "--bootstrap", "50"], check=True, timeout=900)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recft_utils.benchmark",
+            "models",
+            "--profile",
+            "tiny",
+            "--dataset",
+            str(shop_file),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "50",
+        ],
+        check=True,
+        timeout=900,
+    )
     records = pd.DataFrame(json.loads(out.read_text()))
-    assert {"model", "view", "ndcg@10", "recall@10", "n_users", "seed", "regime", "train_seconds",
-            "peak_rss_mb"} <= set(records.columns)
-    for label in ("frozen encoder + adapter", "top-k layers (lower layers cached)", "LoRA (KerasHub)",
-                  "full fine-tuning", "ID embeddings", "classical",
-                  "frozen encoder + adapter, blended with EASE + recent popularity"):
+    assert {
+        "model",
+        "view",
+        "ndcg@10",
+        "recall@10",
+        "n_users",
+        "seed",
+        "regime",
+        "train_seconds",
+        "peak_rss_mb",
+    } <= set(records.columns)
+    for label in (
+        "frozen encoder + adapter",
+        "top-k layers (lower layers cached)",
+        "LoRA (KerasHub)",
+        "full fine-tuning",
+        "ID embeddings",
+        "classical",
+        "frozen encoder + adapter, blended with EASE + recent popularity",
+    ):
         assert (records["regime"] == label).any(), label
     assert set(records["family"]) == {"classical", "lexical", "text-frozen", "text-fine-tuned", "blend"}
     assert set(records.loc[records["regime"] == "full fine-tuning", "family"]) == {"text-fine-tuned"}

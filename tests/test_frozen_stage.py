@@ -3,7 +3,8 @@
 import numpy as np
 
 from recft_utils.models.frozen_stage import FrozenStage, load_frozen_stage, save_frozen_stage
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 from recft_utils.run import Run
 
 
@@ -28,5 +29,6 @@ def test_a_saved_frozen_stage_comes_back_scoring_exactly_as_trained(shop_sample,
         restored = stage.test_models[seed]
         np.testing.assert_allclose(restored.score(rows), trained.score(rows), rtol=1e-5, atol=1e-6)
         assert restored.stats["train_seconds"] == trained.stats["train_seconds"] > 0  # the cost 3b adds up
-    np.testing.assert_allclose(stage.valid_model.score(valid.eval_rows[:5]), valid_model.score(valid.eval_rows[:5]),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        stage.valid_model.score(valid.eval_rows[:5]), valid_model.score(valid.eval_rows[:5]), rtol=1e-5, atol=1e-6
+    )

@@ -7,12 +7,18 @@ import scipy.sparse as sp
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, temporal_split
 from recft_utils.evaluation.metrics import top_k
-from recft_utils.models.item_to_item import (EASE, ItemKNN, ItemModelChoice, choose_item_model, dense_ease_cost,
-                                             spd_inverse)
+from recft_utils.models.item_to_item import (
+    EASE,
+    ItemKNN,
+    ItemModelChoice,
+    choose_item_model,
+    dense_ease_cost,
+    spd_inverse,
+)
 
 pytestmark = pytest.mark.unit
 
-GB = 10 ** 9
+GB = 10**9
 RATES = {"float64": 4e-11, "float32": 1e-11}  # seconds per cubed row: a 2-core laptop's order of magnitude
 
 
@@ -36,7 +42,9 @@ def test_the_in_place_inverse_matches_numpy_and_allocates_no_second_matrix():
 
 def test_float32_ease_ranks_like_float64_for_nearly_every_customer(task):
     rows = np.arange(len(task.users))
-    lists = {dtype: top_k(EASE(300, dtype).fit(task).score(rows)[:, :task.n_warm], 10) for dtype in ("float64", "float32")}
+    lists = {
+        dtype: top_k(EASE(300, dtype).fit(task).score(rows)[:, : task.n_warm], 10) for dtype in ("float64", "float32")
+    }
     same = (np.sort(lists["float64"], axis=1) == np.sort(lists["float32"], axis=1)).all(axis=1)
     assert same.mean() >= 0.98, f"{same.mean():.1%} of the top-10 lists are the same"
 
@@ -47,7 +55,7 @@ def test_blocked_itemknn_is_bit_for_bit_the_whole_computation(task):
     assert (whole.similarity != blocked.similarity).nnz == 0
     columns = blocked.item_weights.tocsc()
     for j in range(columns.shape[1]):  # 20 strongest links, and those tied with the 20th
-        kept = columns.data[columns.indptr[j]:columns.indptr[j + 1]]
+        kept = columns.data[columns.indptr[j] : columns.indptr[j + 1]]
         assert len(kept) <= 20 or (kept > kept.min()).sum() < 20
 
 

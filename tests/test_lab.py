@@ -33,8 +33,15 @@ NOTEBOOK = "01_requirements.ipynb"
 KERNEL_DISPLAY_NAME = "Python (recft)"
 # Debian's flags for a machine with no display and a closed network (see the machine notes);
 # Playwright adds --headless and its own new, empty user-data-dir.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGE_SECONDS = 90  # JupyterLab's page and the notebook's cells rendered
 KERNEL_SECONDS = 120  # the kernel started and idle (2 cores, other tests running beside)
 RUN_SECONDS = 420  # every cell of notebook 01 run on the tiny profile (about 20 s when the machine is free)
@@ -45,8 +52,10 @@ def chromium_executable() -> str:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    message = ("The JupyterLab browser test needs Debian's Chromium, which is not installed: "
-               "`sudo apt-get install chromium` (or `make browser` as root).")
+    message = (
+        "The JupyterLab browser test needs Debian's Chromium, which is not installed: "
+        "`sudo apt-get install chromium` (or `make browser` as root)."
+    )
     if os.environ.get("RECFT_REQUIRE_BROWSER") == "1":
         pytest.fail(message + " RECFT_REQUIRE_BROWSER=1 is set, so this is a failure, not a skip.")
     pytest.skip(message)
@@ -115,8 +124,12 @@ def lab_folder(tmp_path, mirror_root):
     try:
         notebook = folder / NOTEBOOK
         papermill.execute_notebook(
-            str(CHECKOUT / "notebooks" / NOTEBOOK), str(notebook), prepare_only=True, kernel_name="recft",
-            parameters={"profile": "tiny", "run_dir": str(tmp_path / "run")}, progress_bar=False,
+            str(CHECKOUT / "notebooks" / NOTEBOOK),
+            str(notebook),
+            prepare_only=True,
+            kernel_name="recft",
+            parameters={"profile": "tiny", "run_dir": str(tmp_path / "run")},
+            progress_bar=False,
         )
         prepared = nbformat.read(notebook, as_version=4)
         for cell in prepared.cells:  # the committed outputs must not pass for the browser's
@@ -177,7 +190,8 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(lab_folder, tmp_path):
                 # The notebook names the recft kernel; JupyterLab starts it and shows its name.
                 # The status bar reads "Python (recft) | Idle" once the kernel has started.
                 expect(notebook.locator(".jp-Toolbar-kernelName")).to_have_text(
-                    KERNEL_DISPLAY_NAME, timeout=KERNEL_SECONDS * 1000)
+                    KERNEL_DISPLAY_NAME, timeout=KERNEL_SECONDS * 1000
+                )
                 status_bar = page.locator(".jp-StatusBar-Widget")
                 expect(status_bar).to_contain_text(f"{KERNEL_DISPLAY_NAME} | Idle", timeout=KERNEL_SECONDS * 1000)
                 indicator = notebook.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
@@ -191,7 +205,10 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(lab_folder, tmp_path):
                 # Until every code cell has its number, or an error or a dialog (the kernel died) shows.
                 page.wait_for_function(
                     f"n => {{ const s = ({CELLS_STATE})(n); return s.done || s.errors.length || s.dialog; }}",
-                    arg=code_cells, timeout=RUN_SECONDS * 1000, polling=500)
+                    arg=code_cells,
+                    timeout=RUN_SECONDS * 1000,
+                    polling=500,
+                )
                 if page.evaluate(CELLS_STATE, code_cells)["done"]:  # then the last outputs, and the kernel idle again
                     indicator.wait_for(timeout=KERNEL_SECONDS * 1000)
                     expect(status_bar).to_contain_text(f"{KERNEL_DISPLAY_NAME} | Idle", timeout=KERNEL_SECONDS * 1000)
@@ -214,7 +231,8 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(lab_folder, tmp_path):
 
                 # The screenshot starts at the cell that printed the tiny profile's line; plots below it.
                 notebook.locator(".jp-CodeCell", has_text="profile tiny: smoke test").first.evaluate(
-                    "e => e.scrollIntoView({block: 'start'})")
+                    "e => e.scrollIntoView({block: 'start'})"
+                )
                 page.screenshot(path=str(screenshot), full_page=True)
             except BaseException:
                 failure = tmp_path / "lab-notebook-01-failure.png"
@@ -222,8 +240,10 @@ def test_notebook_01_runs_in_jupyterlab_in_a_browser(lab_folder, tmp_path):
                     page.screenshot(path=str(failure), full_page=True)
                 except Exception as error:  # the browser itself failed: the log below says more
                     failure = f"none ({error})"
-                print(f"\nscreenshot of the failure: {failure}\npage errors: {page_errors}\n"
-                      f"JupyterLab's log (end):\n{lab.output()[-4000:]}")
+                print(
+                    f"\nscreenshot of the failure: {failure}\npage errors: {page_errors}\n"
+                    f"JupyterLab's log (end):\n{lab.output()[-4000:]}"
+                )
                 raise
         finally:
             browser.close()
@@ -240,8 +260,8 @@ def test_slide_deck_opens_offline_in_a_browser(tmp_path):
     chromium = chromium_executable()
     from playwright.sync_api import sync_playwright
 
-    from recft_utils.reporting import slides
     from recft_utils.runner import discover_notebooks
+    from recft_utils.workshop import slides
 
     deck = slides.deck_notebook(discover_notebooks(), (CHECKOUT / "docs" / "facilitator.md").read_text())
     expected = sum(c.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for c in deck.cells)
@@ -252,7 +272,9 @@ def test_slide_deck_opens_offline_in_a_browser(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("pageerror", lambda error: page_errors.append(str(error)))
-            page.route(re.compile(r"^(?!file:|data:)"), lambda route: (refused.append(route.request.url), route.abort()))
+            page.route(
+                re.compile(r"^(?!file:|data:)"), lambda route: (refused.append(route.request.url), route.abort())
+            )
             page.goto(slides.deck_path(CHECKOUT).as_uri(), timeout=PAGE_SECONDS * 1000)
             page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=PAGE_SECONDS * 1000)
             assert page.evaluate("Reveal.getTotalSlides()") == expected
@@ -262,8 +284,9 @@ def test_slide_deck_opens_offline_in_a_browser(tmp_path):
             assert page.evaluate("Reveal.getIndices().h") == 1
             plots = page.locator(".reveal img[src^='data:image/png']")
             assert plots.count() > 0
-            broken = page.evaluate("[...document.querySelectorAll('.reveal img')].filter(i => !i.complete || "
-                                   "i.naturalWidth === 0).length")
+            broken = page.evaluate(
+                "[...document.querySelectorAll('.reveal img')].filter(i => !i.complete || i.naturalWidth === 0).length"
+            )
             assert broken == 0
             for _ in range(3):
                 page.keyboard.press("ArrowDown")

@@ -77,7 +77,9 @@ def test_every_later_step_runs_at_that_size_with_the_same_choice(grocery_run):
 def test_the_benchmark_reports_each_notebook_s_time_and_memory(measured):
     _, result = measured
     assert result["catalogue"] > 20_000 and result["customers"] == 200 and result["dataset"] == GROCERY
-    assert [r["notebook"] for r in result["notebooks"]][0] == "01_requirements" and len(result["notebooks"]) == len(STEPS)
+    assert [r["notebook"] for r in result["notebooks"]][0] == "01_requirements" and len(result["notebooks"]) == len(
+        STEPS
+    )
     assert all(r["seconds"] > 0 and 0 < r["peak_gb"] <= result["peak_gb"] for r in result["notebooks"])
     assert sum(r["seconds"] for r in result["notebooks"]) <= result["chain_seconds"] * 1.05
     table = summary_table(result)

@@ -2,15 +2,16 @@
 
 import numpy as np
 import pandas as pd
+from synthetic_shop import shop
 
 import recft_utils.evaluation as evaluation
-from recft_utils.evaluation import protocol
-from recft_utils.evaluation import build_task, temporal_split
-from recft_utils.models import fair_baselines, window_comparison
-from recft_utils.models.training_data import daily_popularity, order_examples
+from recft_utils.benchmark import window_comparison
 from recft_utils.datasets.preparation import catalogue_titles
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
-from synthetic_shop import shop
+from recft_utils.evaluation import build_task, protocol, temporal_split
+from recft_utils.models import fair_baselines
+from recft_utils.models.training_data import daily_popularity, order_examples
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
 
 def item_vectors(interactions) -> pd.DataFrame:
@@ -78,18 +79,29 @@ def test_settings_epochs_and_blend_weight_are_chosen_without_the_test_window(mon
             in_final.pop()
 
     monkeypatch.setattr(window_comparison, "evaluate", final_evaluation)
-    result = window_comparison.compare_on_window(interactions, split, item_vectors(interactions),
-                                                 catalogue_titles(interactions), seeds=[0],
-                                                 base=TwoTowerConfig(epochs=2, dim=8, batch_size=32),
-                                                 bootstrap=20, progress=False)
+    result = window_comparison.compare_on_window(
+        interactions,
+        split,
+        item_vectors(interactions),
+        catalogue_titles(interactions),
+        seeds=[0],
+        base=TwoTowerConfig(epochs=2, dim=8, batch_size=32),
+        bootstrap=20,
+        progress=False,
+    )
     assert choices and set(choices) == {"valid"}
     assert finals and set(finals) == {"test"}
     assert {r["family"] for r in result.records} == {"classical", "lexical", "text-frozen", "blend"}
     # every language-model record names its lexical twin, and the twin was evaluated in the same window
     families = {r["model"]: r["family"] for r in result.records}
     twins = {r["model"]: r["twin"] for r in result.records if "twin" in r}
-    assert set(twins) >= {window_comparison.TEXT, window_comparison.TEXT_IDS, window_comparison.BLEND,
-                          window_comparison.ENCODER_MEAN, window_comparison.ENCODER_NEIGHBOURS}
+    assert set(twins) >= {
+        window_comparison.TEXT,
+        window_comparison.TEXT_IDS,
+        window_comparison.BLEND,
+        window_comparison.ENCODER_MEAN,
+        window_comparison.ENCODER_NEIGHBOURS,
+    }
     assert all(families[twin] == "lexical" for twin in twins.values())
     assert not any("twin" in r for r in result.records if r["family"] in ("classical", "lexical"))
     assert result.choices["best_text"] in (window_comparison.TEXT, window_comparison.TEXT_IDS)
@@ -98,15 +110,22 @@ def test_settings_epochs_and_blend_weight_are_chosen_without_the_test_window(mon
 
 
 def test_the_keras_tuner_search_sees_the_validation_window_only(monkeypatch, tmp_path):
-    from recft_utils.models.tuning import search
+    from recft_utils.experiments.tuning import search
 
     interactions = shop()
     split = temporal_split(interactions, 20, 20)
     seen = []
     original = evaluation.evaluate
-    monkeypatch.setattr(evaluation, "evaluate", lambda m, task, **kw: seen.append(task.window) or original(m, task, **kw))
-    search(item_vectors(interactions), build_task(interactions, split, "valid"),
-           TwoTowerConfig(epochs=2, dim=64, batch_size=32), trials=1, directory=tmp_path)
+    monkeypatch.setattr(
+        evaluation, "evaluate", lambda m, task, **kw: seen.append(task.window) or original(m, task, **kw)
+    )
+    search(
+        item_vectors(interactions),
+        build_task(interactions, split, "valid"),
+        TwoTowerConfig(epochs=2, dim=64, batch_size=32),
+        trials=1,
+        directory=tmp_path,
+    )
     assert seen and set(seen) == {"valid"}
 
 

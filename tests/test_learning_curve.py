@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_shop import TITLES, shop
 
 from recft_utils.benchmark.learning_curve import (
     UNSHARED,
@@ -15,7 +16,6 @@ from recft_utils.benchmark.learning_curve import (
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate, temporal_split
 from recft_utils.models.baselines import TitleProfile
-from synthetic_shop import TITLES, shop
 
 
 def test_a_customer_sample_keeps_whole_customers_and_is_seeded():
@@ -32,7 +32,7 @@ def test_the_unshared_view_ranks_only_new_products_without_a_known_word():
     interactions = shop()
     titles = pd.Series(TITLES)
     task = build_task(interactions, temporal_split(interactions, 20, 20), "test")
-    cold = list(task.items[task.n_warm:])
+    cold = list(task.items[task.n_warm :])
     # "green tea mug" and "floor lamp" share "tea", "mug", "lamp" with earlier products
     assert unshared_cold_items(task, titles).size == 0
     renamed = titles.copy()
@@ -50,8 +50,9 @@ def test_the_unshared_view_ranks_only_new_products_without_a_known_word():
 def test_shares_outside_zero_to_one_are_refused():
     interactions = shop()
     with pytest.raises(ParameterError, match=r"\(0, 1\]"):
-        learning_curve(interactions, pd.DataFrame(np.eye(9), index=list(TITLES)), pd.Series(TITLES),
-                       fractions=(0.5, 1.5))
+        learning_curve(
+            interactions, pd.DataFrame(np.eye(9), index=list(TITLES)), pd.Series(TITLES), fractions=(0.5, 1.5)
+        )
 
 
 def test_the_curve_pools_windows_and_says_where_the_interval_lies():
@@ -61,10 +62,20 @@ def test_the_curve_pools_windows_and_says_where_the_interval_lies():
     for fraction, gain in ((0.1, 0.05), (1.0, 0.0)):
         for model, shift in (("lm", gain), ("words", 0.0)):
             for window in (1, 2):
-                frames.append(pd.DataFrame({"fraction": fraction, "window": window, "model": model, "seed": 0,
-                                            "family": "x", "view": "discovery",
-                                            "user_id": [f"u{i}" for i in range(200)],
-                                            "ndcg": np.linspace(0, 0.2, 200) + shift}))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "fraction": fraction,
+                            "window": window,
+                            "model": model,
+                            "seed": 0,
+                            "family": "x",
+                            "view": "discovery",
+                            "user_id": [f"u{i}" for i in range(200)],
+                            "ndcg": np.linspace(0, 0.2, 200) + shift,
+                        }
+                    )
+                )
     scores = pd.concat(frames, ignore_index=True)
     table = curve_table(scores, samples=100)
     assert set(table["fraction"]) == {0.1, 1.0} and (table["n_users"] == 400).all()  # two windows pooled
@@ -72,13 +83,14 @@ def test_the_curve_pools_windows_and_says_where_the_interval_lies():
     assert len(differences) == 2  # the pair with a model that was not trained is left out
     assert differences.set_index("fraction").loc[0.1, "difference"] == pytest.approx(0.05)
     [sentence] = curve_sentences(differences)
-    assert sentence == ("discovery, lm minus words: interval above 0 at 10% (+0.0500); "
-                        "containing 0 at 100% (+0.0000).")
+    assert sentence == ("discovery, lm minus words: interval above 0 at 10% (+0.0500); containing 0 at 100% (+0.0000).")
     few = differences.assign(n_users=[400, 2], low=0.3, high=0.4)  # two customers: an interval says nothing
     assert curve_sentences(few[few["baseline"] == "words"]) == [
-        "discovery, lm minus words: interval above 0 at 10% (+0.0500); too few customers to tell at 100% (2)."]
+        "discovery, lm minus words: interval above 0 at 10% (+0.0500); too few customers to tell at 100% (2)."
+    ]
     assert curve_sentences(few[few["baseline"] == "words"].assign(n_users=3)) == [
-        "discovery, lm minus words: too few customers to tell at 10% (3), 100% (3)."]
+        "discovery, lm minus words: too few customers to tell at 10% (3), 100% (3)."
+    ]
 
 
 def test_both_cold_views_keep_their_own_per_product_gains():
@@ -106,14 +118,19 @@ def _one_product_carries_it(views=("cold", UNSHARED)):
     lift = np.linspace(0.28, 0.32, 200)
     gains, scores = [], []
     for view in views:
-        for model, per_item in (("lm", {"a": lift, "b": 0.0, "c": 0.0, "d": 0.0}),
-                                ("words", {"a": 0.0, "b": 0.05, "c": 0.05, "d": 0.05})):
-            cells = pd.concat([pd.DataFrame({"user_id": users, "item_id": item, "gain": gain})
-                               for item, gain in per_item.items()], ignore_index=True)
+        for model, per_item in (
+            ("lm", {"a": lift, "b": 0.0, "c": 0.0, "d": 0.0}),
+            ("words", {"a": 0.0, "b": 0.05, "c": 0.05, "d": 0.05}),
+        ):
+            cells = pd.concat(
+                [pd.DataFrame({"user_id": users, "item_id": item, "gain": gain}) for item, gain in per_item.items()],
+                ignore_index=True,
+            )
             common = {"fraction": 1.0, "window": 1, "model": model, "family": "x", "seed": 0, "view": view}
             gains.append(cells.assign(**common))
-            scores.append(cells.groupby("user_id", as_index=False)["gain"].sum().rename(columns={"gain": "ndcg"})
-                          .assign(**common))
+            scores.append(
+                cells.groupby("user_id", as_index=False)["gain"].sum().rename(columns={"gain": "ndcg"}).assign(**common)
+            )
     return pd.concat(scores, ignore_index=True), pd.concat(gains, ignore_index=True)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_shop import TITLES, shop
 
 from recft_utils.evaluation import build_task, evaluate, temporal_split
 from recft_utils.evaluation.metrics import ndcg_at_k, ndcg_item_gains, two_way_interval
@@ -10,7 +11,6 @@ from recft_utils.evaluation.rolling_origin import decision_interval, item_gain_s
 from recft_utils.models.baselines import TitleNeighbourPopularity, TitleProfile
 from recft_utils.models.blend import blend_family
 from recft_utils.text.lexical import bm25_matrices, lexical_item_vectors
-from synthetic_shop import TITLES, shop
 
 
 def test_bm25_scores_match_the_formula_by_hand():
@@ -68,12 +68,12 @@ def test_title_models_give_the_same_numbers_chunked_and_for_new_products_alone(t
     whole = TitleNeighbourPopularity(titles, 2, 30, weighting).fit(task).counts
     rows = task.eval_rows[:4]
     profile = TitleProfile(titles, weighting).fit(task)
-    assert np.array_equal(profile.score(rows, task.n_warm), profile.score(rows)[:, task.n_warm:])
+    assert np.array_equal(profile.score(rows, task.n_warm), profile.score(rows)[:, task.n_warm :])
     monkeypatch.setattr(baselines, "SIMILARITY_CELLS", task.n_warm)  # one new product at a time
     fresh = build_task(*test_task[:1], temporal_split(test_task[0], 20, 20), "test")  # no cached neighbours
     chunked = TitleNeighbourPopularity(titles, 2, 30, weighting).fit(fresh)
     assert np.array_equal(chunked.counts, whole)
-    assert np.array_equal(chunked.score(rows, fresh.n_warm), chunked.score(rows)[:, fresh.n_warm:])
+    assert np.array_equal(chunked.score(rows, fresh.n_warm), chunked.score(rows)[:, fresh.n_warm :])
 
 
 def test_blend_families():
@@ -96,7 +96,7 @@ def test_evaluate_splits_the_cold_view_by_product(test_task):
     interactions, task = test_task
     per_user = evaluate(TitleProfile(pd.Series(TITLES)).fit(task), task)
     gains = item_gain_scores(per_user, "m", "lexical", 0, 1)
-    assert set(gains["item_id"]) <= set(task.items[task.n_warm:])
+    assert set(gains["item_id"]) <= set(task.items[task.n_warm :])
     by_user = gains.groupby("user_id")["gain"].sum()
     cold = per_user["cold"].set_index("user_id")["ndcg"]
     assert np.allclose(by_user.reindex(cold.index).to_numpy(), cold.to_numpy())
@@ -121,8 +121,18 @@ def test_the_two_way_interval_is_wider_when_one_product_carries_the_result():
 
 
 def _gains(model, values, items):
-    return pd.DataFrame({"window": 1, "model": model, "family": "x", "seed": 0, "view": "cold",
-                         "user_id": [f"u{i}" for i in range(len(values))], "item_id": items, "gain": values})
+    return pd.DataFrame(
+        {
+            "window": 1,
+            "model": model,
+            "family": "x",
+            "seed": 0,
+            "view": "cold",
+            "user_id": [f"u{i}" for i in range(len(values))],
+            "item_id": items,
+            "gain": values,
+        }
+    )
 
 
 def test_the_verdict_compares_with_the_twin_and_decides_on_the_wider_interval():
@@ -132,10 +142,24 @@ def test_the_verdict_compares_with_the_twin_and_decides_on_the_wider_interval():
     base = rng.random(n) * 0.2
     lm = base + np.where(items == "hit", 0.5, 0.0)  # the gain sits on one product of 2
     frames = []
-    for model, family, values in (("lm", "text-frozen", lm), ("words", "lexical", base),
-                                  ("ease", "classical", base * 0.5)):
-        frames.append(pd.DataFrame({"window": 1, "model": model, "family": family, "seed": 0, "view": "cold",
-                                    "user_id": [f"u{i}" for i in range(n)], "ndcg": values}))
+    for model, family, values in (
+        ("lm", "text-frozen", lm),
+        ("words", "lexical", base),
+        ("ease", "classical", base * 0.5),
+    ):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "window": 1,
+                    "model": model,
+                    "family": family,
+                    "seed": 0,
+                    "view": "cold",
+                    "user_id": [f"u{i}" for i in range(n)],
+                    "ndcg": values,
+                }
+            )
+        )
     scores = pd.concat(frames, ignore_index=True)
     gains = pd.concat([_gains("lm", lm, items), _gains("words", base, items), _gains("ease", base * 0.5, items)])
     verdict = pooled_verdict(scores, {"cold": ["lm"]}, samples=300, twins={"lm": "words"}, gains=gains)

@@ -1,12 +1,11 @@
 """The learned lexical ranker for new products: listwise weights learned on earlier launch windows only."""
 
 import numpy as np
-import pytest
+from synthetic_shop import shop
 
 from recft_utils.evaluation import build_task, evaluate, temporal_split
 from recft_utils.models import lexical_ranker
 from recft_utils.models.lexical_ranker import FEATURES, LexicalRanker, fit_listwise
-from synthetic_shop import shop
 
 
 def test_listwise_weights_follow_the_feature_that_predicts_purchases():
@@ -31,14 +30,16 @@ def test_a_shop_without_earlier_launch_windows_gets_equal_weights():
 
 def test_the_ranker_learns_only_from_windows_before_the_task_and_ranks_new_products(sample, monkeypatch):
     from recft_utils.datasets.preparation import catalogue_titles
-
     from recft_utils.models import Random
 
     interactions, valid, _ = sample
     seen = []
     original = lexical_ranker.build_task
-    monkeypatch.setattr(lexical_ranker, "build_task", lambda data, split, window: seen.append(
-        (data["timestamp"].max(), split.end)) or original(data, split, window))
+    monkeypatch.setattr(
+        lexical_ranker,
+        "build_task",
+        lambda data, split, window: seen.append((data["timestamp"].max(), split.end)) or original(data, split, window),
+    )
     ranker = LexicalRanker(catalogue_titles(interactions), l2=1.0).fit(valid)
     assert ranker.training["windows"] >= 1 and len(seen) == 4
     assert all(last < valid.start and end <= valid.start for last, end in seen)  # nothing from the window itself
@@ -56,8 +57,9 @@ def test_the_test_windows_ranker_reuses_the_launch_windows_it_shares_with_valida
     monkeypatch.setattr(lexical_ranker, "_LAUNCHES", lexical_ranker._RecentLaunches())
     built = []
     original = lexical_ranker.launch_lists
-    monkeypatch.setattr(lexical_ranker, "launch_lists", lambda window, *a: built.append(window.start) or original(
-        window, *a))
+    monkeypatch.setattr(
+        lexical_ranker, "launch_lists", lambda window, *a: built.append(window.start) or original(window, *a)
+    )
     LexicalRanker(titles, l2=1.0).fit(valid)
     shared = LexicalRanker(titles, l2=1.0).fit(test)
     assert len(built) == 5  # four before validation, and the validation window itself before the test window

@@ -98,7 +98,8 @@ def test_ndcg_from_hits_is_the_formula_of_ndcg_at_k():
 
     # hits at ranks 1 and 3 of 3, two relevant items: (1 + 1/log2(4)) / (1 + 1/log2(3))
     assert ndcg_from_hits(np.array([[True, False, True]]), np.array([2]))[0] == pytest.approx(
-        (1 + 0.5) / (1 + 1 / np.log2(3)))
+        (1 + 0.5) / (1 + 1 / np.log2(3))
+    )
     assert ndcg_from_hits(np.array([[False, False]]), np.array([0]))[0] == 0.0  # nothing relevant: 0, not NaN
     rng = np.random.default_rng(0)
     scores, truth = rng.normal(size=(50, 30)), rng.random((50, 30)) < 0.1

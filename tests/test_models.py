@@ -1,4 +1,4 @@
-"""Step 3's models on the synthetic shop: training material, the seed model, the two-tower model."""
+"""Step 3's models on the synthetic shop: training material, the article's ID model, the two-tower model."""
 
 import dataclasses
 import subprocess
@@ -12,8 +12,10 @@ import pytest
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate, temporal_split
 from recft_utils.models import training_data
-from recft_utils.models.seed_model import SeedIDModel, SeedModelConfig, training_pairs
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, config_with, encode_catalogue
+from recft_utils.models.article_model import ArticleIDModel, ArticleModelConfig, training_pairs
+from recft_utils.models.two_tower import TwoTowerConfig, config_with
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
+from recft_utils.text.catalogue_vectors import encode_catalogue
 
 
 def test_examples_come_from_the_history_and_target_only_new_items(shop_sample):
@@ -89,12 +91,12 @@ def test_training_pairs_mix_purchases_and_sampled_negatives(shop_sample):
     assert (bought > 0).mean() < density / 2  # one draw collides at about the density; a resample far less
 
 
-def test_seed_model_scores_the_full_catalogue_like_its_network(shop_sample):
+def test_article_model_scores_the_full_catalogue_like_its_network(shop_sample):
     _, _, test = shop_sample
-    model = SeedIDModel(SeedModelConfig(epochs=1), seed=0).fit(test)
+    model = ArticleIDModel(ArticleModelConfig(epochs=1), seed=0).fit(test)
     rows = test.eval_rows[:5]
     scores = model.score(rows)
-    assert np.isneginf(scores[:, test.n_warm:]).all() and np.isfinite(scores[:, : test.n_warm]).all()
+    assert np.isneginf(scores[:, test.n_warm :]).all() and np.isfinite(scores[:, : test.n_warm]).all()
     # the closed form equals the network's own output (as a logit) for some pairs
     items = np.array([0, 7, test.n_warm - 1])
     out = model.model.predict_on_batch({"user": np.repeat(rows[:1], 3).astype("int32"), "item": items.astype("int32")})
@@ -113,23 +115,25 @@ def test_two_tower_trains_and_ranks_new_items(shop_sample, shop_vectors):
     assert np.isfinite(scores).all()
 
 
-def test_early_stopping_judges_a_seeded_customer_sample_only_above_its_cells_budget(shop_sample, shop_vectors,
-                                                                                   monkeypatch):
+def test_early_stopping_judges_a_seeded_customer_sample_only_above_its_cells_budget(
+    shop_sample, shop_vectors, monkeypatch
+):
     from recft_utils.evaluation.protocol import customer_sample
-    from recft_utils.models import two_tower
+    from recft_utils.models import early_stopping
 
     _, valid, test = shop_sample
     assert customer_sample(valid, len(valid.eval_rows) * len(valid.items)) is valid  # within budget: whole
     sample = customer_sample(valid, 10 * len(valid.items), seed=1)
     assert len(sample.eval_rows) == 10 and set(sample.eval_rows) <= set(valid.eval_rows)
     assert np.array_equal(sample.truth.toarray(), valid.truth[np.isin(valid.eval_rows, sample.eval_rows)].toarray())
-    monkeypatch.setattr(two_tower, "EARLY_STOPPING_CELLS", 10 * len(valid.items))
+    monkeypatch.setattr(early_stopping, "EARLY_STOPPING_CELLS", 10 * len(valid.items))
     model = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=2, patience=1), seed=0, valid_task=valid)
     trained, stopper = model._train(valid, 2, monitor=valid)
     assert stopper.customers == (10, len(valid.eval_rows)) and len(stopper.best_scores) <= 10
     assert model.stats["judged_customers"] == 10
-    assert len(stopper.whole_window_scores()) == len(evaluate(model.start_from(valid, trained.get_weights()), valid,
-                                                               views=("discovery",))["discovery"])
+    assert len(stopper.whole_window_scores()) == len(
+        evaluate(model.start_from(valid, trained.get_weights()), valid, views=("discovery",))["discovery"]
+    )
 
 
 def test_two_tower_is_deterministic_for_a_seed(shop_sample, shop_vectors):
@@ -149,7 +153,7 @@ def test_bad_settings_fail_before_training():
     with pytest.raises(ParameterError, match="Unknown two-tower setting"):
         config_with(TwoTowerConfig(), layers=3)
     with pytest.raises(ParameterError, match="dropout"):
-        SeedModelConfig(dropout=1.5).checked()
+        ArticleModelConfig(dropout=1.5).checked()
 
 
 def _guide_titles(interactions):
@@ -167,9 +171,12 @@ def _guide_titles(interactions):
     for _, _, mask in _rules(raw):
         drop |= mask
     rows = raw[~drop]
-    counts = (rows.groupby(["StockCode", "Description"], sort=False)
-              .agg(n=("InvoiceDate", "size"), last=("InvoiceDate", "max")).reset_index()
-              .sort_values(["StockCode", "n", "last"], ascending=[True, False, False]))
+    counts = (
+        rows.groupby(["StockCode", "Description"], sort=False)
+        .agg(n=("InvoiceDate", "size"), last=("InvoiceDate", "max"))
+        .reset_index()
+        .sort_values(["StockCode", "n", "last"], ascending=[True, False, False])
+    )
     titles = counts.drop_duplicates("StockCode").set_index("StockCode")["Description"].str.strip()
     titles.index = titles.index.astype(str)
     return interactions.assign(item_text=interactions["item_id"].map(titles))
@@ -200,7 +207,9 @@ MIRRORED = textwrap.dedent("""
     from recft_utils.datasets import load_interactions
     from recft_utils.evaluation import build_task, temporal_split
     from recft_utils.models.distribute import get_strategy
-    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, encode_catalogue
+    from recft_utils.models.two_tower import TwoTowerConfig
+    from recft_utils.models.two_tower_recommender import TwoTowerRecommender
+    from recft_utils.text.catalogue_vectors import encode_catalogue
     from recft_utils.text import SentenceEncoder
     interactions = load_interactions("online-retail", max_customers=200, seed=1)[0]
     test = build_task(interactions, temporal_split(interactions), "test")
@@ -221,7 +230,7 @@ def test_two_tower_trains_under_mirrored_strategy_on_two_logical_cpus(mirror_roo
 LOAD_AND_SCORE = textwrap.dedent("""
     import sys
     import numpy as np
-    from recft_utils.models.two_tower import load_model
+    from recft_utils.models.two_tower_files import load_model
     data = np.load(sys.argv[1])
     model = load_model(sys.argv[2])
     inputs = {name: data[name] for name in ("items", "ages", "mask", "day", "seen")}
@@ -230,7 +239,7 @@ LOAD_AND_SCORE = textwrap.dedent("""
 
 
 def test_saved_model_scores_the_same_in_a_fresh_process(shop_sample, shop_vectors, tmp_path):
-    from recft_utils.models.two_tower import save_model
+    from recft_utils.models.two_tower_files import save_model
 
     _, _, test = shop_sample
     recommender = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
@@ -239,15 +248,19 @@ def test_saved_model_scores_the_same_in_a_fresh_process(shop_sample, shop_vector
     inputs = {**histories.as_inputs(), "seen": np.zeros((len(rows), len(test.items)), np.float32)}
     np.savez(tmp_path / "inputs.npz", **inputs)
     path = save_model(recommender.model, tmp_path / "two_tower.keras")
-    result = subprocess.run([sys.executable, "-c", LOAD_AND_SCORE, str(tmp_path / "inputs.npz"), str(path),
-                             str(tmp_path / "scores.npy")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_SCORE, str(tmp_path / "inputs.npz"), str(path), str(tmp_path / "scores.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert np.allclose(np.load(tmp_path / "scores.npy"), recommender.score(rows), atol=1e-5)
 
 
 def test_loading_a_damaged_model_says_what_to_do(tmp_path):
     from recft_utils.errors import RecftError
-    from recft_utils.models.two_tower import load_model
+    from recft_utils.models.two_tower_files import load_model
 
     with pytest.raises(RecftError, match="run notebooks 03a and 03b"):
         load_model(tmp_path / "missing.keras")
@@ -259,7 +272,9 @@ def test_loading_a_damaged_model_says_what_to_do(tmp_path):
 def test_restored_two_tower_scores_like_the_fitted_one(shop_sample, shop_vectors):
     _, _, test = shop_sample
     fitted = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=0).fit(test)
-    restored = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=5).start_from(test, fitted.model.get_weights())
+    restored = TwoTowerRecommender(shop_vectors, TwoTowerConfig(epochs=1), seed=5).start_from(
+        test, fitted.model.get_weights()
+    )
     rows = test.eval_rows[:6]
     assert np.allclose(restored.score(rows), fitted.score(rows), atol=1e-6)
 

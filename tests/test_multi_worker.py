@@ -8,14 +8,16 @@ import pytest
 
 from recft_utils.artefacts import write_item_vectors
 from recft_utils.errors import ParameterError
-from recft_utils.models.multi_worker import free_ports, launch, tf_config, validation_ndcg
+from recft_utils.multi_worker import free_ports, launch, tf_config, validation_ndcg
 
 
 def test_each_worker_is_told_the_cluster_and_its_place():
     ports = free_ports(2)
     config = json.loads(tf_config(ports, 1))
-    assert config == {"cluster": {"worker": [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"]},
-                      "task": {"type": "worker", "index": 1}}
+    assert config == {
+        "cluster": {"worker": [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"]},
+        "task": {"type": "worker", "index": 1},
+    }
     with pytest.raises(ParameterError, match="at least 1"):
         launch(0, None, None, None, 1, [0])
 

@@ -39,8 +39,13 @@ def test_the_bundle_installs_offline_and_runs_the_first_notebooks(offline_instal
     kernel = json.loads((venv / "share" / "jupyter" / "kernels" / "recft" / "kernel.json").read_text())
     assert kernel["argv"][0].startswith(str(venv)) and kernel["env"]["RECFT_DATA_MIRROR"] == str(out / "data")
     assert f"RECFT_DATA_MIRROR={out / 'data'}" in (out / "env.sh").read_text()
-    where = subprocess.run([venv / "bin" / "python", "-c", "import recft_utils; print(recft_utils.__file__)"],
-                           capture_output=True, text=True, check=True, cwd=offline_install.tmp)  # not this checkout's
+    where = subprocess.run(
+        [venv / "bin" / "python", "-c", "import recft_utils; print(recft_utils.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=offline_install.tmp,
+    )  # not this checkout's
     assert Path(where.stdout.strip()).is_relative_to(out / "source")
 
     executed = [step for step in STEPS if notebook_id(step) in offline_install.notebooks]
@@ -66,8 +71,11 @@ def test_source_files_are_the_checkout_without_ignored_or_output_folders():
 
 def test_manifest_verify_and_archive(tmp_path):
     folder = tmp_path / "recft-offline"
-    for name, text in {"wheels/a-1-py3-none-any.whl": "wheel", "data/online_retail/x.parquet": "data",
-                       "source/notes.md": "notes"}.items():
+    for name, text in {
+        "wheels/a-1-py3-none-any.whl": "wheel",
+        "data/online_retail/x.parquet": "data",
+        "source/notes.md": "notes",
+    }.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
     write_json(folder / bundle.MANIFEST, {"files": bundle.file_table(folder)})
@@ -97,14 +105,19 @@ def test_missing_data_is_a_one_line_error_and_leaves_nothing(tmp_path, monkeypat
 
 def test_a_failed_download_is_a_recft_error(tmp_path):
     with pytest.raises(RecftError, match="pip could not download the test package"):
-        bundle.run_pip(["download", "--quiet", "--no-index", "-d", str(tmp_path), "recft-no-such-package==0"],
-                       "the test package")
+        bundle.run_pip(
+            ["download", "--quiet", "--no-index", "-d", str(tmp_path), "recft-no-such-package==0"], "the test package"
+        )
 
 
 def test_install_sh_says_what_to_do_without_python_311(tmp_path):
     (tmp_path / "install.sh").write_text(bundle.INSTALL_SH)
-    result = subprocess.run(["bash", str(tmp_path / "install.sh")], capture_output=True, text=True,
-                            env={**os.environ, "PYTHON": "python3.11-not-installed"})
+    result = subprocess.run(
+        ["bash", str(tmp_path / "install.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": "python3.11-not-installed"},
+    )
     assert result.returncode == 1
     assert "error: python3.11-not-installed not found: install Python 3.11" in result.stderr
 
@@ -116,8 +129,16 @@ def test_the_bundle_check_runs_on_a_bare_python():
     python = shutil.which("python3.11")
     if python is None:
         pytest.fail("python3.11 is not on the PATH: the bundle's install.sh needs it (install Python 3.11)")
-    bare = subprocess.run([python, "-S", "-c", "import sys, recft_utils.workshop.bundle as b; "
-                                               "print(sorted({'numpy', 'pandas'} & set(sys.modules)))"],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": os.environ["PATH"]})
+    bare = subprocess.run(
+        [
+            python,
+            "-S",
+            "-c",
+            "import sys, recft_utils.workshop.bundle as b; print(sorted({'numpy', 'pandas'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": os.environ["PATH"]},
+    )
     assert bare.returncode == 0, bare.stderr[-2000:]
     assert bare.stdout.strip() == "[]"

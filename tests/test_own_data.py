@@ -36,8 +36,9 @@ def other_shop_export(shop: pd.DataFrame) -> pd.DataFrame:
     shop["item_id"] = [(HOSTILE["item"] if marked else "SKU-{:05d}").format(c) for marked, c in zip(top, codes)]
     shop.loc[top, "item_text"] = shop.loc[top, "item_text"] + HOSTILE["title"]
     countries = shop["country"].value_counts().index
-    shop["country"] = shop["country"].replace({countries[0]: HOSTILE["country"],
-                                               countries[1]: HOSTILE["second_country"]})
+    shop["country"] = shop["country"].replace(
+        {countries[0]: HOSTILE["country"], countries[1]: HOSTILE["second_country"]}
+    )
     return shop
 
 

@@ -4,9 +4,12 @@ The wheel check asks the package index (pip resolves without installing: ``--dry
 an ``integration`` test: `make setup` needs the same index.
 """
 
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,8 +48,60 @@ def test_requires_python_is_the_versions_the_lock_was_made_for():
 @pytest.mark.integration
 @pytest.mark.parametrize("python", lock.PYTHONS[1:])  # the running 3.11 is checked by `make setup` itself
 def test_every_pinned_package_has_a_wheel_with_a_locked_hash(python, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps",
-                             "--only-binary=:all:", "--python-version", python, "--target", str(tmp_path / "target"),
-                             "--require-hashes", "--quiet", "-r", str(ROOT / "requirements.lock")],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--target",
+            str(tmp_path / "target"),
+            "--require-hashes",
+            "--quiet",
+            "-r",
+            str(ROOT / "requirements.lock"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.integration
+def test_an_installed_wheel_carries_the_report_notebook_and_the_templates(tmp_path):
+    """`recft reports` and the deck outside a checkout: their files are package data, found through
+    importlib.resources in the installed package (pip builds the wheel: the build backend from the index)."""
+    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ there
+    shutil.copytree(ROOT / "recft_utils", source / "recft_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(source)]
+    subprocess.run(build, check=True)
+    wheel = zipfile.ZipFile(next(tmp_path.glob("recft-*.whl")))
+    for name in (
+        "reporting/segment_report.ipynb",
+        "reporting/templates/model_card.md.j2",
+        "workshop/templates/recft_slides/index.html.j2",
+    ):
+        assert f"recft_utils/{name}" in wheel.namelist()
+    wheel.extractall(tmp_path / "site")
+    probe = (
+        "from recft_utils.reporting import documents, reports; from recft_utils.workshop import slides; "
+        "print(reports.REPORT_NOTEBOOK, documents.TEMPLATES, slides.TEMPLATES, sep='\\n')"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+    ).stdout.split()
+    assert len(found) == 3 and all(Path(p).is_relative_to(tmp_path / "site") and Path(p).exists() for p in found)

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 
+from recft_utils.keras_backend import keras, tf
 from recft_utils.models import plain_two_tower
+from recft_utils.models.optimization import build_optimizer
 from recft_utils.models.plain_two_tower import PlainTwoTower, compile_and_fit, softmax_loss, training_data
 from recft_utils.models.streaming import as_constants
 from recft_utils.models.training_data import daily_popularity, first_sale_days, order_examples
-from recft_utils.models.two_tower import (
-    TwoTowerConfig, build_model, keras, softmax_over_catalogue, tf,
-)
-from recft_utils.models.fine_tuning import build_optimizer
+from recft_utils.models.two_tower import TwoTowerConfig, build_model, softmax_over_catalogue
 
 
 def _twins(task, config, steps):
@@ -31,8 +30,15 @@ def _twins(task, config, steps):
 
 
 def _weights(model):
-    return [model.adapter.kernel, model.adapter.bias, model.user.kernel, model.user.bias, model.bias, model.decay,
-            model.popularity_weight]
+    return [
+        model.adapter.kernel,
+        model.adapter.bias,
+        model.user.kernel,
+        model.user.bias,
+        model.bias,
+        model.decay,
+        model.popularity_weight,
+    ]
 
 
 def test_the_plain_model_trains_like_the_package_model(shop_sample):
@@ -46,8 +52,9 @@ def test_the_plain_model_trains_like_the_package_model(shop_sample):
 
     package.examples = (as_constants(targets), as_constants(seen))
     rows = np.arange(len(histories), dtype=np.int32)
-    package.fit({**histories.as_inputs(), "example": rows}, rows, batch_size=config.batch_size, shuffle=False,
-                verbose=0)
+    package.fit(
+        {**histories.as_inputs(), "example": rows}, rows, batch_size=config.batch_size, shuffle=False, verbose=0
+    )
     inputs, bought = training_data(valid, config.max_history)
     plain.compile(optimizer=config.optimizer(steps))
     plain.fit(inputs, bought, batch_size=config.batch_size, shuffle=False, verbose=0)

@@ -55,13 +55,12 @@ def test_no_test_window_interaction_reaches_training(interactions, split, test_t
     """Whatever happens in the test window, what a model is fitted on is unchanged."""
     in_window = interactions["timestamp"] >= split.test_start
     tampered = interactions.copy()
-    tampered.loc[in_window, "item_id"] = tampered.loc[in_window, "item_id"].sample(
-        frac=1.0, random_state=0).to_numpy()
+    tampered.loc[in_window, "item_id"] = tampered.loc[in_window, "item_id"].sample(frac=1.0, random_state=0).to_numpy()
     other = build_task(tampered, split, "test")
     assert test_task.history["timestamp"].max() < split.test_start
     pd.testing.assert_frame_equal(test_task.history, other.history)
     warm = test_task.n_warm
-    assert np.array_equal(test_task.items[:warm], other.items[:other.n_warm])
+    assert np.array_equal(test_task.items[:warm], other.items[: other.n_warm])
     assert (test_task.matrix[:, :warm] != other.matrix[:, :warm]).nnz == 0
     rows = test_task.eval_rows[:50]
     scores_a = EASE(300).fit(test_task).score(rows)[:, :warm]

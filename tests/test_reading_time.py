@@ -18,12 +18,18 @@ def test_each_notebook_states_its_measured_reading_time_and_fits_one_sitting(not
 def test_words_tables_and_code_count_but_parameters_and_stderr_do_not(tmp_path):
     intro = "Intro<!-- reading:time:start -->1 minutes to read<!-- reading:time:end --> " + "word " * 399
     table = {"text/html": "<table>" + "<td>cell</td>" * 200 + "</table>", "text/plain": "ignored"}
-    cells = [new_markdown_cell(intro),
-             new_code_cell("x = 1\n" * 5, metadata={"tags": ["parameters"]}),
-             new_code_cell("# a comment\n" + "y = 2\n" * 20, outputs=[
-                 new_output("stream", name="stdout", text="printed " * 200),
-                 new_output("stream", name="stderr", text="noise " * 1000),
-                 new_output("display_data", data=table)])]
+    cells = [
+        new_markdown_cell(intro),
+        new_code_cell("x = 1\n" * 5, metadata={"tags": ["parameters"]}),
+        new_code_cell(
+            "# a comment\n" + "y = 2\n" * 20,
+            outputs=[
+                new_output("stream", name="stdout", text="printed " * 200),
+                new_output("stream", name="stderr", text="noise " * 1000),
+                new_output("display_data", data=table),
+            ],
+        ),
+    ]
     path = tmp_path / "book.ipynb"
     nbformat.write(new_notebook(cells=cells), path)
     # 400 words of markdown + 200 printed + 200 table cells = 800 words (4 min); 20 lines of code (2 min)

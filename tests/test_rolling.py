@@ -28,14 +28,25 @@ def test_month_windows_validate_just_before_each_month(shop_sample):
 
 def test_simulation_scores_every_model_each_month_and_records_why(shop_sample, shop_vectors):
     interactions = shop_sample[0]
-    table, decisions = simulate(interactions, shop_vectors, TwoTowerConfig(epochs=2), last_months(interactions, 2),
-                                epochs=2, warm_epochs=1, progress=False)
+    table, decisions = simulate(
+        interactions,
+        shop_vectors,
+        TwoTowerConfig(epochs=2),
+        last_months(interactions, 2),
+        epochs=2,
+        warm_epochs=1,
+        progress=False,
+    )
     assert [d["month"] for d in decisions] == ["2030-11", "2030-12"]
     assert decisions[0]["decision"] == "promote" and decisions[1]["decision"] in ("promote", "keep")
     assert decisions[1]["reason"] and decisions[1]["customers"] > 0
     december = table[table["month"] == "2030-12"].set_index("model")
-    assert {"scratch", "warm start", "last month's champion, not retrained",
-            "serving (champion after the decision)"} == set(december.index)
+    assert {
+        "scratch",
+        "warm start",
+        "last month's champion, not retrained",
+        "serving (champion after the decision)",
+    } == set(december.index)
     assert table["ndcg@10"].between(0, 1).all() and (december.loc["scratch", "train_seconds"] > 0)
     assert (table["unseen_share"] > 0).all() and table["popularity_psi"].notna().all()
 
@@ -48,8 +59,11 @@ def test_step_6_says_which_model_it_retrains_against_the_served_one():
     top_k = {"regime": "top_k", "model": "top-k layers", "validation": {"frozen": 0.1, "top_k": 0.1012}}
     note = iterated_model_note(top_k)
     assert "top-k fine-tuning" in note and "+0.0012" in note and "frozen-encoder models" in note
-    blend = {"regime": "blend", "model": "blend: two-tower (frozen) + EASE + recent popularity",
-             "validation": {"frozen": 0.1, "blend": 0.12}}
+    blend = {
+        "regime": "blend",
+        "model": "blend: two-tower (frozen) + EASE + recent popularity",
+        "validation": {"frozen": 0.1, "blend": 0.12},
+    }
     note = iterated_model_note(blend)
     assert note.startswith("Step 4 serves blend:") and "its two-tower part" in note and "recft retrain" in note
     assert "weight 0" in iterated_model_note({**blend, "regime": "classical", "model": "EASE + recent popularity"})

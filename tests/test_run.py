@@ -51,8 +51,9 @@ def test_readers_name_the_step_that_makes_the_file(tmp_path):
     for step in STEPS[:2]:
         run.start(step)
         run.finish(step, {"profile": "tiny"})
-    with pytest.raises(MissingArtefactError, match="interactions.parquet is missing although 02_data_preparation is "
-                                                   "complete"):
+    with pytest.raises(
+        MissingArtefactError, match="interactions.parquet is missing although 02_data_preparation is complete"
+    ):
         run.interactions()
 
 
@@ -74,14 +75,17 @@ def test_an_unknown_step_and_an_older_layout_are_refused_with_the_fix(tmp_path):
     old = tmp_path / "01_requirements"
     old.mkdir()
     (old / MANIFEST).write_text(json.dumps({"parameters": {"profile": "tiny"}, "files": {}}))  # layout 1: no key
-    with pytest.raises(MissingArtefactError, match=r"older recft \(run-folder layout 1; this version reads layout "
-                                                   rf"{LAYOUT}\).*recft checkpoint --step 1"):
+    with pytest.raises(
+        MissingArtefactError,
+        match=r"older recft \(run-folder layout 1; this version reads layout "
+        rf"{LAYOUT}\).*recft checkpoint --step 1",
+    ):
         Run(tmp_path).complete_steps()
 
 
 def test_report_tables_need_steps_1_to_4_and_the_tables_not_step_5_s_manifest(tmp_path):
     run = Run(tmp_path)
-    for step in STEPS[:STEPS.index("05_collaboration")]:
+    for step in STEPS[: STEPS.index("05_collaboration")]:
         run.start(step)
         run.finish(step, {"profile": "tiny"})
     out = run.start("05_collaboration")
@@ -103,8 +107,11 @@ def test_every_profile_has_every_setting_and_a_missing_one_is_named():
     for name in PROFILES:
         assert get_profile(name).name == name
     broken = dataclasses.replace(PROFILES["tiny"], training={**PROFILES["tiny"].training, "chapter": {"seeds": [0]}})
-    with pytest.raises(ParameterError, match=r"Profile 'tiny' has no setting .*training\.chapter\.top_k_steps.*"
-                                             r"recft_utils/config\.py"):
+    with pytest.raises(
+        ParameterError,
+        match=r"Profile 'tiny' has no setting .*training\.chapter\.top_k_steps.*"
+        r"recft_utils/config\.py",
+    ):
         check_profile(broken)
     with pytest.raises(ParameterError, match="Unknown profile 'huge'. Choose one of tiny, workshop, full"):
         get_profile("huge")
@@ -113,6 +120,5 @@ def test_every_profile_has_every_setting_and_a_missing_one_is_named():
 def test_command_line_choices_come_from_the_profile_table():
     from recft_utils.cli import build_parser
 
-    run = next(a for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions
-               if a.dest == "profile")
+    run = next(a for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions if a.dest == "profile")
     assert run.choices == list(PROFILES)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from recft_utils.evaluation import evaluate
-from recft_utils.evaluation import segments
+from recft_utils.evaluation import evaluate, segments
 from recft_utils.models import EASE, Popularity
 
 
@@ -35,8 +34,7 @@ def test_customer_segments_cover_every_evaluated_customer(shop_sample):
 def test_small_segments_are_flagged_not_hidden(shop_sample):
     _, _, test = shop_sample
     scores = segments.per_customer(segments.top_k_lists(EASE().fit(test), test), test)
-    table = segments.segment_table(scores, segments.customer_segments(test), "country", min_customers=30,
-                                   bootstrap=100)
+    table = segments.segment_table(scores, segments.customer_segments(test), "country", min_customers=30, bootstrap=100)
     assert table["customers"].sum() == len(scores)
     assert (table["too_small"] == (table["customers"] < 30)).all() and table["too_small"].any()
     assert ((table["low"] <= table["ndcg"]) & (table["ndcg"] <= table["high"])).all()
@@ -45,7 +43,7 @@ def test_small_segments_are_flagged_not_hidden(shop_sample):
 def test_popularity_buckets_and_profile(shop_sample):
     _, _, test = shop_sample
     buckets = segments.popularity_buckets(test)
-    assert (buckets.iloc[test.n_warm:] == "new").all() and (buckets.iloc[:test.n_warm] != "new").all()
+    assert (buckets.iloc[test.n_warm :] == "new").all() and (buckets.iloc[: test.n_warm] != "new").all()
     assert 0.05 < (buckets == "head").sum() / test.n_warm <= 0.1
     popular = segments.top_k_lists(Popularity(None).fit(test), test, view="all")
     profile = segments.recommendation_profile(popular, test)

@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from recft_utils.models.training_data import window_histories
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,12 @@ def test_saved_model_in_a_fresh_process_returns_what_the_trained_model_ranks(fit
     _, _, test = shop_sample
     rows = test.eval_rows[:25]
     customers = [str(u) for u in test.users[rows]]
-    result = subprocess.run([sys.executable, "-c", PARITY, str(model_dir), json.dumps(customers),
-                             str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", PARITY, str(model_dir), json.dumps(customers), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     served = np.load(tmp_path / "out.npz")
     logits = fitted.score(rows)
@@ -95,8 +100,7 @@ def test_a_served_blend_ranks_as_the_offline_blend(fitted, shop_sample, tmp_path
     assert served.metadata["blend"]["classical"] == f"{item_model} + recent popularity"
     rows = test.eval_rows[:40]
     expected = test.items[np.argsort(-offline.score(rows), axis=1, kind="stable")[:, :10]]
-    lists = [list(served.recommend(10, customer_id=str(test.users[r]), exclude_history=False)["item_id"])
-             for r in rows]
+    lists = [list(served.recommend(10, customer_id=str(test.users[r]), exclude_history=False)["item_id"]) for r in rows]
     assert np.mean([got == list(e) for got, e in zip(lists, expected)]) >= 0.95  # float64 both; ties may swap
     with pytest.raises(Exception, match="exactly"):
         export_recommender(fitted.model, test, tmp_path / "other", blend=blend, ann=True)
@@ -122,7 +126,7 @@ def test_a_customer_id_is_answered_from_the_stored_history(shop_sample, model_di
 def test_the_folder_holds_the_histories_beside_the_saved_model_not_in_it(shop_sample, model_dir):
     import tensorflow as tf
 
-    from recft_utils.serving.export import FORMAT, CustomerHistories
+    from recft_utils.serving.model_folder import FORMAT, CustomerHistories
 
     _, _, test = shop_sample
     metadata = json.loads((model_dir / "metadata.json").read_text())
@@ -147,12 +151,14 @@ def test_the_folder_holds_the_histories_beside_the_saved_model_not_in_it(shop_sa
 def test_the_histories_table_finds_any_id_by_binary_search(tmp_path):
     from types import SimpleNamespace
 
-    from recft_utils.serving.export import CustomerHistories
+    from recft_utils.serving.model_folder import CustomerHistories
 
     customers = np.array(["b", "é-2", "a", "17850"])
-    padded = SimpleNamespace(items=np.array([[3, 1, 0], [2, 0, 0], [0, 0, 0], [5, 6, 7]]),
-                             ages=np.array([[0, 2, 0], [1, 0, 0], [0, 0, 0], [4, 5, 6]], np.float32),
-                             mask=np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]], np.float32))
+    padded = SimpleNamespace(
+        items=np.array([[3, 1, 0], [2, 0, 0], [0, 0, 0], [5, 6, 7]]),
+        ages=np.array([[0, 2, 0], [1, 0, 0], [0, 0, 0], [4, 5, 6]], np.float32),
+        mask=np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]], np.float32),
+    )
     table = CustomerHistories.load(CustomerHistories.from_padded(customers, padded).save(tmp_path / "h.npz"))
     assert len(table) == 4 and list(table.lengths()) == [3, 0, 2, 1]  # sorted: 17850, a, b, é-2
     assert [list(table.history(c)[0]) for c in customers] == [[3, 1], [2], [], [5, 6, 7]]
@@ -182,8 +188,9 @@ def ann_dir(fitted, shop_sample, tmp_path_factory):
     from recft_utils.serving.export import export_recommender
 
     titles = shop_sample[0].drop_duplicates("item_id").set_index("item_id")["item_text"]
-    return export_recommender(fitted.model, shop_sample[2], tmp_path_factory.mktemp("served-ann") / "model", titles,
-                              ann=True)
+    return export_recommender(
+        fitted.model, shop_sample[2], tmp_path_factory.mktemp("served-ann") / "model", titles, ann=True
+    )
 
 
 def test_the_approximate_index_answers_like_exact_search_and_honours_exclusions(shop_sample, model_dir, ann_dir):
@@ -246,23 +253,27 @@ def test_unknown_items_are_skipped_and_listed(service, shop_sample):
     assert response.json()["unknown_items"] == ["NOT-AN-ITEM"] and len(response.json()["recommendations"]) == 5
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ("{not json", 400, "not valid JSON"),
-    ({"items": [], "k": 5}, 422, "'items' is empty"),
-    ({"items": ["85123A"], "k": 0}, 422, "greater than or equal to 1"),
-    ({"items": ["85123A"], "k": 101}, 422, "less than or equal to 100"),
-    ({"items": ["NOT-AN-ITEM"]}, 422, "none of the items is in the catalogue"),
-    ({"k": 5}, 422, "either 'items'"),
-    ({"items": ["85123A"], "ages_days": [1, 2]}, 422, "one age"),
-    ({"items": ["85123A"], "ages_days": [1e308]}, 422, "less than or equal to 36500"),
-    ({"items": ["85123A"], "ages_days": ["NaN"]}, 422, "finite number"),
-    ({"items": ["85123A"], "ages_days": [-1]}, 422, "greater than or equal to 0"),
-    ({"items": ["85123A"], "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
-    ({"customer_id": "no-such-customer"}, 404, "has no stored history"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ("{not json", 400, "not valid JSON"),
+        ({"items": [], "k": 5}, 422, "'items' is empty"),
+        ({"items": ["85123A"], "k": 0}, 422, "greater than or equal to 1"),
+        ({"items": ["85123A"], "k": 101}, 422, "less than or equal to 100"),
+        ({"items": ["NOT-AN-ITEM"]}, 422, "none of the items is in the catalogue"),
+        ({"k": 5}, 422, "either 'items'"),
+        ({"items": ["85123A"], "ages_days": [1, 2]}, 422, "one age"),
+        ({"items": ["85123A"], "ages_days": [1e308]}, 422, "less than or equal to 36500"),
+        ({"items": ["85123A"], "ages_days": ["NaN"]}, 422, "finite number"),
+        ({"items": ["85123A"], "ages_days": [-1]}, 422, "greater than or equal to 0"),
+        ({"items": ["85123A"], "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+        ({"customer_id": "no-such-customer"}, 404, "has no stored history"),
+    ],
+)
 def test_bad_requests_get_a_4xx_that_says_what_is_wrong(service, body, status, message):
-    kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {
-        "json": body}
+    kwargs = (
+        {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {"json": body}
+    )
     response = requests.post(f"{service.url}/recommend", timeout=10, **kwargs)
     assert response.status_code == status
     assert message in response.json()["error"] and response.json()["model_version"]
@@ -275,8 +286,12 @@ def test_unknown_item_page_is_a_404(service):
 
 def test_missing_or_damaged_model_folder_stops_start_up_with_a_clear_message(model_dir, tmp_path):
     def serve(folder):
-        return subprocess.run([sys.executable, "-m", "recft_utils.cli", "serve", "--model", str(folder),
-                               "--port", "9"], capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "recft_utils.cli", "serve", "--model", str(folder), "--port", "9"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     missing = serve(tmp_path / "nothing-here")
     assert missing.returncode == 2 and "no metadata.json" in missing.stderr
@@ -301,8 +316,14 @@ def test_load_benchmark_reports_percentiles_without_errors(service, shop_sample)
 
 def test_replay_hits_follow_the_orders_and_the_interval_covers_the_difference(service, shop_sample):
     from recft_utils.models import EASE
-    from recft_utils.serving.replay import (paired_comparison, daily_hit_rate, classical_bar_recommender, replay,
-                                            replay_events, service_recommender)
+    from recft_utils.serving.replay import (
+        classical_bar_recommender,
+        daily_hit_rate,
+        paired_comparison,
+        replay,
+        replay_events,
+        service_recommender,
+    )
 
     _, _, test = shop_sample
     events, skipped = replay_events(test)
@@ -312,10 +333,15 @@ def test_replay_hits_follow_the_orders_and_the_interval_covers_the_difference(se
     sampled, left = replay_events(test, most=30, seed=1)
     assert len(sampled) == 30 and left["not_sampled"] == len(events) - 30 and skipped["not_sampled"] == 0
     assert [e.timestamp for e in sampled] == sorted(e.timestamp for e in sampled) and sampled == [
-        e for e in events if e in sampled]
+        e for e in events if e in sampled
+    ]
     events = events[:80]
-    results = replay(events, {"served": service_recommender(service.url),
-                              "EASE": classical_bar_recommender(EASE().fit(test), test)}, k=10, progress=False)
+    results = replay(
+        events,
+        {"served": service_recommender(service.url), "EASE": classical_bar_recommender(EASE().fit(test), test)},
+        k=10,
+        progress=False,
+    )
     assert len(results) == 2 * len(events) and set(results["hit"]) <= {0, 1}
     daily = daily_hit_rate(results)
     assert daily["orders"].sum() == len(events)
@@ -352,13 +378,15 @@ def _gone(pid: int, seconds: float = 20) -> bool:
 
 
 def test_the_service_stops_when_the_python_that_started_it_fails_or_dies(model_dir):
-    failed = subprocess.run([sys.executable, "-c", START_THEN, str(model_dir), "fail"], capture_output=True,
-                            text=True, timeout=180)
+    failed = subprocess.run(
+        [sys.executable, "-c", START_THEN, str(model_dir), "fail"], capture_output=True, text=True, timeout=180
+    )
     assert failed.returncode == 1 and "a failing cell" in failed.stderr
     assert _gone(int(failed.stdout.split()[0]))
 
-    parent = subprocess.Popen([sys.executable, "-c", START_THEN, str(model_dir), "sleep"], stdout=subprocess.PIPE,
-                              text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", START_THEN, str(model_dir), "sleep"], stdout=subprocess.PIPE, text=True
+    )
     server = int(parent.stdout.readline())
     parent.kill()  # SIGKILL: no Python clean-up runs; the kernel's death signal stops the server
     parent.wait()
@@ -428,7 +456,7 @@ def test_the_classical_bar_replays_as_it_ranks_offline(shop_sample):
             continue  # an earlier order of the window is in the history already
         scores = bar.score(np.array([row]))
         scores[0, test.matrix[row].indices] = -np.inf
-        scores[0, test.n_warm:] = -np.inf
+        scores[0, test.n_warm :] = -np.inf
         assert recommend(event, 10) == list(test.items[top_k(scores, 10)[0]])
         checked += 1
     assert checked >= 20

@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 
 from recft_utils.errors import ParameterError
-from recft_utils.models.serving_choice import (ServingCandidate, choose_served_model, served_from_table,
-                                               serving_records, serving_sentence)
+from recft_utils.experiments.serving_choice import (
+    ServingCandidate,
+    choose_served_model,
+    served_from_table,
+    serving_records,
+    serving_sentence,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -27,20 +32,27 @@ def test_a_gain_inside_noise_goes_to_the_cheaper_model():
     base = _base()
     noise = np.random.default_rng(1).normal(0, 0.05, len(CUSTOMERS))
     noise -= noise.mean()  # higher on average by exactly 0.001, far inside the noise
-    chosen, table = choose_served_model([_candidate("frozen", base + 0.001 + noise),
-                                         _candidate("classical", base, "classical")])
+    chosen, table = choose_served_model(
+        [_candidate("frozen", base + 0.001 + noise), _candidate("classical", base, "classical")]
+    )
     assert chosen == "classical"
     assert list(table["key"]) == ["classical", "frozen"]  # cheapest first, whatever the order given
     row = table.set_index("key").loc["frozen"]
     assert row["valid_ndcg@10"] > table.set_index("key").loc["classical", "valid_ndcg@10"]
     assert row["low"] < 0 < row["high"] and not row["eligible"]
-    assert "(validation discovery NDCG@10 0.1" in serving_sentence(table) and "the cheapest candidate" in serving_sentence(table)
+    assert "(validation discovery NDCG@10 0.1" in serving_sentence(
+        table
+    ) and "the cheapest candidate" in serving_sentence(table)
 
 
 def test_a_costlier_model_needs_a_margin_over_every_cheaper_one():
     base = _base()
-    candidates = [_candidate("classical", base, "classical"), _candidate("frozen", base + 0.01),
-                  _candidate("blend", base + 0.03, "blend"), _candidate("top_k", base + 0.02, "text-fine-tuned")]
+    candidates = [
+        _candidate("classical", base, "classical"),
+        _candidate("frozen", base + 0.01),
+        _candidate("blend", base + 0.03, "blend"),
+        _candidate("top_k", base + 0.02, "text-fine-tuned"),
+    ]
     chosen, table = choose_served_model(candidates)
     assert chosen == "blend"
     top_k = table.set_index("key").loc["top_k"]
@@ -53,8 +65,7 @@ def test_a_costlier_model_needs_a_margin_over_every_cheaper_one():
 
 def test_the_saved_table_gives_back_the_same_choice():
     base = _base()
-    chosen, table = choose_served_model([_candidate("classical", base, "classical"),
-                                         _candidate("frozen", base + 0.02)])
+    chosen, table = choose_served_model([_candidate("classical", base, "classical"), _candidate("frozen", base + 0.02)])
     records = json.loads(json.dumps(serving_records(table)))  # strict JSON: no NaN
     assert records[0]["low"] is None and records[0]["against"] is None
     assert served_from_table(records) == chosen == "frozen"
@@ -80,16 +91,35 @@ def test_step3_result_states_the_served_model_the_verdict_and_where_fine_tuning_
     base = _base()
     _, table = choose_served_model([_candidate("classical", base, "classical"), _candidate("frozen", base + 0.02)])
     reference = read_reference(project_root() / "docs" / "benchmarks" / "rolling.json")  # the committed benchmark
-    pooled = {"view": "discovery", "baseline": "two-tower (text)", "model_ndcg@10": 0.1, "baseline_ndcg@10": 0.1,
-              "relative": 0.0, "low": -0.01, "high": 0.01, "n_users": 100}
-    curve = {"dataset": "online-retail", "differences": [
-        {**pooled, "model": "two-tower (text), top layer fine-tuned", "fraction": 0.1, "difference": 0.02,
-         "low": 0.01, "high": 0.03},
-        {**pooled, "model": "two-tower (words)", "fraction": 0.1, "difference": 0.0}]}
+    pooled = {
+        "view": "discovery",
+        "baseline": "two-tower (text)",
+        "model_ndcg@10": 0.1,
+        "baseline_ndcg@10": 0.1,
+        "relative": 0.0,
+        "low": -0.01,
+        "high": 0.01,
+        "n_users": 100,
+    }
+    curve = {
+        "dataset": "online-retail",
+        "differences": [
+            {
+                **pooled,
+                "model": "two-tower (text), top layer fine-tuned",
+                "fraction": 0.1,
+                "difference": 0.02,
+                "low": 0.01,
+                "high": 0.03,
+            },
+            {**pooled, "model": "two-tower (words)", "fraction": 0.1, "difference": 0.0},
+        ],
+    }
     lines = step3_result(table, "online-retail", reference, None, curve)
     assert lines[0] == serving_sentence(table)
     assert any(line.startswith("discovery: the best language-model model") for line in lines)
-    assert lines[-1] == ("discovery, two-tower (text), top layer fine-tuned minus two-tower (text): "
-                         "interval above 0 at 10% (+0.0200).")
+    assert lines[-1] == (
+        "discovery, two-tower (text), top layer fine-tuned minus two-tower (text): interval above 0 at 10% (+0.0200)."
+    )
     other = step3_result(table, "synthetic:100:1000", reference, None, curve)
     assert len(other) == 2 and "No rolling-origin benchmark" in other[1]

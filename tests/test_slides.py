@@ -7,15 +7,16 @@ import re
 import nbformat
 
 from recft_utils.config import project_root
-from recft_utils.reporting import slides
 from recft_utils.runner import discover_notebooks
+from recft_utils.workshop import slides
 
 ROOT = project_root()
 
 
 def test_the_committed_deck_is_what_the_committed_notebooks_give():
     assert slides.deck_path(ROOT).read_text(encoding="utf-8") == slides.build_slides(ROOT), (
-        "docs/slides.html is out of date: run `make slides` (make notebooks does too)")
+        "docs/slides.html is out of date: run `make slides` (make notebooks does too)"
+    )
 
 
 def test_the_deck_loads_nothing_from_the_network():
@@ -26,7 +27,7 @@ def test_the_deck_loads_nothing_from_the_network():
     for name in slides.REVEAL_FILES:  # committed beside the deck, so a room without internet can open it
         assert (vendor / name).is_file(), name
         if name != "LICENSE":
-            assert f'{vendor.relative_to(ROOT / "docs").as_posix()}/{name}' in sources
+            assert f"{vendor.relative_to(ROOT / 'docs').as_posix()}/{name}" in sources
     assert "MathJax.Hub" not in html and "require(" not in html
 
 
@@ -43,8 +44,13 @@ def test_every_notebook_has_its_tagged_slides_its_verdict_and_the_facilitator_s_
         for tag in found:
             tagged[tag] += 1
     in_deck = sum("image/png" in o.get("data", {}) for c in deck.cells if c.cell_type == "code" for o in c.outputs)
-    drawn = sum("image/png" in o.get("data", {}) for nb in discover_notebooks() for c in nbformat.read(nb, 4).cells
-                if slides.tagged(c) == "slide-figure" for o in c.outputs)
+    drawn = sum(
+        "image/png" in o.get("data", {})
+        for nb in discover_notebooks()
+        for c in nbformat.read(nb, 4).cells
+        if slides.tagged(c) == "slide-figure"
+        for o in c.outputs
+    )
     assert in_deck == drawn >= tagged["slide-figure"] > 0
     text = "\n".join(c.source for c in deck.cells if c.cell_type == "markdown")
     assert "$" not in text and "<!--" not in text  # no formula without MathJax, no generated-block markers

@@ -51,11 +51,12 @@ def test_a_large_catalogue_trains_with_a_sampled_softmax_and_still_learns(shop_s
     from recft_utils.evaluation import evaluate
     from recft_utils.models import Random
     from recft_utils.models.streaming import DEFAULT_NEGATIVES, SAMPLED_SOFTMAX_MIN_ITEMS
-    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+    from recft_utils.models.two_tower import TwoTowerConfig
+    from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
     assert TwoTowerConfig().negatives_for(SAMPLED_SOFTMAX_MIN_ITEMS) == 0
     assert TwoTowerConfig().negatives_for(SAMPLED_SOFTMAX_MIN_ITEMS + 1) == DEFAULT_NEGATIVES
-    assert TwoTowerConfig(sampled_negatives=0).negatives_for(10 ** 6) == 0
+    assert TwoTowerConfig(sampled_negatives=0).negatives_for(10**6) == 0
     _, valid, _ = shop_sample
     items = np.sort(shop_sample[0]["item_id"].unique())
     vectors = pd.DataFrame(np.random.default_rng(0).normal(size=(len(items), 16)).astype("float32"), index=items)
@@ -69,7 +70,8 @@ def test_adversarial_training_works_with_the_sampled_softmax_too(shop_sample):
     """FGM pushes the text vectors of the rows a sampled step reads (a large catalogue's ablation uses it)."""
     import pandas as pd
 
-    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+    from recft_utils.models.two_tower import TwoTowerConfig
+    from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
     _, valid, _ = shop_sample
     items = np.sort(shop_sample[0]["item_id"].unique())
@@ -87,7 +89,8 @@ def test_max_examples_trains_on_a_seeded_sample_of_the_examples(shop_sample):
     import pandas as pd
 
     from recft_utils.errors import ParameterError
-    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+    from recft_utils.models.two_tower import TwoTowerConfig
+    from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
     _, valid, _ = shop_sample
     items = np.sort(shop_sample[0]["item_id"].unique())

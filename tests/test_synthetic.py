@@ -107,21 +107,24 @@ def test_orders_follow_time_and_repeats_are_staples_bought_again(shop):
     assert (most[shop.groupby("user_id")["order_id"].nunique() >= 5] >= 3).mean() > 0.5
 
 
-@pytest.mark.parametrize("spec, problem", [
-    ("synthetic:4000", "2 part"),
-    ("synthetic:1:2:3:4", "5 part"),
-    ("synthetic:300:6000:bakery", "STYLE 'bakery' is unknown.*use one of gifts, grocery"),
-    ("shop:20:400", "does not start with 'synthetic:'"),
-    ("synthetic", "1 part"),
-    ("synthetic:lots:1000", "whole numbers"),
-    ("synthetic:20:4e3", "whole numbers"),
-    ("synthetic:0:1000", "ITEMS is 0.*positive"),
-    ("synthetic:-5:1000", "ITEMS is -5.*positive"),
-    ("synthetic:10:50", "10 items are too few.*at least 20 items"),
-    ("synthetic:300:200", "fewer than 10 per item.*at least 3000 interactions or at most 20 items"),
-    ("synthetic:300:2999", "fewer than 10 per item.*at least 3000 interactions or at most 299 items"),
-    ("synthetic:300:100", r"fewer than 10 per item.*at least 3000 interactions\.$"),
-])
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        ("synthetic:4000", "2 part"),
+        ("synthetic:1:2:3:4", "5 part"),
+        ("synthetic:300:6000:bakery", "STYLE 'bakery' is unknown.*use one of gifts, grocery"),
+        ("shop:20:400", "does not start with 'synthetic:'"),
+        ("synthetic", "1 part"),
+        ("synthetic:lots:1000", "whole numbers"),
+        ("synthetic:20:4e3", "whole numbers"),
+        ("synthetic:0:1000", "ITEMS is 0.*positive"),
+        ("synthetic:-5:1000", "ITEMS is -5.*positive"),
+        ("synthetic:10:50", "10 items are too few.*at least 20 items"),
+        ("synthetic:300:200", "fewer than 10 per item.*at least 3000 interactions or at most 20 items"),
+        ("synthetic:300:2999", "fewer than 10 per item.*at least 3000 interactions or at most 299 items"),
+        ("synthetic:300:100", r"fewer than 10 per item.*at least 3000 interactions\.$"),
+    ],
+)
 def test_each_bad_spec_names_its_problem_and_the_fix(spec, problem):
     with pytest.raises(ParameterError, match=problem) as error:
         parse_spec(spec)

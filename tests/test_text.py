@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recft_utils.datasets.preparation import normalise_title
 from recft_utils.errors import ParameterError, RecftError
 from recft_utils.text import (
     AUGMENT_COLUMNS,
@@ -26,7 +27,7 @@ from recft_utils.text import (
     defining_attributes,
     find_model_dir,
     load_backbone,
-    normalise_title,
+    model_files,
     random_delete,
     random_swap,
     synonym_replace,
@@ -34,7 +35,6 @@ from recft_utils.text import (
     typo_perturb,
     verify_weights,
 )
-from recft_utils.text import encoder as encoder_module
 
 TITLES = [
     "WHITE HANGING HEART T-LIGHT HOLDER",
@@ -92,7 +92,7 @@ def test_checksum_is_cached(model_dir, monkeypatch):
     def no_hashing(*args, **kwargs):
         raise AssertionError("hashed again")
 
-    monkeypatch.setattr(encoder_module.hashlib, "sha256", no_hashing)
+    monkeypatch.setattr(model_files.hashlib, "sha256", no_hashing)
     assert verify_weights(model_dir) == MODEL_SHA256
 
 
@@ -132,7 +132,7 @@ def test_incomplete_or_non_bert_folder_is_a_clear_error(model_dir, tmp_path):
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(encoder_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(model_files.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError) as error:
         find_model_dir()
     message = str(error.value)
@@ -295,8 +295,11 @@ def test_synonym_augmentation_keeps_the_product_of_every_real_title(table, mirro
     items = pd.DataFrame({"item_id": titles.index.astype(str), "item_text": titles.to_numpy()})
     augmented = augment_titles(items, table, seed=0, methods=("synonym", "delete", "swap", "typo"))
     assert len(augmented) > 10_000
-    flipped = [(o, a, changed_attributes(o, a)) for o, a in zip(augmented["original"], augmented["augmented"])
-               if changed_attributes(o, a)]
+    flipped = [
+        (o, a, changed_attributes(o, a))
+        for o, a in zip(augmented["original"], augmented["augmented"])
+        if changed_attributes(o, a)
+    ]
     assert flipped == []
     with_colour = augmented[augmented["original"].map(lambda t: "colour" in defining_attributes(t))]
     assert (with_colour["method"] == "synonym").any()  # titles with a colour still get synonyms elsewhere
@@ -311,8 +314,11 @@ def test_changed_attributes_finds_another_product():
     assert changed_attributes("red heart mug", "heart mug") == []  # a deletion leaves it vaguer, not another
     assert changed_attributes("red heart mug", "heart red mug") == []  # a swap
     assert changed_attributes("vintage red mug", "antique red mug") == []
-    assert defining_attributes("PACK OF 12 PINK PAPER CASES") == {"count": ["12"], "colour": ["pink"],
-                                                                  "material": ["paper"]}
+    assert defining_attributes("PACK OF 12 PINK PAPER CASES") == {
+        "count": ["12"],
+        "colour": ["pink"],
+        "material": ["paper"],
+    }
 
 
 def test_synonym_replace(table):
@@ -406,7 +412,8 @@ def test_products_that_share_a_text_share_its_augmentations(items, table):
     shared = pd.concat([items, items.assign(item_id=items["item_id"] + "-variant")], ignore_index=True)
     frame = augment_titles(shared, table, seed=3)
     variants = frame[frame["item_id"].str.endswith("-variant")].assign(
-        item_id=lambda f: f["item_id"].str.removesuffix("-variant"))
+        item_id=lambda f: f["item_id"].str.removesuffix("-variant")
+    )
     originals = frame[~frame["item_id"].str.endswith("-variant")]
     pd.testing.assert_frame_equal(variants.reset_index(drop=True), originals.reset_index(drop=True))
     sample = augment_titles(shared, table, seed=3, n_items=4, methods=("swap",))
@@ -450,8 +457,18 @@ def test_the_real_base_models_are_compared_on_counted_parameters_and_measured_sp
     from recft_utils.text import base_models
     from recft_utils.text.base_model_registry import BASE_MODELS, installed_file
 
-    titles = pd.Series(["red heart t-light holder", "set of 3 cake tins pantry design", "jumbo bag", "lunch box",
-                        "vintage paisley doormat", "glass star frosted t-light holder", "hand warmer owl", "clock"])
+    titles = pd.Series(
+        [
+            "red heart t-light holder",
+            "set of 3 cake tins pantry design",
+            "jumbo bag",
+            "lunch box",
+            "vintage paisley doormat",
+            "glass star frosted t-light holder",
+            "hand warmer owl",
+            "clock",
+        ]
+    )
     for spec in BASE_MODELS.values():
         try:
             installed_file(spec)
@@ -475,34 +492,52 @@ def test_the_real_base_models_are_compared_on_counted_parameters_and_measured_sp
 def test_the_base_model_choice_is_read_from_the_benchmark_with_its_intervals():
     from recft_utils.text.base_models import base_model_choice
 
-    costs = [{"encoder": "all-MiniLM-L6-v2", "parameters": 22_713_216},
-             {"encoder": "paraphrase-MiniLM-L3-v2", "parameters": 17_389_824},
-             {"encoder": "SmolLM2-135M-Instruct", "parameters": 134_515_008}]
+    costs = [
+        {"encoder": "all-MiniLM-L6-v2", "parameters": 22_713_216},
+        {"encoder": "paraphrase-MiniLM-L3-v2", "parameters": 17_389_824},
+        {"encoder": "SmolLM2-135M-Instruct", "parameters": 134_515_008},
+    ]
 
     def row(encoder, view, recipe, ndcg, against=None):
         low, high = against if against else (float("nan"), float("nan"))
-        return {"encoder": encoder, "view": view, "recipe": recipe, "ndcg@10": ndcg,
-                "vs chapter model": (low + high) / 2, "vs chapter model low": low, "vs chapter model high": high,
-                "vs words": 0.001, "vs words low": -0.002, "vs words high": 0.004}
+        return {
+            "encoder": encoder,
+            "view": view,
+            "recipe": recipe,
+            "ndcg@10": ndcg,
+            "vs chapter model": (low + high) / 2,
+            "vs chapter model low": low,
+            "vs chapter model high": high,
+            "vs words": 0.001,
+            "vs words low": -0.002,
+            "vs words high": 0.004,
+        }
 
-    table = [row("all-MiniLM-L6-v2", "discovery", "two-tower", 0.110),
-             row("paraphrase-MiniLM-L3-v2", "discovery", "two-tower", 0.109, (-0.003, 0.001)),
-             row("SmolLM2-135M-Instruct", "discovery", "two-tower", 0.100, (-0.014, -0.006))]
+    table = [
+        row("all-MiniLM-L6-v2", "discovery", "two-tower", 0.110),
+        row("paraphrase-MiniLM-L3-v2", "discovery", "two-tower", 0.109, (-0.003, 0.001)),
+        row("SmolLM2-135M-Instruct", "discovery", "two-tower", 0.100, (-0.014, -0.006)),
+    ]
     note = base_model_choice({"costs": costs, "table": table})
     assert "discovery (two-tower): best all-MiniLM-L6-v2 (0.1100)" in note
     assert "SmolLM2-135M-Instruct -0.0100 (-0.0140 to -0.0060, worse)" in note
-    assert note.endswith("Choose paraphrase-MiniLM-L3-v2 here: it is smaller than all-MiniLM-L6-v2 and loses "
-                         "nowhere with an interval below 0.\nThis chapter keeps all-MiniLM-L6-v2: every other "
-                         "benchmark, the served model and the answer key were measured with it, and a switch means "
-                         "measuring them again on paraphrase-MiniLM-L3-v2.")
+    assert note.endswith(
+        "Choose paraphrase-MiniLM-L3-v2 here: it is smaller than all-MiniLM-L6-v2 and loses "
+        "nowhere with an interval below 0.\nThis chapter keeps all-MiniLM-L6-v2: every other "
+        "benchmark, the served model and the answer key were measured with it, and a switch means "
+        "measuring them again on paraphrase-MiniLM-L3-v2."
+    )
     table[1] = row("paraphrase-MiniLM-L3-v2", "discovery", "two-tower", 0.105, (-0.008, -0.002))
     assert base_model_choice({"costs": costs, "table": table}).endswith(
         "Choose all-MiniLM-L6-v2 here: no other base model beats it without losing elsewhere, and none that is "
-        "cheaper keeps its quality.")
+        "cheaper keeps its quality."
+    )
     # better in one recipe but worse in another: a trade-off, not a choice
     table[2] = row("SmolLM2-135M-Instruct", "discovery", "two-tower", 0.100, (-0.014, -0.006))
     table.append(row("SmolLM2-135M-Instruct", "cold", "title neighbours", 0.22, (0.005, 0.03)))
     note = base_model_choice({"costs": costs, "table": table})
-    assert note.endswith("Choose all-MiniLM-L6-v2 here: no other base model beats it without losing elsewhere, and "
-                         "none that is cheaper keeps its quality (SmolLM2-135M-Instruct is better in cold (title "
-                         "neighbours) but worse in discovery (two-tower)).")
+    assert note.endswith(
+        "Choose all-MiniLM-L6-v2 here: no other base model beats it without losing elsewhere, and "
+        "none that is cheaper keeps its quality (SmolLM2-135M-Instruct is better in cold (title "
+        "neighbours) but worse in discovery (two-tower))."
+    )

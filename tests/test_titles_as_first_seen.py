@@ -2,12 +2,12 @@
 
 import numpy as np
 import pandas as pd
+from synthetic_shop import shop
 
 from recft_utils.datasets.cleaning import clean_online_retail
 from recft_utils.datasets.preparation import catalogue_titles
 from recft_utils.evaluation import build_task, evaluate, temporal_split
 from recft_utils.models.baselines import TitleNeighbourPopularity
-from synthetic_shop import shop
 
 RENAMED = "mug-red"
 
@@ -15,12 +15,18 @@ RENAMED = "mug-red"
 def raw_export(interactions: pd.DataFrame) -> pd.DataFrame:
     """The shop written as a raw Online Retail export (what ``clean_online_retail`` reads)."""
     codes = {item: f"{10000 + i}" for i, item in enumerate(sorted(interactions["item_id"].unique()))}
-    return pd.DataFrame({
-        "InvoiceNo": interactions["order_id"].str[1:], "StockCode": interactions["item_id"].map(codes),
-        "Description": interactions["item_text"].str.upper(), "Quantity": 1,
-        "InvoiceDate": interactions["timestamp"], "UnitPrice": 1.0,
-        "CustomerID": interactions["user_id"].str[1:].astype(float), "Country": "United Kingdom",
-    })
+    return pd.DataFrame(
+        {
+            "InvoiceNo": interactions["order_id"].str[1:],
+            "StockCode": interactions["item_id"].map(codes),
+            "Description": interactions["item_text"].str.upper(),
+            "Quantity": 1,
+            "InvoiceDate": interactions["timestamp"],
+            "UnitPrice": 1.0,
+            "CustomerID": interactions["user_id"].str[1:].astype(float),
+            "Country": "United Kingdom",
+        }
+    )
 
 
 def renamed_late(raw: pd.DataFrame, code: str, after: pd.Timestamp) -> pd.DataFrame:

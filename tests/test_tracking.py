@@ -17,8 +17,10 @@ def test_two_runs_one_setting_apart_are_compared_with_their_curves(store, sample
 
     _, valid, _ = sample
     base = TwoTowerConfig(epochs=2, patience=1)
-    runs = [tracked_validation_run(vectors, valid, config, label, store / label, seed=0)
-            for label, config in (("base", base), ("dim 64", changed_config(base, "dim", 64.0)))]
+    runs = [
+        tracked_validation_run(vectors, valid, config, label, store / label, seed=0)
+        for label, config in (("base", base), ("dim 64", changed_config(base, "dim", 64.0)))
+    ]
     table = compare_runs(runs)
     assert list(table.columns) == ["base", "dim 64", "differs"]
     assert table.loc["params.dim", "differs"] and not table.loc["params.dropout", "differs"]
@@ -42,8 +44,9 @@ def test_a_setting_s_effect_is_read_against_another_seed():
 
     from recft_utils.tracking import setting_effect_note
 
-    compared = pd.DataFrame({"base": [0.1100], "dropout = 0.4": [0.1095], "again": [0.1108]},
-                            index=["metrics.best_valid_ndcg_at_10"])
+    compared = pd.DataFrame(
+        {"base": [0.1100], "dropout = 0.4": [0.1095], "again": [0.1108]}, index=["metrics.best_valid_ndcg_at_10"]
+    )
     note = setting_effect_note(compared, "base", "dropout = 0.4", "again")
     assert "-0.0005" in note and "+0.0008" in note and "cannot tell the setting from luck" in note
     compared["dropout = 0.4"] = 0.1150

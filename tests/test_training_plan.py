@@ -8,8 +8,8 @@ import pytest
 from recft_utils.config import PROFILES
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation.rolling_origin import read_reference, reference_document
-from recft_utils.models.serving_choice import choose_served_model
-from recft_utils.models.training_plan import regime_config
+from recft_utils.experiments.serving_choice import choose_served_model
+from recft_utils.experiments.training_plan import regime_config
 from recft_utils.source_listing import source_code
 
 
@@ -17,7 +17,14 @@ def test_every_profile_plans_the_chapter_and_the_benchmark():
     for profile, settings in PROFILES.items():
         plan = settings.training
         chapter = plan["chapter"]
-        assert set(chapter) >= {"seeds", "top_k_epochs", "top_k_steps", "other_regime_steps", "search_trials", "regimes"}
+        assert set(chapter) >= {
+            "seeds",
+            "top_k_epochs",
+            "top_k_steps",
+            "other_regime_steps",
+            "search_trials",
+            "regimes",
+        }
         assert chapter["regimes"][0] == "top_k" and set(chapter["regimes"]) <= {"top_k", "lora", "full"}
         assert set(chapter["seeds"]) <= set(plan["seeds"])
         for regime in ("top_k", "lora", "full"):
@@ -32,17 +39,26 @@ def test_source_code_is_the_package_s_own():
 
 
 def _tables():
-    window = pd.DataFrame({"window 1": [0.1, 0.2], "window 2": [0.3, None], "pooled": [0.2, 0.2]},
-                          index=pd.Index(["EASE", "two-tower"]))
+    window = pd.DataFrame(
+        {"window 1": [0.1, 0.2], "window 2": [0.3, None], "pooled": [0.2, 0.2]}, index=pd.Index(["EASE", "two-tower"])
+    )
     row = {"view": "discovery", "model": "two-tower", "difference": 0.01, "low": 0.0, "high": 0.02}
-    return {"windows": {"discovery": window, "cold": window.iloc[[1]]},
-            "verdict": pd.DataFrame([row]), "ablation": pd.DataFrame([{**row, "ablation": "without text"}]),
-            "fine_tuned": pd.DataFrame([{**row, "window": "pooled"}])}
+    return {
+        "windows": {"discovery": window, "cold": window.iloc[[1]]},
+        "verdict": pd.DataFrame([row]),
+        "ablation": pd.DataFrame([{**row, "ablation": "without text"}]),
+        "fine_tuned": pd.DataFrame([{**row, "window": "pooled"}]),
+    }
 
 
 def test_rolling_reference_round_trips_through_json(tmp_path):
-    document = reference_document(_tables(), "workshop", "online-retail", [0, 1],
-                                  [{"window": 1, "test_start": "2011-11-09", "test_end": "2011-12-09"}])
+    document = reference_document(
+        _tables(),
+        "workshop",
+        "online-retail",
+        [0, 1],
+        [{"window": 1, "test_start": "2011-11-09", "test_end": "2011-12-09"}],
+    )
     path = tmp_path / "rolling.json"
     path.write_text(json.dumps(document))  # NaN became null: valid JSON
     reference = read_reference(path)
@@ -80,14 +96,49 @@ def test_the_two_tower_diagram_draws_both_towers(tmp_path):
 def test_signal_summary_says_which_parts_are_distinguishable_from_zero():
     from recft_utils.evaluation.rolling_origin import signal_summary
 
-    ablation = pd.DataFrame([
-        {"view": "discovery", "ablation": "without text (IDs only)", "contribution": 0.01, "low": 0.005, "high": 0.02},
-        {"view": "discovery", "ablation": "without IDs (text only)", "contribution": 0.002, "low": -0.001, "high": 0.004}])
-    fine_tuned = pd.DataFrame([{"window": "pooled", "view": "cold", "model": "adapted", "baseline": "frozen",
-                                "difference": -0.01, "low": -0.02, "high": -0.005},
-                               {"window": "1", "view": "cold", "model": "adapted", "baseline": "frozen",
-                                "difference": 0.5, "low": 0.4, "high": 0.6}])
+    ablation = pd.DataFrame(
+        [
+            {
+                "view": "discovery",
+                "ablation": "without text (IDs only)",
+                "contribution": 0.01,
+                "low": 0.005,
+                "high": 0.02,
+            },
+            {
+                "view": "discovery",
+                "ablation": "without IDs (text only)",
+                "contribution": 0.002,
+                "low": -0.001,
+                "high": 0.004,
+            },
+        ]
+    )
+    fine_tuned = pd.DataFrame(
+        [
+            {
+                "window": "pooled",
+                "view": "cold",
+                "model": "adapted",
+                "baseline": "frozen",
+                "difference": -0.01,
+                "low": -0.02,
+                "high": -0.005,
+            },
+            {
+                "window": "1",
+                "view": "cold",
+                "model": "adapted",
+                "baseline": "frozen",
+                "difference": 0.5,
+                "low": 0.4,
+                "high": 0.6,
+            },
+        ]
+    )
     lines = signal_summary({"ablation": ablation, "fine_tuned": fine_tuned})
-    assert lines[0] == ("discovery, what each part of the best text model adds: the text +0.0100 (+0.0050 to +0.0200); "
-                        "the item IDs +0.0020 (-0.0010 to +0.0040, not distinguishable from 0) NDCG@10.")
+    assert lines[0] == (
+        "discovery, what each part of the best text model adds: the text +0.0100 (+0.0050 to +0.0200); "
+        "the item IDs +0.0020 (-0.0010 to +0.0040, not distinguishable from 0) NDCG@10."
+    )
     assert lines[1] == "adapted against frozen, same heads: cold -0.0100 (-0.0200 to -0.0050) NDCG@10."

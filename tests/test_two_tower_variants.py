@@ -5,11 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_shop import shop
 
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate, temporal_split
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
-from synthetic_shop import shop
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
 CONFIG = TwoTowerConfig(epochs=2, dim=8, batch_size=32)
 

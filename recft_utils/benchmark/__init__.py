@@ -1,4 +1,5 @@
-"""Benchmark tooling (no notebook imports it, but for ``processes.peak_rss_mb`` in every record): commands that print figures and write JSON records.
+"""Benchmark tooling (no notebook and no module outside it imports it): commands that print figures and
+write JSON records.
 
 README's tables and ``docs/benchmarks/`` are generated from their output by ``scripts/readme_tables.py``.
 

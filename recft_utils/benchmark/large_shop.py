@@ -69,16 +69,18 @@ def _notebook_record(executed: Path, memory: TreeMemory) -> dict:
 
     papermill = nbformat.read(executed, 4).metadata["papermill"]
     start, end = (pd.Timestamp(papermill[key]).timestamp() for key in ("start_time", "end_time"))
-    return {"notebook": executed.stem, "seconds": round(float(papermill["duration"]), 1),
-            "peak_gb": round(memory.peak_between(start, end), 2)}
+    return {
+        "notebook": executed.stem,
+        "seconds": round(float(papermill["duration"]), 1),
+        "peak_gb": round(memory.peak_between(start, end), 2),
+    }
 
 
 def large_shop(dataset: str = LARGE_SHOP, profile: str = "workshop", run_dir: Path = Path("runs/large-shop")) -> dict:
     """Run the chain on ``dataset`` with ``profile`` into a fresh ``run_dir``; its times, memory and shop."""
     import shutil
 
-    from recft_utils.artefacts import read_json
-    from recft_utils.run import git_commit
+    from recft_utils.run import Run, git_commit
     from recft_utils.runner import discover_notebooks, run_chain
     from recft_utils.workshop.timings import machine
 
@@ -87,14 +89,21 @@ def large_shop(dataset: str = LARGE_SHOP, profile: str = "workshop", run_dir: Pa
         started = time.perf_counter()
         run_chain(profile=profile, dataset=dataset, run_dir=run_dir)
         seconds = time.perf_counter() - started
-    step1 = read_json(run_dir / "01_requirements" / "figures.json")
-    choice = read_json(run_dir / "01_requirements" / "item_model.json")
+    run = Run(run_dir)
+    step1, choice = run.figures("01_requirements"), run.read("01_requirements", Run.ITEM_MODEL)
     return {
-        "machine": machine(), "commit": git_commit(), "dataset": dataset, "profile": profile,
-        "lines": step1.get("interactions"), "customers": step1.get("customers"), "products": step1.get("items"),
-        "catalogue": choice["items"], "item_model": choice["model"] + (f" ({choice['dtype']})" if choice["dtype"] else ""),
-        "served": read_json(run_dir / "03b_fine_tuning" / "served_choice.json")["model"],
-        "chain_seconds": round(seconds, 1), "peak_gb": round(memory.peak_gb, 2),
+        "machine": machine(),
+        "commit": git_commit(),
+        "dataset": dataset,
+        "profile": profile,
+        "lines": step1["interactions"],
+        "customers": step1["customers"],
+        "products": step1["items"],
+        "catalogue": choice["items"],
+        "item_model": choice["model"] + (f" ({choice['dtype']})" if choice["dtype"] else ""),
+        "served": run.read("03b_fine_tuning", Run.SERVED_CHOICE)["model"],
+        "chain_seconds": round(seconds, 1),
+        "peak_gb": round(memory.peak_gb, 2),
         "notebooks": [_notebook_record(run_dir / nb.name, memory) for nb in discover_notebooks()],
         "targets": {"minutes": TARGET_MINUTES, "gb": TARGET_GB},
     }
@@ -102,10 +111,17 @@ def large_shop(dataset: str = LARGE_SHOP, profile: str = "workshop", run_dir: Pa
 
 def summary_table(result: dict) -> pd.DataFrame:
     """One row per notebook and one for the chain: minutes and peak GB."""
-    rows = [{"notebook": r["notebook"], "minutes": round(r["seconds"] / 60, 1), "peak GB": r["peak_gb"]}
-            for r in result["notebooks"]]
-    rows.append({"notebook": "the chain (wall time)", "minutes": round(result["chain_seconds"] / 60, 1),
-                 "peak GB": result["peak_gb"]})
+    rows = [
+        {"notebook": r["notebook"], "minutes": round(r["seconds"] / 60, 1), "peak GB": r["peak_gb"]}
+        for r in result["notebooks"]
+    ]
+    rows.append(
+        {
+            "notebook": "the chain (wall time)",
+            "minutes": round(result["chain_seconds"] / 60, 1),
+            "peak GB": result["peak_gb"],
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -113,6 +129,8 @@ def verdict(result: dict) -> str:
     """Whether the chain met the targets, in one sentence."""
     minutes, gb = result["chain_seconds"] / 60, result["peak_gb"]
     met = minutes <= result["targets"]["minutes"] and gb <= result["targets"]["gb"]
-    return (f"The {result['profile']} chain took {minutes:.1f} min and {gb:.1f} GB at its peak "
-            f"(targets: {result['targets']['minutes']} min, {result['targets']['gb']} GB): "
-            f"{'met' if met else 'not met'}.")
+    return (
+        f"The {result['profile']} chain took {minutes:.1f} min and {gb:.1f} GB at its peak "
+        f"(targets: {result['targets']['minutes']} min, {result['targets']['gb']} GB): "
+        f"{'met' if met else 'not met'}."
+    )

@@ -29,17 +29,18 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from recft_utils.benchmark.rolling import TOP_K, TOP_K_SETTINGS, top_k_on_window
+from recft_utils.benchmark.window_comparison import IDS_ONLY, LEXICAL_TEXT, TEXT, VARIANTS, choose_variants
 from recft_utils.config import get_profile
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation import build_task, evaluate
 from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores, rolling_origins
-from recft_utils.models.baselines import Recommender
 from recft_utils.models.fair_baselines import EASE_POPULARITY, tune_classical_bar
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
-from recft_utils.models.window_comparison import IDS_ONLY, LEXICAL_TEXT, TEXT, VARIANTS, choose_variants
+from recft_utils.models.recommender import Recommender
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 from recft_utils.text.lexical import lexical_item_vectors
 from recft_utils.text.tfidf import term_counts
-from recft_utils.benchmark.rolling import TOP_K, TOP_K_SETTINGS, top_k_on_window
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 UNSHARED = "cold, no shared word"
@@ -63,8 +64,8 @@ def customer_sample(interactions: pd.DataFrame, fraction: float, seed: int = 0) 
 def unshared_cold_items(task, titles: pd.Series) -> np.ndarray:
     """Positions (within the cold items) of the new products whose titles share no word with a warm title."""
     counts = term_counts(titles.reindex(task.items).fillna("").to_numpy()) > 0
-    warm_words = np.asarray(counts[:task.n_warm].sum(axis=0)).ravel() > 0
-    shared = np.asarray(counts[task.n_warm:] @ warm_words).ravel() > 0
+    warm_words = np.asarray(counts[: task.n_warm].sum(axis=0)).ravel() > 0
+    shared = np.asarray(counts[task.n_warm :] @ warm_words).ravel() > 0
     return np.flatnonzero(~shared)
 
 
@@ -83,6 +84,7 @@ class ColdSubset(Recommender):
 
 def unshared_view(titles: pd.Series):
     """``{UNSHARED: function(model, test) -> per-user frame}``: the cold view on unshared-title products only."""
+
     def measure(model, task):
         keep = unshared_cold_items(task, titles)
         if not len(keep) or not getattr(model, "scores_cold_items", False):
@@ -90,6 +92,7 @@ def unshared_view(titles: pd.Series):
         columns = np.concatenate([np.arange(task.n_warm), task.n_warm + keep])
         subset = replace(task, items=task.items[columns], truth=task.truth[:, columns])
         return evaluate(ColdSubset(model, subset, columns), subset, views=("cold",))["cold"]
+
     return {UNSHARED: measure}
 
 
@@ -97,14 +100,18 @@ def view_gains(per_user: dict, model: str, family: str, seed: int, window: int) 
     """:func:`~recft_utils.evaluation.rolling_origin.item_gain_scores` of every view whose NDCG is split
     by product: the cold view and :data:`UNSHARED` (its own ranking of the unshared products, not the
     cold view's gains filtered: with fewer candidates, each product ranks higher)."""
-    parts = [item_gain_scores({"cold": frame}, model, family, seed, window).assign(view=view)
-             for view, frame in per_user.items() if "item_gains" in frame.attrs]
+    parts = [
+        item_gain_scores({"cold": frame}, model, family, seed, window).assign(view=view)
+        for view, frame in per_user.items()
+        if "item_gains" in frame.attrs
+    ]
     parts = [part for part in parts if len(part)]
     return pd.concat(parts, ignore_index=True) if parts else item_gain_scores({}, model, family, seed, window)
 
 
-def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seeds, window: int, epochs: int,
-                    selection_seed: int) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict]:
+def curve_on_window(
+    data: pd.DataFrame, split, item_vectors, words, titles, seeds, window: int, epochs: int, selection_seed: int
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict]:
     """Every model of the curve on one window of one customer sample: per-customer scores, the cold
     views' per-product gains (:func:`view_gains`) and the choices."""
     extra, gains = unshared_view(titles), []
@@ -112,8 +119,19 @@ def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seed
     def keep_gains(per_user, name, family, seed):
         gains.append(view_gains(per_user, name, family, seed, window))
 
-    scores, choice = top_k_on_window(data, split, item_vectors, titles, seeds, window, CURVE_TOP_K, epochs,
-                                     selection_seed=selection_seed, extra_views=extra, on_evaluated=keep_gains)
+    scores, choice = top_k_on_window(
+        data,
+        split,
+        item_vectors,
+        titles,
+        seeds,
+        window,
+        CURVE_TOP_K,
+        epochs,
+        selection_seed=selection_seed,
+        extra_views=extra,
+        on_evaluated=keep_gains,
+    )
     valid, test = build_task(data, split, "valid"), build_task(data, split, "test")
 
     def add(model, name, family, seed):
@@ -125,13 +143,14 @@ def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seed
     fair = tune_classical_bar(valid)
     add(fair.fit(test), EASE_POPULARITY, "classical", 0)
     base = TwoTowerConfig(epochs=epochs)
-    chosen = {**choose_variants(item_vectors, valid, base, selection_seed, {IDS_ONLY: VARIANTS[IDS_ONLY]},
-                                ablation=False),
-              **choose_variants(words, valid, base, selection_seed, {LEXICAL_TEXT: {}}, family="lexical",
-                                ablation=False)}
+    chosen = {
+        **choose_variants(item_vectors, valid, base, selection_seed, {IDS_ONLY: VARIANTS[IDS_ONLY]}, ablation=False),
+        **choose_variants(words, valid, base, selection_seed, {LEXICAL_TEXT: {}}, family="lexical", ablation=False),
+    }
     chosen = {name: value for name, value in chosen.items() if name != "best text"}
-    choice.update({"ease_popularity": fair.settings,
-                   "epochs": {name: chosen[name][1] for name in (IDS_ONLY, LEXICAL_TEXT)}})
+    choice.update(
+        {"ease_popularity": fair.settings, "epochs": {name: chosen[name][1] for name in (IDS_ONLY, LEXICAL_TEXT)}}
+    )
     for seed in seeds:
         for name, vectors, family in ((IDS_ONLY, item_vectors, None), (LEXICAL_TEXT, words, "lexical")):
             config, epochs_chosen = chosen[name][0], chosen[name][1]
@@ -140,9 +159,16 @@ def curve_on_window(data: pd.DataFrame, split, item_vectors, words, titles, seed
     return scores, gains, choice
 
 
-def learning_curve(interactions: pd.DataFrame, item_vectors: pd.DataFrame, titles: pd.Series,
-                   profile: str = "workshop", windows: int = 3, fractions=FRACTIONS, selection_seed: int = 42,
-                   progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def learning_curve(
+    interactions: pd.DataFrame,
+    item_vectors: pd.DataFrame,
+    titles: pd.Series,
+    profile: str = "workshop",
+    windows: int = 3,
+    fractions=FRACTIONS,
+    selection_seed: int = 42,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-customer scores of every model at every customer share and window (a ``fraction`` column),
     the cold views' per-product gains (the same columns) and the choices made on each validation window."""
     bad = [f for f in fractions if not 0 < f <= 1]
@@ -155,8 +181,16 @@ def learning_curve(interactions: pd.DataFrame, item_vectors: pd.DataFrame, title
     for origin, fraction in tqdm(steps, desc="windows x sizes", disable=not progress):
         data = customer_sample(origin.interactions(interactions), fraction, selection_seed)
         window_scores, window_gains, choice = curve_on_window(
-            data, origin.split, item_vectors, words, titles, plan["seeds"], origin.number,
-            plan["two_tower_epochs"], selection_seed)
+            data,
+            origin.split,
+            item_vectors,
+            words,
+            titles,
+            plan["seeds"],
+            origin.number,
+            plan["two_tower_epochs"],
+            selection_seed,
+        )
         scores += [frame.assign(fraction=fraction) for frame in window_scores]
         gains += [frame.assign(fraction=fraction) for frame in window_gains if len(frame)]
         choices[f"{origin.number}@{fraction:g}"] = {**choice, "customers": int(data["user_id"].nunique())}

@@ -9,7 +9,6 @@ each in a child process that exits afterwards keeps the peak at one model's.
 from __future__ import annotations
 
 import multiprocessing
-import resource
 from concurrent.futures import ProcessPoolExecutor
 
 
@@ -21,9 +20,3 @@ def in_child_process(function, *args, **kwargs):
     """
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(function, *args, **kwargs).result()
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB). TensorFlow-free, so that a
-    step's figure does not include TensorFlow's import when the step never needed it."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

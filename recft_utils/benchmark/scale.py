@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recft_utils.benchmark.processes import peak_rss_mb
+from recft_utils.machine import peak_rss_mb
 
 # (items, interactions) of each size, smallest first; the issue's 4k → 20k → 100k products
 SIZES = ((4_000, 400_000), (20_000, 2_000_000), (100_000, 10_000_000))
@@ -47,11 +47,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _test_task(work: Path):
+    from recft_utils.artefacts import read_json
     from recft_utils.evaluation import build_task
     from recft_utils.evaluation.protocol import sample_evaluated
     from recft_utils.evaluation.split import TemporalSplit
-
-    from recft_utils.artefacts import read_json
 
     interactions = pd.read_parquet(work / "interactions.parquet")
     split = TemporalSplit.from_dict(read_json(work / "split.json"))
@@ -76,8 +75,12 @@ def data_and_baselines(work: Path, items: int, interactions: int) -> dict:
     shop.to_parquet(work / "interactions.parquet", index=False)
     write_json(work / "split.json", temporal_split(shop).as_dict())
     _, task = _test_task(work)
-    figures = {"rows": len(shop), "catalogue": len(task.items), "customers": int(shop["user_id"].nunique()),
-               "evaluated": len(task.eval_rows)}
+    figures = {
+        "rows": len(shop),
+        "catalogue": len(task.items),
+        "customers": int(shop["user_id"].nunique()),
+        "evaluated": len(task.eval_rows),
+    }
     models = {"popularity": Popularity(30), "ItemKNN": ItemKNN(100)}
     choice = choose_item_model(len(task.items))  # as step 1 chooses: dense EASE where this machine affords it
     if choice.model == "EASE":
@@ -94,8 +97,8 @@ def data_and_baselines(work: Path, items: int, interactions: int) -> dict:
 def text_vectors(work: Path) -> dict:
     """Step 2: every title through the frozen encoder, to ``work/item_vectors.parquet``."""
     from recft_utils.artefacts import write_item_vectors
-    from recft_utils.models.two_tower import encode_catalogue
     from recft_utils.text import SentenceEncoder
+    from recft_utils.text.catalogue_vectors import encode_catalogue
 
     interactions = pd.read_parquet(work / "interactions.parquet")
     vectors = encode_catalogue(interactions, SentenceEncoder.load())
@@ -106,19 +109,25 @@ def text_vectors(work: Path) -> dict:
 def two_tower(work: Path, epochs: int = EPOCHS) -> dict:
     """Step 3: the frozen-encoder two-tower, one seed, ``epochs`` epochs, on the test window's history."""
     from recft_utils.artefacts import read_item_vectors
-    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, save_model
+    from recft_utils.models.two_tower import TwoTowerConfig
+    from recft_utils.models.two_tower_files import save_model
+    from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
     _, task = _test_task(work)
     vectors = read_item_vectors(work / "item_vectors.parquet")
     model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=epochs), seed=0).fit(task, epochs)
     save_model(model.model, work / "two_tower.keras")
-    return {"examples": model.stats["train_examples"], "train_seconds": round(model.stats["train_seconds"], 1),
-            "examples_per_second": round(model.stats["examples_per_second"]), "ndcg two-tower": _ndcg(model, task)}
+    return {
+        "examples": model.stats["train_examples"],
+        "train_seconds": round(model.stats["train_seconds"], 1),
+        "examples_per_second": round(model.stats["examples_per_second"]),
+        "ndcg two-tower": _ndcg(model, task),
+    }
 
 
 def export_and_serve(work: Path, requests: int = LOAD_REQUESTS) -> dict:
     """Step 4: export the model folder, start the service, a short load test at concurrency 1."""
-    from recft_utils.models.two_tower import load_model
+    from recft_utils.models.two_tower_files import load_model
     from recft_utils.serving.export import export_recommender
     from recft_utils.serving.load_test import history_payloads, load_test
     from recft_utils.serving.process import ServiceProcess
@@ -126,28 +135,46 @@ def export_and_serve(work: Path, requests: int = LOAD_REQUESTS) -> dict:
     _, task = _test_task(work)
     started = time.perf_counter()
     folder = export_recommender(load_model(work / "two_tower.keras"), task, work / "model")
-    figures = {"export_seconds": round(time.perf_counter() - started, 1),
-               "model_mb": round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2 ** 20, 1)}
+    figures = {
+        "export_seconds": round(time.perf_counter() - started, 1),
+        "model_mb": round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1),
+    }
     with ServiceProcess(folder) as service:
         search = service.health().get("search", "exact")
         result = load_test(service.url, history_payloads(task, n=200), concurrency=1, requests=requests)
-    return {**figures, "search": search, "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
-            "requests_per_second": result["requests_per_second"], "errors": result["errors"], **ann_figures(folder, task)}
+    return {
+        **figures,
+        "search": search,
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "requests_per_second": result["requests_per_second"],
+        "errors": result["errors"],
+        **ann_figures(folder, task),
+    }
 
 
 def ann_figures(folder: Path, task, queries: int = 1000) -> dict:
     """Recall@10 of the approximate index against exact search, and both speeds, on real customers'
     user vectors (the index the export built, or one built here for a catalogue below its threshold)."""
-    from recft_utils.serving.ann import AnnSettings, compare_with_exact
+    from recft_utils.benchmark.ann_search import compare_with_exact
+    from recft_utils.serving.ann import AnnSettings
     from recft_utils.serving.model_folder import ServedModel
 
     served = ServedModel.load(folder)
     customers = task.users[task.eval_rows[:queries]]
-    result = compare_with_exact(folder, served.customer_user_vectors(customers), k=10,
-                                settings=None if served.metadata.get("ann") else AnnSettings())
-    return {"ann_recall@10": round(result["recall"], 4), "exact_ms_per_query": round(result["exact_ms_per_query"], 3),
-            "ann_ms_per_query": round(result["ann_ms_per_query"], 3), "ann_speedup": round(result["speedup"], 1),
-            "ann_build_seconds": round(result["build_seconds"], 1)}
+    result = compare_with_exact(
+        folder,
+        served.customer_user_vectors(customers),
+        k=10,
+        settings=None if served.metadata.get("ann") else AnnSettings(),
+    )
+    return {
+        "ann_recall@10": round(result["recall"], 4),
+        "exact_ms_per_query": round(result["exact_ms_per_query"], 3),
+        "ann_ms_per_query": round(result["ann_ms_per_query"], 3),
+        "ann_speedup": round(result["speedup"], 1),
+        "ann_build_seconds": round(result["build_seconds"], 1),
+    }
 
 
 def run_step(step: str, work: Path, items: int, interactions: int, epochs: int, requests: int) -> dict:
@@ -164,8 +191,9 @@ def run_step(step: str, work: Path, items: int, interactions: int, epochs: int, 
     return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb()), **figures}
 
 
-def run_sizes(sizes, folder: Path, epochs: int = EPOCHS, requests: int = LOAD_REQUESTS,
-              progress: bool = True, on_record=None) -> list[dict]:
+def run_sizes(
+    sizes, folder: Path, epochs: int = EPOCHS, requests: int = LOAD_REQUESTS, progress: bool = True, on_record=None
+) -> list[dict]:
     """Every step at every size, each in a fresh process; a failing step is recorded (with its error)
     and ends that size, so a table shows where a size stops rather than nothing. ``on_record(records)``
     is called after every step (the command writes its JSON then: an hour's run is never lost)."""
@@ -182,8 +210,13 @@ def run_sizes(sizes, folder: Path, epochs: int = EPOCHS, requests: int = LOAD_RE
             bar.set_postfix_str(f"{items:,} items, {interactions:,} interactions: {step}")
             base = {"items": items, "interactions": interactions, "step": step}
             try:
-                records.append({**base, "status": "ok",
-                                **in_child_process(run_step, step, work, items, interactions, epochs, requests)})
+                records.append(
+                    {
+                        **base,
+                        "status": "ok",
+                        **in_child_process(run_step, step, work, items, interactions, epochs, requests),
+                    }
+                )
             except Exception as exc:  # recorded, not hidden: where a size stops is the finding
                 records.append({**base, "status": f"failed: {type(exc).__name__}: {str(exc)[:300]}"})
                 bar.update(len(STEPS) - STEPS.index(step))
@@ -207,10 +240,15 @@ def growth(records: list[dict], by: str = "interactions") -> pd.DataFrame:
         group = group.sort_values(by)
         for (_, a), (_, b) in zip(group.iterrows(), group.iloc[1:].iterrows()):
             ratio = math.log(b[by] / a[by])
-            rows.append({"step": step, "from": f"{a['items']:,} / {a['interactions']:,}",
-                         "to": f"{b['items']:,} / {b['interactions']:,}",
-                         "time exponent": round(math.log(max(b["seconds"], 0.1) / max(a["seconds"], 0.1)) / ratio, 2),
-                         "memory exponent": round(math.log(b["peak_rss_mb"] / a["peak_rss_mb"]) / ratio, 2)})
+            rows.append(
+                {
+                    "step": step,
+                    "from": f"{a['items']:,} / {a['interactions']:,}",
+                    "to": f"{b['items']:,} / {b['interactions']:,}",
+                    "time exponent": round(math.log(max(b["seconds"], 0.1) / max(a["seconds"], 0.1)) / ratio, 2),
+                    "memory exponent": round(math.log(b["peak_rss_mb"] / a["peak_rss_mb"]) / ratio, 2),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -218,14 +256,17 @@ def table(records: list[dict]) -> pd.DataFrame:
     """Step × size: wall time and peak RSS (or the failure)."""
     rows = []
     for r in records:
-        cell = (f"{r['seconds']:,.0f} s, {r['peak_rss_mb'] / 1024:.1f} GB" if r["status"] == "ok"
-                else r["status"][:60])
-        rows.append({"size (items / interactions)": f"{r['items']:,} / {r['interactions']:,}", "step": r["step"],
-                     "cell": cell})
+        cell = f"{r['seconds']:,.0f} s, {r['peak_rss_mb'] / 1024:.1f} GB" if r["status"] == "ok" else r["status"][:60]
+        rows.append(
+            {"size (items / interactions)": f"{r['items']:,} / {r['interactions']:,}", "step": r["step"], "cell": cell}
+        )
     frame = pd.DataFrame(rows)
     sizes = list(dict.fromkeys(frame["size (items / interactions)"]))  # smallest first, as run
-    return frame.pivot(index="size (items / interactions)", columns="step", values="cell").reindex(
-        index=sizes, columns=list(STEPS)).fillna("not reached")
+    return (
+        frame.pivot(index="size (items / interactions)", columns="step", values="cell")
+        .reindex(index=sizes, columns=list(STEPS))
+        .fillna("not reached")
+    )
 
 
 def plot(records: list[dict]):

@@ -34,7 +34,8 @@ def is_synthetic(dataset: str) -> bool:
 
 
 def check_dataset_name(dataset: str) -> None:
-    """Accept a built-in name, the path of an existing CSV/parquet file or a valid ``synthetic:ITEMS:INTERACTIONS[:STYLE]``."""
+    """Accept a built-in name, the path of an existing CSV/parquet file or a valid
+    ``synthetic:ITEMS:INTERACTIONS[:STYLE]``."""
     if not isinstance(dataset, str) or not dataset:
         raise ParameterError(f"Parameter dataset must be a name or a file path, got {dataset!r}.")
     if dataset in BUILTIN:
@@ -54,8 +55,9 @@ def check_dataset_name(dataset: str) -> None:
     )
 
 
-def load_interactions(dataset: str = "online-retail", max_customers: int | None = None,
-                      seed: int = 42, data_end: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_interactions(
+    dataset: str = "online-retail", max_customers: int | None = None, seed: int = 42, data_end: str = ""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load a dataset as cleaned interactions in the recft schema.
 
     Returns ``(interactions, cleaning_report)``; a bring-your-own file is
@@ -74,14 +76,28 @@ def load_interactions(dataset: str = "online-retail", max_customers: int | None 
         interactions, report = _synthetic(dataset)
     else:
         interactions = read_interactions_file(dataset)
-        report = pd.DataFrame([{"rule": "validated", "why": "bring-your-own file",
-                                "rows_removed": 0, "rows_left": len(interactions)}])
+        report = pd.DataFrame(
+            [{"rule": "validated", "why": "bring-your-own file", "rows_removed": 0, "rows_left": len(interactions)}]
+        )
     interactions = interactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
     if data_end:
         kept = end_data(interactions, data_end).reset_index(drop=True)
-        report = pd.concat([report, pd.DataFrame([{
-            "rule": "data_end", "why": f"interactions on or after {data_end} are left out (parameter data_end)",
-            "rows_removed": len(interactions) - len(kept), "rows_left": len(kept)}])], ignore_index=True)
+        report = pd.concat(
+            [
+                report,
+                pd.DataFrame(
+                    [
+                        {
+                            "rule": "data_end",
+                            "why": f"interactions on or after {data_end} are left out (parameter data_end)",
+                            "rows_removed": len(interactions) - len(kept),
+                            "rows_left": len(kept),
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
         interactions = kept
     return sample_customers(interactions, max_customers, seed), report
 
@@ -90,7 +106,10 @@ def _synthetic(dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The synthetic shop a spec names, and its one-row report."""
     items, lines, style = parse_spec(dataset)
     interactions = synthetic_shop(items=items, interactions=lines, seed=SYNTHETIC_SEED, **STYLES[style])
-    why = (f"synthetic shop (not real data, {style} style): {items} products, about {lines} lines, generated "
-           f"with seed {SYNTHETIC_SEED} (recft_utils.datasets.synthetic)")
-    return interactions, pd.DataFrame([{"rule": "generated", "why": why, "rows_removed": 0,
-                                        "rows_left": len(interactions)}])
+    why = (
+        f"synthetic shop (not real data, {style} style): {items} products, about {lines} lines, generated "
+        f"with seed {SYNTHETIC_SEED} (recft_utils.datasets.synthetic)"
+    )
+    return interactions, pd.DataFrame(
+        [{"rule": "generated", "why": why, "rows_removed": 0, "rows_left": len(interactions)}]
+    )

@@ -62,22 +62,27 @@ def clean_online_retail(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = raw[keep]
     texts = resolve_descriptions(rows)
     n_multi = int((rows.groupby("StockCode")["Description"].nunique() > 1).sum())
-    report.append({
-        "rule": "several descriptions per item",
-        "why": f"{n_multi} items changed name over time; each keeps its name as first seen (a later one would leak)",
-        "rows_removed": 0,
-        "rows_left": int(keep.sum()),
-    })
-    interactions = pd.DataFrame({
-        "user_id": rows["CustomerID"].astype("int64").astype(str),
-        "item_id": rows["StockCode"].astype(str),
-        "timestamp": pd.to_datetime(rows["InvoiceDate"]),
-        "item_text": rows["StockCode"].map(texts).str.strip(),
-        "quantity": rows["Quantity"].astype("int64"),
-        "price": rows["UnitPrice"].astype("float64"),
-        "country": rows["Country"].astype(str),
-        "order_id": rows["InvoiceNo"].astype(str),
-    }).reset_index(drop=True)
+    report.append(
+        {
+            "rule": "several descriptions per item",
+            "why": f"{n_multi} items changed name over time; each keeps its name as first seen "
+            "(a later one would leak)",
+            "rows_removed": 0,
+            "rows_left": int(keep.sum()),
+        }
+    )
+    interactions = pd.DataFrame(
+        {
+            "user_id": rows["CustomerID"].astype("int64").astype(str),
+            "item_id": rows["StockCode"].astype(str),
+            "timestamp": pd.to_datetime(rows["InvoiceDate"]),
+            "item_text": rows["StockCode"].map(texts).str.strip(),
+            "quantity": rows["Quantity"].astype("int64"),
+            "price": rows["UnitPrice"].astype("float64"),
+            "country": rows["Country"].astype(str),
+            "order_id": rows["InvoiceNo"].astype(str),
+        }
+    ).reset_index(drop=True)
     return interactions, pd.DataFrame(report)
 
 

@@ -50,8 +50,9 @@ def _read_table(path: Path) -> pd.DataFrame:
                 f"(byte {data[exc.start]:#x}). Re-save the file as UTF-8 (e.g. "
                 f"`iconv -f latin1 -t utf-8`)."
             ) from exc
-        return pd.read_csv(path, dtype={"user_id": str, "item_id": str, "item_text": str},
-                           keep_default_na=False, na_values=[""])
+        return pd.read_csv(
+            path, dtype={"user_id": str, "item_id": str, "item_text": str}, keep_default_na=False, na_values=[""]
+        )
     try:
         return pd.read_parquet(path)
     except Exception as exc:
@@ -63,8 +64,7 @@ def _first_bad_row(path: Path, mask: pd.Series, column: str, frame: pd.DataFrame
         i = int(np.flatnonzero(mask.to_numpy())[0])
         where = f"line {i + 2}" if path.suffix.lower() == ".csv" else f"row {i}"
         raise DatasetError(
-            f"{path}, {where}, column {column!r}: {frame[column].iloc[i]!r} {fix} "
-            f"({int(mask.sum())} row(s) in all)."
+            f"{path}, {where}, column {column!r}: {frame[column].iloc[i]!r} {fix} ({int(mask.sum())} row(s) in all)."
         )
 
 
@@ -81,14 +81,17 @@ def validate_interactions(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     for column in ("user_id", "item_id", "item_text"):
         _first_bad_row(path, frame[column].isna(), column, frame, "is empty; every row needs one")
     stamps = pd.to_datetime(frame["timestamp"], errors="coerce", format="mixed")
-    _first_bad_row(path, stamps.isna(), "timestamp", frame,
-                   "is not a date/time; use ISO 8601 such as 2011-12-09 12:50:00")
-    out = pd.DataFrame({
-        "user_id": frame["user_id"].astype(str),
-        "item_id": frame["item_id"].astype(str),
-        "timestamp": stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps,
-        "item_text": frame["item_text"].astype(str).str.strip(),
-    })
+    _first_bad_row(
+        path, stamps.isna(), "timestamp", frame, "is not a date/time; use ISO 8601 such as 2011-12-09 12:50:00"
+    )
+    out = pd.DataFrame(
+        {
+            "user_id": frame["user_id"].astype(str),
+            "item_id": frame["item_id"].astype(str),
+            "timestamp": stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps,
+            "item_text": frame["item_text"].astype(str).str.strip(),
+        }
+    )
     for column, default in OPTIONAL.items():
         if column not in frame.columns:
             out[column] = default
@@ -102,7 +105,8 @@ def validate_interactions(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["quantity"] = out["quantity"].astype("int64")
     out["price"] = out["price"].astype("float64")
     out["order_id"] = (
-        frame["order_id"].astype(str) if "order_id" in frame.columns
+        frame["order_id"].astype(str)
+        if "order_id" in frame.columns
         else out["user_id"] + "@" + out["timestamp"].astype(str)
     )
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)

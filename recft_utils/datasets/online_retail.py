@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recft_utils.artefacts import atomic_path, sha256_file
+from recft_utils.config import data_home
 from recft_utils.errors import DatasetError
 
 NAME = "online_retail"
@@ -41,8 +42,14 @@ CITATION = (
     "Database Marketing and Customer Strategy Management 19(3), 197-208."
 )
 COLUMNS = [
-    "InvoiceNo", "StockCode", "Description", "Quantity",
-    "InvoiceDate", "UnitPrice", "CustomerID", "Country",
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
 ]
 
 
@@ -57,15 +64,6 @@ class DatasetFacts:
 
 
 FACTS = DatasetFacts()
-
-
-def data_home() -> Path:
-    """Where downloads and converted files are cached (``$RECFT_DATA_HOME`` wins)."""
-    if os.environ.get("RECFT_DATA_HOME"):
-        return Path(os.environ["RECFT_DATA_HOME"]).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("recft"))
 
 
 def mirror_path() -> Path | None:
@@ -94,9 +92,7 @@ def check_mirror_checksum(path: Path) -> None:
     if not sums.exists():
         return
     expected = {
-        parts[-1]: parts[0]
-        for parts in (line.split() for line in sums.read_text().splitlines())
-        if len(parts) == 2
+        parts[-1]: parts[0] for parts in (line.split() for line in sums.read_text().splitlines()) if len(parts) == 2
     }
     if path.name in expected and sha256_file(path) != expected[path.name]:
         raise DatasetError(
@@ -116,9 +112,7 @@ def check_mirror() -> None:
     try:
         pq.read_metadata(path)
     except Exception as exc:
-        raise DatasetError(
-            f"{path} is not a readable parquet file ({exc}). Copy it again from a good mirror."
-        ) from exc
+        raise DatasetError(f"{path} is not a readable parquet file ({exc}). Copy it again from a good mirror.") from exc
 
 
 def check_content(raw: pd.DataFrame, source: str, facts: DatasetFacts = FACTS) -> pd.DataFrame:
@@ -153,8 +147,7 @@ def read_checked_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise DatasetError(
-            f"{path} is not a readable parquet file ({type(exc).__name__}: {exc}). "
-            f"Delete it and fetch the data again."
+            f"{path} is not a readable parquet file ({type(exc).__name__}: {exc}). Delete it and fetch the data again."
         ) from exc
 
 
@@ -195,8 +188,7 @@ def convert_archive(archive: Path) -> pd.DataFrame:
     return normalise_types(raw)
 
 
-def fetch_archive(url: str = ARCHIVE_URL, known_hash: str | None = ARCHIVE_SHA256,
-                  folder: Path | None = None) -> Path:
+def fetch_archive(url: str = ARCHIVE_URL, known_hash: str | None = ARCHIVE_SHA256, folder: Path | None = None) -> Path:
     """Download the archive with pooch, verified against ``known_hash``.
 
     pooch writes to a temporary file and renames it only after the hash
@@ -227,8 +219,9 @@ def fetch_archive(url: str = ARCHIVE_URL, known_hash: str | None = ARCHIVE_SHA25
     return Path(path)
 
 
-def load_raw(url: str = ARCHIVE_URL, known_hash: str | None = ARCHIVE_SHA256,
-             facts: DatasetFacts = FACTS) -> pd.DataFrame:
+def load_raw(
+    url: str = ARCHIVE_URL, known_hash: str | None = ARCHIVE_SHA256, facts: DatasetFacts = FACTS
+) -> pd.DataFrame:
     """The complete raw table, verified, from the mirror, the cache or UCI."""
     mirror = mirror_path()
     if mirror is not None:

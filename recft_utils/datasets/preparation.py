@@ -1,33 +1,31 @@
-"""Step 2's tables: interactions labelled by split part, and the item table."""
+"""Step 2's tables: the product text's canonical form, and the item table."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import numpy as np
 import pandas as pd
 
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation.split import TemporalSplit
-from recft_utils.text.augmentation import normalise_title
 
 
-def check_protocol(protocol: dict, test_days: int, valid_days: int, dataset: str,
-                   data_end: str | None = None) -> TemporalSplit:
-    """The split step 1 chose; refuse parameters that contradict it (``data_end``: checked when given)."""
-    checks = [("test_days", test_days), ("valid_days", valid_days), ("dataset", dataset)]
-    if data_end is not None:
-        checks.append(("data_end", data_end))
-    for name, value in checks:
-        if protocol.get(name, "" if name == "data_end" else None) != value:
-            raise ParameterError(
-                f"Step 01 of this run used {name}={protocol.get(name)!r} but this notebook got "
-                f"{value!r}. Run both with the same value (or use a new run_dir)."
-            )
-    return TemporalSplit.from_dict(protocol)
+def normalise_title(text: str) -> str:
+    """The canonical form of a product's text that every model reads and augmentation works on.
+
+    Unicode NFKC (full-width and compatibility characters become their plain
+    form), lower case (the model's vocabulary is uncased; the data's titles
+    are upper case, ``"WHITE HANGING HEART T-LIGHT HOLDER"``), runs of
+    whitespace collapsed to one space, and stripped. Punctuation is kept.
+    """
+    if not isinstance(text, str):
+        raise ParameterError(f"A product title must be a string, got {text!r}.")
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-def item_table(interactions: pd.DataFrame, split: TemporalSplit, normalise) -> pd.DataFrame:
+def item_table(interactions: pd.DataFrame, split: TemporalSplit, normalise=normalise_title) -> pd.DataFrame:
     """One row per item: its text, normalised title, first sale, buyers, cold flag.
 
     ``cold_in_test`` marks items first sold in the test window: no model may
@@ -60,5 +58,8 @@ def catalogue_titles(interactions: pd.DataFrame) -> pd.Series:
     """
     first = interactions.sort_values("timestamp", kind="stable").drop_duplicates("item_id", keep="first")
     first = first.sort_values("item_id")
-    return pd.Series([normalise_title(t) for t in first["item_text"]],
-                     index=pd.Index(first["item_id"].to_numpy(), name="item_id"), name="title")
+    return pd.Series(
+        [normalise_title(t) for t in first["item_text"]],
+        index=pd.Index(first["item_id"].to_numpy(), name="item_id"),
+        name="title",
+    )

@@ -23,12 +23,18 @@ from recft_utils.errors import ParameterError
 # What each column of the interaction schema says about a person, and what to do about it.
 PERSONAL_DATA = {
     "user_id": ("identifies a customer to the shop", "pseudonymise with a key kept in the shop"),
-    "timestamp": ("when a person shopped; with the items, a history that can single them out",
-                  "keep inside the shop; share only aggregates"),
-    "item_id": ("what a person bought (a purchase can reveal health, religion, family)",
-                "keep inside the shop; share only aggregates"),
-    "country": ("where a person lives; a rare country narrows them down to a few people",
-                "report only groups of enough customers"),
+    "timestamp": (
+        "when a person shopped; with the items, a history that can single them out",
+        "keep inside the shop; share only aggregates",
+    ),
+    "item_id": (
+        "what a person bought (a purchase can reveal health, religion, family)",
+        "keep inside the shop; share only aggregates",
+    ),
+    "country": (
+        "where a person lives; a rare country narrows them down to a few people",
+        "report only groups of enough customers",
+    ),
     "order_id": ("links the items of one basket", "keep inside the shop"),
     "quantity": ("how much a person bought", "keep inside the shop"),
     "item_text": ("the product's title: not personal", "free to share"),
@@ -37,8 +43,11 @@ PERSONAL_DATA = {
 
 def personal_data_table(interactions: pd.DataFrame) -> pd.DataFrame:
     """The columns of ``interactions``, what each says about a person, and how recft treats it."""
-    rows = [{"column": column, "about a person": PERSONAL_DATA[column][0], "handling": PERSONAL_DATA[column][1]}
-            for column in interactions.columns if column in PERSONAL_DATA]
+    rows = [
+        {"column": column, "about a person": PERSONAL_DATA[column][0], "handling": PERSONAL_DATA[column][1]}
+        for column in interactions.columns
+        if column in PERSONAL_DATA
+    ]
     return pd.DataFrame(rows).set_index("column")
 
 
@@ -52,8 +61,10 @@ def pseudonymise(ids: pd.Series, key: str | bytes, digits: int = 16) -> pd.Serie
     """
     key = key.encode() if isinstance(key, str) else key
     if len(key) < 16:
-        raise ParameterError(f"A pseudonymisation key needs at least 16 bytes, got {len(key)}: use a random secret, "
-                             f"for example `python -c 'import secrets; print(secrets.token_hex(32))'`.")
+        raise ParameterError(
+            f"A pseudonymisation key needs at least 16 bytes, got {len(key)}: use a random secret, "
+            f"for example `python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
     if not 8 <= digits <= 64:
         raise ParameterError(f"digits must be from 8 to 64, got {digits}.")
     unique = pd.unique(ids.astype(str))

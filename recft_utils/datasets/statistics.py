@@ -40,10 +40,12 @@ def orders_per_customer(interactions: pd.DataFrame) -> pd.Series:
 def weekly_activity(interactions: pd.DataFrame) -> pd.DataFrame:
     """Orders and active customers per week."""
     weeks = interactions.set_index("timestamp").groupby(pd.Grouper(freq="W-MON", label="left"))
-    return pd.DataFrame({
-        "orders": weeks["order_id"].nunique(),
-        "customers": weeks["user_id"].nunique(),
-    })
+    return pd.DataFrame(
+        {
+            "orders": weeks["order_id"].nunique(),
+            "customers": weeks["user_id"].nunique(),
+        }
+    )
 
 
 def seasonality_note(interactions: pd.DataFrame) -> str:
@@ -51,13 +53,15 @@ def seasonality_note(interactions: pd.DataFrame) -> str:
     that a month the extract covers only in part compares fairly)."""
     when = interactions["timestamp"]
     month = when.dt.to_period("M")
-    per_day = (interactions.groupby(month)["order_id"].nunique() / when.dt.normalize().groupby(month).nunique())
+    per_day = interactions.groupby(month)["order_id"].nunique() / when.dt.normalize().groupby(month).nunique()
     per_day = per_day.sort_values(kind="stable")
     if len(per_day) < 2:
         return f"The data covers one month ({per_day.index[0]:%B %Y}): too short to show a season."
     quiet, low, busy, high = per_day.index[0], per_day.iloc[0], per_day.index[-1], per_day.iloc[-1]
-    return (f"Busiest month: {busy:%B %Y} with {high:.0f} orders a day, {high / low:.1f}× the quietest "
-            f"({quiet:%B %Y}, {low:.0f} a day).")
+    return (
+        f"Busiest month: {busy:%B %Y} with {high:.0f} orders a day, {high / low:.1f}× the quietest "
+        f"({quiet:%B %Y}, {low:.0f} a day)."
+    )
 
 
 def repeat_share(history: pd.DataFrame, target: pd.DataFrame) -> float:
@@ -76,13 +80,18 @@ def implicit_feedback(interactions: pd.DataFrame) -> pd.DataFrame:
     was bought, which a model may use as a confidence weight.
     """
     grouped = interactions.groupby(["user_id", "item_id"])
-    return pd.DataFrame({
-        "orders": grouped["order_id"].nunique(),
-        "quantity": grouped["quantity"].sum(),
-        "first_bought": grouped["timestamp"].min(),
-        "last_bought": grouped["timestamp"].max(),
-    }).reset_index().assign(label=1)
-
+    return (
+        pd.DataFrame(
+            {
+                "orders": grouped["order_id"].nunique(),
+                "quantity": grouped["quantity"].sum(),
+                "first_bought": grouped["timestamp"].min(),
+                "last_bought": grouped["timestamp"].max(),
+            }
+        )
+        .reset_index()
+        .assign(label=1)
+    )
 
 
 def text_sharing(texts: pd.Series) -> dict:
@@ -93,8 +102,12 @@ def text_sharing(texts: pd.Series) -> dict:
     """
     per_text = texts.value_counts()
     shared = per_text[per_text > 1]
-    return {"products": len(texts), "texts": len(per_text), "shared_texts": len(shared),
-            "products_with_a_shared_text": int(shared.sum())}
+    return {
+        "products": len(texts),
+        "texts": len(per_text),
+        "shared_texts": len(shared),
+        "products_with_a_shared_text": int(shared.sum()),
+    }
 
 
 def text_sharing_note(texts: pd.Series) -> str:
@@ -102,12 +115,14 @@ def text_sharing_note(texts: pd.Series) -> str:
     sharing = text_sharing(texts)
     if not sharing["shared_texts"]:
         return f"Each of the {sharing['products']:,} products has a text of its own: the texts work as names."
-    return (f"The {sharing['products']:,} products carry {sharing['texts']:,} distinct texts: "
-            f"{sharing['products_with_a_shared_text']:,} products share one of {sharing['shared_texts']:,} texts "
-            f"with another product, and a model that reads only the text cannot tell those apart.")
+    return (
+        f"The {sharing['products']:,} products carry {sharing['texts']:,} distinct texts: "
+        f"{sharing['products_with_a_shared_text']:,} products share one of {sharing['shared_texts']:,} texts "
+        f"with another product, and a model that reads only the text cannot tell those apart."
+    )
 
 
 def new_products_with_known_text(task, texts: pd.Series) -> int:
     """How many of ``task``'s new (cold) products have exactly the text of a product sold before the window."""
-    warm = set(texts.reindex(task.items[:task.n_warm]).dropna())
-    return int(texts.reindex(task.items[task.n_warm:]).isin(warm).sum())
+    warm = set(texts.reindex(task.items[: task.n_warm]).dropna())
+    return int(texts.reindex(task.items[task.n_warm :]).isin(warm).sum())

@@ -48,10 +48,46 @@ CATEGORIES = {  # category: its nouns (the last words of every title of the cate
 COLOURS = ["red", "blue", "green", "pink", "white", "black", "ivory", "gold", "silver", "pastel"]
 MATERIALS = ["ceramic", "glass", "wooden", "metal", "cotton", "paper", "enamel", "vintage", "retro", "floral"]
 DESIGNS = [  # the first word: a collection or pattern, so that a large catalogue has distinct titles
-    "regency", "nordic", "parisian", "botanical", "spotty", "striped", "heart", "star", "woodland", "seaside",
-    "folk", "scandi", "art deco", "baroque", "cottage", "moroccan", "polka dot", "gingham", "paisley", "chevron",
-    "tartan", "lace", "songbird", "owl", "fox", "rabbit", "christmas", "summer", "jungle", "ocean",
-    "boho", "rustic", "antique", "classic", "modern", "mini", "jumbo", "toadstool", "doily", "bunting",
+    "regency",
+    "nordic",
+    "parisian",
+    "botanical",
+    "spotty",
+    "striped",
+    "heart",
+    "star",
+    "woodland",
+    "seaside",
+    "folk",
+    "scandi",
+    "art deco",
+    "baroque",
+    "cottage",
+    "moroccan",
+    "polka dot",
+    "gingham",
+    "paisley",
+    "chevron",
+    "tartan",
+    "lace",
+    "songbird",
+    "owl",
+    "fox",
+    "rabbit",
+    "christmas",
+    "summer",
+    "jungle",
+    "ocean",
+    "boho",
+    "rustic",
+    "antique",
+    "classic",
+    "modern",
+    "mini",
+    "jumbo",
+    "toadstool",
+    "doily",
+    "bunting",
 ]
 COUNTRIES = ["United Kingdom", "Germany", "France", "Netherlands", "Spain", "Ireland", "Belgium", "Norway"]
 COUNTRY_SHARE = np.array([0.72, 0.08, 0.07, 0.04, 0.03, 0.03, 0.02, 0.01])
@@ -68,8 +104,7 @@ SPEC = "synthetic:ITEMS:INTERACTIONS[:STYLE]"
 # products of a real one).
 STYLES = {
     "gifts": {},
-    "grocery": {"lines_per_customer": 600, "lines_per_order": 10.0, "popularity_exponent": 0.6,
-                "shared_texts": True},
+    "grocery": {"lines_per_customer": 600, "lines_per_order": 10.0, "popularity_exponent": 0.6, "shared_texts": True},
 }
 
 
@@ -83,8 +118,10 @@ class SyntheticSpec(NamedTuple):
 
 def _spec_error(spec: str, problem: str, fix: str) -> ParameterError:
     """The error for a bad spec: what is wrong, the form, and how to put it right."""
-    return ParameterError(f"Dataset {spec!r}: {problem}. A synthetic dataset is named {SPEC} "
-                          f"(e.g. synthetic:4000:400000, or synthetic:70000:1500000:grocery); {fix}.")
+    return ParameterError(
+        f"Dataset {spec!r}: {problem}. A synthetic dataset is named {SPEC} "
+        f"(e.g. synthetic:4000:400000, or synthetic:70000:1500000:grocery); {fix}."
+    )
 
 
 def parse_spec(spec: str) -> SyntheticSpec:
@@ -97,27 +134,35 @@ def parse_spec(spec: str) -> SyntheticSpec:
     if parts[0] != "synthetic":
         raise _spec_error(spec, "it does not start with 'synthetic:'", "write the word synthetic first")
     if len(parts) not in (3, 4):
-        raise _spec_error(spec, f"it has {len(parts)} part(s) separated by ':', not 3 or 4",
-                          "write the word synthetic, two whole numbers and optionally a style")
+        raise _spec_error(
+            spec,
+            f"it has {len(parts)} part(s) separated by ':', not 3 or 4",
+            "write the word synthetic, two whole numbers and optionally a style",
+        )
     style = parts[3] if len(parts) == 4 else "gifts"
     if style not in STYLES:
         raise _spec_error(spec, f"STYLE {style!r} is unknown", f"use one of {', '.join(STYLES)}")
     try:
         items, interactions = int(parts[1]), int(parts[2])
     except ValueError:
-        raise _spec_error(spec, "ITEMS and INTERACTIONS must be whole numbers",
-                          "write them as digits, without units or decimals") from None
+        raise _spec_error(
+            spec, "ITEMS and INTERACTIONS must be whole numbers", "write them as digits, without units or decimals"
+        ) from None
     if items <= 0:
         raise _spec_error(spec, f"ITEMS is {items}", f"give a positive number of items, at least {MIN_ITEMS}")
     if items < MIN_ITEMS:
-        raise _spec_error(spec, f"{items} items are too few for a catalogue",
-                          f"give at least {MIN_ITEMS} items")
+        raise _spec_error(spec, f"{items} items are too few for a catalogue", f"give at least {MIN_ITEMS} items")
     if interactions < LINES_PER_ITEM * items:
-        raise _spec_error(spec, f"{interactions} interactions for {items} items are fewer than "
-                                f"{LINES_PER_ITEM} per item",
-                          f"give at least {LINES_PER_ITEM * items} interactions"
-                          + (f" or at most {interactions // LINES_PER_ITEM} items"
-                             if interactions // LINES_PER_ITEM >= MIN_ITEMS else ""))
+        raise _spec_error(
+            spec,
+            f"{interactions} interactions for {items} items are fewer than {LINES_PER_ITEM} per item",
+            f"give at least {LINES_PER_ITEM * items} interactions"
+            + (
+                f" or at most {interactions // LINES_PER_ITEM} items"
+                if interactions // LINES_PER_ITEM >= MIN_ITEMS
+                else ""
+            ),
+        )
     return SyntheticSpec(items, interactions, style)
 
 
@@ -136,14 +181,23 @@ def _titles(items: int, rng: np.random.Generator, shared: bool = False) -> tuple
     sizes = (len(DESIGNS), len(COLOURS), len(MATERIALS), len(nouns))
     combos = rng.permutation(int(np.prod(sizes)))[np.arange(items) % int(np.prod(sizes))]
     design, colour, material, noun = np.unravel_index(combos, sizes)
-    titles = [f"{DESIGNS[d]} {MATERIALS[m]} {nouns[n][1]}" if shared
-              else f"{DESIGNS[d]} {COLOURS[c]} {MATERIALS[m]} {nouns[n][1]}"
-              for d, c, m, n in zip(design, colour, material, noun)]
+    titles = [
+        f"{DESIGNS[d]} {MATERIALS[m]} {nouns[n][1]}"
+        if shared
+        else f"{DESIGNS[d]} {COLOURS[c]} {MATERIALS[m]} {nouns[n][1]}"
+        for d, c, m, n in zip(design, colour, material, noun)
+    ]
     return np.array([code for code, _ in nouns])[noun], titles
 
 
-def catalogue(items: int, rng: np.random.Generator, days: int, new_share: float,
-              popularity_exponent: float = 1.1, shared_texts: bool = False) -> pd.DataFrame:
+def catalogue(
+    items: int,
+    rng: np.random.Generator,
+    days: int,
+    new_share: float,
+    popularity_exponent: float = 1.1,
+    shared_texts: bool = False,
+) -> pd.DataFrame:
     """One row per product: id, category, title, price, launch day and popularity weight.
 
     A product's weight is its popularity rank to the power ``-popularity_exponent``; with
@@ -154,14 +208,16 @@ def catalogue(items: int, rng: np.random.Generator, days: int, new_share: float,
     price = np.round(rng.lognormal(1.2, 0.6, size=items), 2)
     weight = rng.permutation(np.arange(1, items + 1) ** -popularity_exponent)  # Zipf over a random rank
     launch[np.argmax(weight)] = 0  # the best seller is always on sale, so that every day has a product
-    return pd.DataFrame({
-        "item_id": _labels("P", np.arange(items), 6),
-        "category": pd.Categorical.from_codes(category, categories=list(CATEGORIES)),
-        "item_text": pd.array(titles, dtype="str"),
-        "price": price,
-        "launch_day": launch,
-        "weight": weight,
-    })
+    return pd.DataFrame(
+        {
+            "item_id": _labels("P", np.arange(items), 6),
+            "category": pd.Categorical.from_codes(category, categories=list(CATEGORIES)),
+            "item_text": pd.array(titles, dtype="str"),
+            "price": price,
+            "launch_day": launch,
+            "weight": weight,
+        }
+    )
 
 
 def _order_days(orders: int, days: int, start: str, rng: np.random.Generator) -> np.ndarray:
@@ -232,8 +288,9 @@ def _fresh(favourite: np.ndarray, day: np.ndarray, on_sale: _OnSale, rng: np.ran
     return item
 
 
-def _customers_of(order_day: np.ndarray, arrival: np.ndarray, activity: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+def _customers_of(
+    order_day: np.ndarray, arrival: np.ndarray, activity: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Each order's customer, weighted by activity among those arrived by its day (sorted by arrival)."""
     arrived = np.maximum(np.searchsorted(arrival, order_day, side="right"), 1)
     return _weighted_draw(np.r_[0.0, np.cumsum(activity)], np.zeros_like(arrived), arrived, rng).astype(np.int32)
@@ -242,14 +299,25 @@ def _customers_of(order_day: np.ndarray, arrival: np.ndarray, activity: np.ndarr
 def _check_size(items: int, interactions: int, days: int) -> None:
     """The same minimums as :func:`parse_spec`, for direct calls (and at least 60 days)."""
     if items < MIN_ITEMS or interactions < LINES_PER_ITEM * items or days < MIN_DAYS:
-        raise ParameterError(f"A synthetic shop needs at least {MIN_ITEMS} items, {LINES_PER_ITEM} interactions "
-                             f"per item and {MIN_DAYS} days (got {items}, {interactions}, {days}).")
+        raise ParameterError(
+            f"A synthetic shop needs at least {MIN_ITEMS} items, {LINES_PER_ITEM} interactions "
+            f"per item and {MIN_DAYS} days (got {items}, {interactions}, {days})."
+        )
 
 
-def synthetic_shop(items: int = 200, interactions: int = 10_000, days: int = 365, start: str = "2030-01-01",
-                   seed: int = 0, new_share: float = 0.2, lines_per_order: float = 2.5,
-                   repeat_share: float = 0.3, lines_per_customer: int = 12, popularity_exponent: float = 1.1,
-                   shared_texts: bool = False) -> pd.DataFrame:
+def synthetic_shop(
+    items: int = 200,
+    interactions: int = 10_000,
+    days: int = 365,
+    start: str = "2030-01-01",
+    seed: int = 0,
+    new_share: float = 0.2,
+    lines_per_order: float = 2.5,
+    repeat_share: float = 0.3,
+    lines_per_customer: int = 12,
+    popularity_exponent: float = 1.1,
+    shared_texts: bool = False,
+) -> pd.DataFrame:
     """A seeded synthetic shop of about ``interactions`` purchased lines over ``days`` days (see the module).
 
     Customers are about ``interactions / lines_per_customer`` (12: a customer orders a few times;
@@ -278,33 +346,54 @@ def synthetic_shop(items: int = 200, interactions: int = 10_000, days: int = 365
     buyers, first_order = np.unique(order_customer, return_index=True)
     staple_of = np.full(customers, -1, np.int64)
     staple_of[buyers] = np.arange(len(buyers))
-    staples = _fresh(np.repeat(favourite[buyers], STAPLES, axis=0), np.repeat(order_day[first_order], STAPLES),
-                     on_sale, rng).reshape(len(buyers), STAPLES)
+    staples = _fresh(
+        np.repeat(favourite[buyers], STAPLES, axis=0), np.repeat(order_day[first_order], STAPLES), on_sale, rng
+    ).reshape(len(buyers), STAPLES)
 
     line_order = np.repeat(np.arange(orders, dtype=np.int32), rng.poisson(lines_per_order - 1, size=orders) + 1)
     line_customer, line_day = order_customer[line_order], order_day[line_order]
     item = _fresh(favourite[line_customer], line_day, on_sale, rng)
     repeat = (line_order != first_order[staple_of[line_customer]]) & (rng.random(len(line_order)) < repeat_share)
     item[repeat] = staples[staple_of[line_customer[repeat]], rng.integers(STAPLES, size=int(repeat.sum()))]
-    return _frame(products, start, line_order, line_customer, item, order_day, order_second,
-                  country, rng.integers(1, 7, size=len(line_order)))
+    return _frame(
+        products,
+        start,
+        line_order,
+        line_customer,
+        item,
+        order_day,
+        order_second,
+        country,
+        rng.integers(1, 7, size=len(line_order)),
+    )
 
 
-def _frame(products: pd.DataFrame, start: str, line_order: np.ndarray, line_customer: np.ndarray,
-           item: np.ndarray, order_day: np.ndarray, order_second: np.ndarray, country: np.ndarray,
-           quantity: np.ndarray) -> pd.DataFrame:
+def _frame(
+    products: pd.DataFrame,
+    start: str,
+    line_order: np.ndarray,
+    line_customer: np.ndarray,
+    item: np.ndarray,
+    order_day: np.ndarray,
+    order_second: np.ndarray,
+    country: np.ndarray,
+    quantity: np.ndarray,
+) -> pd.DataFrame:
     """The lines in recft's schema; the string columns are taken from one label per customer, product
     and order (fast, and they share nothing with a Python object per row)."""
-    when = (pd.Timestamp(start).as_unit("us").to_datetime64()
-            + (order_day.astype(np.int64) * 86_400 + order_second).astype("timedelta64[s]"))
+    when = pd.Timestamp(start).as_unit("us").to_datetime64() + (
+        order_day.astype(np.int64) * 86_400 + order_second
+    ).astype("timedelta64[s]")
     customer_codes, customer_ids = pd.factorize(line_customer, sort=True)
-    return pd.DataFrame({
-        "user_id": _labels("C", customer_ids, 7).take(customer_codes),
-        "item_id": pd.Index(products["item_id"]).take(item),
-        "timestamp": pd.DatetimeIndex(when[line_order]).as_unit("us"),
-        "item_text": pd.Index(products["item_text"]).take(item),
-        "quantity": quantity,
-        "price": products["price"].to_numpy()[item],
-        "country": pd.Index(COUNTRIES, dtype="str").take(country[line_customer]),
-        "order_id": _labels("S", np.arange(len(order_day)), 8).take(line_order),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": _labels("C", customer_ids, 7).take(customer_codes),
+            "item_id": pd.Index(products["item_id"]).take(item),
+            "timestamp": pd.DatetimeIndex(when[line_order]).as_unit("us"),
+            "item_text": pd.Index(products["item_text"]).take(item),
+            "quantity": quantity,
+            "price": products["price"].to_numpy()[item],
+            "country": pd.Index(COUNTRIES, dtype="str").take(country[line_customer]),
+            "order_id": _labels("S", np.arange(len(order_day)), 8).take(line_order),
+        }
+    )

@@ -11,5 +11,15 @@ from recft_utils.evaluation.protocol import (
 )
 from recft_utils.evaluation.split import TemporalSplit, assign_part, temporal_split
 
-__all__ = ["FAMILIES", "LANGUAGE_MODEL_FAMILIES", "VIEWS", "EvalTask", "TemporalSplit", "assign_part", "build_task", "evaluate",
-           "summarise", "temporal_split"]
+__all__ = [
+    "FAMILIES",
+    "LANGUAGE_MODEL_FAMILIES",
+    "VIEWS",
+    "EvalTask",
+    "TemporalSplit",
+    "assign_part",
+    "build_task",
+    "evaluate",
+    "summarise",
+    "temporal_split",
+]

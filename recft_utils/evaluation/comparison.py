@@ -11,9 +11,13 @@ def seed_summary(records: list[dict], k: int = 10) -> pd.DataFrame:
     grouped = frame.groupby(["model", "view"], sort=False)
     table = grouped.agg(
         seeds=("seed", "nunique"),
-        ndcg_mean=(f"ndcg@{k}", "mean"), ndcg_min=(f"ndcg@{k}", "min"), ndcg_max=(f"ndcg@{k}", "max"),
-        ndcg_low=(f"ndcg@{k}_low", "mean"), ndcg_high=(f"ndcg@{k}_high", "mean"),
-        train_seconds=("train_seconds", "mean"), peak_rss_mb=("peak_rss_mb", "max"),
+        ndcg_mean=(f"ndcg@{k}", "mean"),
+        ndcg_min=(f"ndcg@{k}", "min"),
+        ndcg_max=(f"ndcg@{k}", "max"),
+        ndcg_low=(f"ndcg@{k}_low", "mean"),
+        ndcg_high=(f"ndcg@{k}_high", "mean"),
+        train_seconds=("train_seconds", "mean"),
+        peak_rss_mb=("peak_rss_mb", "max"),
     )
     return table.reset_index()
 
@@ -29,8 +33,9 @@ def comparison_table(records: list[dict], k: int = 10) -> pd.DataFrame:
 
     summary["cell"] = summary.apply(cell, axis=1)
     table = summary.pivot(index="model", columns="view", values="cell")
-    table = table.reindex(index=summary["model"].unique(),
-                          columns=[v for v in ("all", "discovery", "cold") if v in table.columns])
+    table = table.reindex(
+        index=summary["model"].unique(), columns=[v for v in ("all", "discovery", "cold") if v in table.columns]
+    )
     table.columns = [f"NDCG@{k} {v}" for v in table.columns]
     seconds = summary.groupby("model", sort=False)["train_seconds"].first()
     table["train s"] = seconds.reindex(table.index).round(1)
@@ -54,11 +59,18 @@ def target_table(baselines: pd.DataFrame, gain: float, views=("discovery", "cold
     for view in ("all", *views):
         candidates = baselines[(baselines["view"] == view) & (baselines["model"] != "random")]
         top = candidates.loc[candidates[f"ndcg@{k}"].idxmax()]
-        row = {"view": view, "best baseline": top["model"], f"its NDCG@{k}": round(float(top[f"ndcg@{k}"]), 3),
-               f"its coverage@{k}": round(float(top[f"coverage@{k}"]), 3)}
+        row = {
+            "view": view,
+            "best baseline": top["model"],
+            f"its NDCG@{k}": round(float(top[f"ndcg@{k}"]), 3),
+            f"its coverage@{k}": round(float(top[f"coverage@{k}"]), 3),
+        }
         if view in views:
-            row |= {"target gain": gain, f"target NDCG@{k}": round(row[f"its NDCG@{k}"] * (1 + gain), 3),
-                    f"target coverage@{k}": row[f"its coverage@{k}"]}
+            row |= {
+                "target gain": gain,
+                f"target NDCG@{k}": round(row[f"its NDCG@{k}"] * (1 + gain), 3),
+                f"target coverage@{k}": row[f"its coverage@{k}"],
+            }
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,14 +90,23 @@ def target_verdict(results: pd.DataFrame, targets: pd.DataFrame, models) -> pd.D
         for name in dict.fromkeys(models):
             if name == target["best baseline"] or pd.isna(mean_of(results, name, view)):
                 continue
-            rows.append({"model": name, "view": view, "against": target["best baseline"],
-                         "target": target["target gain"],
-                         "relative change": mean_of(results, name, view) / mean_of(results, target["best baseline"], view) - 1,
-                         "coverage@10": mean_of(results, name, view, "coverage@10"),
-                         "target coverage@10": target["target coverage@10"]})
+            rows.append(
+                {
+                    "model": name,
+                    "view": view,
+                    "against": target["best baseline"],
+                    "target": target["target gain"],
+                    "relative change": mean_of(results, name, view) / mean_of(results, target["best baseline"], view)
+                    - 1,
+                    "coverage@10": mean_of(results, name, view, "coverage@10"),
+                    "target coverage@10": target["target coverage@10"],
+                }
+            )
     verdict = pd.DataFrame(rows)
-    return verdict.assign(met=(verdict["relative change"] >= verdict["target"])
-                          & (verdict["coverage@10"] >= verdict["target coverage@10"]))
+    return verdict.assign(
+        met=(verdict["relative change"] >= verdict["target"])
+        & (verdict["coverage@10"] >= verdict["target coverage@10"])
+    )
 
 
 def verdict_lines(verdict: pd.DataFrame) -> list[str]:
@@ -93,7 +114,9 @@ def verdict_lines(verdict: pd.DataFrame) -> list[str]:
     lines = []
     for view, rows in verdict.groupby("view", sort=False):
         top = rows.loc[rows["relative change"].idxmax()]
-        lines.append(f"{view}: the best text model, {top['model']}, is {top['relative change']:+.1%} against "
-                     f"{top['against']} (target {top['target']:+.0%}) and shows {top['coverage@10']:.0%} of the "
-                     f"catalogue (bar {top['target coverage@10']:.0%}): {'met' if top['met'] else 'not met'}")
+        lines.append(
+            f"{view}: the best text model, {top['model']}, is {top['relative change']:+.1%} against "
+            f"{top['against']} (target {top['target']:+.0%}) and shows {top['coverage@10']:.0%} of the "
+            f"catalogue (bar {top['target coverage@10']:.0%}): {'met' if top['met'] else 'not met'}"
+        )
     return lines

@@ -20,13 +20,23 @@ def curve_table(scores: pd.DataFrame, samples: int = 1000) -> pd.DataFrame:
     for (fraction, view, model), part in scores.groupby(["fraction", "view", "model"], sort=False):
         per_customer = part.groupby(["window", "user_id"])["ndcg"].mean().to_numpy()
         low, high = bootstrap_interval(per_customer, samples)
-        rows.append({"fraction": fraction, "view": view, "model": model, "ndcg@10": float(per_customer.mean()),
-                     "low": low, "high": high, "n_users": len(per_customer)})
+        rows.append(
+            {
+                "fraction": fraction,
+                "view": view,
+                "model": model,
+                "ndcg@10": float(per_customer.mean()),
+                "low": low,
+                "high": high,
+                "n_users": len(per_customer),
+            }
+        )
     return pd.DataFrame(rows).sort_values(["view", "model", "fraction"], ignore_index=True)
 
 
-def curve_differences(scores: pd.DataFrame, pairs, samples: int = 1000,
-                      gains: pd.DataFrame | None = None) -> pd.DataFrame:
+def curve_differences(
+    scores: pd.DataFrame, pairs, samples: int = 1000, gains: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Each ``(model, baseline)`` of ``pairs`` at each size and view, paired per customer, pooled over windows.
 
     ``low``/``high`` is the interval over customers; with ``gains`` (the benchmark's per-product gains,

@@ -25,7 +25,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k == 0:
         return np.zeros((n_rows, 0), dtype=np.int64)
     n_items = scores.shape[1]
-    kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k:n_items - k + 1]  # the k-th best
+    kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k : n_items - k + 1]  # the k-th best
     above_rows, above_columns = np.nonzero(scores > kth)
     tied_rows, tied_columns = np.nonzero(scores == kth)
     room = k - np.bincount(above_rows, minlength=n_rows)
@@ -113,9 +113,14 @@ def ranking_metrics(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> dict:
     top = top_k(scores, k)
     hits = _hits(scores, truth, k, ranked=top)
     relevant = truth.sum(axis=1)
-    return {"ndcg": ndcg_from_hits(hits, relevant), "recall": _recall(hits, relevant),
-            "hit_rate": hits.any(axis=1).astype(float), "rr": reciprocal_rank(scores, truth),
-            "top": top, "shown": np.isfinite(np.take_along_axis(scores, top, axis=1))}
+    return {
+        "ndcg": ndcg_from_hits(hits, relevant),
+        "recall": _recall(hits, relevant),
+        "hit_rate": hits.any(axis=1).astype(float),
+        "rr": reciprocal_rank(scores, truth),
+        "top": top,
+        "shown": np.isfinite(np.take_along_axis(scores, top, axis=1)),
+    }
 
 
 def reciprocal_rank(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -129,16 +134,23 @@ def reciprocal_rank(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(best), 1.0 / rank, 0.0)
 
 
+def coverage(shown, n_items: int) -> float:
+    """The share of a catalogue of ``n_items`` products that ``shown`` holds (product columns, a set or an
+    array: a product recommended twice counts once); every coverage figure of recft is this one."""
+    distinct = shown if isinstance(shown, (set, frozenset)) else set(np.asarray(shown).ravel().tolist())
+    return len(distinct) / max(n_items, 1)
+
+
 def catalogue_coverage(scores: np.ndarray, k: int = 10, n_items: int | None = None) -> float:
     """Share of the catalogue that appears in at least one user's top k."""
     ranked = top_k(scores, k)
     shown = np.take_along_axis(scores, ranked, axis=1)
-    distinct = np.unique(ranked[np.isfinite(shown)])
-    return len(distinct) / (n_items or scores.shape[1])
+    return coverage(ranked[np.isfinite(shown)], n_items or scores.shape[1])
 
 
-def bootstrap_interval(values: np.ndarray, samples: int = 1000, level: float = 0.95,
-                       seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(
+    values: np.ndarray, samples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean, resampling users."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
@@ -150,8 +162,9 @@ def bootstrap_interval(values: np.ndarray, samples: int = 1000, level: float = 0
     return float(low), float(high)
 
 
-def paired_difference(first: np.ndarray, second: np.ndarray, samples: int = 1000, level: float = 0.95,
-                      seed: int = 0) -> dict:
+def paired_difference(
+    first: np.ndarray, second: np.ndarray, samples: int = 1000, level: float = 0.95, seed: int = 0
+) -> dict:
     """Mean per-customer difference ``first - second`` and its percentile bootstrap interval.
 
     Both arrays hold one value per customer, in the same customer order: the
@@ -163,12 +176,17 @@ def paired_difference(first: np.ndarray, second: np.ndarray, samples: int = 1000
     if first.shape != second.shape:
         raise ValueError(f"paired values need the same customers: {first.shape} against {second.shape}")
     low, high = bootstrap_interval(first - second, samples, level, seed)
-    return {"difference": float(np.mean(first - second)) if len(first) else float("nan"),
-            "low": low, "high": high, "n_users": int(len(first))}
+    return {
+        "difference": float(np.mean(first - second)) if len(first) else float("nan"),
+        "low": low,
+        "high": high,
+        "n_users": int(len(first)),
+    }
 
 
-def two_way_interval(users: np.ndarray, items: np.ndarray, values: np.ndarray, samples: int = 1000,
-                     level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def two_way_interval(
+    users: np.ndarray, items: np.ndarray, values: np.ndarray, samples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile interval of a per-customer mean whose customers share products: both are resampled.
 
     ``values`` holds one number per (customer, product) cell, a customer's

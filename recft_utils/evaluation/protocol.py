@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recft_utils.errors import ParameterError
 from recft_utils.evaluation import metrics
 from recft_utils.evaluation.split import TemporalSplit
-from recft_utils.errors import ParameterError
 
 VIEWS = ("all", "discovery", "cold")
 # What a model's result is evidence for: ``classical`` (IDs and counts, no text), ``lexical`` (product
@@ -95,18 +95,15 @@ def build_task(interactions: pd.DataFrame, split: TemporalSplit, window: str = "
     pairs = history.groupby(["user_id", "item_id"])["order_id"].nunique()
     rows = _index(pairs.index.get_level_values(0).to_numpy(), users)
     cols = order[_index(pairs.index.get_level_values(1).to_numpy(), items[order])]
-    matrix = sp.csr_matrix((pairs.to_numpy().astype(np.float32), (rows, cols)),
-                           shape=(len(users), len(items)))
+    matrix = sp.csr_matrix((pairs.to_numpy().astype(np.float32), (rows, cols)), shape=(len(users), len(items)))
 
     bought = target[target["user_id"].isin(users)][["user_id", "item_id"]].drop_duplicates()
     eval_users = np.sort(bought["user_id"].unique())
     eval_rows = _index(eval_users, users)
     t_rows = _index(bought["user_id"].to_numpy(), eval_users)
     t_cols = order[_index(bought["item_id"].to_numpy(), items[order])]
-    truth = sp.csr_matrix((np.ones(len(bought), dtype=bool), (t_rows, t_cols)),
-                          shape=(len(eval_users), len(items)))
-    return EvalTask(window, start, end, history, target, items, len(warm), users, matrix,
-                    eval_rows, truth)
+    truth = sp.csr_matrix((np.ones(len(bought), dtype=bool), (t_rows, t_cols)), shape=(len(eval_users), len(items)))
+    return EvalTask(window, start, end, history, target, items, len(warm), users, matrix, eval_rows, truth)
 
 
 def _view(task: EvalTask, view: str, scores: np.ndarray, truth: np.ndarray, rows: np.ndarray, seen=None):
@@ -121,8 +118,8 @@ def _view(task: EvalTask, view: str, scores: np.ndarray, truth: np.ndarray, rows
         np.putmask(scores, seen, -np.inf)
         truth = truth & ~seen
     elif view == "cold":
-        scores = scores[:, task.n_warm:]
-        truth = truth[:, task.n_warm:]
+        scores = scores[:, task.n_warm :]
+        truth = truth[:, task.n_warm :]
     keep = truth.any(axis=1)
     if keep.all():
         return scores, truth, rows
@@ -156,19 +153,29 @@ class _ViewMetrics:
         task = self.task
         scores = np.asarray(self.model.score(task.eval_rows[rows]), dtype=np.float64)
         if not self.cold_ok:
-            scores[:, task.n_warm:] = -np.inf
+            scores[:, task.n_warm :] = -np.inf
         for view in sorted(self.views, key=lambda v: v == "discovery"):  # it changes scores in place: last
             s, t, r = _view(task, view, scores, truth, rows, seen)
             if len(r) == 0:
                 continue
             ranked = metrics.ranking_metrics(s, t, self.k)
             self.shown[view].update(np.unique(ranked["top"][ranked["shown"]]))
-            self.parts[view].append(pd.DataFrame({"user_id": task.users[task.eval_rows[r]],
-                                                  **{name: ranked[name] for name in PER_USER_COLUMNS[1:]}}))
+            self.parts[view].append(
+                pd.DataFrame(
+                    {"user_id": task.users[task.eval_rows[r]], **{name: ranked[name] for name in PER_USER_COLUMNS[1:]}}
+                )
+            )
             if view == "cold":
                 users, columns, gain = metrics.ndcg_item_gains(s, t, self.k, ranked=ranked["top"])
-                self.gains.append(pd.DataFrame({"user_id": task.users[task.eval_rows[r[users]]],
-                                                "item_id": task.items[task.n_warm + columns], "gain": gain}))
+                self.gains.append(
+                    pd.DataFrame(
+                        {
+                            "user_id": task.users[task.eval_rows[r[users]]],
+                            "item_id": task.items[task.n_warm + columns],
+                            "gain": gain,
+                        }
+                    )
+                )
 
     def result(self) -> dict:
         result = {}
@@ -176,10 +183,13 @@ class _ViewMetrics:
             parts = self.parts[view]
             frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PER_USER_COLUMNS)
             n_candidates = len(self.task.items) - self.task.n_warm if view == "cold" else len(self.task.items)
-            frame.attrs["coverage"] = len(self.shown[view]) / max(n_candidates, 1)
+            frame.attrs["coverage"] = metrics.coverage(self.shown[view], n_candidates)
             if view == "cold":
-                frame.attrs["item_gains"] = pd.concat(self.gains, ignore_index=True) if self.gains else pd.DataFrame(
-                    columns=["user_id", "item_id", "gain"])
+                frame.attrs["item_gains"] = (
+                    pd.concat(self.gains, ignore_index=True)
+                    if self.gains
+                    else pd.DataFrame(columns=["user_id", "item_id", "gain"])
+                )
             result[view] = frame
         return result
 
@@ -189,7 +199,7 @@ def _rows_needed(task: EvalTask, views, all_rows: bool = False) -> np.ndarray:
     alone, only those who bought a new product (the others would be scored, then dropped). ``all_rows``:
     every one, for a model whose scores depend on the chunk (``draws_per_chunk``, e.g. random)."""
     if set(views) == {"cold"} and not all_rows:
-        return np.flatnonzero(task.truth[:, task.n_warm:].getnnz(axis=1) > 0)
+        return np.flatnonzero(task.truth[:, task.n_warm :].getnnz(axis=1) > 0)
     return np.arange(len(task.eval_rows))
 
 
@@ -233,7 +243,7 @@ def evaluate_many(models, task: EvalTask, views=VIEWS, k: int = 10, chunk: int |
     chunk = chunk or chunk_rows(len(task.items))
     needed = _rows_needed(task, views, all_rows=any(getattr(m, "draws_per_chunk", False) for m in models))
     for begin in range(0, len(needed), chunk):
-        rows = needed[begin:begin + chunk]
+        rows = needed[begin : begin + chunk]
         truth = task.truth[rows].toarray()
         seen = task.matrix[task.eval_rows[rows]].toarray() > 0 if "discovery" in views else None
         for one in gathered:
@@ -241,25 +251,28 @@ def evaluate_many(models, task: EvalTask, views=VIEWS, k: int = 10, chunk: int |
     return [one.result() for one in gathered]
 
 
-def summarise(per_user: dict, model_name: str, k: int = 10, bootstrap: int = 1000,
-              seed: int = 0, family: str = "classical") -> list[dict]:
+def summarise(
+    per_user: dict, model_name: str, k: int = 10, bootstrap: int = 1000, seed: int = 0, family: str = "classical"
+) -> list[dict]:
     """One record per view: means, a bootstrap interval for NDCG, coverage, and the model's family."""
     if family not in FAMILIES:
         raise ParameterError(f"Unknown model family {family!r}; use one of {', '.join(FAMILIES)}.")
     records = []
     for view, frame in per_user.items():
         low, high = metrics.bootstrap_interval(frame["ndcg"].to_numpy(), bootstrap, seed=seed)
-        records.append({
-            "model": model_name,
-            "family": family,
-            "view": view,
-            f"ndcg@{k}": float(frame["ndcg"].mean()) if len(frame) else float("nan"),
-            f"ndcg@{k}_low": low,
-            f"ndcg@{k}_high": high,
-            f"recall@{k}": float(frame["recall"].mean()) if len(frame) else float("nan"),
-            f"hit_rate@{k}": float(frame["hit_rate"].mean()) if len(frame) else float("nan"),
-            "mrr": float(frame["rr"].mean()) if len(frame) else float("nan"),
-            f"coverage@{k}": float(frame.attrs["coverage"]),
-            "n_users": int(len(frame)),
-        })
+        records.append(
+            {
+                "model": model_name,
+                "family": family,
+                "view": view,
+                f"ndcg@{k}": float(frame["ndcg"].mean()) if len(frame) else float("nan"),
+                f"ndcg@{k}_low": low,
+                f"ndcg@{k}_high": high,
+                f"recall@{k}": float(frame["recall"].mean()) if len(frame) else float("nan"),
+                f"hit_rate@{k}": float(frame["hit_rate"].mean()) if len(frame) else float("nan"),
+                "mrr": float(frame["rr"].mean()) if len(frame) else float("nan"),
+                f"coverage@{k}": float(frame.attrs["coverage"]),
+                "n_users": int(len(frame)),
+            }
+        )
     return records

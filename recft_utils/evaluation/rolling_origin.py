@@ -38,8 +38,9 @@ class Origin:
         return end_data(interactions, self.data_end)
 
 
-def rolling_origins(interactions: pd.DataFrame, windows: int = 3, test_days: int = 30,
-                    valid_days: int = 30) -> list[Origin]:
+def rolling_origins(
+    interactions: pd.DataFrame, windows: int = 3, test_days: int = 30, valid_days: int = 30
+) -> list[Origin]:
     """``windows`` successive test windows, latest first, each ending where the previous one starts."""
     if windows < 1:
         raise ParameterError(f"A rolling origin needs at least one window, got windows={windows}.")
@@ -75,8 +76,12 @@ def _two_way(gains: pd.DataFrame, model: str, baseline: str, windows, samples: i
     if gains is None or not len(gains):
         return nan
     rows = gains[gains["window"].astype(str).isin([str(w) for w in windows])]
-    cells = rows[rows["model"].isin([model, baseline])].groupby(
-        ["model", "window", "user_id", "item_id"])["gain"].mean().unstack("model")
+    cells = (
+        rows[rows["model"].isin([model, baseline])]
+        .groupby(["model", "window", "user_id", "item_id"])["gain"]
+        .mean()
+        .unstack("model")
+    )
     if model not in cells or baseline not in cells:
         return nan
     cells = cells.dropna()
@@ -110,8 +115,15 @@ def _customer_means(scores: pd.DataFrame, model: str, view: str) -> pd.Series:
     return rows.groupby(["window", "user_id"])["ndcg"].mean()
 
 
-def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str, samples: int = 1000,
-                      seed: int = 0, gains: pd.DataFrame | None = None) -> pd.DataFrame:
+def paired_comparison(
+    scores: pd.DataFrame,
+    model: str,
+    baseline: str,
+    view: str,
+    samples: int = 1000,
+    seed: int = 0,
+    gains: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """``model`` minus ``baseline`` per customer, in each window and pooled over windows.
 
     Both models' per-customer NDCG (mean over seeds) are paired on the
@@ -133,11 +145,21 @@ def paired_comparison(scores: pd.DataFrame, model: str, baseline: str, view: str
         difference = paired_difference(part["model"].to_numpy(), part["baseline"].to_numpy(), samples, seed=seed)
         windows = part.index.get_level_values("window").unique()
         two_way = _two_way(_view_gains(gains, view), model, baseline, windows, samples, seed)
-        rows.append({"window": window, "view": view, "model": model, "baseline": baseline,
-                     "model_ndcg@10": float(part["model"].mean()), "baseline_ndcg@10": float(part["baseline"].mean()),
-                     "relative": float(part["model"].mean() / part["baseline"].mean() - 1)
-                     if part["baseline"].mean() > 0 else float("nan"),
-                     **difference, **two_way})
+        rows.append(
+            {
+                "window": window,
+                "view": view,
+                "model": model,
+                "baseline": baseline,
+                "model_ndcg@10": float(part["model"].mean()),
+                "baseline_ndcg@10": float(part["baseline"].mean()),
+                "relative": float(part["model"].mean() / part["baseline"].mean() - 1)
+                if part["baseline"].mean() > 0
+                else float("nan"),
+                **difference,
+                **two_way,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -171,14 +193,24 @@ AGAINST = ("lexical twin", "best lexical", "best classical")
 def _baselines(scores: pd.DataFrame, model: str, view: str, twins: dict) -> dict:
     """``{against: baseline model}`` for one candidate in one view (the ones that were evaluated)."""
     evaluated = set(scores.loc[scores["view"] == view, "model"])
-    named = {"lexical twin": twins.get(model), "best lexical": best_of_family(scores, "lexical", view),
-             "best classical": best_of_family(scores, "classical", view)}
+    named = {
+        "lexical twin": twins.get(model),
+        "best lexical": best_of_family(scores, "lexical", view),
+        "best classical": best_of_family(scores, "classical", view),
+    }
     return {against: name for against, name in named.items() if name in evaluated}
 
 
-def pooled_verdict(scores: pd.DataFrame, candidates: dict, samples: int = 1000, seed: int = 0,
-                   target: float = 0.10, twins: dict | None = None, gains: pd.DataFrame | None = None,
-                   twin_target: float = 0.05) -> pd.DataFrame:
+def pooled_verdict(
+    scores: pd.DataFrame,
+    candidates: dict,
+    samples: int = 1000,
+    seed: int = 0,
+    target: float = 0.10,
+    twins: dict | None = None,
+    gains: pd.DataFrame | None = None,
+    twin_target: float = 0.05,
+) -> pd.DataFrame:
     """Each ``{view: [model, ...]}`` candidate against its lexical twin and the best lexical and classical
     model of that view, pooled over windows and paired per customer.
 
@@ -197,11 +229,16 @@ def pooled_verdict(scores: pd.DataFrame, candidates: dict, samples: int = 1000, 
                 windows = table[table["window"] != "pooled"]
                 bar = twin_target if against == "lexical twin" else target
                 low, _ = decision_interval(pooled)
-                rows.append({**pooled, "against": against, "target": bar,
-                             "met": bool(pooled["relative"] >= bar and low > 0),
-                             "windows_against": int((windows["high"] < 0).sum())})
+                rows.append(
+                    {
+                        **pooled,
+                        "against": against,
+                        "target": bar,
+                        "met": bool(pooled["relative"] >= bar and low > 0),
+                        "windows_against": int((windows["high"] < 0).sum()),
+                    }
+                )
     return pd.DataFrame(rows).drop(columns=["window"])
-
 
 
 # What notebook 03 shows of a rolling-origin benchmark: the tables below, no per-customer scores.
@@ -213,15 +250,22 @@ def reference_document(tables: dict, profile: str, dataset: str, seeds: list, wi
 
     ``windows``: one ``{"window", "test_start", "test_end"}`` per test window.
     """
+
     def records(frame: pd.DataFrame, index: bool = False) -> list[dict]:
         frame = frame.reset_index() if index else frame
         return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
-    return {"profile": profile, "dataset": dataset, "seeds": list(seeds), "windows": windows,
-            "discovery": records(tables["windows"]["discovery"].rename_axis("model"), index=True),
-            "cold": records(tables["windows"]["cold"].dropna(how="all").rename_axis("model"), index=True),
-            "verdict": records(tables["verdict"]), "ablation": records(tables["ablation"]),
-            "fine_tuned": records(tables["fine_tuned"])}
+    return {
+        "profile": profile,
+        "dataset": dataset,
+        "seeds": list(seeds),
+        "windows": windows,
+        "discovery": records(tables["windows"]["discovery"].rename_axis("model"), index=True),
+        "cold": records(tables["windows"]["cold"].dropna(how="all").rename_axis("model"), index=True),
+        "verdict": records(tables["verdict"]),
+        "ablation": records(tables["ablation"]),
+        "fine_tuned": records(tables["fine_tuned"]),
+    }
 
 
 def read_reference(path) -> dict | None:
@@ -232,8 +276,10 @@ def read_reference(path) -> dict | None:
     document = json.loads(path.read_text())
     missing = [key for key in (*REFERENCE_TABLES, "profile", "dataset", "windows") if key not in document]
     if missing:
-        raise ParameterError(f"{path} is not a rolling-origin summary (missing {', '.join(missing)}); "
-                             f"write it again with `python scripts/readme_tables.py runs/benchmarks/rolling.json`.")
+        raise ParameterError(
+            f"{path} is not a rolling-origin summary (missing {', '.join(missing)}); "
+            f"write it again with `python scripts/readme_tables.py runs/benchmarks/rolling.json`."
+        )
     tables = {key: pd.DataFrame(document[key]) for key in REFERENCE_TABLES}
     for view in ("discovery", "cold"):
         table = tables[view].set_index("model")
@@ -242,8 +288,11 @@ def read_reference(path) -> dict | None:
 
 
 # What each ablation removes, as the sentence names it.
-ABLATED_PART = {"without popularity prior": "the popularity prior", "without text (IDs only)": "the text",
-                "without IDs (text only)": "the item IDs"}
+ABLATED_PART = {
+    "without popularity prior": "the popularity prior",
+    "without text (IDs only)": "the text",
+    "without IDs (text only)": "the item IDs",
+}
 
 
 def _interval(row: dict) -> str:
@@ -279,38 +328,55 @@ def verdict_sentences(verdict: pd.DataFrame) -> list[str]:
         twin = twins[twins["model"] == best["model"]]
         if len(twin):
             row = twin.iloc[0]
-            parts.append(f"against its lexical twin ({row['baseline']}) {row['relative']:+.1%}, "
-                         f"{_interval(row.to_dict())}")
+            parts.append(
+                f"against its lexical twin ({row['baseline']}) {row['relative']:+.1%}, {_interval(row.to_dict())}"
+            )
         if len(versus):
-            parts.append(f"against the strongest model without a language model ({best['baseline']}) "
-                         f"{best['relative']:+.1%}, {_interval(best.to_dict())}")
-        lines.append(f"{view}: the best language-model model, {best['model']} ({best['model_ndcg@10']:.3f}), "
-                     + "; ".join(parts) + " NDCG@10.")
+            parts.append(
+                f"against the strongest model without a language model ({best['baseline']}) "
+                f"{best['relative']:+.1%}, {_interval(best.to_dict())}"
+            )
+        lines.append(
+            f"{view}: the best language-model model, {best['model']} ({best['model_ndcg@10']:.3f}), "
+            + "; ".join(parts)
+            + " NDCG@10."
+        )
     return lines
 
 
 def paired_sentence(paired: pd.DataFrame) -> str:
     """One sentence from a :func:`paired_comparison` table: the pooled difference of its model, per view."""
     pooled = paired[paired["window"].astype(str) == "pooled"].to_dict(orient="records")
-    return (f"{pooled[0]['model']} against {pooled[0]['baseline']}, same heads: "
-            + "; ".join(f"{r['view']} {_interval(r)}" for r in pooled) + " NDCG@10.")
+    return (
+        f"{pooled[0]['model']} against {pooled[0]['baseline']}, same heads: "
+        + "; ".join(f"{r['view']} {_interval(r)}" for r in pooled)
+        + " NDCG@10."
+    )
 
 
-def tried_adaptations(serving: pd.DataFrame, frozen_valid: float, reference: dict | None = None,
-                      top_k: dict | None = None) -> pd.DataFrame:
+def tried_adaptations(
+    serving: pd.DataFrame, frozen_valid: float, reference: dict | None = None, top_k: dict | None = None
+) -> pd.DataFrame:
     """What was tried to make adapting the encoder pay, each against the frozen encoder under the same heads:
     this run's fine-tuned regimes on the validation window (``serving``, :func:`~recft_utils.models.
     serving_choice.choose_served_model`'s table; ``frozen_valid`` the frozen model's score there), and, when
     given, the rolling benchmark's adapted encoder (``reference``) and its step-budgeted top layer
     (``top_k``, the committed ``rolling_top_k.json``), pooled over their windows with paired intervals."""
     tried = serving[serving["family"] == "text-fine-tuned"].assign(
-        where="this run, validation window", view="discovery", difference=lambda t: t["valid_ndcg@10"] - frozen_valid)
+        where="this run, validation window", view="discovery", difference=lambda t: t["valid_ndcg@10"] - frozen_valid
+    )
     parts = [tried[["model", "where", "view", "difference"]]]
     if reference is not None:
-        parts.append(reference["fine_tuned"].query("window == 'pooled'").assign(
-            where=f"benchmark, {len(reference['windows'])} test windows pooled"))
+        parts.append(
+            reference["fine_tuned"]
+            .query("window == 'pooled'")
+            .assign(where=f"benchmark, {len(reference['windows'])} test windows pooled")
+        )
     if top_k is not None:
-        parts.append(pd.DataFrame(top_k["paired"]).query("window == 'pooled'").assign(
-            where=f"benchmark, {len(top_k['steps'])} test windows pooled, steps chosen on validation"))
+        parts.append(
+            pd.DataFrame(top_k["paired"])
+            .query("window == 'pooled'")
+            .assign(where=f"benchmark, {len(top_k['steps'])} test windows pooled, steps chosen on validation")
+        )
     columns = ["model", "where", "view", "difference", "low", "high"]
     return pd.concat([p.reindex(columns=columns) for p in parts], ignore_index=True)

@@ -30,10 +30,10 @@ def top_k_lists(model, task, k: int = 10, view: str = "discovery", chunk: int | 
     chunk = chunk or chunk_rows(len(task.items))
     out = []
     for begin in range(0, len(task.eval_rows), chunk):
-        rows = task.eval_rows[begin:begin + chunk]
+        rows = task.eval_rows[begin : begin + chunk]
         scores = np.asarray(model.score(rows), dtype=np.float64)
         if not cold_ok:
-            scores[:, task.n_warm:] = -np.inf
+            scores[:, task.n_warm :] = -np.inf
         if view == "discovery":
             scores = np.where(task.matrix[rows].toarray() > 0, -np.inf, scores)
         top = metrics.top_k(scores, k)
@@ -52,9 +52,15 @@ def per_customer(top: np.ndarray, task, view: str = "discovery") -> pd.DataFrame
     hits = np.take_along_axis(truth, np.maximum(top, 0), axis=1) & (top >= 0)
     bought = truth.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame = pd.DataFrame({
-            "user_id": task.users[task.eval_rows], "bought": bought, "hit": hits.any(axis=1).astype(float),
-            "recall": hits.sum(axis=1) / bought, "ndcg": metrics.ndcg_from_hits(hits, bought)})
+        frame = pd.DataFrame(
+            {
+                "user_id": task.users[task.eval_rows],
+                "bought": bought,
+                "hit": hits.any(axis=1).astype(float),
+                "recall": hits.sum(axis=1) / bought,
+                "ndcg": metrics.ndcg_from_hits(hits, bought),
+            }
+        )
     return frame[frame["bought"] > 0].reset_index(drop=True)
 
 
@@ -69,12 +75,25 @@ def customer_segments(task, bins: int = 10) -> pd.DataFrame:
     bounds = list(zip(edges[:-1] + 1, edges[1:]))  # (first, last) number of orders of each bin
     labels = [f"{a} order{'s' if b > 1 else ''}" if a == b else f"{a}–{b} orders" for a, b in bounds]
     activity = pd.cut(orders, bins=edges, labels=labels)
-    return pd.DataFrame({"country": country, "orders_before": orders, "activity": activity,
-                         "tenure": np.where(orders >= 2, "returning", "one earlier order")}).rename_axis("user_id")
+    return pd.DataFrame(
+        {
+            "country": country,
+            "orders_before": orders,
+            "activity": activity,
+            "tenure": np.where(orders >= 2, "returning", "one earlier order"),
+        }
+    ).rename_axis("user_id")
 
 
-def segment_table(scores: pd.DataFrame, segments: pd.DataFrame, by: str, metric: str = "ndcg",
-                  min_customers: int = MIN_CUSTOMERS, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
+def segment_table(
+    scores: pd.DataFrame,
+    segments: pd.DataFrame,
+    by: str,
+    metric: str = "ndcg",
+    min_customers: int = MIN_CUSTOMERS,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Mean ``metric`` per value of ``segments[by]``, a 95 % bootstrap interval, customers, and a ``too_small`` flag.
 
     Rows follow an ordered category's order (activity), otherwise the largest segments first.
@@ -85,8 +104,16 @@ def segment_table(scores: pd.DataFrame, segments: pd.DataFrame, by: str, metric:
     for value, group in joined.groupby(by, sort=True, observed=True):
         values = group[metric].to_numpy()
         low, high = metrics.bootstrap_interval(values, bootstrap, seed=seed)
-        rows.append({by: value, "customers": len(values), metric: values.mean(), "low": low, "high": high,
-                     "too_small": len(values) < min_customers})
+        rows.append(
+            {
+                by: value,
+                "customers": len(values),
+                metric: values.mean(),
+                "low": low,
+                "high": high,
+                "too_small": len(values) < min_customers,
+            }
+        )
     table = pd.DataFrame(rows)
     return table if ordered else table.sort_values("customers", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -95,8 +122,10 @@ def largest_segment_note(table: pd.DataFrame, by: str) -> str:
     """Which value of ``by`` holds most evaluated customers, and its share (from a :func:`segment_table`)."""
     top = table.sort_values("customers", ascending=False, kind="stable").iloc[0]
     small = int(table["too_small"].sum())
-    return (f"{top[by]} holds {top['customers'] / table['customers'].sum():.0%} of the evaluated customers; "
-            f"{small} of {len(table)} {by} values have too few customers to say anything (flagged too_small).")
+    return (
+        f"{top[by]} holds {top['customers'] / table['customers'].sum():.0%} of the evaluated customers; "
+        f"{small} of {len(table)} {by} values have too few customers to say anything (flagged too_small)."
+    )
 
 
 def item_popularity(task) -> pd.Series:
@@ -127,8 +156,14 @@ def item_bucket_recall(top: np.ndarray, task, view: str = "discovery") -> pd.Dat
         columns = buckets == bucket
         purchases = int(truth[:, columns].sum())
         found = int((truth & recommended)[:, columns].sum())
-        rows.append({"bucket": bucket, "items": int(columns.sum()), "purchases": purchases,
-                     "recall": found / purchases if purchases else np.nan})
+        rows.append(
+            {
+                "bucket": bucket,
+                "items": int(columns.sum()),
+                "purchases": purchases,
+                "recall": found / purchases if purchases else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -146,10 +181,12 @@ def recommendation_profile(top: np.ndarray, task) -> dict:
     truth_columns = task.truth.nonzero()[1]
     popularity = item_popularity(task).to_numpy().astype(float)
     share = np.maximum(popularity, 1.0) / len(task.users)
-    return {"head_share_recommended": float((buckets[shown] == "head").mean()),
-            "head_share_purchased": float((buckets[truth_columns] == "head").mean()),
-            "coverage": len(np.unique(shown)) / len(task.items),
-            "novelty": float(-np.log2(share[shown]).mean())}
+    return {
+        "head_share_recommended": float((buckets[shown] == "head").mean()),
+        "head_share_purchased": float((buckets[truth_columns] == "head").mean()),
+        "coverage": metrics.coverage(shown, len(task.items)),
+        "novelty": float(-np.log2(share[shown]).mean()),
+    }
 
 
 def new_customer_scores(task, fallback, k: int = 10) -> pd.DataFrame:
@@ -165,15 +202,29 @@ def new_customer_scores(task, fallback, k: int = 10) -> pd.DataFrame:
     for user, items in new.groupby("user_id")["item_id"].unique().items():
         hits = np.isin(top, column.reindex(items).to_numpy())
         bought = len(items)
-        rows.append({"user_id": user, "bought": bought, "hit": float(hits.any()), "recall": hits.sum() / bought,
-                     "ndcg": float(metrics.ndcg_from_hits(hits[None], np.array([bought]))[0])})
+        rows.append(
+            {
+                "user_id": user,
+                "bought": bought,
+                "hit": float(hits.any()),
+                "recall": hits.sum() / bought,
+                "ndcg": float(metrics.ndcg_from_hits(hits[None], np.array([bought]))[0]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def tenure_table(scores: pd.DataFrame, customer_segments: pd.DataFrame, new_scores: pd.DataFrame,
-                 **options) -> pd.DataFrame:
+def tenure_table(
+    scores: pd.DataFrame, customer_segments: pd.DataFrame, new_scores: pd.DataFrame, **options
+) -> pd.DataFrame:
     """:func:`segment_table` by tenure, with the window's new customers (served the fallback) as a third row."""
-    labelled = pd.concat([scores.join(customer_segments["tenure"], on="user_id"),
-                          new_scores.assign(tenure="new (best-sellers fallback)")], ignore_index=True)
-    return segment_table(labelled.drop(columns="tenure"), labelled.set_index("user_id")[["tenure"]], "tenure",
-                         **options)
+    labelled = pd.concat(
+        [
+            scores.join(customer_segments["tenure"], on="user_id"),
+            new_scores.assign(tenure="new (best-sellers fallback)"),
+        ],
+        ignore_index=True,
+    )
+    return segment_table(
+        labelled.drop(columns="tenure"), labelled.set_index("user_id")[["tenure"]], "tenure", **options
+    )

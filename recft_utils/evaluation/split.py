@@ -14,11 +14,11 @@ the final test fit uses everything before ``test_start``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 
+from recft_utils.config import parse_data_end
 from recft_utils.errors import ParameterError
 
 
@@ -46,8 +46,7 @@ class TemporalSplit:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TemporalSplit":
-        return cls(pd.Timestamp(data["valid_start"]), pd.Timestamp(data["test_start"]),
-                   pd.Timestamp(data["test_end"]))
+        return cls(pd.Timestamp(data["valid_start"]), pd.Timestamp(data["test_start"]), pd.Timestamp(data["test_end"]))
 
 
 def temporal_split(interactions: pd.DataFrame, test_days: int = 30, valid_days: int = 30) -> TemporalSplit:
@@ -78,27 +77,6 @@ def assign_part(interactions: pd.DataFrame, split: TemporalSplit) -> pd.Series:
 
 # a day counted back from the data's end ("-30d": leave out the last 30 days), so that one command
 # works on any shop's data, whatever years it covers
-RELATIVE_DAY = re.compile(r"^-(\d+)d$")
-
-
-def parse_data_end(data_end: str, name: str = "data_end") -> pd.Timestamp | pd.Timedelta | None:
-    """``data_end`` as a date, or as days back from the data's end (``-30d``: a Timedelta); ``""``: no cut.
-
-    A value that is neither gets a clear error with both forms.
-    """
-    if data_end in ("", None):
-        return None
-    relative = RELATIVE_DAY.match(str(data_end).strip())
-    if relative:
-        return pd.Timedelta(days=int(relative.group(1)))
-    try:
-        return pd.Timestamp(str(data_end))
-    except (ValueError, TypeError):
-        raise ParameterError(
-            f"{name} must be a date (YYYY-MM-DD) or a number of days back from the data's last day such as "
-            f"-30d, got {data_end!r}; pass e.g. `-p {name} -30d`.") from None
-
-
 def day_in_data(interactions: pd.DataFrame, value: str, name: str = "data_end") -> pd.Timestamp | None:
     """The day ``value`` names in ``interactions`` (``-30d``: 30 days before the day after the last one).
 
@@ -113,7 +91,8 @@ def day_in_data(interactions: pd.DataFrame, value: str, name: str = "data_end") 
     if not first < day <= last.normalize() + pd.Timedelta(days=1):
         raise ParameterError(
             f"{name}={value} ({day.date()}) lies outside the data, which covers {first.date()} to {last.date()}; "
-            f"choose a day inside it, such as -30d (or leave {name} empty).")
+            f"choose a day inside it, such as -30d (or leave {name} empty)."
+        )
     return day
 
 

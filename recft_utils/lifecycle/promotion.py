@@ -24,8 +24,13 @@ def discovery_scores(model, task) -> pd.DataFrame:
     return evaluate(model, task, views=("discovery",))["discovery"][["user_id", "ndcg"]]
 
 
-def choose_challenger(champion: pd.DataFrame, challengers: dict[str, pd.DataFrame], metric: str = "ndcg",
-                      alpha: float = 0.05, min_gain: float = 0.0) -> dict:
+def choose_challenger(
+    champion: pd.DataFrame,
+    challengers: dict[str, pd.DataFrame],
+    metric: str = "ndcg",
+    alpha: float = 0.05,
+    min_gain: float = 0.0,
+) -> dict:
     """Judge several challengers against one champion; promote the best of those that pass.
 
     Each challenger gets :func:`promotion_decision`'s test. Testing more than one at the same ``alpha``
@@ -38,25 +43,34 @@ def choose_challenger(champion: pd.DataFrame, challengers: dict[str, pd.DataFram
     """
     if not challengers:
         raise ParameterError("choose_challenger needs at least one challenger.")
-    tests = {name: promotion_decision(champion, scores, metric, alpha=1.0, min_gain=min_gain)
-             for name, scores in challengers.items()}
+    tests = {
+        name: promotion_decision(champion, scores, metric, alpha=1.0, min_gain=min_gain)
+        for name, scores in challengers.items()
+    }
     passed, thresholds = holm_passing(tests, alpha, min_gain)
     for name, test in tests.items():  # each test's own verdict is the corrected one, not alpha = 1's
         test.pop("reason")
         test |= {"alpha": alpha, "holm_alpha": thresholds[name], "decision": "promote" if name in passed else "keep"}
     best = max(passed or tests, key=lambda name: tests[name]["challenger_mean"])
     chosen = tests[best]
-    figures = {key: chosen[key] for key in ("customers", "champion_mean", "challenger_mean", "gain", "p_value",
-                                           "metric")}
+    figures = {
+        key: chosen[key] for key in ("customers", "champion_mean", "challenger_mean", "gain", "p_value", "metric")
+    }
     summary = {**figures, "alpha": alpha, "min_gain": min_gain, "tests": tests, "best": best}
     m = len(tests)
     if passed:
-        reason = (f"{best} better: mean {metric} {chosen['gain']:+.4f}, one-sided Wilcoxon p = {chosen['p_value']:.3g}"
-                  f" < {chosen['holm_alpha']:.3g} (alpha {alpha}, Holm-corrected for {m} challengers)")
+        reason = (
+            f"{best} better: mean {metric} {chosen['gain']:+.4f}, one-sided Wilcoxon p = {chosen['p_value']:.3g}"
+            f" < {chosen['holm_alpha']:.3g} (alpha {alpha}, Holm-corrected for {m} challengers)"
+        )
         return {**summary, "decision": "promote", "challenger": best, "reason": reason}
     reasons = "; ".join(f"{name}: p = {test['p_value']:.3g}, gain {test['gain']:+.4f}" for name, test in tests.items())
-    return {**summary, "decision": "keep", "challenger": None,
-            "reason": f"no challenger passes (alpha {alpha}, Holm-corrected for {m}): {reasons}"}
+    return {
+        **summary,
+        "decision": "keep",
+        "challenger": None,
+        "reason": f"no challenger passes (alpha {alpha}, Holm-corrected for {m}): {reasons}",
+    }
 
 
 def holm_passing(tests: dict[str, dict], alpha: float = 0.05, min_gain: float = 0.0) -> tuple[list[str], dict]:
@@ -77,8 +91,9 @@ def holm_passing(tests: dict[str, dict], alpha: float = 0.05, min_gain: float = 
     return [name for name in passed if tests[name]["gain"] >= min_gain], thresholds
 
 
-def promotion_decision(champion: pd.DataFrame, challenger: pd.DataFrame, metric: str = "ndcg",
-                       alpha: float = 0.05, min_gain: float = 0.0) -> dict:
+def promotion_decision(
+    champion: pd.DataFrame, challenger: pd.DataFrame, metric: str = "ndcg", alpha: float = 0.05, min_gain: float = 0.0
+) -> dict:
     """Compare per-customer ``metric`` of two models (frames with ``user_id``) on the same customers.
 
     Returns the decision (``promote`` or ``keep``), its reason, the p-value,
@@ -86,20 +101,32 @@ def promotion_decision(champion: pd.DataFrame, challenger: pd.DataFrame, metric:
     """
     for name, frame in (("champion", champion), ("challenger", challenger)):
         if not {"user_id", metric} <= set(frame.columns):
-            raise ParameterError(f"The {name}'s scores need the columns user_id and {metric}; got {list(frame.columns)}.")
+            raise ParameterError(
+                f"The {name}'s scores need the columns user_id and {metric}; got {list(frame.columns)}."
+            )
     paired = champion.set_index("user_id")[[metric]].join(
-        challenger.set_index("user_id")[[metric]], how="inner", lsuffix="_champion", rsuffix="_challenger")
+        challenger.set_index("user_id")[[metric]], how="inner", lsuffix="_champion", rsuffix="_challenger"
+    )
     a, b = paired[f"{metric}_champion"].to_numpy(), paired[f"{metric}_challenger"].to_numpy()
     gain = float(b.mean() - a.mean()) if len(paired) else 0.0
-    out = {"customers": len(paired), "champion_mean": float(a.mean()) if len(a) else float("nan"),
-           "challenger_mean": float(b.mean()) if len(b) else float("nan"), "gain": gain, "alpha": alpha,
-           "min_gain": min_gain, "metric": metric}
+    out = {
+        "customers": len(paired),
+        "champion_mean": float(a.mean()) if len(a) else float("nan"),
+        "challenger_mean": float(b.mean()) if len(b) else float("nan"),
+        "gain": gain,
+        "alpha": alpha,
+        "min_gain": min_gain,
+        "metric": metric,
+    }
     if len(paired) == 0 or (a == b).all():
         return {**out, "p_value": 1.0, "decision": "keep", "reason": "the two models rank these customers alike"}
     p_value = float(stats.wilcoxon(b, a, alternative="greater", zero_method="wilcox").pvalue)
     if p_value < alpha and gain >= min_gain:
         reason = f"challenger better: mean {metric} {gain:+.4f}, one-sided Wilcoxon p = {p_value:.3g} < {alpha}"
         return {**out, "p_value": p_value, "decision": "promote", "reason": reason}
-    why = (f"p = {p_value:.3g} ≥ {alpha}: the difference ({gain:+.4f}) could be luck" if p_value >= alpha
-           else f"gain {gain:+.4f} below the minimum {min_gain}")
+    why = (
+        f"p = {p_value:.3g} ≥ {alpha}: the difference ({gain:+.4f}) could be luck"
+        if p_value >= alpha
+        else f"gain {gain:+.4f} below the minimum {min_gain}"
+    )
     return {**out, "p_value": p_value, "decision": "keep", "reason": why}

@@ -21,8 +21,6 @@ from recft_utils.text.lexical import WEIGHTING_LABELS, title_matrices
 from recft_utils.text.tfidf import unit_rows
 
 
-
-
 def customers_per_item(history: pd.DataFrame, items: np.ndarray) -> np.ndarray:
     """How many distinct customers bought each catalogue item."""
     counts = history.groupby("item_id")["user_id"].nunique()
@@ -135,10 +133,12 @@ def warm_neighbours(titles: pd.Series, task, weighting, n: int) -> tuple[np.ndar
         return saved[2], saved[3]
     queries, documents, _ = title_side(titles, task.items, weighting)
     kept = min(kept, task.n_warm)
-    cold, warm = queries[task.n_warm:], documents[:task.n_warm].T
+    cold, warm = queries[task.n_warm :], documents[: task.n_warm].T
     step = max(1, SIMILARITY_CELLS // max(task.n_warm, 1))  # new products at once: memory stays bounded
-    parts = [_nearest(np.maximum(_dense(cold[start:start + step] @ warm), 0.0), kept)
-             for start in range(0, cold.shape[0], step)]
+    parts = [
+        _nearest(np.maximum(_dense(cold[start : start + step] @ warm), 0.0), kept)
+        for start in range(0, cold.shape[0], step)
+    ]
     nearest = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, kept), np.int64)
     weights = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, kept))
     cache[key] = (titles, weighting, nearest, weights)
@@ -187,9 +187,10 @@ class TitleNeighbourPopularity(Recommender):
         if n and len(estimate):
             nearest, weights = (part[:, :n] for part in warm_neighbours(self.titles, task, self.weighting, n))
             total = weights.sum(axis=1)
-            estimate = np.divide((weights * popularity[nearest]).sum(axis=1), total,
-                                 out=np.zeros_like(total), where=total > 0)
-        self.counts = np.concatenate([popularity[:task.n_warm], estimate])
+            estimate = np.divide(
+                (weights * popularity[nearest]).sum(axis=1), total, out=np.zeros_like(total), where=total > 0
+            )
+        self.counts = np.concatenate([popularity[: task.n_warm], estimate])
         return self
 
     def score(self, user_rows, first_item: int = 0):
@@ -233,8 +234,9 @@ class TitleProfile(Recommender):
         return profile @ documents.T
 
 
-def classical_baselines(recent_days: int = 30, seed: int = 0,
-                        item_model: ItemModelChoice | None = None) -> list[Recommender]:
+def classical_baselines(
+    recent_days: int = 30, seed: int = 0, item_model: ItemModelChoice | None = None
+) -> list[Recommender]:
     """The baselines of the guide's reference table, in its order, plus random.
 
     ``item_model`` (:func:`~recft_utils.models.item_to_item.choose_item_model`; ``None``: EASE in
@@ -245,8 +247,7 @@ def classical_baselines(recent_days: int = 30, seed: int = 0,
     models = [Random(seed), Popularity(None), Popularity(recent_days), Repeats(recent_days)]
     if item_model is not None and item_model.model == "ItemKNN":
         return models + [item_model.build()]
-    return models + [ItemKNN(), ItemKNN(neighbours=100),
-                     EASE(300.0) if item_model is None else item_model.build()]
+    return models + [ItemKNN(), ItemKNN(neighbours=100), EASE(300.0) if item_model is None else item_model.build()]
 
 
 class FrozenEncoderMean(Recommender):

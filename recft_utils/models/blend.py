@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recft_utils.errors import ParameterError
-from recft_utils.models.baselines import Recommender
+from recft_utils.models.recommender import Recommender
 
 WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 
@@ -71,15 +71,23 @@ class ScoreBlend(Recommender):
     constant to every cold item of a row).
     """
 
-    def __init__(self, first: Recommender, second: Recommender, weight: float, name: str | None = None,
-                 parts: PartScores | None = None):
+    def __init__(
+        self,
+        first: Recommender,
+        second: Recommender,
+        weight: float,
+        name: str | None = None,
+        parts: PartScores | None = None,
+    ):
         if not 0.0 <= weight <= 1.0:
             raise ParameterError(f"A blend weight lies between 0 and 1, got {weight}.")
         self.first, self.second, self.weight = first, second, weight
         # a blend ranks new products only through a part that can and has a weight above 0: with
         # weight 0 on the text model, an ID model alone would give every cold item the same score
-        self.scores_cold_items = bool((getattr(first, "scores_cold_items", False) and weight > 0)
-                                      or (getattr(second, "scores_cold_items", False) and weight < 1))
+        self.scores_cold_items = bool(
+            (getattr(first, "scores_cold_items", False) and weight > 0)
+            or (getattr(second, "scores_cold_items", False) and weight < 1)
+        )
         self.family = blend_family(getattr(first, "family", "classical"), getattr(second, "family", "classical"))
         self.name = name or f"blend: {weight:g} × {first.name} + {1 - weight:g} × {second.name}"
         self.parts = parts  # shared with the other blends of a grid, or None
@@ -104,8 +112,9 @@ def weight_grid(first: Recommender, second: Recommender, task, weights=WEIGHTS) 
     return [ScoreBlend(first, second, weight, parts=parts).fit(task) for weight in weights]
 
 
-def choose_weight(first: Recommender, second: Recommender, valid_task, weights=WEIGHTS, view: str = "discovery",
-                  k: int = 10) -> tuple[float, pd.DataFrame]:
+def choose_weight(
+    first: Recommender, second: Recommender, valid_task, weights=WEIGHTS, view: str = "discovery", k: int = 10
+) -> tuple[float, pd.DataFrame]:
     """The weight with the best mean NDCG@k of ``view`` on ``valid_task`` (models fitted on it), and every weight's.
 
     Weight 1 is the first model alone, so the chosen blend is never worse
@@ -114,7 +123,9 @@ def choose_weight(first: Recommender, second: Recommender, valid_task, weights=W
     from recft_utils.evaluation.protocol import evaluate_many
 
     blends = weight_grid(first, second, valid_task, weights)
-    rows = [{"weight": weight, f"valid_ndcg@{k}": float(per_user[view]["ndcg"].mean())}
-            for weight, per_user in zip(weights, evaluate_many(blends, valid_task, views=(view,), k=k))]
+    rows = [
+        {"weight": weight, f"valid_ndcg@{k}": float(per_user[view]["ndcg"].mean())}
+        for weight, per_user in zip(weights, evaluate_many(blends, valid_task, views=(view,), k=k))
+    ]
     table = pd.DataFrame(rows)
     return float(table.loc[table[f"valid_ndcg@{k}"].idxmax(), "weight"]), table

@@ -5,7 +5,7 @@
 - ``one_device``: the first device;
 - ``multi_worker``: :class:`tf.distribute.MultiWorkerMirroredStrategy`, one process per machine (or
   per local worker), each told the cluster and its own place in it by the ``TF_CONFIG`` environment
-  variable (see :mod:`recft_utils.models.multi_worker`); without ``TF_CONFIG`` it is one worker.
+  variable (see :mod:`recft_utils.multi_worker`); without ``TF_CONFIG`` it is one worker.
   It must exist before TensorFlow runs anything, so call :func:`get_strategy` first in a worker.
 """
 
@@ -27,7 +27,7 @@ def check_strategy(name: str) -> str:
 def get_strategy(name: str = "default"):
     """The strategy called ``name`` (see the module); ``multi_worker`` is created once per process."""
     check_strategy(name)
-    import tensorflow as tf
+    from recft_utils.keras_backend import tf
 
     if name == "default":
         return tf.distribute.get_strategy()
@@ -41,13 +41,15 @@ def get_strategy(name: str = "default"):
                 raise ParameterError(
                     f"The multi_worker strategy could not start ({exc}). It must be created before TensorFlow "
                     f"runs anything (call get_strategy('multi_worker') first in the process), and TF_CONFIG must "
-                    f"be valid JSON naming the cluster's workers and this one's index.") from None
+                    f"be valid JSON naming the cluster's workers and this one's index."
+                ) from None
         return _created[name]
     return tf.distribute.OneDeviceStrategy(tf.config.list_logical_devices()[0].name)
 
 
-def fit_across_workers(model, x, y, batch_size: int, epochs: int, callbacks=(), steps_per_epoch: int | None = None,
-                       seed: int = 0) -> list[float]:
+def fit_across_workers(
+    model, x, y, batch_size: int, epochs: int, callbacks=(), steps_per_epoch: int | None = None, seed: int = 0
+) -> list[float]:
     """``model.fit`` for the ``multi_worker`` strategy: the same ``train_step``, in a loop of its own.
 
     Keras 3's ``fit`` cannot start under ``MultiWorkerMirroredStrategy`` (its first-batch build reduces a
@@ -58,14 +60,15 @@ def fit_across_workers(model, x, y, batch_size: int, epochs: int, callbacks=(), 
     and the optimiser sums the gradients across workers. Callbacks get the epoch and batch events
     ``fit`` would send (``stop_training`` is honoured). Returns each epoch's mean training loss.
     """
-    import tensorflow as tf
+    from recft_utils.keras_backend import tf
 
     strategy = get_strategy("multi_worker")
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     distributed = strategy.experimental_distribute_dataset(
-        dataset.batch(batch_size, drop_remainder=True).with_options(options))
+        dataset.batch(batch_size, drop_remainder=True).with_options(options)
+    )
 
     @tf.function
     def step(batch):

@@ -79,7 +79,7 @@ def co_purchase_pairs(task, max_pairs: int, seed: int = 0) -> np.ndarray:
 
 
 def _contrastive_model(item_encoder, pretrained: np.ndarray, config: AdaptationConfig):
-    from recft_utils.models.two_tower import keras, tf
+    from recft_utils.keras_backend import keras, tf
 
     class PairContrast(keras.Model):
         """Symmetric InfoNCE over a batch of co-purchase pairs, plus the anchor to the pretrained vectors."""
@@ -102,15 +102,19 @@ def _contrastive_model(item_encoder, pretrained: np.ndarray, config: AdaptationC
                 b = self.item_encoder(second, training=True)
                 logits = tf.matmul(a, b, transpose_b=True) / config.temperature
                 # a product drawn twice in a batch is not its own negative
-                clash = tf.logical_and(tf.equal(second[None, :], second[:, None]),
-                                       tf.logical_not(tf.eye(tf.shape(second)[0], dtype="bool")))
+                clash = tf.logical_and(
+                    tf.equal(second[None, :], second[:, None]),
+                    tf.logical_not(tf.eye(tf.shape(second)[0], dtype="bool")),
+                )
                 logits = tf.where(clash, -1e9, logits)
                 labels = tf.range(tf.shape(first)[0])
-                loss = 0.5 * (tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-                              + tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                                  labels, tf.transpose(logits))))
-                drift = (tf.reduce_sum(tf.square(a - tf.gather(self.pretrained, first)), axis=1)
-                         + tf.reduce_sum(tf.square(b - tf.gather(self.pretrained, second)), axis=1))
+                loss = 0.5 * (
+                    tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+                    + tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.transpose(logits)))
+                )
+                drift = tf.reduce_sum(tf.square(a - tf.gather(self.pretrained, first)), axis=1) + tf.reduce_sum(
+                    tf.square(b - tf.gather(self.pretrained, second)), axis=1
+                )
                 loss += config.anchor * tf.reduce_mean(drift)
             weights = self.trainable_weights
             gradients = tape.gradient(loss, weights)
@@ -121,8 +125,9 @@ def _contrastive_model(item_encoder, pretrained: np.ndarray, config: AdaptationC
     return PairContrast()
 
 
-def adapt_item_vectors(task, titles: pd.Series, config: AdaptationConfig | None = None, seed: int = 0,
-                       load_encoder=None, verbose: int = 0) -> tuple[pd.DataFrame, dict]:
+def adapt_item_vectors(
+    task, titles: pd.Series, config: AdaptationConfig | None = None, seed: int = 0, load_encoder=None, verbose: int = 0
+) -> tuple[pd.DataFrame, dict]:
     """Adapt the encoder on ``task``'s history and return the catalogue's new vectors and the run's stats.
 
     ``titles``: normalised titles indexed by item id; ``load_encoder``: a
@@ -130,8 +135,8 @@ def adapt_item_vectors(task, titles: pd.Series, config: AdaptationConfig | None 
     (default: the pretrained model). The vectors are indexed by item id, in
     the task's catalogue order, like :func:`~recft_utils.models.two_tower.encode_catalogue`'s.
     """
+    from recft_utils.keras_backend import keras
     from recft_utils.models.fine_tuning import CatalogueTextEncoder, FineTuneConfig, tokenize_titles
-    from recft_utils.models.two_tower import keras
     from recft_utils.text import SentenceEncoder
 
     config = (config or AdaptationConfig()).checked()
@@ -139,16 +144,22 @@ def adapt_item_vectors(task, titles: pd.Series, config: AdaptationConfig | None 
     keras.utils.set_random_seed(seed)
     encoder = (load_encoder or SentenceEncoder.load)()
     ids, mask = tokenize_titles(encoder, titles.reindex(task.items).fillna(""), config.sequence_length)
-    item_encoder = CatalogueTextEncoder(encoder.backbone, ids, mask,
-                                        FineTuneConfig(regime="top_k", top_layers=config.top_layers,
-                                                       sequence_length=config.sequence_length))
+    item_encoder = CatalogueTextEncoder(
+        encoder.backbone,
+        ids,
+        mask,
+        FineTuneConfig(regime="top_k", top_layers=config.top_layers, sequence_length=config.sequence_length),
+    )
     pretrained = item_encoder.encode_all()
     pairs = co_purchase_pairs(task, config.max_pairs, seed)
     model = _contrastive_model(item_encoder, pretrained, config)
     model.compile(optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=0.0))
     history = model.fit(pairs, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=verbose)
     adapted = item_encoder.encode_all()
-    stats = {"pairs": len(pairs), "seconds": time.perf_counter() - started,
-             "final_loss": float(history.history["loss"][-1]),
-             "mean_cosine_to_pretrained": float(np.mean(np.sum(adapted * pretrained, axis=1)))}
+    stats = {
+        "pairs": len(pairs),
+        "seconds": time.perf_counter() - started,
+        "final_loss": float(history.history["loss"][-1]),
+        "mean_cosine_to_pretrained": float(np.mean(np.sum(adapted * pretrained, axis=1))),
+    }
     return pd.DataFrame(adapted, index=pd.Index(task.items, name="item_id")), stats

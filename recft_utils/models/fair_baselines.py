@@ -35,10 +35,11 @@ import pandas as pd
 
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation.protocol import evaluate_many
-from recft_utils.models.baselines import Popularity, Recommender, TitleNeighbourPopularity, TitleProfile
+from recft_utils.models.baselines import Popularity, TitleNeighbourPopularity, TitleProfile
 from recft_utils.models.blend import WEIGHTS, PartScores, ScoreBlend, weight_grid
 from recft_utils.models.item_to_item import ItemModelChoice, build_item_model
 from recft_utils.models.lexical_ranker import LEXICAL_RANKER, LexicalRanker
+from recft_utils.models.recommender import Recommender
 
 POPULARITY_DAYS = (7, 14, 30)
 NEIGHBOURS = (5, 10, 20, 50)
@@ -108,8 +109,9 @@ def bar_name(item_model: str = "EASE") -> str:
     return item_model + BAR_SUFFIX
 
 
-def tune_classical_bar(valid_task, item_model: ItemModelChoice | None = None, days=POPULARITY_DAYS,
-                       weights=WEIGHTS) -> FairBaseline:
+def tune_classical_bar(
+    valid_task, item_model: ItemModelChoice | None = None, days=POPULARITY_DAYS, weights=WEIGHTS
+) -> FairBaseline:
     """The item-to-item model blended with recent popularity: window and weight chosen on validation
     discovery NDCG@10.
 
@@ -123,8 +125,9 @@ def tune_classical_bar(valid_task, item_model: ItemModelChoice | None = None, da
     settings = [{"days": window, "weight": weight} for window in days for weight in weights]
     parts = PartScores()  # the item-to-item model is scored once per chunk of customers, not per setting
     popularity = {window: Popularity(window).fit(valid_task) for window in days}
-    blends = [ScoreBlend(item_to_item, popularity[s["days"]], s["weight"], parts=parts).fit(valid_task)
-              for s in settings]
+    blends = [
+        ScoreBlend(item_to_item, popularity[s["days"]], s["weight"], parts=parts).fit(valid_task) for s in settings
+    ]
     grid = [{**s, "valid_ndcg@10": ndcg} for s, ndcg in zip(settings, _scores(blends, valid_task, "discovery"))]
     table, best = _best(grid)
     return classical_bar_from({**best, "item_model": model, "dtype": dtype}, grid=table)
@@ -138,20 +141,31 @@ def classical_bar_from(settings: dict, grid: pd.DataFrame | None = None) -> Fair
     against the same model and step 3 does not tune it again. Settings without ``item_model``
     (runs of an older recft) are EASE in float64.
     """
-    settings = {"days": int(settings["days"]), "weight": float(settings["weight"]),
-                "item_model": settings.get("item_model", "EASE"), "dtype": settings.get("dtype", "float64")}
+    settings = {
+        "days": int(settings["days"]),
+        "weight": float(settings["weight"]),
+        "item_model": settings.get("item_model", "EASE"),
+        "dtype": settings.get("dtype", "float64"),
+    }
     name = bar_name(settings["item_model"])
-    return FairBaseline(name, f"{name} ({settings['days']} d, weight {settings['weight']:g})", "discovery",
-                        settings, pd.DataFrame() if grid is None else grid,
-                        lambda task: classical_with_popularity(task, settings))
+    return FairBaseline(
+        name,
+        f"{name} ({settings['days']} d, weight {settings['weight']:g})",
+        "discovery",
+        settings,
+        pd.DataFrame() if grid is None else grid,
+        lambda task: classical_with_popularity(task, settings),
+    )
 
 
 def saved_settings(baselines: pd.DataFrame, name: str) -> dict:
     """The settings step 1 chose for the fair baseline ``name``, from its saved records (``settings``)."""
     saved = baselines.loc[baselines["model"] == name, "settings"].dropna() if "settings" in baselines else ()
     if not len(saved):
-        raise ParameterError(f"Step 1's baselines hold no chosen settings for {name!r}: run notebook "
-                             f"01_requirements again with this version of recft (or `recft run`), then this step.")
+        raise ParameterError(
+            f"Step 1's baselines hold no chosen settings for {name!r}: run notebook "
+            f"01_requirements again with this version of recft (or `recft run`), then this step."
+        )
     return json.loads(saved.iloc[0])
 
 
@@ -171,12 +185,22 @@ def classical_with_popularity(task, settings: dict) -> ScoreBlend:
     """The classical bar with chosen settings (``days``, the item-to-item model's ``weight``, and
     ``item_model``/``dtype``: EASE in float64 when absent), fitted on ``task``."""
     days, weight = int(settings["days"]), float(settings["weight"])
-    return ScoreBlend(item_model_of(settings).fit(task), Popularity(days).fit(task), weight,
-                      name=bar_name(settings.get("item_model", "EASE"))).fit(task)
+    return ScoreBlend(
+        item_model_of(settings).fit(task),
+        Popularity(days).fit(task),
+        weight,
+        name=bar_name(settings.get("item_model", "EASE")),
+    ).fit(task)
 
 
-def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, days=POPULARITY_DAYS,
-                          weighting="tfidf", name: str = TITLE_NEIGHBOURS) -> FairBaseline:
+def tune_title_neighbours(
+    valid_task,
+    titles: pd.Series,
+    neighbours=NEIGHBOURS,
+    days=POPULARITY_DAYS,
+    weighting="tfidf",
+    name: str = TITLE_NEIGHBOURS,
+) -> FairBaseline:
     """Title neighbours' recent popularity: neighbours and window chosen on validation cold NDCG@10.
 
     ``weighting``: how titles are compared (see :func:`~recft_utils.models.baselines.title_side`).
@@ -186,17 +210,31 @@ def tune_title_neighbours(valid_task, titles: pd.Series, neighbours=NEIGHBOURS, 
     grid = [{**s, "valid_ndcg@10": ndcg} for s, ndcg in zip(settings, _scores(models, valid_task, "cold"))]
     table, best = _best(grid)
     n, window = int(best["neighbours"]), int(best["days"])
-    return FairBaseline(name, f"{name} ({n} neighbours, {window} d)", "cold",
-                        {"neighbours": n, "days": window}, table,
-                        lambda task: TitleNeighbourPopularity(titles, n, window, weighting).fit(task))
+    return FairBaseline(
+        name,
+        f"{name} ({n} neighbours, {window} d)",
+        "cold",
+        {"neighbours": n, "days": window},
+        table,
+        lambda task: TitleNeighbourPopularity(titles, n, window, weighting).fit(task),
+    )
 
 
-def tune_title_profile(valid_task, titles: pd.Series, neighbours: FairBaseline, weights=WEIGHTS,
-                       weighting="tfidf", name: str = TITLE_PROFILE_BLEND) -> FairBaseline:
+def tune_title_profile(
+    valid_task,
+    titles: pd.Series,
+    neighbours: FairBaseline,
+    weights=WEIGHTS,
+    weighting="tfidf",
+    name: str = TITLE_PROFILE_BLEND,
+) -> FairBaseline:
     """The customer's title profile blended with ``neighbours``: weight chosen on validation cold NDCG@10."""
-    blends = weight_grid(TitleProfile(titles, weighting).fit(valid_task), neighbours.build(valid_task), valid_task,
-                         weights)
-    grid = [{"weight": weight, "valid_ndcg@10": ndcg} for weight, ndcg in zip(weights, _scores(blends, valid_task, "cold"))]
+    blends = weight_grid(
+        TitleProfile(titles, weighting).fit(valid_task), neighbours.build(valid_task), valid_task, weights
+    )
+    grid = [
+        {"weight": weight, "valid_ndcg@10": ndcg} for weight, ndcg in zip(weights, _scores(blends, valid_task, "cold"))
+    ]
     table, best = _best(grid)
     weight = float(best["weight"])
 
@@ -206,8 +244,9 @@ def tune_title_profile(valid_task, titles: pd.Series, neighbours: FairBaseline, 
     return FairBaseline(name, f"{name} (weight {weight:g})", "cold", {"weight": weight}, table, build)
 
 
-def tune_title_models(valid_task, titles: pd.Series, weighting, neighbours_name: str,
-                      profile_name: str) -> list[FairBaseline]:
+def tune_title_models(
+    valid_task, titles: pd.Series, weighting, neighbours_name: str, profile_name: str
+) -> list[FairBaseline]:
     """Title neighbours' popularity and its personalised variant for one title representation, tuned."""
     neighbours = tune_title_neighbours(valid_task, titles, weighting=weighting, name=neighbours_name)
     return [neighbours, tune_title_profile(valid_task, titles, neighbours, weighting=weighting, name=profile_name)]
@@ -216,23 +255,33 @@ def tune_title_models(valid_task, titles: pd.Series, weighting, neighbours_name:
 def tune_lexical_ranker(valid_task, titles: pd.Series, l2s=RANKER_L2) -> FairBaseline:
     """The learned lexical ranker: its L2 chosen on validation cold NDCG@10 (its weights are learned on the
     launch windows before the validation window, and again before the test window when refitted)."""
-    grid = [{"l2": l2, "valid_ndcg@10": _score(LexicalRanker(titles, l2).fit(valid_task), valid_task, "cold")}
-            for l2 in l2s]
+    grid = [
+        {"l2": l2, "valid_ndcg@10": _score(LexicalRanker(titles, l2).fit(valid_task), valid_task, "cold")} for l2 in l2s
+    ]
     table, best = _best(grid)
     l2 = float(best["l2"])
-    return FairBaseline(LEXICAL_RANKER, f"{LEXICAL_RANKER} (L2 {l2:g})", "cold", {"l2": l2}, table,
-                        lambda task: LexicalRanker(titles, l2).fit(task))
+    return FairBaseline(
+        LEXICAL_RANKER,
+        f"{LEXICAL_RANKER} (L2 {l2:g})",
+        "cold",
+        {"l2": l2},
+        table,
+        lambda task: LexicalRanker(titles, l2).fit(task),
+    )
 
 
-def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True, ranker: bool = True,
-                        item_model: ItemModelChoice | None = None) -> list[FairBaseline]:
+def tune_fair_baselines(
+    valid_task, titles: pd.Series, bm25: bool = True, ranker: bool = True, item_model: ItemModelChoice | None = None
+) -> list[FairBaseline]:
     """Every fair baseline, tuned on ``valid_task`` (the validation window) only.
 
     The classical bar first (``item_model`` + recent popularity; ``None``: EASE), then the TF-IDF
     title models, then (with ``bm25``) the BM25 ones, then (with ``ranker``) the learned lexical ranker.
     """
-    fair = [tune_classical_bar(valid_task, item_model),
-            *tune_title_models(valid_task, titles, "tfidf", TITLE_NEIGHBOURS, TITLE_PROFILE_BLEND)]
+    fair = [
+        tune_classical_bar(valid_task, item_model),
+        *tune_title_models(valid_task, titles, "tfidf", TITLE_NEIGHBOURS, TITLE_PROFILE_BLEND),
+    ]
     if bm25:
         fair += tune_title_models(valid_task, titles, "bm25", BM25_NEIGHBOURS, BM25_PROFILE_BLEND)
     if ranker:
@@ -242,6 +291,15 @@ def tune_fair_baselines(valid_task, titles: pd.Series, bm25: bool = True, ranker
 
 def choices_table(baselines: list[FairBaseline]) -> pd.DataFrame:
     """One row per tuned baseline: the view it was tuned on, its settings and their validation NDCG@10."""
-    return pd.DataFrame([{"baseline": b.name, "chosen": b.description, "tuned on": f"validation, {b.view}",
-                          **b.numbers,
-                          "valid_ndcg@10": float(b.grid["valid_ndcg@10"].max())} for b in baselines])
+    return pd.DataFrame(
+        [
+            {
+                "baseline": b.name,
+                "chosen": b.description,
+                "tuned on": f"validation, {b.view}",
+                **b.numbers,
+                "valid_ndcg@10": float(b.grid["valid_ndcg@10"].max()),
+            }
+            for b in baselines
+        ]
+    )

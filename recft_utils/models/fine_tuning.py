@@ -21,31 +21,22 @@ candidate's logit: the logQ correction (Yi et al., 2019) that removes the
 bias towards popular items a sampled softmax otherwise has. The customers'
 histories read the catalogue vectors of the previous epoch (re-encoded after
 every epoch), so only the candidates pass through the encoder in a step.
+
+This module holds the regimes' settings, the Keras layer and model, and the loss;
+:mod:`~recft_utils.models.fine_tuned_recommender` trains them on a task and scores.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from recft_utils.errors import ParameterError
-from recft_utils.models.baselines import Recommender
-from recft_utils.text.encoder import mean_pool
+from recft_utils.keras_backend import keras, tf
 from recft_utils.models.optimization import OptimizerSettings, scale_for_replicas
-from recft_utils.models.distribute import fit_across_workers, get_strategy
-from recft_utils.models.streaming import as_constants, dense_rows
-from recft_utils.models.training_data import first_sale_days, multi_hot, order_examples
-from recft_utils.models.two_tower import (
-    EarlyStoppingOnNDCG,
-    TwoTowerRecommender,
-    build_model,
-    daily_popularity,
-    keras,
-    tf,
-)
+from recft_utils.models.streaming import dense_rows
+from recft_utils.text.encoder import mean_pool
 
 REGIMES = ("frozen", "top_k", "lora", "full")
 REGIME_LABELS = {
@@ -114,16 +105,17 @@ def tokenize_titles(encoder, titles, sequence_length: int) -> tuple[np.ndarray, 
     ids = np.full((len(rows), length), encoder.pad_id, dtype=np.int32)
     mask = np.zeros((len(rows), length), dtype=np.int32)
     for i, row in enumerate(rows):
-        row = row[:length - 1] + [encoder.sep_id] if len(row) > length else row
-        ids[i, :len(row)], mask[i, :len(row)] = row, 1
+        row = row[: length - 1] + [encoder.sep_id] if len(row) > length else row
+        ids[i, : len(row)], mask[i, : len(row)] = row, 1
     return ids, mask
 
 
 def _embed(backbone, token_ids, training):
     """The backbone's input embeddings (token + position + segment, normalised)."""
     tokens = backbone.token_embedding(token_ids)
-    x = backbone.embeddings_add((tokens, backbone.position_embedding(tokens),
-                                 backbone.segment_embedding(tf.zeros_like(token_ids))))
+    x = backbone.embeddings_add(
+        (tokens, backbone.position_embedding(tokens), backbone.segment_embedding(tf.zeros_like(token_ids)))
+    )
     return backbone.embeddings_dropout(backbone.embeddings_layer_norm(x), training=training)
 
 
@@ -138,8 +130,16 @@ class CatalogueTextEncoder(keras.layers.Layer):
     padded to its longest title only.
     """
 
-    def __init__(self, backbone, token_ids: np.ndarray, padding_mask: np.ndarray, config: FineTuneConfig,
-                 cache_batch: int = 256, cached: np.ndarray | None = None, **kwargs):
+    def __init__(
+        self,
+        backbone,
+        token_ids: np.ndarray,
+        padding_mask: np.ndarray,
+        config: FineTuneConfig,
+        cache_batch: int = 256,
+        cached: np.ndarray | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.regime, self.by_length = config.regime, config.fast_catalogue
         self.mask = tf.constant(padding_mask)
@@ -169,14 +169,17 @@ class CatalogueTextEncoder(keras.layers.Layer):
                 x = layer(x, padding_mask=mask, training=False)
             return x
 
-        parts = [lower(token_ids[i:i + batch], padding_mask[i:i + batch]).numpy()
-                 for i in range(0, len(token_ids), batch)]
+        parts = [
+            lower(token_ids[i : i + batch], padding_mask[i : i + batch]).numpy()
+            for i in range(0, len(token_ids), batch)
+        ]
         return np.concatenate(parts).astype(np.float32)
 
     @staticmethod
     def _lower_outputs_by_length(backbone, token_ids, padding_mask, n_lower, batch):
         """:meth:`_lower_outputs` over titles sorted by length, each batch as wide as its longest title
         (zeros after that width: padding, which attention and the mean pooling ignore)."""
+
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
         def lower(ids, mask):
             x = _embed(backbone, ids, training=False)
@@ -252,8 +255,13 @@ def shared_lower_outputs(encoder, titles, config: FineTuneConfig) -> tuple[dict,
     n_lower = backbone.num_layers - config.top_layers
     unique = list(dict.fromkeys(titles))
     digest = hashlib.sha1()
-    for layer in (backbone.token_embedding, backbone.position_embedding, backbone.segment_embedding,
-                  backbone.embeddings_layer_norm, *backbone.transformer_layers[:n_lower]):
+    for layer in (
+        backbone.token_embedding,
+        backbone.position_embedding,
+        backbone.segment_embedding,
+        backbone.embeddings_layer_norm,
+        *backbone.transformer_layers[:n_lower],
+    ):
         for weight in layer.weights:
             digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
     key = (digest.hexdigest(), backbone.dtype_policy.name, n_lower, config.sequence_length, tuple(unique))
@@ -269,7 +277,7 @@ def _length_batches(lengths: np.ndarray, batch: int):
     """(rows, width) batches of at most ``batch`` rows of similar length; width: the batch's longest."""
     order = np.argsort(lengths, kind="stable")
     for start in range(0, len(order), batch):
-        index = order[start:start + batch]
+        index = order[start : start + batch]
         yield index, int(lengths[index].max())
 
 
@@ -281,8 +289,15 @@ class EncoderFineTuner(keras.Model):
     and evaluation see exactly what will be saved.
     """
 
-    def __init__(self, ranker, item_encoder: CatalogueTextEncoder, log_q: np.ndarray, negatives: int,
-                 deduplicate: bool = True, **kwargs):
+    def __init__(
+        self,
+        ranker,
+        item_encoder: CatalogueTextEncoder,
+        log_q: np.ndarray,
+        negatives: int,
+        deduplicate: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.ranker, self.item_encoder, self.negatives = ranker, item_encoder, negatives
         self.deduplicate = deduplicate
@@ -327,8 +342,11 @@ class EncoderFineTuner(keras.Model):
             loss = sampled_softmax_loss(logits, tf.gather(self.log_q, candidates), excluded)
             loss += tf.add_n(self.losses) if self.losses else 0.0
             scaled = self.optimizer.scale_loss(scale_for_replicas(loss))
-        pairs = [(g, w) for g, w in zip(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
-                 if g is not None]
+        pairs = [
+            (g, w)
+            for g, w in zip(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
+            if g is not None
+        ]
         self.optimizer.apply_gradients(pairs)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
@@ -360,219 +378,3 @@ def sampled_softmax_loss(logits, log_q, excluded):
     is_label = tf.one_hot(label, tf.shape(logits)[1], on_value=True, off_value=False)
     logits = tf.where(excluded & ~is_label, -1e9, logits - log_q[None, :])
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(label, logits))
-
-
-def compile_with_optimizer(model, optimizer, jit_compile: bool = False) -> None:
-    """``model.compile``, with two costs of Keras's AdamW removed from the training step (the updates
-    stay the same, to the bit).
-
-    - The optimizer's state is created now: without a distribution strategy
-      Keras would create it inside the first trace of the step, and a
-      ``tf.function`` that creates variables is traced twice.
-    - Its weight decay reads the learning rate once per step (see
-      :func:`_decay_at_one_rate`), not once per weight.
-    """
-    model.compile(optimizer=optimizer, jit_compile=jit_compile)
-    build_optimizer(model)
-
-
-def build_optimizer(model) -> None:
-    """Create the compiled ``model``'s optimizer state now, its weight decay reading the learning rate once
-    per step (see :func:`compile_with_optimizer`; the two-tower model's training uses it too)."""
-    _decay_at_one_rate(model.optimizer)
-    model.optimizer.build(model.trainable_variables)
-
-
-def _decay_at_one_rate(optimizer) -> None:
-    """AdamW's decoupled weight decay (keras 3's TensorFlow one), with the learning rate read once per step.
-
-    Keras evaluates the schedule (warm-up ``cond`` and cosine) again for every
-    weight: for the full regime's ~100 weights that is most of the step's
-    graph, several seconds of tracing and a tenth of a second per step. The
-    rate is the same number each time (the step counter moves after the
-    updates), so reading it once changes no update. Left as it is when the
-    optimizer has no such decay.
-    """
-    if getattr(optimizer, "weight_decay", None) is None or not hasattr(optimizer, "_use_weight_decay"):
-        return
-
-    def apply_weight_decay(variables):
-        def decay_all(distribution, variables, learning_rate):
-            def decay(variable, learning_rate):
-                if optimizer._use_weight_decay(variable):
-                    rate = tf.cast(learning_rate, variable.dtype)
-                    variable.assign_sub(variable * tf.cast(optimizer.weight_decay, variable.dtype) * rate)
-
-            for variable in variables:
-                if isinstance(variable, keras.Variable):
-                    variable = variable.value
-                # through args: under a MirroredStrategy each replica's variable gets its replica's rate
-                distribution.extended.update(variable, decay, args=(learning_rate,), group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            decay_all, optimizer._distribution_strategy, variables, optimizer.learning_rate)
-
-    optimizer._apply_weight_decay = apply_weight_decay
-
-
-class _RefreshCatalogue(keras.callbacks.Callback):
-    """After each epoch: re-encode the catalogue (before early stopping evaluates)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.model.refresh_catalogue()
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Wall time of every training step (re-encoding and evaluation excluded).
-
-    The first step traces and compiles the step function, so
-    :meth:`examples_per_second` uses the median of the others.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.steps: list[float] = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps.append(time.perf_counter() - self.started)
-
-    def examples_per_second(self, batch_size: int) -> float:
-        steady = self.steps[1:] or self.steps
-        return batch_size / float(np.median(steady))
-
-
-class FineTunedRecommender(Recommender):
-    """A frozen-regime two-tower model whose encoder is then fine-tuned in one regime.
-
-    ``titles``: normalised product titles indexed by item id (see
-    :func:`~recft_utils.datasets.preparation.catalogue_titles`); ``load_encoder``:
-    a function returning a fresh :class:`~recft_utils.text.SentenceEncoder`
-    (each fit changes the encoder's weights, so each needs its own copy).
-    ``frozen`` must already be fitted (or restored) on the task this model is fitted on.
-    """
-
-    scores_cold_items = True
-    family = "text-fine-tuned"
-
-    def __init__(self, frozen: TwoTowerRecommender, titles: pd.Series, load_encoder, config: FineTuneConfig,
-                 valid_task=None, name: str | None = None, verbose: int = 0):
-        self.frozen, self.titles, self.load_encoder = frozen, titles, load_encoder
-        self.config = config.checked()
-        self.valid_task, self.verbose = valid_task, verbose
-        self.name = name or f"two-tower, {REGIME_LABELS[config.regime]}"
-        self.seed, self.stats = frozen.seed, {}
-
-    def build(self, task, frozen_model):
-        """The fine-tuner for ``task``, starting from ``frozen_model``'s weights, and its data (under the
-        frozen model's strategy: the encoder's weights are then mirrored on every replica too)."""
-        with get_strategy(self.frozen.strategy).scope():
-            return self._build(task, frozen_model)
-
-    def _build(self, task, frozen_model):
-        keras.utils.set_random_seed(self.seed)
-        config, base = self.config, self.frozen.config
-        if config.mixed_precision:
-            keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-        try:
-            encoder = self.load_encoder()
-        finally:
-            keras.mixed_precision.set_dtype_policy("float32")
-        config.checked(encoder.backbone.num_layers)
-        self.encoder = encoder  # its backbone is the one being trained (see save_text_encoder)
-        histories, targets, seen = order_examples(task, base.max_history)
-        n_items = len(task.items)
-        if config.jit_compile:  # dense (examples × catalogue) batches: for measuring XLA's speed, not at scale
-            x, y = {**histories.as_inputs(), "seen": multi_hot(seen, n_items)}, multi_hot(targets, n_items)
-        else:  # rows: see EncoderFineTuner.train_step
-            x = {**histories.as_inputs(), "example": np.arange(len(histories), dtype=np.int32)}
-            y = np.arange(len(histories), dtype=np.int32)
-        q = targets.counts(n_items) + 1.0  # +1: items never bought new can still be drawn as negatives
-        titles = self.titles.reindex(task.items).fillna("")
-        ids, mask = tokenize_titles(encoder, titles, config.sequence_length)
-        cached = None
-        if config.regime == "top_k" and config.fast_catalogue:  # the lower layers, shared by every fit
-            rows, outputs = shared_lower_outputs(encoder, [*self.titles.fillna(""), ""], config)
-            cached = outputs[[rows[title] for title in titles]][:, :ids.shape[1]]
-        ranker = build_model(np.asarray(frozen_model.text), daily_popularity(task, base.popularity_days),
-                             task.n_warm, base, first_sale_days(task))
-        ranker.set_weights(frozen_model.get_weights())
-        item_encoder = CatalogueTextEncoder(encoder.backbone, ids, mask, config, cached=cached)
-        model = EncoderFineTuner(ranker, item_encoder, np.log(q / q.sum()), config.negatives,
-                                 deduplicate=not config.jit_compile)
-        model.examples = (as_constants(targets), as_constants(seen))
-        return model, x, y
-
-    def _train(self, task, frozen_model, epochs: int, monitor=None):
-        config = self.config
-        started = time.perf_counter()
-        model, x, y = self.build(task, frozen_model)
-        per_epoch = min(int(np.ceil(len(y) / config.batch_size)), config.steps_per_epoch or len(y))
-        with get_strategy(self.frozen.strategy).scope():  # the optimizer's state beside the weights it updates
-            compile_with_optimizer(model, config.optimizer(epochs * per_epoch), config.jit_compile)
-        timer = StepTimer()
-        callbacks = [timer, _RefreshCatalogue()]
-        if monitor is not None:
-            callbacks.append(EarlyStoppingOnNDCG(self, monitor, config.patience))
-        if self.frozen.strategy == "multi_worker":
-            losses = fit_across_workers(model, x, y, config.batch_size, epochs, callbacks, steps_per_epoch=per_epoch,
-                                        seed=self.seed)
-        else:
-            losses = model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True,
-                               steps_per_epoch=per_epoch, verbose=self.verbose, callbacks=callbacks).history["loss"]
-        self.stats = {
-            "train_examples": min(len(y), per_epoch * config.batch_size), "epochs_run": len(losses),
-            "train_seconds": time.perf_counter() - started,
-            "examples_per_second": timer.examples_per_second(config.batch_size),
-            "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-            "final_loss": float(losses[-1]),
-        }
-        return model, callbacks[-1] if monitor is not None else None
-
-    def throughput(self, task, frozen_model, steps: int = 8) -> float:
-        """Examples per second of this regime's training step, from ``steps`` steps on ``task``."""
-        model, x, y = self.build(task, frozen_model)
-        compile_with_optimizer(model, self.config.optimizer(steps), self.config.jit_compile)
-        timer = StepTimer()
-        n = min(len(y), (steps + 1) * self.config.batch_size)
-        model.fit({k: v[:n] for k, v in x.items()}, y[:n], batch_size=self.config.batch_size, epochs=1,
-                  verbose=0, callbacks=[timer])
-        self.stats = {"trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights))}
-        return timer.examples_per_second(self.config.batch_size)
-
-    def select_epochs(self, frozen_valid_model) -> int:
-        """Early stopping on the validation window, starting from a frozen model trained on its history.
-
-        Keeps the curve (``validation_curve``) and the best epoch's per-customer
-        discovery NDCG@10 (``validation_scores``, for the serving rule's paired intervals).
-        """
-        model, stopper = self._train(self.valid_task, frozen_valid_model, self.config.epochs, monitor=self.valid_task)
-        self.validation_curve, self.validation_scores = stopper.curve, stopper.whole_window_scores()
-        return stopper.best_epoch
-
-    def fit(self, task, epochs: int | None = None):
-        super().fit(task)
-        if self.frozen.task is not task:
-            raise ParameterError("Fit the frozen model on the same task first (FineTunedRecommender starts from it).")
-        self.epochs = epochs or self.config.epochs
-        tuner, _ = self._train(task, self.frozen.model, self.epochs)
-        self.model = tuner.ranker
-        return self
-
-    def save_text_encoder(self, folder) -> None:
-        """Write the fine-tuned encoder and its tokenizer as a KerasHub preset folder, atomically.
-
-        ``keras_hub.models.BertBackbone.from_preset(folder)`` and
-        ``BertTokenizer.from_preset(folder)`` load them back (for ``lora``,
-        the low-rank updates are saved merged into the stored weights' layers).
-        """
-        self.encoder.save_preset(folder)
-
-    def model_scores(self, model, task, rows):
-        return self.frozen.model_scores(model, task, rows)
-
-    def score(self, user_rows: np.ndarray) -> np.ndarray:
-        return self.model_scores(self.model, self.task, user_rows)
-

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from recft_utils.artefacts import write_json
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, load_model, save_model
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_files import load_model, save_model
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 from recft_utils.run import Run
 
 STEP = "03a_two_tower"
@@ -38,12 +40,19 @@ def save_frozen_stage(folder, stage: FrozenStage) -> Path:
     models = {"valid": stage.valid_model, **{f"seed_{seed}": model for seed, model in stage.test_models.items()}}
     for name, model in models.items():
         save_model(model.model, folder / f"frozen_{name}.keras")
-    return write_json(folder / Run.FROZEN_MODELS, {
-        "config": asdict(stage.config), "epochs": stage.epochs, "valid_ndcg@10": stage.valid_ndcg,
-        "blend_weight": stage.blend_weight,
-        "models": {name: {"file": f"frozen_{name}.keras", "seed": model.seed, "stats": model.stats}
-                   for name, model in models.items()},
-    })
+    return write_json(
+        folder / Run.FROZEN_MODELS,
+        {
+            "config": asdict(stage.config),
+            "epochs": stage.epochs,
+            "valid_ndcg@10": stage.valid_ndcg,
+            "blend_weight": stage.blend_weight,
+            "models": {
+                name: {"file": f"frozen_{name}.keras", "seed": model.seed, "stats": model.stats}
+                for name, model in models.items()
+            },
+        },
+    )
 
 
 def load_frozen_stage(run: Run, item_vectors, valid_task, test_task, strategy: str = "default") -> FrozenStage:
@@ -59,7 +68,14 @@ def load_frozen_stage(run: Run, item_vectors, valid_task, test_task, strategy: s
         model.stats = dict(entry["stats"])  # its training's cost, which 3b's cost columns add up
         return model
 
-    test_models = {saved["models"][name]["seed"]: restored(name, test_task)
-                   for name in saved["models"] if name.startswith("seed_")}
-    return FrozenStage(config, saved["epochs"], saved["valid_ndcg@10"], saved["blend_weight"],
-                       restored("valid", valid_task), test_models)
+    test_models = {
+        saved["models"][name]["seed"]: restored(name, test_task) for name in saved["models"] if name.startswith("seed_")
+    }
+    return FrozenStage(
+        config,
+        saved["epochs"],
+        saved["valid_ndcg@10"],
+        saved["blend_weight"],
+        restored("valid", valid_task),
+        test_models,
+    )

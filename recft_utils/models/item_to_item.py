@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from recft_utils import machine
 from recft_utils.errors import ParameterError
 from recft_utils.models.recommender import Recommender, binary
 
@@ -113,8 +114,10 @@ def spd_inverse(matrix: np.ndarray, block: int = 2048) -> np.ndarray:
     potrf, potri = (lapack.spotrf, lapack.spotri) if matrix.dtype == np.float32 else (lapack.dpotrf, lapack.dpotri)
     factor, info = potrf(matrix, lower=True, overwrite_a=True, clean=False)
     if info != 0:
-        raise ParameterError(f"EASE's regularised Gram matrix is not positive definite in {matrix.dtype} "
-                             f"(LAPACK info {info}); give EASE a larger l2 or compute in float64.")
+        raise ParameterError(
+            f"EASE's regularised Gram matrix is not positive definite in {matrix.dtype} "
+            f"(LAPACK info {info}); give EASE a larger l2 or compute in float64."
+        )
     inverse, info = potri(factor, lower=True, overwrite_c=True)
     n = len(inverse)
     for start in range(0, n, block):
@@ -154,8 +157,9 @@ class ItemKNN(Recommender):
             pairs = float(np.square(np.diff(x.indptr)).sum())  # co-purchases, counted per customer
             block = n if not self.neighbours else int(np.clip(BLOCK_ENTRIES * n / max(pairs, 1.0), 64, n))
         columns = x.tocsc()
-        parts = [self._similarity_block(x, columns, inverse, start, min(start + block, n))
-                 for start in range(0, n, block)]
+        parts = [
+            self._similarity_block(x, columns, inverse, start, min(start + block, n)) for start in range(0, n, block)
+        ]
         return x, sp.hstack(parts, format="csc").tocsr() if parts else sp.csr_matrix((n, n))
 
     def _similarity_block(self, x, columns, inverse, start: int, stop: int) -> sp.csc_matrix:
@@ -216,14 +220,7 @@ def seconds_per_cube(dtype: str, size: int = 3000) -> float:
         started = time.perf_counter()
         np.linalg.inv(matrix) if dtype == "float64" else spd_inverse(matrix)
         best = min(best, time.perf_counter() - started)
-    return best / size ** 3
-
-
-def available_memory() -> int:
-    """Bytes of memory available now (psutil: what can be allocated without swapping)."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
+    return best / size**3
 
 
 @dataclass(frozen=True)
@@ -257,6 +254,11 @@ class ItemModelChoice:
             return cls("EASE", "float64", 0, "EASE, the item-to-item model of runs before the choice was made")
         return cls(**data)
 
+    @classmethod
+    def from_run(cls, run) -> "ItemModelChoice":
+        """Step 1's choice, read from a :class:`~recft_utils.run.Run`'s ``item_model.json``."""
+        return cls.from_dict(run.read("01_requirements", run.ITEM_MODEL))
+
 
 def build_item_model(model: str = "EASE", dtype: str = "float64") -> Recommender:
     """An unfitted item-to-item model: ``EASE`` (λ = :data:`EASE_L2`, in ``dtype``) or ``ItemKNN``."""
@@ -267,19 +269,22 @@ def dense_ease_cost(items: int, dtype: str, rate: float | None = None) -> tuple[
     """Dense EASE's memory (GB) and estimated seconds per fit on ``items`` products in ``dtype``."""
     itemsize = np.dtype(dtype).itemsize
     rate = seconds_per_cube(dtype) if rate is None else rate
-    return DENSE_MATRICES[dtype] * itemsize * items ** 2 / 1e9, rate * items ** 3
+    return DENSE_MATRICES[dtype] * itemsize * items**2 / 1e9, rate * items**3
 
 
 def check_item_model(wanted) -> str:
     """``wanted`` itself when it is a value of notebook 01's parameter ``item_model``, else an error."""
     if wanted not in ITEM_MODELS:
-        raise ParameterError(f"Parameter item_model must be one of {', '.join(ITEM_MODELS)}, got {wanted!r}; "
-                             f"'auto' picks dense EASE where this machine affords it, else sparse ItemKNN.")
+        raise ParameterError(
+            f"Parameter item_model must be one of {', '.join(ITEM_MODELS)}, got {wanted!r}; "
+            f"'auto' picks dense EASE where this machine affords it, else sparse ItemKNN."
+        )
     return wanted
 
 
-def choose_item_model(items: int, wanted: str = "auto", memory: int | None = None,
-                      rates: dict | None = None) -> ItemModelChoice:
+def choose_item_model(
+    items: int, wanted: str = "auto", memory: int | None = None, rates: dict | None = None
+) -> ItemModelChoice:
     """EASE in float64 where it fits both budgets, else in float32, else ItemKNN (``wanted="auto"``).
 
     ``wanted`` ``"EASE"`` or ``"ItemKNN"`` forces a model (notebook 01's parameter ``item_model``);
@@ -287,27 +292,50 @@ def choose_item_model(items: int, wanted: str = "auto", memory: int | None = Non
     available) and ``rates`` (seconds per cubed row, by dtype) default to this machine's.
     """
     check_item_model(wanted)
-    budget_gb = MEMORY_SHARE * (available_memory() if memory is None else memory) / 1e9
-    costs = {dtype: dense_ease_cost(items, dtype, None if rates is None else rates[dtype])
-             for dtype in ("float64", "float32")}
-    fits = [dtype for dtype, (gb, seconds) in costs.items()
-            if gb <= budget_gb and (seconds <= EASE_SECONDS or wanted == "EASE")]
+    budget_gb = MEMORY_SHARE * (machine.available_memory() if memory is None else memory) / 1e9
+    costs = {
+        dtype: dense_ease_cost(items, dtype, None if rates is None else rates[dtype])
+        for dtype in ("float64", "float32")
+    }
+    fits = [
+        dtype
+        for dtype, (gb, seconds) in costs.items()
+        if gb <= budget_gb and (seconds <= EASE_SECONDS or wanted == "EASE")
+    ]
     dtype = fits[0] if fits else "float32"
     gb, seconds = costs[dtype]
-    figures = {"items": items, "ease_gb": round(gb, 3), "ease_seconds": round(seconds, 1),
-               "memory_budget_gb": round(budget_gb, 1), "seconds_budget": EASE_SECONDS}
-    cost = (f"dense EASE in {dtype} on {items:,} products needs about {_gb(gb)} of memory (budget "
-            f"{budget_gb:.1f} GB, half of what is available) and {_duration(seconds)} a fit (budget "
-            f"{EASE_SECONDS:g} s: the chain fits it about ten times)")
+    figures = {
+        "items": items,
+        "ease_gb": round(gb, 3),
+        "ease_seconds": round(seconds, 1),
+        "memory_budget_gb": round(budget_gb, 1),
+        "seconds_budget": EASE_SECONDS,
+    }
+    cost = (
+        f"dense EASE in {dtype} on {items:,} products needs about {_gb(gb)} of memory (budget "
+        f"{budget_gb:.1f} GB, half of what is available) and {_duration(seconds)} a fit (budget "
+        f"{EASE_SECONDS:g} s: the chain fits it about ten times)"
+    )
     if wanted == "EASE" and not fits:
-        raise ParameterError(f"Parameter item_model is EASE, but {cost}: it does not fit this machine's "
-                             f"memory. Use item_model='ItemKNN' (sparse) or 'auto'.")
+        raise ParameterError(
+            f"Parameter item_model is EASE, but {cost}: it does not fit this machine's "
+            f"memory. Use item_model='ItemKNN' (sparse) or 'auto'."
+        )
     if fits and wanted != "ItemKNN":
-        return ItemModelChoice("EASE", dtype, reason=f"The item-to-item model is dense EASE "
-                               f"({'as asked' if wanted == 'EASE' else 'it fits'}): {cost}.", **figures)
+        return ItemModelChoice(
+            "EASE",
+            dtype,
+            reason=f"The item-to-item model is dense EASE ({'as asked' if wanted == 'EASE' else 'it fits'}): {cost}.",
+            **figures,
+        )
     why = "as asked (parameter item_model)" if wanted == "ItemKNN" else f"because {cost}"
-    return ItemModelChoice("ItemKNN", "", reason=f"The item-to-item model is ItemKNN ({ITEMKNN_NEIGHBOURS} "
-                           f"neighbours per product, sparse) rather than EASE, {why}.", **figures)
+    return ItemModelChoice(
+        "ItemKNN",
+        "",
+        reason=f"The item-to-item model is ItemKNN ({ITEMKNN_NEIGHBOURS} "
+        f"neighbours per product, sparse) rather than EASE, {why}.",
+        **figures,
+    )
 
 
 def _gb(gb: float) -> str:

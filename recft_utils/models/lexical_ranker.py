@@ -31,7 +31,8 @@ from scipy.special import logsumexp, softmax
 from recft_utils.errors import ParameterError
 from recft_utils.evaluation.protocol import build_task
 from recft_utils.evaluation.split import TemporalSplit
-from recft_utils.models.baselines import Recommender, TitleNeighbourPopularity, TitleProfile
+from recft_utils.models.baselines import TitleNeighbourPopularity, TitleProfile
+from recft_utils.models.recommender import Recommender
 
 FEATURES = ("profile (TF-IDF)", "profile (BM25)", "neighbours' popularity (TF-IDF)", "neighbours' popularity (BM25)")
 LEXICAL_RANKER = "learned lexical ranker (new products)"
@@ -39,9 +40,12 @@ LEXICAL_RANKER = "learned lexical ranker (new products)"
 
 def feature_models(titles: pd.Series, neighbours: int, days: int) -> list[Recommender]:
     """The unfitted models whose scores are the features, in :data:`FEATURES` order."""
-    return [TitleProfile(titles, "tfidf"), TitleProfile(titles, "bm25"),
-            TitleNeighbourPopularity(titles, neighbours, days, "tfidf"),
-            TitleNeighbourPopularity(titles, neighbours, days, "bm25")]
+    return [
+        TitleProfile(titles, "tfidf"),
+        TitleProfile(titles, "bm25"),
+        TitleNeighbourPopularity(titles, neighbours, days, "tfidf"),
+        TitleNeighbourPopularity(titles, neighbours, days, "bm25"),
+    ]
 
 
 def _feature(model: Recommender, rows: np.ndarray, first_item: int = 0) -> np.ndarray:
@@ -52,7 +56,7 @@ def _feature(model: Recommender, rows: np.ndarray, first_item: int = 0) -> np.nd
 def launch_lists(task, titles: pd.Series, neighbours: int, days: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(customers, new products, features) and the (customers, new products) purchases of ``task``'s
     window, for the customers who bought a new product; None when nobody did."""
-    truth = task.truth[:, task.n_warm:].toarray()
+    truth = task.truth[:, task.n_warm :].toarray()
     buyers = np.flatnonzero(truth.any(axis=1))
     if not len(buyers):
         return None
@@ -117,11 +121,20 @@ class LexicalRanker(Recommender):
     family = "lexical"
     scores_cold_items = True
 
-    def __init__(self, titles: pd.Series, l2: float = 0.1, windows: int = 4, window_days: int = 30,
-                 neighbours: int = 10, days: int = 14):
+    def __init__(
+        self,
+        titles: pd.Series,
+        l2: float = 0.1,
+        windows: int = 4,
+        window_days: int = 30,
+        neighbours: int = 10,
+        days: int = 14,
+    ):
         if l2 < 0 or windows < 1 or window_days < 1:
-            raise ParameterError(f"LexicalRanker needs l2 >= 0 and at least one launch window of a day or more; "
-                                 f"got l2 {l2}, {windows} windows of {window_days} days.")
+            raise ParameterError(
+                f"LexicalRanker needs l2 >= 0 and at least one launch window of a day or more; "
+                f"got l2 {l2}, {windows} windows of {window_days} days."
+            )
         self.titles, self.l2, self.windows, self.window_days = titles, l2, windows, window_days
         self.neighbours, self.days = neighbours, days
 
@@ -144,8 +157,12 @@ class LexicalRanker(Recommender):
             if start <= task.history["timestamp"].min():
                 break
             window = build_task(task.history, TemporalSplit(start - pd.Timedelta(days=1), start, end), "test")
-            found = _LAUNCHES.get(window, self.titles, (self.neighbours, self.days),
-                                  lambda: launch_lists(window, self.titles, self.neighbours, self.days))
+            found = _LAUNCHES.get(
+                window,
+                self.titles,
+                (self.neighbours, self.days),
+                lambda: launch_lists(window, self.titles, self.neighbours, self.days),
+            )
             if found is not None:
                 lists.append(found)
         return lists

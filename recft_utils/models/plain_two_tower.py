@@ -14,8 +14,9 @@ import math
 import numpy as np
 
 from recft_utils.evaluation.protocol import customer_sample, evaluate
+from recft_utils.keras_backend import keras, tf
+from recft_utils.models.early_stopping import EARLY_STOPPING_CELLS
 from recft_utils.models.training_data import multi_hot, order_examples, window_histories
-from recft_utils.models.two_tower import EARLY_STOPPING_CELLS, keras, tf  # Keras with its backend chosen
 
 EXAMPLE_CELLS = 50_000_000  # examples x catalogue at most in the dense training arrays
 
@@ -92,8 +93,7 @@ def training_data(task, max_history=50, most_cells=EXAMPLE_CELLS, seed=0):
     most = max(most_cells // len(task.items), 1)
     if len(keep) > most:
         keep = np.sort(np.random.default_rng(seed).choice(len(keep), most, replace=False))
-    inputs = {**histories.subset(keep).as_inputs(),
-              "seen": multi_hot([seen[i] for i in keep], len(task.items))}
+    inputs = {**histories.subset(keep).as_inputs(), "seen": multi_hot([seen[i] for i in keep], len(task.items))}
     return inputs, multi_hot([targets[i] for i in keep], len(task.items))
 
 
@@ -116,18 +116,32 @@ class ValidationNDCG(keras.callbacks.Callback):
         logs["val_ndcg@10"] = float(evaluate(self, self.task, views=("discovery",))["discovery"]["ndcg"].mean())
 
 
-def compile_and_fit(model, valid_task, epochs=20, batch_size=256, learning_rate=3e-3, weight_decay=1e-4,
-                    warmup_fraction=0.1, patience=3, max_history=50, seed=0, verbose=0):
+def compile_and_fit(
+    model,
+    valid_task,
+    epochs=20,
+    batch_size=256,
+    learning_rate=3e-3,
+    weight_decay=1e-4,
+    warmup_fraction=0.1,
+    patience=3,
+    max_history=50,
+    seed=0,
+    verbose=0,
+):
     """Train on the history before the validation window; stop when NDCG@10 on the window stops improving
     and keep the best epoch's weights. AdamW on a linear warm-up, then cosine decay."""
     inputs, bought = training_data(valid_task, max_history, seed=seed)
     steps = epochs * math.ceil(len(bought) / batch_size)
     warmup = int(steps * warmup_fraction)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(steps - warmup, 1), warmup_target=learning_rate, warmup_steps=warmup)
+        0.0, decay_steps=max(steps - warmup, 1), warmup_target=learning_rate, warmup_steps=warmup
+    )
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay))
-    callbacks = [ValidationNDCG(valid_task, max_history, seed),  # first: it writes what early stopping reads
-                 keras.callbacks.EarlyStopping("val_ndcg@10", mode="max", patience=patience,
-                                               restore_best_weights=True)]
-    return model.fit(inputs, bought, batch_size=batch_size, epochs=epochs, shuffle=True, callbacks=callbacks,
-                     verbose=verbose)
+    callbacks = [
+        ValidationNDCG(valid_task, max_history, seed),  # first: it writes what early stopping reads
+        keras.callbacks.EarlyStopping("val_ndcg@10", mode="max", patience=patience, restore_best_weights=True),
+    ]
+    return model.fit(
+        inputs, bought, batch_size=batch_size, epochs=epochs, shuffle=True, callbacks=callbacks, verbose=verbose
+    )

@@ -20,8 +20,8 @@ over-penalised for being drawn often.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
+from recft_utils.keras_backend import tf
 from recft_utils.models.training_data import ColumnLists
 
 SAMPLED_SOFTMAX_MIN_ITEMS = 20_000  # below it the full softmax is cheap and exact: keep it
@@ -66,8 +66,7 @@ def membership(lists, rows, candidates, width: int) -> tf.Tensor:
     batch_row, column = _flat(lists, rows)
     width = tf.cast(width, tf.int64)
     keys = tf.sort(tf.cast(batch_row, tf.int64) * width + tf.cast(column, tf.int64))
-    query = (tf.range(tf.shape(rows, out_type=tf.int64)[0])[:, None] * width
-             + tf.cast(candidates, tf.int64)[None, :])
+    query = tf.range(tf.shape(rows, out_type=tf.int64)[0])[:, None] * width + tf.cast(candidates, tf.int64)[None, :]
     keys = tf.concat([keys, [tf.int64.max]], axis=0)  # a sentinel: an empty batch searches too
     found = tf.gather(keys, tf.searchsorted(keys, tf.reshape(query, [-1])))
     return tf.reshape(tf.equal(found, tf.reshape(query, [-1])), tf.shape(query))

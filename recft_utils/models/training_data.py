@@ -62,7 +62,7 @@ class ColumnLists:
         return len(self.starts)
 
     def __getitem__(self, i: int) -> np.ndarray:
-        return self.values[self.starts[i]:self.ends[i]]
+        return self.values[self.starts[i] : self.ends[i]]
 
     @property
     def nbytes(self) -> int:
@@ -190,14 +190,20 @@ def _order_examples(task, max_history: int) -> tuple[Histories, ColumnLists, Col
                 seen_starts.append(base)
                 seen_ends.append(base + len(bought.position))
             bought.add(columns, day)
-        firsts.append(bought.columns[:len(bought.position)].astype(np.int32))
+        firsts.append(bought.columns[: len(bought.position)].astype(np.int32))
         base += len(bought.position)
     item_array, mask = _pad(items, max_history, np.int32)
     age_array, _ = _pad(ages, max_history, np.float32)
-    seen = ColumnLists(np.concatenate(firsts) if firsts else np.zeros(0, np.int32),
-                       np.array(seen_starts, dtype=np.int64), np.array(seen_ends, dtype=np.int64))
-    return (Histories(item_array, age_array, mask, np.array(days, dtype=np.int32)),
-            ColumnLists.from_lists(targets), seen)
+    seen = ColumnLists(
+        np.concatenate(firsts) if firsts else np.zeros(0, np.int32),
+        np.array(seen_starts, dtype=np.int64),
+        np.array(seen_ends, dtype=np.int64),
+    )
+    return (
+        Histories(item_array, age_array, mask, np.array(days, dtype=np.int32)),
+        ColumnLists.from_lists(targets),
+        seen,
+    )
 
 
 def _read_only(*tables):
@@ -237,8 +243,11 @@ def _recent_purchases(task, max_history: int) -> tuple[np.ndarray, np.ndarray, n
         last = _with_columns(task).groupby(["user_id", "column"])["day"].max().reset_index()
         last = last.sort_values(["user_id", "day"], ascending=[True, False], kind="stable")
         last = last[last.groupby("user_id", sort=False).cumcount().to_numpy() < max_history]
-        arrays = (np.searchsorted(task.users, last["user_id"].to_numpy()), last["column"].to_numpy(),
-                  last["day"].to_numpy())
+        arrays = (
+            np.searchsorted(task.users, last["user_id"].to_numpy()),
+            last["column"].to_numpy(),
+            last["day"].to_numpy(),
+        )
         for values in arrays:
             values.setflags(write=False)
         return arrays
@@ -269,7 +278,7 @@ def daily_popularity(task, days: int = 30) -> np.ndarray:
     np.cumsum(bought, axis=0, out=bought)  # row d: purchases on days <= d (whole counts: exact in float32)
     table = np.zeros_like(bought)
     table[1:] = bought[:-1]  # days < d
-    table[days + 1:] -= bought[: max(n_days - days - 1, 0)]  # minus days < d - days
+    table[days + 1 :] -= bought[: max(n_days - days - 1, 0)]  # minus days < d - days
     np.maximum(table, 0.0, out=table)
     return np.log1p(table, out=table)
 

@@ -19,22 +19,27 @@ import pandas as pd
 THRESHOLDS = {"unseen_share": 0.03, "catalogue_churn": 0.25, "popularity_psi": 0.1, "embedding_shift": 0.01}
 THRESHOLD_REASONS = {
     "unseen_share": "more than 3 % of the month's purchases are of products the model never saw sold: they "
-                    "are ranked by their text alone",
+    "are ranked by their text alone",
     "catalogue_churn": "a quarter of the products sold in either of two consecutive months sold in only one "
-                       "of them: the range is being replaced",
+    "of them: the range is being replaced",
     "popularity_psi": "0.1 is the usual 'moderate shift: investigate' level of the population stability "
-                      "index (0.25, the 'major shift' one, would alert only after the damage)",
+    "index (0.25, the 'major shift' one, would alert only after the damage)",
     "embedding_shift": "buying only Christmas products moves the mean embedding by about 0.2 from an "
-                       "autumn month, a random half of a month by about 0.00004: 0.01 is a real change "
-                       "in what people buy, not noise",
+    "autumn month, a random half of a month by about 0.00004: 0.01 is a real change "
+    "in what people buy, not noise",
 }
 
 
 def threshold_table(thresholds: dict | None = None) -> pd.DataFrame:
     """measure, alert above, why: the alert levels (:data:`THRESHOLDS`, or these) and their reasons."""
     thresholds = {**THRESHOLDS, **(thresholds or {})}
-    return pd.DataFrame({"measure": list(thresholds), "alert above": list(thresholds.values()),
-                         "why": [THRESHOLD_REASONS.get(name, "") for name in thresholds]}).set_index("measure")
+    return pd.DataFrame(
+        {
+            "measure": list(thresholds),
+            "alert above": list(thresholds.values()),
+            "why": [THRESHOLD_REASONS.get(name, "") for name in thresholds],
+        }
+    ).set_index("measure")
 
 
 def unseen_share(train: pd.DataFrame, period: pd.DataFrame) -> float:
@@ -69,6 +74,7 @@ def popularity_psi(train: pd.DataFrame, period: pd.DataFrame, top: int = 200, fl
 
 def embedding_shift(train: pd.DataFrame, period: pd.DataFrame, item_vectors: pd.DataFrame) -> float:
     """Cosine distance between the purchase-weighted mean item embeddings of two periods."""
+
     def mean_vector(frame):
         counts = frame["item_id"].value_counts()
         vectors = item_vectors.reindex(counts.index).dropna()
@@ -80,11 +86,19 @@ def embedding_shift(train: pd.DataFrame, period: pd.DataFrame, item_vectors: pd.
     return float(1.0 - a @ b / norm) if norm > 0 else 0.0
 
 
-def drift_report(train: pd.DataFrame, previous: pd.DataFrame, period: pd.DataFrame,
-                 item_vectors: pd.DataFrame, thresholds: dict | None = None) -> dict:
+def drift_report(
+    train: pd.DataFrame,
+    previous: pd.DataFrame,
+    period: pd.DataFrame,
+    item_vectors: pd.DataFrame,
+    thresholds: dict | None = None,
+) -> dict:
     """Every measure for one period, and the alerts: the measures above their threshold."""
     thresholds = {**THRESHOLDS, **(thresholds or {})}
-    values = {"unseen_share": unseen_share(train, period), "catalogue_churn": catalogue_churn(previous, period),
-              "popularity_psi": popularity_psi(train, period),
-              "embedding_shift": embedding_shift(train, period, item_vectors)}
+    values = {
+        "unseen_share": unseen_share(train, period),
+        "catalogue_churn": catalogue_churn(previous, period),
+        "popularity_psi": popularity_psi(train, period),
+        "embedding_shift": embedding_shift(train, period, item_vectors),
+    }
     return {**values, "alerts": [name for name, value in values.items() if value > thresholds[name]]}

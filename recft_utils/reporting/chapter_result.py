@@ -11,7 +11,7 @@ import pandas as pd
 
 from recft_utils.evaluation.learning_curve import curve_sentences
 from recft_utils.evaluation.rolling_origin import signal_summary, verdict_sentences
-from recft_utils.models.serving_choice import serving_sentence
+from recft_utils.experiments.serving_choice import serving_sentence
 from recft_utils.text.base_models import base_model_choice
 
 
@@ -22,8 +22,13 @@ def _fine_tuning_lines(curve_summary: dict) -> list[str]:
     return curve_sentences(differences[differences["model"].str.contains("fine-tuned")])
 
 
-def step3_result(serving: pd.DataFrame, dataset: str, reference: dict | None = None,
-                 base_summary: dict | None = None, curve_summary: dict | None = None) -> list[str]:
+def step3_result(
+    serving: pd.DataFrame,
+    dataset: str,
+    reference: dict | None = None,
+    base_summary: dict | None = None,
+    curve_summary: dict | None = None,
+) -> list[str]:
     """The sentences, each from its source; a benchmark summary of another ``dataset`` (or none) is left
     out with the command that makes one."""
     lines = [serving_sentence(serving)]

@@ -15,15 +15,17 @@ import datetime as dt
 import html
 import numbers
 import re
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from recft_utils.artefacts import atomic_path, display_path, read_json
+from recft_utils.artefacts import atomic_path, display_path
 from recft_utils.evaluation.segments import MIN_CUSTOMERS
 from recft_utils.run import Run
+from recft_utils.serving.model_folder import check_folder
 
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(str(resources.files("recft_utils.reporting") / "templates"))  # package data
 
 HTML_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -89,8 +91,12 @@ def _finalize(value):
 def _environment():
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True, finalize=_finalize)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+    )
     environment.filters["code"] = markdown_code
     return environment
 
@@ -124,8 +130,12 @@ def _percent(value: float) -> str:
 
 def _common(run_dir) -> dict:
     protocol = Run(run_dir).protocol()
-    return {"run_dir": display_path(run_dir), "generated": dt.date.today().isoformat(), "profile": protocol["profile"],
-            "split": {**protocol, "test_end": protocol["test_end"][:10]}}
+    return {
+        "run_dir": display_path(run_dir),
+        "generated": dt.date.today().isoformat(),
+        "profile": protocol["profile"],
+        "split": {**protocol, "test_end": protocol["test_end"][:10]},
+    }
 
 
 def datasheet(run_dir) -> str:
@@ -136,39 +146,77 @@ def datasheet(run_dir) -> str:
     data["top10_share_pct"] = _percent(data["top10_item_share"])
     cleaning = pd.DataFrame(data["cleaning"])[["rule", "rows_removed", "rows_left"]]
     parts = pd.DataFrame(data["parts"]).T.rename_axis("part").reset_index()
-    return _environment().get_template("datasheet.md.j2").render(
-        **_common(run_dir), data=data, cleaning=markdown_table(cleaning), parts=markdown_table(parts),
-        min_group=MIN_CUSTOMERS)
+    return (
+        _environment()
+        .get_template("datasheet.md.j2")
+        .render(
+            **_common(run_dir),
+            data=data,
+            cleaning=markdown_table(cleaning),
+            parts=markdown_table(parts),
+            min_group=MIN_CUSTOMERS,
+        )
+    )
 
 
-def model_card(run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.DataFrame, profile: dict,
-               min_customers: int) -> str:
+def model_card(
+    run_dir, segment_tables: dict[str, pd.DataFrame], buckets: pd.DataFrame, profile: dict, min_customers: int
+) -> str:
     """The served model's card (Markdown) from steps 1–4 of ``run_dir`` and step 5's segment results."""
     run = Run(run_dir)
-    metadata = read_json(run.exported_model_dir() / "metadata.json")
+    metadata = check_folder(run.exported_model_dir())  # its checksums verified: the card describes that model
     config = run.model_config()
     regime = config["fine_tuning"]["regime"]
     choice = run.read("03b_fine_tuning", Run.SERVED_CHOICE)
-    model = {**config, **metadata, "name": metadata.get("model") or "recft two-tower recommender (text item tower)",
-             "regime": "frozen" if regime == "frozen" else f"fine-tuned ({regime.replace('_', '-')})",
-             "rule": choice.get("sentence"), "blend": metadata.get("blend"),
-             "stored_history": metadata.get("stored_history", config["max_history"])}
+    model = {
+        **config,
+        **metadata,
+        "name": metadata.get("model") or "recft two-tower recommender (text item tower)",
+        "regime": "frozen" if regime == "frozen" else f"fine-tuned ({regime.replace('_', '-')})",
+        "rule": choice.get("sentence"),
+        "blend": metadata.get("blend"),
+        "stored_history": metadata.get("stored_history", config["max_history"]),
+    }
     test = next(t for t in run.figures("01_requirements")["split"] if t["window"] == "test")
     overall = pd.DataFrame(run.figures("03b_fine_tuning")["table"]).set_index("model")
-    ab = (run.read("04_serving", Run.REPLAY_COMPARISON) if run.path("04_serving", Run.REPLAY_COMPARISON).exists()
-          else None)
-    replay = None if ab is None else (
-        f"{_percent(ab['hit_rate_' + ab['a']])} against {_percent(ab['hit_rate_' + ab['b']])} for {ab['b']} "
-        f"(difference {100 * ab['difference']:+.1f} points, 95 % interval {100 * ab['low']:+.1f} to "
-        f"{100 * ab['high']:+.1f}, {ab['orders']} orders)")
-    shown = {**profile, **{f"{key}_pct": _percent(profile[key])
-                           for key in ("head_share_recommended", "head_share_purchased", "coverage")}}
+    ab = (
+        run.read("04_serving", Run.REPLAY_COMPARISON)
+        if run.path("04_serving", Run.REPLAY_COMPARISON).exists()
+        else None
+    )
+    replay = (
+        None
+        if ab is None
+        else (
+            f"{_percent(ab['hit_rate_' + ab['a']])} against {_percent(ab['hit_rate_' + ab['b']])} for {ab['b']} "
+            f"(difference {100 * ab['difference']:+.1f} points, 95 % interval {100 * ab['low']:+.1f} to "
+            f"{100 * ab['high']:+.1f}, {ab['orders']} orders)"
+        )
+    )
+    shown = {
+        **profile,
+        **{
+            f"{key}_pct": _percent(profile[key])
+            for key in ("head_share_recommended", "head_share_purchased", "coverage")
+        },
+    }
     shown["novelty"] = f"{profile['novelty']:.2f}"
-    return _environment().get_template("model_card.md.j2").render(
-        **_common(run_dir), model=model, test=test, overall=markdown_table(overall, index=True),
-        segments={name: markdown_table(table) for name, table in segment_tables.items()},
-        buckets=markdown_table(buckets), recommendations=shown, replay=replay, min_customers=min_customers,
-        min_group=MIN_CUSTOMERS)
+    return (
+        _environment()
+        .get_template("model_card.md.j2")
+        .render(
+            **_common(run_dir),
+            model=model,
+            test=test,
+            overall=markdown_table(overall, index=True),
+            segments={name: markdown_table(table) for name, table in segment_tables.items()},
+            buckets=markdown_table(buckets),
+            recommendations=shown,
+            replay=replay,
+            min_customers=min_customers,
+            min_group=MIN_CUSTOMERS,
+        )
+    )
 
 
 def write_document(markdown: str, path) -> tuple[Path, Path]:

@@ -44,18 +44,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import tensorflow as tf
 
 from recft_utils.artefacts import atomic_directory, sha256_file, write_json
 from recft_utils.errors import ParameterError
+from recft_utils.keras_backend import tf
 from recft_utils.models.training_data import day_index, origin, window_histories
 from recft_utils.run import Run
 from recft_utils.serving.ann import ANN_MIN_ITEMS, INDEX_FILE, AnnIndex, AnnSettings
+from recft_utils.serving.model_folder import FORMAT, HISTORIES_FILE, METADATA, CustomerHistories
 
-# 2: the customers' histories moved out of the SavedModel into histories.npz (and
-# recommend_customer with them); user_vectors and the optional index.usearch came in.
-FORMAT = "recft-saved-model/2"
-HISTORIES_FILE = "histories.npz"
 SIGNATURES = ("recommend_items", "user_vectors")
 
 
@@ -78,11 +75,20 @@ class BlendPart:
         ``weight``."""
         item_model, popularity = classical.first, classical.second
         weights = item_model.item_weights
-        return cls(weights if sp.issparse(weights) else np.asarray(weights),
-                   np.asarray(popularity.counts, np.float64), float(classical.weight), float(weight),
-                   {"model": name, "weight": float(weight), "classical_weight": float(classical.weight),
-                    "classical": classical.name, "item_model": item_model.name,
-                    "popularity_days": popularity.days})
+        return cls(
+            weights if sp.issparse(weights) else np.asarray(weights),
+            np.asarray(popularity.counts, np.float64),
+            float(classical.weight),
+            float(weight),
+            {
+                "model": name,
+                "weight": float(weight),
+                "classical_weight": float(classical.weight),
+                "classical": classical.name,
+                "item_model": item_model.name,
+                "popularity_days": popularity.days,
+            },
+        )
 
 
 def _standardise(scores):
@@ -108,23 +114,31 @@ class RecommenderModule(tf.Module):
             self.sparse = sp.issparse(blend.item_weights)
             if self.sparse:  # stored transposed, in row order: the product is Wᵀ · boughtᵀ
                 transposed = blend.item_weights.T.tocsr().tocoo()
-                self.weight_indices = tf.Variable(np.stack([transposed.row, transposed.col], axis=1).astype(np.int64),
-                                                  trainable=False, name="item_weight_indices")
-                self.item_weights = tf.Variable(transposed.data.astype(np.float64), trainable=False,
-                                                name="item_weights")
+                self.weight_indices = tf.Variable(
+                    np.stack([transposed.row, transposed.col], axis=1).astype(np.int64),
+                    trainable=False,
+                    name="item_weight_indices",
+                )
+                self.item_weights = tf.Variable(
+                    transposed.data.astype(np.float64), trainable=False, name="item_weights"
+                )
             else:
                 self.item_weights = tf.Variable(blend.item_weights, trainable=False, name="item_weights")
             self.popularity = tf.Variable(blend.popularity, trainable=False, name="popularity")
-            self.blend_weights = tf.Variable([blend.weight, blend.classical_weight], dtype=tf.float64,
-                                             trainable=False, name="blend_weights")
+            self.blend_weights = tf.Variable(
+                [blend.weight, blend.classical_weight], dtype=tf.float64, trainable=False, name="blend_weights"
+            )
 
     def _users(self, items, ages):
         """Rows, mask and user vectors of (batch, n) item ids."""
         rows = self.item_rows.lookup(items)
         mask = tf.cast(rows >= 0, tf.float32)
         columns = tf.maximum(rows, 0)
-        recent = {"items": columns[:, :self.max_history], "ages": ages[:, :self.max_history],
-                  "mask": mask[:, :self.max_history]}
+        recent = {
+            "items": columns[:, : self.max_history],
+            "ages": ages[:, : self.max_history],
+            "mask": mask[:, : self.max_history],
+        }
         return columns, mask, self.model.user_vectors(recent, self.item_vectors)
 
     def _item_to_item(self, bought):
@@ -152,13 +166,15 @@ class RecommenderModule(tf.Module):
         shape = tf.stack([tf.shape(rows, out_type=tf.int64)[0], tf.cast(n_items, tf.int64)])
         return tf.minimum(tf.scatter_nd(indices, tf.ones(tf.shape(where)[:1]), shape), 1.0)
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, None], tf.string, name="items"),
-        tf.TensorSpec([None, None], tf.float32, name="ages"),
-        tf.TensorSpec([None, None], tf.string, name="exclude"),
-        tf.TensorSpec([], tf.bool, name="exclude_history"),
-        tf.TensorSpec([], tf.int32, name="k"),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.string, name="items"),
+            tf.TensorSpec([None, None], tf.float32, name="ages"),
+            tf.TensorSpec([None, None], tf.string, name="exclude"),
+            tf.TensorSpec([], tf.bool, name="exclude_history"),
+            tf.TensorSpec([], tf.int32, name="k"),
+        ]
+    )
     def recommend_items(self, items, ages, exclude, exclude_history, k):
         columns, mask, user = self._users(items, ages)
         scores = tf.matmul(user, self.item_vectors, transpose_b=True) + self.prior[None, :]
@@ -172,10 +188,12 @@ class RecommenderModule(tf.Module):
         top = tf.math.top_k(scores, k=tf.minimum(k, n_items))
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": tf.cast(top.values, tf.float32)}
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, None], tf.string, name="items"),
-        tf.TensorSpec([None, None], tf.float32, name="ages"),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.string, name="items"),
+            tf.TensorSpec([None, None], tf.float32, name="ages"),
+        ]
+    )
     def user_vectors(self, items, ages):
         return {"user_vectors": self._users(items, ages)[2]}
 
@@ -187,72 +205,19 @@ def _lookup(keys: np.ndarray) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), default_value=-1)
 
 
-@dataclass
-class CustomerHistories:
-    """Every known customer's recent items, as flat arrays (no Python object per customer).
-
-    Customer ``customer_ids[i]`` (UTF-8 bytes, sorted, so a lookup is a binary search)
-    bought the catalogue rows ``items[offsets[i]:offsets[i + 1]]`` (rows of
-    ``items.parquet``, most recent first), ``ages[...]`` days before the export day.
-    """
-
-    customer_ids: np.ndarray  # (customers,) bytes, sorted
-    offsets: np.ndarray  # (customers + 1,) int64
-    items: np.ndarray  # (purchases,) int32
-    ages: np.ndarray  # (purchases,) float32
-
-    @classmethod
-    def from_padded(cls, customers: np.ndarray, histories) -> "CustomerHistories":
-        """From :func:`~recft_utils.models.training_data.window_histories`' padded rows of ``customers``."""
-        ids = np.char.encode(np.asarray(customers).astype(str), "utf-8")
-        order = np.argsort(ids, kind="stable")
-        if len(ids) and (ids[order][1:] == ids[order][:-1]).any():
-            raise ValueError("customer ids are not unique")
-        mask = np.asarray(histories.mask)[order] > 0  # a prefix of each row: most recent first
-        offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
-        return cls(ids[order], offsets, np.asarray(histories.items)[order][mask].astype(np.int32),
-                   np.asarray(histories.ages)[order][mask].astype(np.float32))
-
-    def save(self, path) -> Path:
-        with open(path, "wb") as handle:  # uncompressed: loads as fast as the disk reads
-            np.savez(handle, customer_ids=self.customer_ids, offsets=self.offsets, items=self.items, ages=self.ages)
-        return Path(path)
-
-    @classmethod
-    def load(cls, path) -> "CustomerHistories":
-        with np.load(path, allow_pickle=False) as arrays:
-            return cls(arrays["customer_ids"], arrays["offsets"], arrays["items"], arrays["ages"])
-
-    def __len__(self) -> int:
-        return len(self.customer_ids)
-
-    def position(self, customer_id) -> int | None:
-        """The customer's position in the table, or None when the customer is unknown."""
-        key = str(customer_id).encode("utf-8")
-        if len(key) > self.customer_ids.dtype.itemsize:  # longer than every stored id: not one of them
-            return None
-        at = int(np.searchsorted(self.customer_ids, key))
-        return at if at < len(self) and self.customer_ids[at] == key else None
-
-    def __contains__(self, customer_id) -> bool:
-        return self.position(customer_id) is not None
-
-    def history(self, customer_id) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, ages)`` of a known customer, most recent first; KeyError for an unknown one."""
-        at = self.position(customer_id)
-        if at is None:
-            raise KeyError(customer_id)
-        start, end = self.offsets[at], self.offsets[at + 1]
-        return self.items[start:end], self.ages[start:end]
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-
-def export_recommender(model, task, folder, titles: pd.Series | None = None, version: str | None = None,
-                       max_history: int = 50, source: dict | None = None, ann: bool | None = None,
-                       ann_settings: AnnSettings | None = None, blend: BlendPart | None = None,
-                       name: str | None = None) -> Path:
+def export_recommender(
+    model,
+    task,
+    folder,
+    titles: pd.Series | None = None,
+    version: str | None = None,
+    max_history: int = 50,
+    source: dict | None = None,
+    ann: bool | None = None,
+    ann_settings: AnnSettings | None = None,
+    blend: BlendPart | None = None,
+    name: str | None = None,
+) -> Path:
     """Write the model folder for ``model`` (a :class:`~recft_utils.models.two_tower.TextTwoTower`
     fitted on ``task``), scoring as of ``task.start``, atomically.
 
@@ -265,8 +230,10 @@ def export_recommender(model, task, folder, titles: pd.Series | None = None, ver
     ``name``: the served model's name, for the service and the model card.
     """
     if blend is not None and ann:
-        raise ParameterError("An approximate index ranks by the two-tower's scores alone; a blend is searched "
-                             "exactly. Export it with ann=False (the default).")
+        raise ParameterError(
+            "An approximate index ranks by the two-tower's scores alone; a blend is searched "
+            "exactly. Export it with ann=False (the default)."
+        )
     # the item-to-item model reads every product a customer bought; the two-tower the most recent max_history
     stored = max_history if blend is None else max(max_history, int(np.diff(task.matrix.indptr).max(initial=1)))
     histories = window_histories(task, np.arange(len(task.users)), stored)
@@ -275,8 +242,9 @@ def export_recommender(model, task, folder, titles: pd.Series | None = None, ver
     with_index = (len(task.items) > ANN_MIN_ITEMS and blend is None) if ann is None else bool(ann)
     folder = Path(folder)
     with atomic_directory(folder) as tmp:
-        tf.saved_model.save(module, str(tmp / "saved_model"), signatures={
-            name: getattr(module, name) for name in SIGNATURES})
+        tf.saved_model.save(
+            module, str(tmp / "saved_model"), signatures={name: getattr(module, name) for name in SIGNATURES}
+        )
         catalogue = pd.DataFrame({"item_id": task.items.astype(str), "warm": np.arange(len(task.items)) < task.n_warm})
         if titles is not None:
             catalogue["title"] = titles.reindex(task.items).fillna("").to_numpy()
@@ -288,17 +256,27 @@ def export_recommender(model, task, folder, titles: pd.Series | None = None, ver
             index.save(tmp / INDEX_FILE)
         files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         stamp = dt.datetime.now(dt.timezone.utc)
-        write_json(tmp / "metadata.json", {
-            "format": FORMAT,
-            "version": version or f"{stamp:%Y%m%d-%H%M%S}-{files['saved_model/saved_model.pb'][:8]}",
-            "exported_at": stamp.isoformat(timespec="seconds"), "as_of": str(task.start.date()),
-            "items": len(task.items), "warm_items": int(task.n_warm), "customers": len(task.users),
-            "max_history": max_history, "stored_history": stored, "signatures": list(SIGNATURES),
-            "histories": HISTORIES_FILE, "ann": index.describe() if index is not None else None,
-            "model": name or (blend.description["model"] if blend is not None else "two-tower"),
-            "blend": blend.description if blend is not None else None,
-            "source": source or {}, "files": files,
-        })
+        write_json(
+            tmp / METADATA,
+            {
+                "format": FORMAT,
+                "version": version or f"{stamp:%Y%m%d-%H%M%S}-{files['saved_model/saved_model.pb'][:8]}",
+                "exported_at": stamp.isoformat(timespec="seconds"),
+                "as_of": str(task.start.date()),
+                "items": len(task.items),
+                "warm_items": int(task.n_warm),
+                "customers": len(task.users),
+                "max_history": max_history,
+                "stored_history": stored,
+                "signatures": list(SIGNATURES),
+                "histories": HISTORIES_FILE,
+                "ann": index.describe() if index is not None else None,
+                "model": name or (blend.description["model"] if blend is not None else "two-tower"),
+                "blend": blend.description if blend is not None else None,
+                "source": source or {},
+                "files": files,
+            },
+        )
     return folder
 
 
@@ -319,10 +297,10 @@ def served_model(run_dir, task) -> Served:
     ``served_choice.json`` says which candidate step 3's rule chose and, for the
     classical model or a blend, the settings of step 1's classical bar and the blend's weight.
     """
+    from recft_utils.experiments.serving_choice import served_blend
     from recft_utils.models.blend import ScoreBlend
     from recft_utils.models.fair_baselines import classical_with_popularity
-    from recft_utils.models.serving_choice import served_blend
-    from recft_utils.models.two_tower import recommender_from_run  # Keras only where a Keras model is read
+    from recft_utils.models.two_tower_files import recommender_from_run  # Keras only where a Keras model is read
 
     choice = Run(run_dir).read("03b_fine_tuning", Run.SERVED_CHOICE)
     two_tower, blend = recommender_from_run(run_dir, task), served_blend(choice)
@@ -334,11 +312,21 @@ def served_model(run_dir, task) -> Served:
     return Served(model, two_tower, BlendPart.of(classical, weight, choice["model"]), choice["model"])
 
 
-def export_served(served: Served, task, folder, titles=None, max_history: int = 50, source: dict | None = None,
-                  **options) -> Path:
+def export_served(
+    served: Served, task, folder, titles=None, max_history: int = 50, source: dict | None = None, **options
+) -> Path:
     """:func:`export_recommender` for a :class:`Served` model."""
-    return export_recommender(served.two_tower.model, task, folder, titles, max_history=max_history, source=source,
-                              blend=served.blend, name=served.name, **options)
+    return export_recommender(
+        served.two_tower.model,
+        task,
+        folder,
+        titles,
+        max_history=max_history,
+        source=source,
+        blend=served.blend,
+        name=served.name,
+        **options,
+    )
 
 
 def export_run(run_dir, out=None) -> Path:
@@ -346,5 +334,11 @@ def export_run(run_dir, out=None) -> Path:
     run = Run(run_dir)
     task = run.task("test")
     out = Path(out) if out is not None else run.path("04_serving", Run.EXPORTED_MODEL)
-    return export_served(served_model(run_dir, task), task, out, run.titles(),
-                         max_history=run.model_config()["max_history"], source={"run_dir": str(run_dir)})
+    return export_served(
+        served_model(run_dir, task),
+        task,
+        out,
+        run.titles(),
+        max_history=run.model_config()["max_history"],
+        source={"run_dir": str(run_dir)},
+    )

@@ -24,7 +24,8 @@ TARGETS = {"p99_ms_at_1": 25.0, "requests_per_second_at_8": 200.0}
 
 
 def history_payloads(task, n: int = 500, k: int = 10, max_history: int = 50, seed: int = 0) -> list[bytes]:
-    """JSON bodies of ``POST /recommend`` for ``n`` evaluated customers of ``task`` (their history at the window start)."""
+    """JSON bodies of ``POST /recommend`` for ``n`` evaluated customers of ``task`` (their history at the
+    window start)."""
     from recft_utils.models.training_data import window_histories
 
     rng = np.random.default_rng(seed)
@@ -33,13 +34,17 @@ def history_payloads(task, n: int = 500, k: int = 10, max_history: int = 50, see
     bodies = []
     for items, ages, mask in zip(histories.items, histories.ages, histories.mask):
         length = int(mask.sum())
-        bodies.append(json.dumps({"items": list(task.items[items[:length]]), "ages_days": ages[:length].tolist(),
-                                  "k": k}).encode())
+        bodies.append(
+            json.dumps(
+                {"items": list(task.items[items[:length]]), "ages_days": ages[:length].tolist(), "k": k}
+            ).encode()
+        )
     return bodies
 
 
-def load_test(url: str, payloads: list[bytes], concurrency: int, requests: int, warmup: int = 20,
-              timeout: float = 30.0) -> dict:
+def load_test(
+    url: str, payloads: list[bytes], concurrency: int, requests: int, warmup: int = 20, timeout: float = 30.0
+) -> dict:
     """Send ``requests`` requests from ``concurrency`` threads; latency percentiles (ms), requests/s, errors."""
     parts = urlsplit(url)
     bodies = itertools.cycle(payloads)
@@ -86,13 +91,19 @@ def load_test(url: str, payloads: list[bytes], concurrency: int, requests: int, 
     run(warmup, measured=False)
     seconds = run(requests, measured=True)
     ms = np.asarray(latencies) * 1000
-    return {"concurrency": concurrency, "requests": len(ms), "errors": len(errors),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
-            "requests_per_second": round(len(ms) / seconds, 1)}
+    return {
+        "concurrency": concurrency,
+        "requests": len(ms),
+        "errors": len(errors),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "mean_ms": round(float(ms.mean()), 2),
+        "requests_per_second": round(len(ms) / seconds, 1),
+    }
 
 
-def serving_records(url: str, payloads: list[bytes], concurrencies=(1, 8, 32), requests: int = 1000) -> list[dict]:
+def load_test_levels(url: str, payloads: list[bytes], concurrencies=(1, 8, 32), requests: int = 1000) -> list[dict]:
     """:func:`load_test` at each concurrency, one after the other."""
     return [load_test(url, payloads, c, requests) for c in concurrencies]
 
@@ -105,6 +116,9 @@ def target_check(records: list[dict]) -> dict:
         out["p99_ms_at_1"] = by[1]["p99_ms"]
     if 8 in by:
         out["requests_per_second_at_8"] = by[8]["requests_per_second"]
-    out["met"] = (out["errors"] == 0 and out.get("p99_ms_at_1", 0) <= TARGETS["p99_ms_at_1"]
-                  and out.get("requests_per_second_at_8", np.inf) >= TARGETS["requests_per_second_at_8"])
+    out["met"] = (
+        out["errors"] == 0
+        and out.get("p99_ms_at_1", 0) <= TARGETS["p99_ms_at_1"]
+        and out.get("requests_per_second_at_8", np.inf) >= TARGETS["requests_per_second_at_8"]
+    )
     return out

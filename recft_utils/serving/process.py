@@ -86,8 +86,13 @@ class ChildServer:
     def start(self):
         self._log = tempfile.TemporaryFile(mode="w+")
         command, options = self.command(), self.popen_options()
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        preexec_fn=stop_with_parent if sys.platform == "linux" else None, **options)
+        self.process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=stop_with_parent if sys.platform == "linux" else None,
+            **options,
+        )
         # a function and its arguments, not a bound method: the finalizer must not keep self alive
         private = None if self.private_dir is None else str(self.private_dir)
         self._finalizer = weakref.finalize(self, terminate, self.process, self._log, private)
@@ -104,8 +109,10 @@ class ChildServer:
                 time.sleep(0.05)
         log = self.output()[-3000:]
         self.stop()
-        raise RecftError(f"{self.name} did not answer on {self.url} within {self.startup_seconds:g} s "
-                         f"(`{' '.join(command[:3])} ...`); the end of its log:\n{log}")
+        raise RecftError(
+            f"{self.name} did not answer on {self.url} within {self.startup_seconds:g} s "
+            f"(`{' '.join(command[:3])} ...`); the end of its log:\n{log}"
+        )
 
     def output(self) -> str:
         """What the server printed so far (empty once it is stopped)."""
@@ -130,14 +137,30 @@ class ServiceProcess(ChildServer):
 
     name = "the service"
 
-    def __init__(self, model_dir=None, host: str = "127.0.0.1", port: int | None = None,
-                 startup_seconds: float = 120, registry=None):
+    def __init__(
+        self,
+        model_dir=None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        startup_seconds: float = 120,
+        registry=None,
+    ):
         super().__init__(host, port, startup_seconds)
         self.model_dir, self.registry = model_dir, registry
 
     def command(self) -> list[str]:
         source = ["--registry", str(self.registry)] if self.registry is not None else ["--model", str(self.model_dir)]
-        return [sys.executable, "-m", "recft_utils.cli", "serve", *source, "--host", self.host, "--port", str(self.port)]
+        return [
+            sys.executable,
+            "-m",
+            "recft_utils.cli",
+            "serve",
+            *source,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
 
     def ready(self):
         return self.health()

@@ -28,11 +28,14 @@ class RegistryWatcher(threading.Thread):
         if champion is None or champion == self.holder.model.folder.name or champion == self.failed:
             return False
         try:
-            model = ServedModel.load(self.registry.versions_dir / champion)
+            model = ServedModel.load(self.registry.version_dir(champion))
         except Exception as exc:  # keep serving the current model, say why
             self.failed = champion
-            print(f"reload of {champion} failed, still serving {self.holder.model.version}: {exc}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"reload of {champion} failed, still serving {self.holder.model.version}: {exc}",
+                file=sys.stderr,
+                flush=True,
+            )
             return False
         self.holder.swap(model)
         print(f"reloaded: now serving {model.version}", flush=True)

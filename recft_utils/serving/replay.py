@@ -28,8 +28,9 @@ class ReplayEvent:
     new_items: set[str]  # what the order bought for the first time
 
 
-def replay_events(task, max_history: int = 50, most: int | None = None,
-                  seed: int = 0) -> tuple[list[ReplayEvent], dict]:
+def replay_events(
+    task, max_history: int = 50, most: int | None = None, seed: int = 0
+) -> tuple[list[ReplayEvent], dict]:
     """Events of ``task``'s window in time order, and counts of the orders that are not events.
 
     ``most``: replay at most that many, a seeded sample in time order (the tiny profile's budget: a
@@ -40,9 +41,12 @@ def replay_events(task, max_history: int = 50, most: int | None = None,
     for user, item, when in task.history[["user_id", "item_id", "timestamp"]].itertuples(index=False):
         seen = last.setdefault(user, {})
         seen[item] = max(when, seen.get(item, when))
-    orders = (task.target.groupby(["user_id", "order_id"], sort=False)
-              .agg(timestamp=("timestamp", "min"), items=("item_id", "unique"))
-              .reset_index().sort_values(["timestamp", "order_id"], kind="stable"))
+    orders = (
+        task.target.groupby(["user_id", "order_id"], sort=False)
+        .agg(timestamp=("timestamp", "min"), items=("item_id", "unique"))
+        .reset_index()
+        .sort_values(["timestamp", "order_id"], kind="stable")
+    )
     events, skipped = [], {"new_customer": 0, "nothing_new": 0}
     for user, when, items in orders[["user_id", "timestamp", "items"]].itertuples(index=False):
         seen = last.setdefault(user, {})
@@ -75,8 +79,14 @@ def replay(events: list[ReplayEvent], recommenders: dict, k: int = 10, progress:
     for event in tqdm(events, desc="replay", unit="order", mininterval=2, disable=not progress):
         for name, recommend in recommenders.items():
             hit = bool(event.new_items & set(recommend(event, k)))
-            rows.append({"day": event.timestamp.normalize(), "customer_id": event.customer_id,
-                         "recommender": name, "hit": int(hit)})
+            rows.append(
+                {
+                    "day": event.timestamp.normalize(),
+                    "customer_id": event.customer_id,
+                    "recommender": name,
+                    "hit": int(hit),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -98,17 +108,22 @@ def calendar_note(daily: pd.DataFrame, last_timestamp: pd.Timestamp) -> str:
     full_days = counts.iloc[:-1] if partial else counts  # a partial day would pass for a quiet weekday
     by_weekday = full_days.groupby(level=0).mean()
     notes = [f"no orders on {', '.join(d + 's' for d in absent)}"] if absent else []
-    notes.append(f"the quietest weekday is {by_weekday.idxmin()} ({by_weekday.min():.0f} orders a day, against "
-                 f"{full_days.mean():.0f} on average)")
+    notes.append(
+        f"the quietest weekday is {by_weekday.idxmin()} ({by_weekday.min():.0f} orders a day, against "
+        f"{full_days.mean():.0f} on average)"
+    )
     if partial:
-        notes.append(f"the data ends at {last_timestamp:%H:%M} on {last_timestamp:%Y-%m-%d}, so its last day "
-                     f"holds only {counts.iloc[-1]:.0f} orders: a partial day, not a quiet one")
+        notes.append(
+            f"the data ends at {last_timestamp:%H:%M} on {last_timestamp:%Y-%m-%d}, so its last day "
+            f"holds only {counts.iloc[-1]:.0f} orders: a partial day, not a quiet one"
+        )
     note = "; ".join(notes)
     return note[0].upper() + note[1:] + "."
 
 
-def paired_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000, seed: int = 0,
-                  level: float = 0.95) -> dict:
+def paired_comparison(
+    results: pd.DataFrame, a: str, b: str, samples: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict:
     """Hit-rate of ``a`` minus ``b`` over the same replayed orders, with a bootstrap interval that resamples
     customers. An offline comparison, not an A/B test: nobody saw these recommendations.
 
@@ -122,10 +137,18 @@ def paired_comparison(results: pd.DataFrame, a: str, b: str, samples: int = 2000
     draws = rng.integers(0, len(n), size=(samples, len(n)))
     diffs = (hits_a[draws].sum(1) - hits_b[draws].sum(1)) / n[draws].sum(1)
     tail = (1 - level) / 2
-    return {"a": a, "b": b, "orders": int(n.sum()), "customers": len(n),
-            f"hit_rate_{a}": hits_a.sum() / n.sum(), f"hit_rate_{b}": hits_b.sum() / n.sum(),
-            "difference": (hits_a.sum() - hits_b.sum()) / n.sum(),
-            "low": float(np.quantile(diffs, tail)), "high": float(np.quantile(diffs, 1 - tail)), "level": level}
+    return {
+        "a": a,
+        "b": b,
+        "orders": int(n.sum()),
+        "customers": len(n),
+        f"hit_rate_{a}": hits_a.sum() / n.sum(),
+        f"hit_rate_{b}": hits_b.sum() / n.sum(),
+        "difference": (hits_a.sum() - hits_b.sum()) / n.sum(),
+        "low": float(np.quantile(diffs, tail)),
+        "high": float(np.quantile(diffs, 1 - tail)),
+        "level": level,
+    }
 
 
 def classical_bar_recommender(model, task):
@@ -146,7 +169,7 @@ def classical_bar_recommender(model, task):
         scores = np.asarray(weights[history].sum(axis=0), dtype=np.float64).reshape(1, -1)
         scores = weight * standardise(scores)[0] + (1 - weight) * popularity if weight < 1 else scores[0]
         scores[history] = -np.inf  # discovery: never recommend what the customer already bought
-        scores[task.n_warm:] = -np.inf  # neither part knows anything of new items
+        scores[task.n_warm :] = -np.inf  # neither part knows anything of new items
         return list(task.items[top_k(scores[None], k)[0]])
 
     return recommend
@@ -159,8 +182,11 @@ def service_recommender(url: str, timeout: float = 10.0):
     session = requests.Session()
 
     def recommend(event: ReplayEvent, k: int) -> list[str]:
-        response = session.post(f"{url}/recommend", json={"items": event.items, "ages_days": event.ages, "k": k,
-                                                           "exclude_history": True}, timeout=timeout)
+        response = session.post(
+            f"{url}/recommend",
+            json={"items": event.items, "ages_days": event.ages, "k": k, "exclude_history": True},
+            timeout=timeout,
+        )
         response.raise_for_status()
         return [r["item_id"] for r in response.json()["recommendations"]]
 

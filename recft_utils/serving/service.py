@@ -102,8 +102,14 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
     def health(response: Response):
         model = holder.model
         response.headers["X-Model-Version"] = model.version
-        return {"status": "ok", "model_version": model.version, "items": len(model.items),
-                "customers": len(model.histories), "as_of": model.metadata["as_of"], "search": model.search}
+        return {
+            "status": "ok",
+            "model_version": model.version,
+            "items": len(model.items),
+            "customers": len(model.histories),
+            "as_of": model.metadata["as_of"],
+            "search": model.search,
+        }
 
     @app.get("/items/{item_id}")
     def item(item_id: str, response: Response):
@@ -112,8 +118,12 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
             raise HTTPException(404, f"item {item_id!r} is not in the catalogue")
         row = model.items.loc[item_id]
         response.headers["X-Model-Version"] = model.version
-        return {"item_id": item_id, "title": str(row.get("title", "")), "warm": bool(row["warm"]),
-                "model_version": model.version}
+        return {
+            "item_id": item_id,
+            "title": str(row.get("title", "")),
+            "warm": bool(row["warm"]),
+            "model_version": model.version,
+        }
 
     @app.post("/recommend")
     def recommend(request: RecommendRequest, response: Response):
@@ -121,30 +131,51 @@ def create_app(source: ServedModel | ModelHolder) -> FastAPI:
         unknown = []
         if request.customer_id is not None:
             if request.customer_id not in model.histories:
-                raise HTTPException(404, f"customer {request.customer_id!r} has no stored history: "
-                                         "send their recent 'items' instead")
-            top = model.recommend(request.k, customer_id=request.customer_id, exclude=request.exclude,
-                                  exclude_history=request.exclude_history)
+                raise HTTPException(
+                    404, f"customer {request.customer_id!r} has no stored history: send their recent 'items' instead"
+                )
+            top = model.recommend(
+                request.k,
+                customer_id=request.customer_id,
+                exclude=request.exclude,
+                exclude_history=request.exclude_history,
+            )
         else:
             known = [i in model.items.index for i in request.items]
             unknown = [i for i, ok in zip(request.items, known) if not ok]
             if not any(known):
                 raise HTTPException(422, f"none of the items is in the catalogue: {unknown[:10]}")
-            top = model.recommend(request.k, items=request.items, ages=request.ages_days, exclude=request.exclude,
-                                  exclude_history=request.exclude_history)
+            top = model.recommend(
+                request.k,
+                items=request.items,
+                ages=request.ages_days,
+                exclude=request.exclude,
+                exclude_history=request.exclude_history,
+            )
         titles = model.items["title"].reindex(top["item_id"]) if "title" in model.items else None
         response.headers["X-Model-Version"] = model.version
-        return {"model_version": model.version, "k": request.k, "search": top.attrs["search"],
-                "unknown_items": unknown,
-                "recommendations": [{"item_id": i, "score": round(s, 6),
-                                     **({"title": titles.iloc[n]} if titles is not None else {})}
-                                    for n, (i, s) in enumerate(zip(top["item_id"], top["score"]))]}
+        return {
+            "model_version": model.version,
+            "k": request.k,
+            "search": top.attrs["search"],
+            "unknown_items": unknown,
+            "recommendations": [
+                {"item_id": i, "score": round(s, 6), **({"title": titles.iloc[n]} if titles is not None else {})}
+                for n, (i, s) in enumerate(zip(top["item_id"], top["score"]))
+            ],
+        }
 
     return app
 
 
-def serve(model_dir=None, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
-          registry=None, reload_seconds: float = 0.25) -> None:
+def serve(
+    model_dir=None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "warning",
+    registry=None,
+    reload_seconds: float = 0.25,
+) -> None:
     """Load and check the model (a clear error before anything listens), then serve until stopped.
 
     With ``registry`` (a :class:`~recft_utils.lifecycle.registry.ModelRegistry`, which ``recft serve
@@ -166,8 +197,10 @@ def serve(model_dir=None, host: str = "127.0.0.1", port: int = 8000, log_level: 
         source = str(model_dir)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {host}: other machines can reach this service", flush=True)
-    print(json.dumps({"serving": source, "model_version": holder.model.version, "url": f"http://{host}:{port}"}),
-          flush=True)
+    print(
+        json.dumps({"serving": source, "model_version": holder.model.version, "url": f"http://{host}:{port}"}),
+        flush=True,
+    )
     try:
         uvicorn.run(create_app(holder), host=host, port=port, log_level=log_level, access_log=False)
     finally:

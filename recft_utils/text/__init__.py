@@ -1,8 +1,8 @@
 """Text: the pretrained language model and augmentation of product titles.
 
-- :mod:`~recft_utils.text.encoder` finds, verifies and loads all-MiniLM-L6-v2
-  with KerasHub and turns texts into sentence embeddings
-  (:class:`SentenceEncoder`).
+- :mod:`~recft_utils.text.model_files` finds all-MiniLM-L6-v2's installed files and verifies them;
+  :mod:`~recft_utils.text.encoder` loads it with KerasHub and turns texts into sentence
+  embeddings (:class:`SentenceEncoder`).
 - :mod:`~recft_utils.text.augmentation` makes augmented product titles:
   embedding-neighbour synonyms, deletion, swaps, typos, and a hook for
   back-translation.
@@ -20,24 +20,25 @@ from recft_utils.text.augmentation import (
     back_translate,
     changed_attributes,
     defining_attributes,
-    normalise_title,
     random_delete,
     random_swap,
     synonym_replace,
     typo_perturb,
 )
 from recft_utils.text.encoder import (
+    SentenceEncoder,
+    load_backbone,
+    load_tokenizer,
+    token_embedding_matrix,
+    token_lengths,
+)
+from recft_utils.text.model_files import (
     DEFAULT_MODEL,
     EMBEDDING_DIM,
     MODEL_SHA256,
     ChecksumError,
     ModelError,
-    SentenceEncoder,
     find_model_dir,
-    load_backbone,
-    load_tokenizer,
-    token_embedding_matrix,
-    token_lengths,
     verify_weights,
 )
 
@@ -59,7 +60,6 @@ __all__ = [
     "find_model_dir",
     "load_backbone",
     "load_tokenizer",
-    "normalise_title",
     "random_delete",
     "random_swap",
     "synonym_replace",

@@ -19,18 +19,18 @@ synonym replacement, back-translation and adversarial samples. Here:
   (step 3), not of this module.
 
 Every function takes a ``numpy.random.Generator`` and returns a new,
-normalised string (:func:`normalise_title`); the same generator state gives
+normalised string (:func:`~recft_utils.datasets.preparation.normalise_title`); the same generator state gives
 the same result. :func:`augment_titles` applies them to an item table.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from recft_utils.datasets.preparation import normalise_title
 from recft_utils.errors import ParameterError, RecftError
 
 # Never replaced: function words and the quantity words of product titles
@@ -48,44 +48,39 @@ STOP_WORDS = frozenset(
 # large one, a wooden and a metal sign, a set of two and a set of six are different products. Synonym
 # replacement never replaces them and never puts one in: its neighbours of "red" are other colours.
 DEFINING_WORDS = {
-    "colour": frozenset("""
+    "colour": frozenset(
+        """
         red blue green yellow pink purple violet orange white black grey gray brown beige cream ivory gold
         golden silver bronze copper turquoise teal navy lilac lavender mauve magenta crimson scarlet
         burgundy maroon khaki olive mint lime peach coral aqua azure cyan amber tan charcoal rose ruby
         emerald sapphire jade indigo multicolour multicolor pastel neon
-        """.split()),
-    "size": frozenset("""
+        """.split()
+    ),
+    "size": frozenset(
+        """
         small large big little tiny huge giant mini jumbo medium tall short long wide narrow slim thin
         thick deep shallow xl xxl xs extra oversized petite regular double single half quarter
-        """.split()),
-    "material": frozenset("""
+        """.split()
+    ),
+    "material": frozenset(
+        """
         wood wooden wood's metal metallic iron steel tin zinc aluminium aluminum brass glass ceramic
         porcelain china enamel paper card cardboard plastic acrylic rubber cotton linen wool woollen felt
         silk velvet leather suede denim canvas jute hessian wicker rattan bamboo cork stone marble slate
         concrete resin vinyl polyester nylon lace crochet knitted
-        """.split()),
-    "count": frozenset("""
+        """.split()
+    ),
+    "count": frozenset(
+        """
         one two three four five six seven eight nine ten eleven twelve dozen twenty hundred single
         double triple pair couple
-        """.split()),
+        """.split()
+    ),
 }
 _DEFINING = frozenset().union(*DEFINING_WORDS.values())
 
 METHODS = ("synonym", "delete", "swap", "typo")
 AUGMENT_COLUMNS = ["item_id", "original", "augmented", "method", "seed"]
-
-
-def normalise_title(text: str) -> str:
-    """The canonical form of a product title that augmentation works on.
-
-    Unicode NFKC (full-width and compatibility characters become their plain
-    form), lower case (the model's vocabulary is uncased; the data's titles
-    are upper case, ``"WHITE HANGING HEART T-LIGHT HOLDER"``), runs of
-    whitespace collapsed to one space, and stripped. Punctuation is kept.
-    """
-    if not isinstance(text, str):
-        raise ParameterError(f"A product title must be a string, got {text!r}.")
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 def _check_rng(rng) -> np.random.Generator:
@@ -372,7 +367,7 @@ def back_translate(titles: Sequence[str], translator: Callable[[list[str]], list
     (Helsinki-NLP/opus-mt-en-de, then opus-mt-de-en) wrapped in one function.
     No translation model ships with this project and nothing is downloaded,
     so without one this raises :class:`~recft_utils.errors.RecftError`.
-    The translations are returned normalised (:func:`normalise_title`).
+    The translations are returned normalised (:func:`~recft_utils.datasets.preparation.normalise_title`).
     """
     titles = [normalise_title(title) for title in titles]
     if translator is None:
@@ -404,11 +399,16 @@ def back_translate(titles: Sequence[str], translator: Callable[[list[str]], list
 def demonstrate(title: str, table: SynonymTable, seed: int = 0) -> dict[str, str]:
     """Each augmentation of ``title``, by method; every method draws from its own generator seeded with
     ``seed``, so a demonstration does not depend on the order the methods run in."""
+
     def rng():
         return np.random.default_rng(int(seed))
 
-    return {"synonym": synonym_replace(title, table, rng()), "delete": random_delete(title, rng()),
-            "swap": random_swap(title, rng()), "typo": typo_perturb(title, rng())}
+    return {
+        "synonym": synonym_replace(title, table, rng()),
+        "delete": random_delete(title, rng()),
+        "swap": random_swap(title, rng()),
+        "typo": typo_perturb(title, rng()),
+    }
 
 
 def example_title(titles: Sequence[str], table: SynonymTable, seed: int = 0) -> str:
@@ -482,8 +482,10 @@ def augment_titles(
         "typo": lambda text: typo_perturb(text, rng),
     }
     augmented = {(text, method): augment[method](text) for text in texts for method in methods}
-    rows = [(item_id, original, augmented[original, method], method, int(seed))
-            for item_id, original in zip(chosen["item_id"], chosen["original"])
-            for method in methods
-            if (original, method) in augmented and augmented[original, method] != original]
+    rows = [
+        (item_id, original, augmented[original, method], method, int(seed))
+        for item_id, original in zip(chosen["item_id"], chosen["original"])
+        for method in methods
+        if (original, method) in augmented and augmented[original, method] != original
+    ]
     return pd.DataFrame(rows, columns=AUGMENT_COLUMNS)

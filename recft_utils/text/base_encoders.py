@@ -29,13 +29,8 @@ import numpy as np
 
 from recft_utils.errors import ParameterError
 from recft_utils.text.base_model_registry import BASE_MODELS
-from recft_utils.text.encoder import (
-    DEFAULT_MODEL,
-    ModelError,
-    SentenceEncoder,
-    _check_batch_size,
-    _check_sequence_length,
-)
+from recft_utils.text.encoder import SentenceEncoder, check_batch_size, check_sequence_length
+from recft_utils.text.model_files import DEFAULT_MODEL, ModelError
 
 POOLINGS = ("mean", "last-token prompt")
 PROMPT = 'This product title: "{title}" means in one word:'
@@ -76,14 +71,15 @@ class DecoderEncoder:
 
     family = "gpt"
 
-    def __init__(self, name: str, tokenizer, backbone, pooling: str = "mean", sequence_length: int = 32,
-                 prompt: str = PROMPT):
+    def __init__(
+        self, name: str, tokenizer, backbone, pooling: str = "mean", sequence_length: int = 32, prompt: str = PROMPT
+    ):
         if pooling not in POOLINGS:
             raise ParameterError(f"Parameter pooling must be one of {', '.join(map(repr, POOLINGS))}, got {pooling!r}.")
         if prompt.count("{title}") != 1:
             raise ParameterError(f"Parameter prompt must hold {{title}} once, got {prompt!r}.")
         self.name, self.tokenizer, self.backbone, self.pooling = name, tokenizer, backbone, pooling
-        self.sequence_length = _check_sequence_length(sequence_length)
+        self.sequence_length = check_sequence_length(sequence_length)
         self.prompt = prompt
         before, after = prompt.split("{title}")
         # for titles cut to sequence_length: the prompt's tokens around the cut title's
@@ -121,12 +117,13 @@ class DecoderEncoder:
         if self.pooling == "mean":
             return [ids[:cap] for ids in own]
         whole = self._ids([self.prompt.replace("{title}", title) for title in cleaned])
-        return [prompted if len(ids) <= cap else [*self.prefix, *ids[:cap], *self.suffix]
-                for ids, prompted in zip(own, whole)]
+        return [
+            prompted if len(ids) <= cap else [*self.prefix, *ids[:cap], *self.suffix]
+            for ids, prompted in zip(own, whole)
+        ]
 
     def _build_forward(self):
-        import tensorflow as tf
-
+        from recft_utils.keras_backend import tf
         from recft_utils.text.encoder import mean_pool
 
         backbone, pooling = self.backbone, self.pooling
@@ -148,7 +145,7 @@ class DecoderEncoder:
         """``(len(titles), dim)`` float32, rows of unit norm."""
         from recft_utils.text.encoder import padded_batches
 
-        batch_size = _check_batch_size(batch_size)
+        batch_size = check_batch_size(batch_size)
         if isinstance(titles, str):
             raise ParameterError("Parameter titles must be a list of strings, not one string; wrap it in a list.")
         titles = list(titles)
@@ -164,23 +161,26 @@ class DecoderEncoder:
 
 def _from_preset(name: str, folder: str, pooling: str, sequence_length: int):
     """The encoder of a KerasHub preset (a folder, a Hugging Face folder or a preset name), by family."""
-    from recft_utils.text.encoder import _keras_hub
+    from recft_utils.keras_backend import keras_hub
     from recft_utils.text.gguf_llama import tokenizer_class
 
-    keras_hub = _keras_hub()
     tokenizer_class()  # registers the tokenizer class of converted GGUF models before Keras looks for it
     try:
         backbone = keras_hub.models.Backbone.from_preset(folder)
         tokenizer = keras_hub.models.Tokenizer.from_preset(folder)
     except (ValueError, OSError) as exc:
-        raise ModelError(f"KerasHub could not load {name!r} ({exc}). Pass one of {', '.join(BASE_ENCODERS)}, a "
-                         f"KerasHub preset folder, a Hugging Face folder or, with internet, a preset name.") from exc
+        raise ModelError(
+            f"KerasHub could not load {name!r} ({exc}). Pass one of {', '.join(BASE_ENCODERS)}, a "
+            f"KerasHub preset folder, a Hugging Face folder or, with internet, a preset name."
+        ) from exc
     if isinstance(backbone, keras_hub.models.BertBackbone):
         _check_bert_pooling(pooling)
         return BertEncoder(name, SentenceEncoder(tokenizer, backbone, sequence_length))
     if "segment_ids" in backbone.input:
-        raise ParameterError(f"{name} is a {type(backbone).__name__}: only BERT encoders and causal decoders "
-                             f"(Llama, GPT-2, ...) are supported here.")
+        raise ParameterError(
+            f"{name} is a {type(backbone).__name__}: only BERT encoders and causal decoders "
+            f"(Llama, GPT-2, ...) are supported here."
+        )
     return DecoderEncoder(name, tokenizer, backbone, pooling, sequence_length)
 
 
@@ -213,6 +213,8 @@ def load_base_encoder(model: str | os.PathLike = DEFAULT_MODEL, pooling: str = "
             return BertEncoder(model, SentenceEncoder.from_preset_folder(folder, sequence_length))
         return _from_preset(model, folder, pooling, sequence_length)
     if not isinstance(model, (str, os.PathLike)) or not str(model):
-        raise ParameterError(f"Parameter model must be one of {', '.join(BASE_ENCODERS)}, a preset folder or a "
-                             f"KerasHub preset name, got {model!r}.")
+        raise ParameterError(
+            f"Parameter model must be one of {', '.join(BASE_ENCODERS)}, a preset folder or a "
+            f"KerasHub preset name, got {model!r}."
+        )
     return _from_preset(str(model), str(model), pooling, sequence_length)

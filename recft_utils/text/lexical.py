@@ -80,5 +80,5 @@ def lexical_item_vectors(titles: pd.Series, dim: int = 384, seed: int = 0) -> pd
         reduced = u[:, order] * s[order]
     reduced = np.asarray(unit_rows(sp.csr_matrix(reduced)).toarray(), dtype=np.float32)
     padded = np.zeros((len(titles), dim), dtype=np.float32)
-    padded[:, :min(dim, reduced.shape[1])] = reduced[:, :dim]
+    padded[:, : min(dim, reduced.shape[1])] = reduced[:, :dim]
     return pd.DataFrame(padded, index=pd.Index(titles.index, name="item_id"))

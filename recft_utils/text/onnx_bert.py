@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recft_utils.text.model_conversion import ConversionError, TensorBook, assign, check_all_assigned, verify_file
+from recft_utils.text.model_files import verify_file
+from recft_utils.text.weight_mapping import ConversionError, TensorBook, assign, check_all_assigned
 
 # vocab.txt of all-MiniLM-L6-v2 (the uncased BERT WordPiece vocabulary, 30,522 entries)
 VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
@@ -32,7 +33,7 @@ NAME_ROOTS = ("embeddings.", "encoder.")  # Hugging Face names start here, after
 def _hf_name(name: str) -> str:
     """``model.0.auto_model.encoder.layer.0...`` -> ``encoder.layer.0...``."""
     starts = [name.find(root) for root in NAME_ROOTS if root in name]
-    return name[min(starts):] if starts else name
+    return name[min(starts) :] if starts else name
 
 
 def _constant_value(graph, name: str):
@@ -55,11 +56,18 @@ def _linear_weight_names(graph, initializers: set[str]) -> dict[str, str]:
     for node in graph.node:
         if node.op_type != "MatMul" or node.input[1] not in initializers:
             continue
-        biases = [other for add in consumers.get(node.output[0], []) if add.op_type == "Add"
-                  for other in add.input if other in initializers and other.endswith(".bias")]
+        biases = [
+            other
+            for add in consumers.get(node.output[0], [])
+            if add.op_type == "Add"
+            for other in add.input
+            if other in initializers and other.endswith(".bias")
+        ]
         if len(biases) != 1:
-            raise ConversionError(f"MatMul weight {node.input[1]}: expected one bias added after it, found {biases}; "
-                                  f"this ONNX export is not laid out like a Hugging Face BERT.")
+            raise ConversionError(
+                f"MatMul weight {node.input[1]}: expected one bias added after it, found {biases}; "
+                f"this ONNX export is not laid out like a Hugging Face BERT."
+            )
         names[node.input[1]] = biases[0].removesuffix(".bias") + ".weight"
     return names
 
@@ -104,31 +112,48 @@ def bert_settings(tensors: dict[str, np.ndarray], head_width: int) -> dict:
     num_layers = sum(name.endswith("attention.self.query.weight") for name in tensors)
     if hidden_dim % head_width:
         raise ConversionError(f"Hidden size {hidden_dim} is not a multiple of the attention-head width {head_width}.")
-    return {"vocabulary_size": int(vocabulary_size), "num_layers": int(num_layers),
-            "num_heads": int(hidden_dim // head_width), "hidden_dim": int(hidden_dim),
-            "intermediate_dim": int(tensors["encoder.layer.0.intermediate.dense.weight"].shape[1]),
-            "max_sequence_length": int(tensors["embeddings.position_embeddings.weight"].shape[0]),
-            "num_segments": int(tensors["embeddings.token_type_embeddings.weight"].shape[0])}
+    return {
+        "vocabulary_size": int(vocabulary_size),
+        "num_layers": int(num_layers),
+        "num_heads": int(hidden_dim // head_width),
+        "hidden_dim": int(hidden_dim),
+        "intermediate_dim": int(tensors["encoder.layer.0.intermediate.dense.weight"].shape[1]),
+        "max_sequence_length": int(tensors["embeddings.position_embeddings.weight"].shape[0]),
+        "num_segments": int(tensors["embeddings.token_type_embeddings.weight"].shape[0]),
+    }
 
 
 def _assign_layer(block, book: TensorBook, prefix: str, heads: int, width: int, assigned: set[str]) -> None:
     """One transformer layer. ONNX MatMul weights are (in, out): Keras' layout, reshaped per head."""
     hidden, inner = heads * width, block._feedforward_intermediate_dense.kernel.shape[-1]
     attention = block._self_attention_layer
-    for part, dense in (("query", attention.query_dense), ("key", attention.key_dense),
-                        ("value", attention.value_dense)):
-        assign(dense.kernel, book.take(f"{prefix}attention.self.{part}.weight", (hidden, hidden))
-               .reshape(hidden, heads, width), assigned)
+    for part, dense in (
+        ("query", attention.query_dense),
+        ("key", attention.key_dense),
+        ("value", attention.value_dense),
+    ):
+        assign(
+            dense.kernel,
+            book.take(f"{prefix}attention.self.{part}.weight", (hidden, hidden)).reshape(hidden, heads, width),
+            assigned,
+        )
         assign(dense.bias, book.take(f"{prefix}attention.self.{part}.bias", (hidden,)).reshape(heads, width), assigned)
-    assign(attention.output_dense.kernel, book.take(f"{prefix}attention.output.dense.weight", (hidden, hidden))
-           .reshape(heads, width, hidden), assigned)
+    assign(
+        attention.output_dense.kernel,
+        book.take(f"{prefix}attention.output.dense.weight", (hidden, hidden)).reshape(heads, width, hidden),
+        assigned,
+    )
     assign(attention.output_dense.bias, book.take(f"{prefix}attention.output.dense.bias", (hidden,)), assigned)
-    for norm, name in ((block._self_attention_layer_norm, "attention.output.LayerNorm"),
-                       (block._feedforward_layer_norm, "output.LayerNorm")):
+    for norm, name in (
+        (block._self_attention_layer_norm, "attention.output.LayerNorm"),
+        (block._feedforward_layer_norm, "output.LayerNorm"),
+    ):
         assign(norm.gamma, book.take(f"{prefix}{name}.weight", (hidden,)), assigned)
         assign(norm.beta, book.take(f"{prefix}{name}.bias", (hidden,)), assigned)
-    for dense, name, shape in ((block._feedforward_intermediate_dense, "intermediate.dense", (hidden, inner)),
-                               (block._feedforward_output_dense, "output.dense", (inner, hidden))):
+    for dense, name, shape in (
+        (block._feedforward_intermediate_dense, "intermediate.dense", (hidden, inner)),
+        (block._feedforward_output_dense, "output.dense", (inner, hidden)),
+    ):
         assign(dense.kernel, book.take(f"{prefix}{name}.weight", shape), assigned)
         assign(dense.bias, book.take(f"{prefix}{name}.bias", shape[1:]), assigned)
 
@@ -144,16 +169,22 @@ def assign_bert_weights(backbone, book: TensorBook) -> list[str]:
     size, hidden = backbone.vocabulary_size, backbone.hidden_dim
     heads, width = backbone.num_heads, backbone.hidden_dim // backbone.num_heads
     for layer, attribute, name, shape in (
-            ("token_embedding", "embeddings", "word_embeddings.weight", (size, hidden)),
-            ("position_embedding", "position_embeddings", "position_embeddings.weight",
-             (backbone.max_sequence_length, hidden)),
-            ("segment_embedding", "embeddings", "token_type_embeddings.weight", (backbone.num_segments, hidden)),
-            ("embeddings_layer_norm", "gamma", "LayerNorm.weight", (hidden,)),
-            ("embeddings_layer_norm", "beta", "LayerNorm.bias", (hidden,))):
+        ("token_embedding", "embeddings", "word_embeddings.weight", (size, hidden)),
+        (
+            "position_embedding",
+            "position_embeddings",
+            "position_embeddings.weight",
+            (backbone.max_sequence_length, hidden),
+        ),
+        ("segment_embedding", "embeddings", "token_type_embeddings.weight", (backbone.num_segments, hidden)),
+        ("embeddings_layer_norm", "gamma", "LayerNorm.weight", (hidden,)),
+        ("embeddings_layer_norm", "beta", "LayerNorm.bias", (hidden,)),
+    ):
         assign(getattr(backbone.get_layer(layer), attribute), book.take(f"embeddings.{name}", shape), assigned)
     for index in range(backbone.num_layers):
-        _assign_layer(backbone.get_layer(f"transformer_layer_{index}"), book, f"encoder.layer.{index}.", heads, width,
-                      assigned)
+        _assign_layer(
+            backbone.get_layer(f"transformer_layer_{index}"), book, f"encoder.layer.{index}.", heads, width, assigned
+        )
     pooler = backbone.get_layer("pooled_dense")
     assign(pooler.kernel, np.zeros(tuple(pooler.kernel.shape), np.float32), assigned)
     assign(pooler.bias, np.zeros(tuple(pooler.bias.shape), np.float32), assigned)
@@ -166,22 +197,27 @@ def convert_onnx_bert(onnx_path: str | os.PathLike, vocab_path: str | os.PathLik
 
     ``num_heads`` is used only when the graph does not show the head width. The backbone has the
     exact (erf) GELU the model was trained with; a backbone loaded back from the preset gets KerasHub's
-    tanh approximation unless :func:`~recft_utils.text.encoder._use_exact_gelu` is applied again
+    tanh approximation unless :func:`~recft_utils.text.encoder.use_exact_gelu` is applied again
     (``SentenceEncoder.from_preset_folder`` does).
     """
-    from recft_utils.text.encoder import _keras_hub, _use_exact_gelu
+    from recft_utils.keras_backend import keras_hub
+    from recft_utils.text.encoder import use_exact_gelu
 
-    verify_file(vocab_path, VOCAB_SHA256, "reinstall all-MiniLM-L6-v2 (`recft install-model`), whose vocabulary "
-                                          "this model shares")
+    verify_file(
+        vocab_path,
+        VOCAB_SHA256,
+        "reinstall all-MiniLM-L6-v2 (`recft install-model`), whose vocabulary this model shares",
+    )
     tensors, head_width = read_onnx_bert(onnx_path)
     hidden = tensors["embeddings.word_embeddings.weight"].shape[1]
     settings = bert_settings(tensors, head_width or hidden // num_heads)
-    keras_hub = _keras_hub()
     backbone = keras_hub.models.BertBackbone(**settings)
     used = assign_bert_weights(backbone, TensorBook(tensors, str(onnx_path)))
-    _use_exact_gelu(backbone)
+    use_exact_gelu(backbone)
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=str(Path(vocab_path)), lowercase=True)
     if tokenizer.vocabulary_size() != settings["vocabulary_size"]:
-        raise ConversionError(f"{vocab_path} has {tokenizer.vocabulary_size()} entries, the model's embeddings "
-                              f"{settings['vocabulary_size']}: not this model's vocabulary.")
+        raise ConversionError(
+            f"{vocab_path} has {tokenizer.vocabulary_size()} entries, the model's embeddings "
+            f"{settings['vocabulary_size']}: not this model's vocabulary."
+        )
     return backbone, tokenizer, used

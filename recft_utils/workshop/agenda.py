@@ -47,8 +47,9 @@ FULL_DAY = [
 ]
 
 
-def build_agenda(plan, run_seconds: dict[str, float], exercises: dict[str, int], explain: dict[str, int],
-                 start: str = "09:00") -> pd.DataFrame:
+def build_agenda(
+    plan, run_seconds: dict[str, float], exercises: dict[str, int], explain: dict[str, int], start: str = "09:00"
+) -> pd.DataFrame:
     """One row per slot: start time, minutes, and how the minutes were made up.
 
     ``run_seconds`` maps a notebook number ("01") to its measured run time;
@@ -63,11 +64,29 @@ def build_agenda(plan, run_seconds: dict[str, float], exercises: dict[str, int],
         explaining = explain[number] if number else fixed
         minutes = run + explaining + done * MINUTES_PER_EXERCISE
         late = f"`recft checkpoint --step {checkpoint_before(number)}`" if number and number != "01" else ""
-        rows.append({"start": clock.strftime("%H:%M"), "slot": label, "minutes": minutes, "notebook run": run,
-                     "explaining": explaining, "exercises": done, "a late-comer joins with": late})
+        rows.append(
+            {
+                "start": clock.strftime("%H:%M"),
+                "slot": label,
+                "minutes": minutes,
+                "notebook run": run,
+                "explaining": explaining,
+                "exercises": done,
+                "a late-comer joins with": late,
+            }
+        )
         clock += dt.timedelta(minutes=minutes)
-    rows.append({"start": clock.strftime("%H:%M"), "slot": "End", "minutes": 0, "notebook run": 0,
-                 "explaining": 0, "exercises": 0, "a late-comer joins with": ""})
+    rows.append(
+        {
+            "start": clock.strftime("%H:%M"),
+            "slot": "End",
+            "minutes": 0,
+            "notebook run": 0,
+            "explaining": 0,
+            "exercises": 0,
+            "a late-comer joins with": "",
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -85,7 +104,7 @@ def reading_minutes(notebook: Path) -> int:
 
     found = re.search(r"(\d+) minutes to read", nbformat.read(notebook, 4).cells[0].source)
     if found is None:
-        raise ValueError(f"{notebook.name}'s introduction states no reading time (\"N minutes to read\").")
+        raise ValueError(f'{notebook.name}\'s introduction states no reading time ("N minutes to read").')
     return int(found.group(1))
 
 
@@ -93,8 +112,9 @@ def exercises_cell(notebook: Path):
     """A notebook's ``## Exercises`` cell: the last markdown cell that starts so (starter cells may follow), or None."""
     import nbformat
 
-    cells = [c for c in nbformat.read(notebook, 4).cells
-             if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    cells = [
+        c for c in nbformat.read(notebook, 4).cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")
+    ]
     return cells[-1] if cells else None
 
 

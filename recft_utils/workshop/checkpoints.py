@@ -42,8 +42,13 @@ def steps_to_run(run_dir: Path, step, profile: str, dataset: str) -> list[str]:
     return []
 
 
-def make_checkpoint(step, profile: str = DEFAULT_PROFILE, dataset: str = "online-retail",
-                    run_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, list[str]]:
+def make_checkpoint(
+    step,
+    profile: str = DEFAULT_PROFILE,
+    dataset: str = "online-retail",
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[Path, list[str]]:
     """Execute the notebooks up to checkpoint ``step`` (those not already done) into ``run_dir``.
 
     Returns the run folder and the notebook numbers executed. The default run

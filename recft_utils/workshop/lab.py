@@ -43,9 +43,16 @@ class LabProcess(ChildServer):
 
     name = "JupyterLab"
 
-    def __init__(self, root_dir, host: str = "127.0.0.1", port: int | None = None,
-                 startup_seconds: float = 120, env: dict | None = None,
-                 kernel_name: str = KERNEL, settings: dict | None = None):
+    def __init__(
+        self,
+        root_dir,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        startup_seconds: float = 120,
+        env: dict | None = None,
+        kernel_name: str = KERNEL,
+        settings: dict | None = None,
+    ):
         super().__init__(host, port, startup_seconds)
         self.root_dir = Path(root_dir).resolve()
         self.token = secrets.token_hex(24)
@@ -55,8 +62,12 @@ class LabProcess(ChildServer):
 
     def _private_environment(self, private: Path) -> dict:
         env = dict(self.env)
-        for variable, folder in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                                 ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")]:
+        for variable, folder in [
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "data"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("IPYTHONDIR", "ipython"),
+        ]:
             (private / folder).mkdir()
             env[variable] = str(private / folder)
         # With a private data folder and no JUPYTER_PATH, the `recft` kernel is the one installed
@@ -80,11 +91,19 @@ class LabProcess(ChildServer):
 
     def command(self) -> list[str]:
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
-            f"--ServerApp.ip={self.host}", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={self.root_dir}", f"--IdentityProvider.token={self.token}",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--ServerApp.ip={self.host}",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.root_dir}",
+            f"--IdentityProvider.token={self.token}",
             f"--MappingKernelManager.default_kernel_name={self.kernel_name}",
-            "--ServerApp.terminals_enabled=False", "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+            "--ServerApp.terminals_enabled=False",
+            "--LabApp.news_url=None",
+            "--LabApp.extension_manager=readonly",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:

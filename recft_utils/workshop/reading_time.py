@@ -69,8 +69,9 @@ def fill(notebook) -> int:
     path = Path(notebook)
     book = nbformat.read(path, 4)
     minutes = measure(path)["minutes"]
-    book.cells[0].source = MARKER.sub(lambda m: f"{m.group(1)}{minutes} minutes to read{m.group(3)}",
-                                      book.cells[0].source)
+    book.cells[0].source = MARKER.sub(
+        lambda m: f"{m.group(1)}{minutes} minutes to read{m.group(3)}", book.cells[0].source
+    )
     temporary = path.with_name(path.name + ".tmp")
     nbformat.write(book, temporary)
     os.replace(temporary, path)

@@ -28,11 +28,17 @@ def machine() -> dict:
     model = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         model = names[0] if names else model
-    return {"cores": os.cpu_count(), "cpu": model, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def papermill_seconds(executed: Path) -> float:
@@ -43,15 +49,30 @@ def papermill_seconds(executed: Path) -> float:
 def profile_timings(profile: str, run_dir: Path, solutions: bool = True) -> list[dict]:
     """Run the chain (and the solutions) with ``profile`` into a fresh ``run_dir``; one record per notebook,
     and one of kind ``chain`` (notebook ``all``): the chain's wall time, which the notebooks' own
-    times add up to less than (each kernel starts while the notebook before it runs: see runner.WarmKernel)."""
+    times add up to less than (each kernel starts while the notebook before it runs: see
+    notebook_execution.WarmKernel)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     started = time.perf_counter()
     run_chain(profile=profile, run_dir=run_dir)
-    records = [{"profile": profile, "notebook": "all", "kind": "chain",
-                "seconds": round(time.perf_counter() - started, 1)}]
-    records += [{"profile": profile, "notebook": nb.stem, "kind": "notebook",
-                 "seconds": round(papermill_seconds(run_dir / nb.name), 1)} for nb in discover_notebooks()]
+    records = [
+        {"profile": profile, "notebook": "all", "kind": "chain", "seconds": round(time.perf_counter() - started, 1)}
+    ]
+    records += [
+        {
+            "profile": profile,
+            "notebook": nb.stem,
+            "kind": "notebook",
+            "seconds": round(papermill_seconds(run_dir / nb.name), 1),
+        }
+        for nb in discover_notebooks()
+    ]
     for executed in run_solutions(run_dir, profile, progress=False) if solutions else []:  # into run_dir/exercises/
-        records.append({"profile": profile, "notebook": executed.stem.removesuffix("_solutions"),
-                        "kind": "solutions", "seconds": round(papermill_seconds(executed), 1)})
+        records.append(
+            {
+                "profile": profile,
+                "notebook": executed.stem.removesuffix("_solutions"),
+                "kind": "solutions",
+                "seconds": round(papermill_seconds(executed), 1),
+            }
+        )
     return records

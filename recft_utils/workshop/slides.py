@@ -15,7 +15,7 @@ It opens offline, for rooms without internet: reveal.js is vendored beside the d
 deck carries no formulas (MathJax would be a CDN or megabytes), so a paragraph with LaTeX stays in
 its notebook.
 
-    python -m recft_utils.reporting.slides [--check]
+    python -m recft_utils.workshop.slides [--check]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import copy
 import re
 import sys
 import tarfile
+from importlib import resources
 from pathlib import Path
 
 from recft_utils.artefacts import atomic_directory, atomic_path
@@ -35,7 +36,7 @@ REVEAL_VERSION = "4.6.1"
 REVEAL_TARBALL = f"https://registry.npmjs.org/reveal.js/-/reveal.js-{REVEAL_VERSION}.tgz"
 REVEAL_SHA256 = "4f4121ef2b8e7e9398bdecd7b3b6ce5e0ee3a2f5af221708eb6c4ce03bcae6be"
 REVEAL_FILES = ("LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "plugin/notes/notes.js")
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(str(resources.files("recft_utils.workshop") / "templates"))  # package data
 # What makes a slide: each notebook tags its cells (cell metadata "tags"), in the order they read.
 SLIDE_TAGS = {
     "slide-goal": "a markdown cell whose list says what the chapter does",
@@ -115,7 +116,9 @@ def result_outputs(cell) -> list:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") == "stdout":
             shown.append(copy.deepcopy(output))
-        elif output.get("output_type") in ("execute_result", "display_data") and "image/png" not in output.get("data", {}):
+        elif output.get("output_type") in ("execute_result", "display_data") and "image/png" not in output.get(
+            "data", {}
+        ):
             shown.append(copy.deepcopy(output))
     return shown
 
@@ -159,16 +162,24 @@ def notebook_slides(path: Path, notes: str | None = None) -> list:
         if cell.cell_type == "markdown":
             # no formula (the deck loads no MathJax), no heading, no "**Next:**" (the deck's next column says it)
             blocks = [b for b in paragraphs(cell.source) if "$" not in b and not b.startswith(("#", "**Next:**"))]
-            heading = "What you learned" if tag == "slide-takeaway" else (
-                "In this notebook you will" if tag == "slide-goal" else section)
+            heading = (
+                "What you learned"
+                if tag == "slide-takeaway"
+                else ("In this notebook you will" if tag == "slide-goal" else section)
+            )
             for chunk in _chunks([b for b in blocks if tag != "slide-goal" or b.startswith("- ")]):
                 cells.append(_cell(nbformat, "markdown", f"#### {heading}\n\n{chunk}", "subslide"))
             continue
-        shown = plot_outputs(cell, f"notebook {notebook_id(path.stem)}, {section}: a plot") if tag == "slide-figure" \
+        shown = (
+            plot_outputs(cell, f"notebook {notebook_id(path.stem)}, {section}: a plot")
+            if tag == "slide-figure"
             else result_outputs(cell)
+        )
         if not shown:
-            raise ValueError(f"{path.name}: a cell tagged {tag} (section {section!r}) has nothing to show: run the "
-                             "notebook, or move the tag to the cell that draws or prints the result.")
+            raise ValueError(
+                f"{path.name}: a cell tagged {tag} (section {section!r}) has nothing to show: run the "
+                "notebook, or move the tag to the cell that draws or prints the result."
+            )
         cells.append(_cell(nbformat, "markdown", f"#### {section}", "subslide"))
         cells.append(_cell(nbformat, "code", "", "-", shown))
     if "slide-result" not in kinds:
@@ -181,11 +192,14 @@ def deck_notebook(notebooks: list[Path], guide: str):
     import nbformat
 
     notes = facilitator_notes(guide)
-    titles = "\n".join(f"{i}. {nbformat.read(p, 4).cells[0].source.splitlines()[0].lstrip('# ')}"
-                       for i, p in enumerate(notebooks, 1))
-    cover = ("# recft: a pretrained language model becomes a product recommender\n\n"
-             f"The workshop's six steps, one notebook each:\n\n{titles}\n\n"
-             "*Right arrow: the next notebook; down arrow: its sections and plots; S: speaker notes.*")
+    titles = "\n".join(
+        f"{i}. {nbformat.read(p, 4).cells[0].source.splitlines()[0].lstrip('# ')}" for i, p in enumerate(notebooks, 1)
+    )
+    cover = (
+        "# recft: a pretrained language model becomes a product recommender\n\n"
+        f"The workshop's six steps, one notebook each:\n\n{titles}\n\n"
+        "*Right arrow: the next notebook; down arrow: its sections and plots; S: speaker notes.*"
+    )
     deck = nbformat.v4.new_notebook()
     deck.metadata["title"] = "recft workshop"
     deck.cells = [_cell(nbformat, "markdown", cover, "slide")]
@@ -200,10 +214,17 @@ def render_deck(deck, reveal_prefix: str) -> str:
     """The deck as reveal.js HTML (inputs and prompts hidden), reveal.js loaded from ``reveal_prefix``."""
     from nbconvert import SlidesExporter
 
-    exporter = SlidesExporter(template_name="recft_slides", extra_template_basedirs=[str(TEMPLATES)],
-                              exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                              reveal_url_prefix=reveal_prefix, reveal_theme="white", reveal_transition="none",
-                              reveal_number="c/t")
+    exporter = SlidesExporter(
+        template_name="recft_slides",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        reveal_url_prefix=reveal_prefix,
+        reveal_theme="white",
+        reveal_transition="none",
+        reveal_number="c/t",
+    )
     html, _ = exporter.from_notebook_node(deck)
     return html
 
@@ -227,7 +248,7 @@ def write_slides(root: Path | None = None) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recft_utils.reporting.slides", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m recft_utils.workshop.slides", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/slides.html is not what the notebooks give")
     args = parser.parse_args(argv)
     if args.check:

@@ -1,7 +1,7 @@
 """The ID-embedding model of the methodology recft follows, rebuilt correctly in Keras 3.
 
-The methodology's listing (quoted, with its bugs marked, in notebook 03) mixes PyTorch calls into Keras (``AdamW(model.parameters(),
-lr=...)``, ``fit_generator``, an undefined ``device``), pads (user, item)
+The methodology's listing (quoted, with its bugs marked, in notebook 03a) mixes PyTorch calls into
+Keras (``AdamW(model.parameters(), lr=...)``, ``fit_generator``, an undefined ``device``), pads (user, item)
 pairs as if they were sequences and one-hot encodes a binary label. What it
 describes is sound and is what this module builds:
 
@@ -17,20 +17,16 @@ second rather than 5 million forward passes.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from recft_utils.errors import ParameterError
-from recft_utils.models.baselines import Recommender
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from recft_utils.models.recommender import Recommender
 
 
 @dataclass(frozen=True)
-class SeedModelConfig:
+class ArticleModelConfig:
     embedding_dim: int = 64  # the listing's Embedding(..., 64)
     hidden: int = 32  # the listing's Dense(32, activation="relu")
     dropout: float = 0.2  # the listing's Dropout(0.2)
@@ -41,12 +37,12 @@ class SeedModelConfig:
     patience: int = 2
     batch_size: int = 4096  # large batches: the pairs are many and the network tiny
 
-    def checked(self) -> "SeedModelConfig":
+    def checked(self) -> "ArticleModelConfig":
         for name in ("embedding_dim", "hidden", "negatives", "epochs", "batch_size"):
             if getattr(self, name) <= 0:
-                raise ParameterError(f"Seed model {name} must be positive, got {getattr(self, name)}.")
+                raise ParameterError(f"Article model {name} must be positive, got {getattr(self, name)}.")
         if not 0 <= self.dropout < 1:
-            raise ParameterError(f"Seed model dropout must be in [0, 1), got {self.dropout}.")
+            raise ParameterError(f"Article model dropout must be in [0, 1), got {self.dropout}.")
         return self
 
 
@@ -67,17 +63,17 @@ def training_pairs(matrix, negatives: int, n_items: int, rng: np.random.Generato
     return users.astype(np.int32), items.astype(np.int32), labels
 
 
-class SeedIDModel(Recommender):
+class ArticleIDModel(Recommender):
     """ID embeddings → dropout → dense (ReLU) → sigmoid, with sampled negatives."""
 
-    name = "seed model (ID embeddings, BCE)"
+    name = "article ID model (ID embeddings, BCE)"
 
-    def __init__(self, config: SeedModelConfig | None = None, seed: int = 0, verbose: int = 0):
-        self.config = (config or SeedModelConfig()).checked()
+    def __init__(self, config: ArticleModelConfig | None = None, seed: int = 0, verbose: int = 0):
+        self.config = (config or ArticleModelConfig()).checked()
         self.seed, self.verbose = seed, verbose
 
     def build(self, n_users: int, n_items: int):
-        import keras
+        from recft_utils.keras_backend import keras
 
         c = self.config
         user = keras.Input((), dtype="int32", name="user")
@@ -88,12 +84,13 @@ class SeedIDModel(Recommender):
         x = keras.layers.Dense(c.hidden, activation="relu", name="hidden")(x)
         out = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
         model = keras.Model({"user": user, "item": item}, out)
-        model.compile(optimizer=keras.optimizers.AdamW(c.learning_rate, weight_decay=c.weight_decay),
-                      loss="binary_crossentropy")
+        model.compile(
+            optimizer=keras.optimizers.AdamW(c.learning_rate, weight_decay=c.weight_decay), loss="binary_crossentropy"
+        )
         return model
 
     def fit(self, task):
-        import keras
+        from recft_utils.keras_backend import keras
 
         super().fit(task)
         keras.utils.set_random_seed(self.seed)
@@ -105,9 +102,16 @@ class SeedIDModel(Recommender):
         users, items, labels = users[order], items[order], labels[order]
         self.model = self.build(len(task.users), task.n_warm)
         stop = keras.callbacks.EarlyStopping(patience=c.patience, restore_best_weights=True)
-        self.history = self.model.fit({"user": users, "item": items}, labels, batch_size=c.batch_size,
-                                      epochs=c.epochs, validation_split=0.1, shuffle=True,
-                                      callbacks=[stop], verbose=self.verbose)
+        self.history = self.model.fit(
+            {"user": users, "item": items},
+            labels,
+            batch_size=c.batch_size,
+            epochs=c.epochs,
+            validation_split=0.1,
+            shuffle=True,
+            callbacks=[stop],
+            verbose=self.verbose,
+        )
         return self
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:

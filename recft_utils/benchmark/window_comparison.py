@@ -39,7 +39,6 @@ from tqdm import tqdm
 from recft_utils.evaluation import build_task, evaluate, summarise
 from recft_utils.evaluation.rolling_origin import item_gain_scores, per_user_scores
 from recft_utils.models.baselines import FrozenEncoderMean, Random, TitleProfile
-from recft_utils.models.item_to_item import EASE, EASE_L2
 from recft_utils.models.blend import ScoreBlend, choose_weight
 from recft_utils.models.encoder_adaptation import AdaptationConfig, adapt_item_vectors
 from recft_utils.models.fair_baselines import (
@@ -49,7 +48,9 @@ from recft_utils.models.fair_baselines import (
     tune_fair_baselines,
     tune_title_models,
 )
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+from recft_utils.models.item_to_item import EASE, EASE_L2
+from recft_utils.models.two_tower import TwoTowerConfig
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 from recft_utils.text.lexical import lexical_item_vectors
 
 TEXT = "two-tower (text)"
@@ -70,8 +71,15 @@ VARIANTS = {TEXT: {}, TEXT_IDS: {"item_ids": True}, IDS_ONLY: {"item_ids": True,
 # the same two-tower variants on word-overlap vectors: the language model's lexical twins
 LEXICAL_VARIANTS = {LEXICAL_TEXT: {}, LEXICAL_TEXT_IDS: {"item_ids": True}}
 # each language-model model and the record of its lexical twin (same model, words for the encoder)
-TWINS = {TEXT: LEXICAL_TEXT, TEXT_IDS: LEXICAL_TEXT_IDS, BLEND: LEXICAL_BLEND, ADAPTED: LEXICAL_TEXT,
-         ENCODER_MEAN: WORDS_MEAN, ENCODER_NEIGHBOURS: TITLE_NEIGHBOURS, ENCODER_PROFILE_BLEND: TITLE_PROFILE_BLEND}
+TWINS = {
+    TEXT: LEXICAL_TEXT,
+    TEXT_IDS: LEXICAL_TEXT_IDS,
+    BLEND: LEXICAL_BLEND,
+    ADAPTED: LEXICAL_TEXT,
+    ENCODER_MEAN: WORDS_MEAN,
+    ENCODER_NEIGHBOURS: TITLE_NEIGHBOURS,
+    ENCODER_PROFILE_BLEND: TITLE_PROFILE_BLEND,
+}
 
 
 @dataclass
@@ -87,8 +95,17 @@ class WindowComparison:
         per_user = evaluate(model, task)
         twin = {"twin": TWINS[model.name]} if model.name in TWINS else {}
         for record in summarise(per_user, model.name, bootstrap=bootstrap, seed=seed, family=model.family):
-            self.records.append({**record, **twin, "window": window, "seed": seed, "train_seconds": round(seconds, 2),
-                                 **(extra or {}), **(split.as_dict() if split else {})})
+            self.records.append(
+                {
+                    **record,
+                    **twin,
+                    "window": window,
+                    "seed": seed,
+                    "train_seconds": round(seconds, 2),
+                    **(extra or {}),
+                    **(split.as_dict() if split else {}),
+                }
+            )
         self.scores.append(per_user_scores(per_user, model.name, model.family, seed, window))
         self.gains.append(item_gain_scores(per_user, model.name, model.family, seed, window))
 
@@ -96,7 +113,8 @@ class WindowComparison:
         return pd.concat(self.scores, ignore_index=True)
 
     def gain_table(self) -> pd.DataFrame:
-        """The cold view's NDCG split by product (see :func:`~recft_utils.evaluation.rolling_origin.item_gain_scores`)."""
+        """The cold view's NDCG split by product (see
+        :func:`~recft_utils.evaluation.rolling_origin.item_gain_scores`)."""
         return pd.concat(self.gains, ignore_index=True)
 
 
@@ -106,8 +124,15 @@ def _timed(build):
     return model, time.perf_counter() - started
 
 
-def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int, variants=None,
-                    family: str | None = None, ablation: bool = True) -> dict:
+def choose_variants(
+    item_vectors,
+    valid_task,
+    base: TwoTowerConfig,
+    seed: int,
+    variants=None,
+    family: str | None = None,
+    ablation: bool = True,
+) -> dict:
     """Each variant's settings and early-stopped epochs on the validation window, and the ablation.
 
     Returns ``{name: (config, epochs, valid_ndcg, fitted validation model)}``
@@ -124,7 +149,8 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int, v
         epochs = model.select_epochs()
         best = max(point["valid_ndcg@10"] for point in model.validation_curve)
         valid_model = TwoTowerRecommender(item_vectors, config, seed=seed, name=name, family=family).start_from(
-            valid_task, model.valid_model.get_weights())
+            valid_task, model.valid_model.get_weights()
+        )
         chosen[name] = (config, epochs, best, valid_model)
 
     for name, change in variants.items():
@@ -140,9 +166,12 @@ def choose_variants(item_vectors, valid_task, base: TwoTowerConfig, seed: int, v
 def _classical(out: WindowComparison, fair, test, item_vectors, titles, record) -> dict:
     """Random, EASE, the untrained encoder and its lexical twin, and the tuned fair baselines on the test
     window; the fitted fair ones."""
-    for model, seconds in [_timed(lambda: Random(0).fit(test)), _timed(lambda: EASE(EASE_L2).fit(test)),
-                           _timed(lambda: FrozenEncoderMean(item_vectors).fit(test)),
-                           _timed(lambda: TitleProfile(titles, "tfidf").fit(test))]:
+    for model, seconds in [
+        _timed(lambda: Random(0).fit(test)),
+        _timed(lambda: EASE(EASE_L2).fit(test)),
+        _timed(lambda: FrozenEncoderMean(item_vectors).fit(test)),
+        _timed(lambda: TitleProfile(titles, "tfidf").fit(test)),
+    ]:
         out.add(model, test, 0, seconds=seconds, **record)
     fitted = {}
     for baseline in fair:
@@ -157,14 +186,26 @@ def _adapted_epochs(valid, titles, config: TwoTowerConfig, adaptation: Adaptatio
     adapted, _ = adapt_item_vectors(valid, titles, adaptation, seed=seed)
     chooser = TwoTowerRecommender(adapted, config, seed=seed, valid_task=valid, name=ADAPTED)
     epochs = chooser.select_epochs()
-    return {"epochs": epochs, "config": asdict(adaptation),
-            "valid_ndcg@10": max(point["valid_ndcg@10"] for point in chooser.validation_curve)}
+    return {
+        "epochs": epochs,
+        "config": asdict(adaptation),
+        "valid_ndcg@10": max(point["valid_ndcg@10"] for point in chooser.validation_curve),
+    }
 
 
-def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFrame, titles: pd.Series,
-                      seeds, base: TwoTowerConfig, window: int = 1, selection_seed: int = 42,
-                      bootstrap: int = 1000, progress: bool = True,
-                      adaptation: AdaptationConfig | None = None) -> WindowComparison:
+def compare_on_window(
+    interactions: pd.DataFrame,
+    split,
+    item_vectors: pd.DataFrame,
+    titles: pd.Series,
+    seeds,
+    base: TwoTowerConfig,
+    window: int = 1,
+    selection_seed: int = 42,
+    bootstrap: int = 1000,
+    progress: bool = True,
+    adaptation: AdaptationConfig | None = None,
+) -> WindowComparison:
     """Tune on the validation window, then evaluate every model of the comparison on the test window.
 
     With ``adaptation``, the encoder is also adapted (on each task's own
@@ -186,10 +227,17 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
     best_text, best_words = variants.pop("best text"), lexical.pop("best text")
     weight, weights = choose_weight(variants[best_text][3], fair[0].build(valid), valid)
     words_weight, _ = choose_weight(lexical[best_words][3], fair[0].build(valid), valid)
-    out.choices.update(best_text=best_text, blend_weight=weight, blend_weights=weights.to_dict(orient="records"),
-                       best_words=best_words, words_blend_weight=words_weight,
-                       variants={name: {"epochs": epochs, "valid_ndcg@10": best, "config": asdict(config)}
-                                 for name, (config, epochs, best, _) in {**variants, **lexical}.items()})
+    out.choices.update(
+        best_text=best_text,
+        blend_weight=weight,
+        blend_weights=weights.to_dict(orient="records"),
+        best_words=best_words,
+        words_blend_weight=words_weight,
+        variants={
+            name: {"epochs": epochs, "valid_ndcg@10": best, "config": asdict(config)}
+            for name, (config, epochs, best, _) in {**variants, **lexical}.items()
+        },
+    )
     text_config = variants[TEXT][0]
     if adaptation is not None:
         out.choices["adapted"] = _adapted_epochs(valid, titles, text_config, adaptation, selection_seed)
@@ -202,13 +250,25 @@ def compare_on_window(interactions: pd.DataFrame, split, item_vectors: pd.DataFr
             if name in blends:
                 blend_name, blend_weight = blends[name]
                 blend = ScoreBlend(model, ease_popularity, blend_weight, name=blend_name).fit(test)
-                out.add(blend, test, seed, seconds=model.stats["train_seconds"],
-                        extra={"blend_weight": blend_weight}, **record)
+                out.add(
+                    blend,
+                    test,
+                    seed,
+                    seconds=model.stats["train_seconds"],
+                    extra={"blend_weight": blend_weight},
+                    **record,
+                )
         if adaptation is not None:
             adapted, stats = adapt_item_vectors(test, titles, adaptation, seed=seed)
             epochs = out.choices["adapted"]["epochs"]
             model = TwoTowerRecommender(adapted, text_config, seed=seed, name=ADAPTED, family="text-fine-tuned")
             model.fit(test, epochs)
-            out.add(model, test, seed, seconds=stats["seconds"] + model.stats["train_seconds"],
-                    extra={"epochs": epochs}, **record)
+            out.add(
+                model,
+                test,
+                seed,
+                seconds=stats["seconds"] + model.stats["train_seconds"],
+                extra={"epochs": epochs},
+                **record,
+            )
     return out

@@ -1,4 +1,8 @@
-"""Step 3's training on several workers: the same code under ``MultiWorkerMirroredStrategy``.
+"""Step 3's training on several workers: start them, and what each one runs.
+
+The training step is the one every fit uses, under ``MultiWorkerMirroredStrategy``
+(:func:`~recft_utils.models.distribute.fit_across_workers`); this module only finds ports, writes
+each worker's ``TF_CONFIG`` and starts the processes.
 
 Each worker is a process (one per machine, or several on one machine) that runs the same
 program; ``TF_CONFIG`` tells it the cluster (every worker's ``host:port``) and its own index.
@@ -7,10 +11,10 @@ gradients are summed across workers before every update, so two workers train th
 as one worker with the same global batch, in about half the time per step when the network is
 not the bottleneck. Worker 0 (the *chief*) writes the results.
 
-    python -m recft_utils.models.multi_worker launch --workers 2 --data shop.parquet \\
+    python -m recft_utils.multi_worker launch --workers 2 --data shop.parquet \\
         --vectors item_vectors.parquet --out result.json      # two local workers on 127.0.0.1
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}' \\
-        python -m recft_utils.models.multi_worker worker --data ... --out ...   # one per machine
+        python -m recft_utils.multi_worker worker --data ... --out ...   # one per machine
 
 ``launch`` starts the local workers with their ``TF_CONFIG`` and waits for them; on a real
 cluster a scheduler (Kubernetes, Slurm) starts ``worker`` on each machine instead.
@@ -44,29 +48,49 @@ def free_ports(n: int) -> list[int]:
 
 def tf_config(ports: list[int], index: int, host: str = "127.0.0.1") -> str:
     """The ``TF_CONFIG`` of worker ``index`` in a cluster of local workers on ``ports``."""
-    return json.dumps({"cluster": {"worker": [f"{host}:{port}" for port in ports]},
-                       "task": {"type": "worker", "index": index}})
+    return json.dumps(
+        {"cluster": {"worker": [f"{host}:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+    )
 
 
-def validation_ndcg(interactions, vectors, epochs: int, seeds, strategy: str = "default", test_days: int = 30,
-                    valid_days: int = 30, regime: str | None = None, regime_steps: int = 4) -> list[dict]:
+def validation_ndcg(
+    interactions,
+    vectors,
+    epochs: int,
+    seeds,
+    strategy: str = "default",
+    test_days: int = 30,
+    valid_days: int = 30,
+    regime: str | None = None,
+    regime_steps: int = 4,
+) -> list[dict]:
     """Per seed: the frozen-encoder two-tower trained ``epochs`` epochs on the validation window's history,
     its discovery NDCG@10 on the validation window, its training time and replicas; with ``regime``
     (``top_k``, ``lora``, ``full``), also that fine-tuning regime for ``regime_steps`` steps from it."""
     from recft_utils.evaluation import build_task, evaluate, temporal_split
-    from recft_utils.models.optimization import replicas
     from recft_utils.models.distribute import get_strategy
-    from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender
+    from recft_utils.models.optimization import replicas
+    from recft_utils.models.two_tower import TwoTowerConfig
+    from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
     task = build_task(interactions, temporal_split(interactions, test_days, valid_days), "valid")
     rows = []
     for seed in seeds:
-        model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=epochs), seed=seed, strategy=strategy).fit(task, epochs)
+        model = TwoTowerRecommender(vectors, TwoTowerConfig(epochs=epochs), seed=seed, strategy=strategy).fit(
+            task, epochs
+        )
         with get_strategy(strategy).scope():
             n_replicas = replicas()
         ndcg = float(evaluate(model, task, views=("discovery",))["discovery"]["ndcg"].mean())
-        rows.append({"seed": seed, "valid_ndcg@10": ndcg, "replicas": n_replicas,
-                     "train_seconds": model.stats["train_seconds"], "examples": model.stats["train_examples"]})
+        rows.append(
+            {
+                "seed": seed,
+                "valid_ndcg@10": ndcg,
+                "replicas": n_replicas,
+                "train_seconds": model.stats["train_seconds"],
+                "examples": model.stats["train_examples"],
+            }
+        )
         if regime:
             rows[-1].update(_fine_tuned(model, task, interactions, regime, regime_steps))
     return rows
@@ -74,31 +98,22 @@ def validation_ndcg(interactions, vectors, epochs: int, seeds, strategy: str = "
 
 def _fine_tuned(frozen, task, interactions, regime: str, steps: int) -> dict:
     """``regime`` fine-tuned for ``steps`` steps from ``frozen`` (under its strategy): its NDCG@10 and time."""
-    from recft_utils.evaluation import evaluate
-    from recft_utils.models.fine_tuning import FineTuneConfig, FineTunedRecommender
     from recft_utils.datasets.preparation import catalogue_titles
+    from recft_utils.evaluation import evaluate
+    from recft_utils.models.fine_tuned_recommender import FineTunedRecommender
+    from recft_utils.models.fine_tuning import FineTuneConfig
     from recft_utils.text import SentenceEncoder
 
-    tuned = FineTunedRecommender(frozen, catalogue_titles(interactions), SentenceEncoder.load,
-                                 FineTuneConfig(regime=regime, epochs=1, steps_per_epoch=steps)).fit(task, 1)
-    return {f"{regime}_valid_ndcg@10": float(evaluate(tuned, task, views=("discovery",))["discovery"]["ndcg"].mean()),
-            f"{regime}_train_seconds": tuned.stats["train_seconds"]}
-
-
-def worker_summary(records: list[dict]) -> dict:
-    """Mean and spread of validation NDCG@10 over seeds, one worker against several; the difference counts as
-    seed noise when it is within twice the one-worker seeds' standard deviation."""
-    import numpy as np
-
-    by = {}
-    for r in records:
-        by.setdefault(r["workers"], []).append(r["valid_ndcg@10"])
-    one, many = by[1], by[max(by)]
-    noise = 2 * float(np.std(one, ddof=1)) if len(one) > 1 else float("nan")
-    difference = float(np.mean(many) - np.mean(one))
-    return {"workers": max(by), "one_worker_mean": float(np.mean(one)), "workers_mean": float(np.mean(many)),
-            "difference": difference, "two_standard_deviations": noise,
-            "within_seed_noise": bool(abs(difference) <= noise)}
+    tuned = FineTunedRecommender(
+        frozen,
+        catalogue_titles(interactions),
+        SentenceEncoder.load,
+        FineTuneConfig(regime=regime, epochs=1, steps_per_epoch=steps),
+    ).fit(task, 1)
+    return {
+        f"{regime}_valid_ndcg@10": float(evaluate(tuned, task, views=("discovery",))["discovery"]["ndcg"].mean()),
+        f"{regime}_train_seconds": tuned.stats["train_seconds"],
+    }
 
 
 def _read_inputs(data: Path, vectors: Path):
@@ -116,16 +131,32 @@ def worker(args) -> None:
 
     strategy = get_strategy("multi_worker")
     interactions, vectors = _read_inputs(args.data, args.vectors)
-    rows = validation_ndcg(interactions, vectors, args.epochs, args.seeds, "multi_worker", regime=args.regime,
-                           regime_steps=args.regime_steps)
+    rows = validation_ndcg(
+        interactions,
+        vectors,
+        args.epochs,
+        args.seeds,
+        "multi_worker",
+        regime=args.regime,
+        regime_steps=args.regime_steps,
+    )
     resolver = strategy.cluster_resolver
     workers = resolver.cluster_spec().num_tasks("worker") if resolver.cluster_spec().jobs else 1
     if not resolver.task_id:  # the chief (index 0, or the only worker) writes
         write_json(args.out, {"workers": workers, "runs": rows})
 
 
-def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seeds, timeout: float = 900,
-           regime: str | None = None, regime_steps: int = 4) -> dict:
+def launch(
+    workers: int,
+    data: Path,
+    vectors: Path,
+    out: Path,
+    epochs: int,
+    seeds,
+    timeout: float = 900,
+    regime: str | None = None,
+    regime_steps: int = 4,
+) -> dict:
     """Start ``workers`` local workers on free ports with their ``TF_CONFIG``, wait, return the chief's result.
 
     A worker that fails stops the others; the error quotes the end of its output.
@@ -133,9 +164,23 @@ def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seed
     if workers < 1:
         raise ParameterError(f"--workers must be at least 1, got {workers}.")
     ports = free_ports(workers)
-    command = [sys.executable, "-m", "recft_utils.models.multi_worker", "worker", "--data", str(data),
-               "--vectors", str(vectors), "--out", str(out), "--epochs", str(epochs),
-               "--seeds", *map(str, seeds), *(["--regime", regime, "--regime-steps", str(regime_steps)] if regime else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "recft_utils.multi_worker",
+        "worker",
+        "--data",
+        str(data),
+        "--vectors",
+        str(vectors),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--seeds",
+        *map(str, seeds),
+        *(["--regime", regime, "--regime-steps", str(regime_steps)] if regime else []),
+    ]
     logs = [Path(out).with_name(f"{Path(out).stem}.worker{index}.log") for index in range(workers)]
     processes = []
     for index, log in enumerate(logs):
@@ -148,8 +193,9 @@ def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seed
             if failed or time.monotonic() > deadline:
                 which = failed[0] if failed else 0
                 tail = logs[which].read_text()[-2000:]
-                raise RecftError(f"worker {which} {'failed' if failed else 'timed out'}; the end of its log "
-                                 f"({logs[which]}):\n{tail}")
+                raise RecftError(
+                    f"worker {which} {'failed' if failed else 'timed out'}; the end of its log ({logs[which]}):\n{tail}"
+                )
             time.sleep(0.5)
         failed = [i for i, p in enumerate(processes) if p.returncode != 0]
         if failed:
@@ -162,19 +208,28 @@ def launch(workers: int, data: Path, vectors: Path, out: Path, epochs: int, seed
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recft_utils.models.multi_worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m recft_utils.multi_worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("launch", "start local workers on 127.0.0.1 and wait for them"),
-                            ("worker", "one worker (TF_CONFIG says which)")):
+    for name, help_text in (
+        ("launch", "start local workers on 127.0.0.1 and wait for them"),
+        ("worker", "one worker (TF_CONFIG says which)"),
+    ):
         command = sub.add_parser(name, help=help_text)
         command.add_argument("--data", type=Path, required=True, help="interactions (.parquet, recft's schema)")
         command.add_argument("--vectors", type=Path, required=True, help="item vectors (.parquet, indexed by item id)")
         command.add_argument("--out", type=Path, required=True, help="the chief's result (JSON)")
         command.add_argument("--epochs", type=int, default=3)
         command.add_argument("--seeds", type=int, nargs="+", default=[0])
-        command.add_argument("--regime", choices=["top_k", "lora", "full"], default=None,
-                             help="also fine-tune the encoder in this regime from each frozen model")
+        command.add_argument(
+            "--regime",
+            choices=["top_k", "lora", "full"],
+            default=None,
+            help="also fine-tune the encoder in this regime from each frozen model",
+        )
         command.add_argument("--regime-steps", type=int, default=4, help="its training steps")
         if name == "launch":
             command.add_argument("--workers", type=int, default=2)
@@ -187,8 +242,16 @@ def main(argv=None) -> int:
         return run_action(worker, args)
 
     def _launch(args):
-        result = launch(args.workers, args.data, args.vectors, args.out, args.epochs, args.seeds,
-                        regime=args.regime, regime_steps=args.regime_steps)
+        result = launch(
+            args.workers,
+            args.data,
+            args.vectors,
+            args.out,
+            args.epochs,
+            args.seeds,
+            regime=args.regime,
+            regime_steps=args.regime_steps,
+        )
         print(json.dumps(result, indent=1))
 
     return run_action(_launch, args)

@@ -27,10 +27,12 @@ from recft_utils.evaluation.metrics import paired_difference
 # cheapest first
 CANDIDATE_ORDER = ("classical", "frozen", "blend", "top_k", "lora", "full")
 FINE_TUNED = CANDIDATE_ORDER[3:]
-SERVING_RULE = ("Step 4 serves the costliest candidate whose paired 95 % interval of discovery NDCG@10 on the "
-                "validation window lies above 0 against every cheaper candidate (cheapest first: EASE + recent "
-                "popularity, the two-tower on the frozen encoder, their blend, then each fine-tuned encoder); "
-                "a gain inside seed noise goes to the cheaper model.")
+SERVING_RULE = (
+    "Step 4 serves the costliest candidate whose paired 95 % interval of discovery NDCG@10 on the "
+    "validation window lies above 0 against every cheaper candidate (cheapest first: EASE + recent "
+    "popularity, the two-tower on the frozen encoder, their blend, then each fine-tuned encoder); "
+    "a gain inside seed noise goes to the cheaper model."
+)
 
 
 @dataclass
@@ -70,24 +72,39 @@ def serving_table(candidates: list[ServingCandidate], samples: int = 1000, seed:
     ordered = sorted(candidates, key=lambda c: CANDIDATE_ORDER.index(c.key))
     rows = []
     for position, candidate in enumerate(ordered):
-        row = {"key": candidate.key, "model": candidate.model, "family": candidate.family,
-               "valid_ndcg@10": float(candidate.scores.mean()), "n_users": int(candidate.scores.size),
-               "against": None, "difference": float("nan"), "low": float("nan"), "high": float("nan"),
-               "eligible": True}
-        comparisons = [(cheaper.model, _compare(candidate.scores, cheaper.scores, samples, seed))
-                       for cheaper in ordered[:position]]
+        row = {
+            "key": candidate.key,
+            "model": candidate.model,
+            "family": candidate.family,
+            "valid_ndcg@10": float(candidate.scores.mean()),
+            "n_users": int(candidate.scores.size),
+            "against": None,
+            "difference": float("nan"),
+            "low": float("nan"),
+            "high": float("nan"),
+            "eligible": True,
+        }
+        comparisons = [
+            (cheaper.model, _compare(candidate.scores, cheaper.scores, samples, seed)) for cheaper in ordered[:position]
+        ]
         if comparisons:
             against, worst = min(comparisons, key=lambda pair: pair[1]["low"])
-            row.update(against=against, difference=worst["difference"], low=worst["low"], high=worst["high"],
-                       eligible=all(result["low"] > 0 for _, result in comparisons))
+            row.update(
+                against=against,
+                difference=worst["difference"],
+                low=worst["low"],
+                high=worst["high"],
+                eligible=all(result["low"] > 0 for _, result in comparisons),
+            )
         rows.append(row)
     table = pd.DataFrame(rows)
     served = table.index[table["eligible"]][-1]
     return table.assign(served=table.index == served)
 
 
-def choose_served_model(candidates: list[ServingCandidate], samples: int = 1000,
-                        seed: int = 0) -> tuple[str, pd.DataFrame]:
+def choose_served_model(
+    candidates: list[ServingCandidate], samples: int = 1000, seed: int = 0
+) -> tuple[str, pd.DataFrame]:
     """Apply :data:`SERVING_RULE`: the chosen candidate's key and :func:`serving_table`."""
     table = serving_table(candidates, samples, seed)
     return str(table.loc[table["served"], "key"].iloc[0]), table
@@ -111,13 +128,19 @@ def serving_sentence(table: pd.DataFrame) -> str:
     """What the rule chose and why, in one sentence generated from :func:`serving_table`."""
     served = table[table["served"]].iloc[0]
     costlier = table[table.index > served.name]
-    why = ("the cheapest candidate" if pd.isna(served["against"]) else
-           f"against {served['against']}, the cheaper candidate it beats by the least, {served['difference']:+.4f} "
-           f"({served['low']:+.4f} to {served['high']:+.4f})")
+    why = (
+        "the cheapest candidate"
+        if pd.isna(served["against"])
+        else f"against {served['against']}, the cheaper candidate it beats by the least, {served['difference']:+.4f} "
+        f"({served['low']:+.4f} to {served['high']:+.4f})"
+    )
     text = f"Step 4 serves {served['model']} (validation discovery NDCG@10 {served['valid_ndcg@10']:.4f}; {why})."
     if len(costlier):
-        refused = "; ".join(f"{row['model']} {row['difference']:+.4f} ({row['low']:+.4f} to {row['high']:+.4f}) "
-                            f"against {row['against']}" for _, row in costlier.iterrows())
+        refused = "; ".join(
+            f"{row['model']} {row['difference']:+.4f} ({row['low']:+.4f} to {row['high']:+.4f}) "
+            f"against {row['against']}"
+            for _, row in costlier.iterrows()
+        )
         text += f" Costlier candidates without a margin over every cheaper one: {refused}."
     return text
 

@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from recft_utils.errors import ParameterError
-from recft_utils.models.two_tower import TwoTowerConfig, TwoTowerRecommender, config_with
+from recft_utils.models.two_tower import TwoTowerConfig, config_with
+from recft_utils.models.two_tower_recommender import TwoTowerRecommender
 
 OBJECTIVE = "valid_ndcg@10"
 
@@ -62,9 +63,15 @@ def _tuner_class():
             best = max(point[OBJECTIVE] for point in model.validation_curve)
             if not self.trials_table or best > max(row[OBJECTIVE] for row in self.trials_table):
                 self.best_model = model
-            self.trials_table.append({"trial": len(self.trials_table) + 1, **trial.hyperparameters.values,
-                                      "epochs": epochs, OBJECTIVE: best,
-                                      "seconds": round(time.perf_counter() - started, 1)})
+            self.trials_table.append(
+                {
+                    "trial": len(self.trials_table) + 1,
+                    **trial.hyperparameters.values,
+                    "epochs": epochs,
+                    OBJECTIVE: best,
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
             return {OBJECTIVE: best}
 
     return ValidationSearch
@@ -78,8 +85,15 @@ class SearchResult:
     model: TwoTowerRecommender  # the best trial's model, trained on the validation task's history
 
 
-def search(item_vectors: pd.DataFrame, valid_task, base: TwoTowerConfig, trials: int, directory,
-           seed: int = 0, verbose: int = 0) -> SearchResult:
+def search(
+    item_vectors: pd.DataFrame,
+    valid_task,
+    base: TwoTowerConfig,
+    trials: int,
+    directory,
+    seed: int = 0,
+    verbose: int = 0,
+) -> SearchResult:
     """Run ``trials`` trials and return the best one.
 
     ``directory`` receives KerasTuner's trial files (overwritten on each run).
@@ -87,21 +101,43 @@ def search(item_vectors: pd.DataFrame, valid_task, base: TwoTowerConfig, trials:
     """
     if trials < 1:
         raise ParameterError(f"The search needs at least one trial, got trials={trials}.")
-    tuner = _tuner_class()(item_vectors, valid_task, base, seed, max_trials=trials, seed=seed,
-                           directory=str(Path(directory)), project_name="two_tower", overwrite=True)
+    tuner = _tuner_class()(
+        item_vectors,
+        valid_task,
+        base,
+        seed,
+        max_trials=trials,
+        seed=seed,
+        directory=str(Path(directory)),
+        project_name="two_tower",
+        overwrite=True,
+    )
     tuner.search(verbose=verbose)
     table = pd.DataFrame(tuner.trials_table)
     best = table.loc[table[OBJECTIVE].idxmax()]
-    config = config_with(base, learning_rate=float(best["learning_rate"]), dropout=float(best["dropout"]),
-                         l2=float(best["l2"]), dim=int(best["dim"]))
+    config = config_with(
+        base,
+        learning_rate=float(best["learning_rate"]),
+        dropout=float(best["dropout"]),
+        l2=float(best["l2"]),
+        dim=int(best["dim"]),
+    )
     return SearchResult(config, int(best["epochs"]), table, tuner.best_model)
 
 
 RESEEDED = "as chosen, another seed"
 
 
-def ablation(item_vectors: pd.DataFrame, valid_task, config: TwoTowerConfig, seeds, augmented_vectors=None,
-             adversarial_epsilon: float = 0.05, known: dict | None = None, reseeded: int | None = None) -> pd.DataFrame:
+def ablation(
+    item_vectors: pd.DataFrame,
+    valid_task,
+    config: TwoTowerConfig,
+    seeds,
+    augmented_vectors=None,
+    adversarial_epsilon: float = 0.05,
+    known: dict | None = None,
+    reseeded: int | None = None,
+) -> pd.DataFrame:
     """Best validation NDCG@10 of ``config`` as is, with augmented titles, and with FGM, per seed.
 
     Each variant changes one thing; the same seeds are used for all, so the
@@ -120,17 +156,35 @@ def ablation(item_vectors: pd.DataFrame, valid_task, config: TwoTowerConfig, see
     rows = []
     for name, change, seed in runs:
         if name == "as chosen" and seed in (known or {}):
-            rows.append({"variant": name, "seed": seed, "epochs": known[seed]["epochs"],
-                         OBJECTIVE: known[seed][OBJECTIVE], "seconds": known[seed]["seconds"]})
+            rows.append(
+                {
+                    "variant": name,
+                    "seed": seed,
+                    "epochs": known[seed]["epochs"],
+                    OBJECTIVE: known[seed][OBJECTIVE],
+                    "seconds": known[seed]["seconds"],
+                }
+            )
             continue
         settings = config_with(config, **{k: v for k, v in change.items() if k != "augmented"})
         started = time.perf_counter()
-        model = TwoTowerRecommender(item_vectors, settings, seed=seed, valid_task=valid_task,
-                                    augmented_vectors=augmented_vectors if change.get("augmented") else None)
+        model = TwoTowerRecommender(
+            item_vectors,
+            settings,
+            seed=seed,
+            valid_task=valid_task,
+            augmented_vectors=augmented_vectors if change.get("augmented") else None,
+        )
         epochs = model.select_epochs()
-        rows.append({"variant": name, "seed": seed, "epochs": epochs,
-                     OBJECTIVE: max(point[OBJECTIVE] for point in model.validation_curve),
-                     "seconds": round(time.perf_counter() - started, 1)})
+        rows.append(
+            {
+                "variant": name,
+                "seed": seed,
+                "epochs": epochs,
+                OBJECTIVE: max(point[OBJECTIVE] for point in model.validation_curve),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -145,8 +199,13 @@ def ablation_note(table: pd.DataFrame) -> str:
     for variant in score.index.drop(["as chosen", RESEEDED]):
         effect = score[variant] - score["as chosen"]
         larger.append(abs(effect) > abs(chance))
-        lines.append(f"{variant}: {effect:+.4f}, {'larger' if larger[-1] else 'no larger'} than what another seed changes")
-    lines.append("Every change is larger than another seed's: a first sign, to confirm with several seeds each."
-                 if all(larger) else "A change no larger than another seed's cannot be told from luck with one seed "
-                                     "each; several seeds of each can.")
+        lines.append(
+            f"{variant}: {effect:+.4f}, {'larger' if larger[-1] else 'no larger'} than what another seed changes"
+        )
+    lines.append(
+        "Every change is larger than another seed's: a first sign, to confirm with several seeds each."
+        if all(larger)
+        else "A change no larger than another seed's cannot be told from luck with one seed "
+        "each; several seeds of each can."
+    )
     return "\n".join(lines)
