@@ -3,6 +3,7 @@ no import circles, between modules or between top-level packages; the library do
 into the tooling; and TensorFlow, Keras and KerasHub are imported in one module only."""
 
 import ast
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "recft_utils"
@@ -150,3 +151,16 @@ def test_circles_are_found():
 def test_no_module_is_over_500_lines():
     lines = {module: len(path.read_text(encoding="utf-8").splitlines()) for module, path in MODULES.items()}
     assert {module: n for module, n in lines.items() if n > 500} == {}
+
+
+def test_the_backend_module_chooses_tensorflow_and_imports_it_only_when_asked():
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, sys; import recft_utils.text, recft_utils.keras_backend as backend; "
+        "print(os.environ['KERAS_BACKEND'], 'tensorflow' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["tensorflow", "False"]  # the text package and the bootstrap load no TensorFlow
