@@ -61,7 +61,7 @@ def test_rolling_benchmark_writes_windows_verdict_ablations_and_plot(shop_file, 
     assert out.with_suffix(".png").stat().st_size > 10_000
     assert "Pooled verdict" in out.with_suffix(".md").read_text()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from readme_tables import render_rolling
+    from readme_window_tables import render_rolling
 
     block = render_rolling(out, images=tmp_path, reference=tmp_path / "reference.json")
     assert "In short, generated from the tables below" in block and "against its lexical twin" in block
@@ -107,7 +107,7 @@ def test_top_k_fine_tuning_on_windows_is_chosen_on_validation(shop_file, tmp_pat
     if not beat:  # then the "fine-tuned" model is the frozen one, customer by customer
         assert (paired["difference"] == 0).all()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from readme_tables import render_rolling_top_k
+    from readme_window_tables import render_rolling_top_k
 
     block = render_rolling_top_k(out, reference=tmp_path / "reference.json")
     assert "window 1:" in block and "| pooled" in block
@@ -167,7 +167,7 @@ def test_learning_curve_writes_every_model_at_every_size_and_the_unshared_view(s
     assert result["choices"]["1@0.5"]["customers"] < result["choices"]["1@1"]["customers"]
     assert out.with_suffix(".png").stat().st_size > 10_000
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from readme_tables import render_learning_curve
+    from readme_window_tables import render_learning_curve
 
     block = render_learning_curve(out, images=tmp_path, reference=tmp_path / "curve.json")
     assert "In short, generated from the tables below: " in block
@@ -219,7 +219,7 @@ def test_base_models_puts_each_encoder_and_the_words_in_the_same_recipes(shop_fi
     assert table.loc[table["view"] == "discovery", two_way].isna().all().all()
     assert out.with_suffix(".gains.parquet").is_file()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from readme_tables import render_base_models
+    from readme_window_tables import render_base_models
 
     block = render_base_models(out, reference=tmp_path / "base.json")
     assert "paraphrase-MiniLM-L3-v2" in block and json.loads((tmp_path / "base.json").read_text())["costs"]
@@ -309,7 +309,7 @@ def test_the_base_model_choice_decides_on_the_wider_interval():
 def test_older_summaries_without_two_way_intervals_still_render(tmp_path):
     """README blocks of base-models and learning-curve runs from before the two-way intervals."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from readme_tables import render_base_models, render_learning_curve
+    from readme_window_tables import render_base_models, render_learning_curve
 
     base = tmp_path / "base-models.json"
     base.write_text(
