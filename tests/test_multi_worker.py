@@ -8,7 +8,8 @@ import pytest
 
 from recft_utils.artefacts import write_item_vectors
 from recft_utils.errors import ParameterError
-from recft_utils.multi_worker import free_ports, launch, tf_config, validation_ndcg
+from recft_utils.experiments.worker_quality import validation_ndcg
+from recft_utils.multi_worker import free_ports, launch, tf_config
 
 
 def test_each_worker_is_told_the_cluster_and_its_place():

@@ -177,7 +177,8 @@ def worker_summary(records: list[dict]) -> dict:
 def workers_command(args) -> None:
     from recft_utils.artefacts import write_item_vectors
     from recft_utils.datasets import load_interactions
-    from recft_utils.multi_worker import launch, validation_ndcg
+    from recft_utils.experiments.worker_quality import validation_ndcg
+    from recft_utils.multi_worker import launch
     from recft_utils.text import SentenceEncoder
     from recft_utils.text.catalogue_vectors import encode_catalogue
     from recft_utils.workshop.timings import machine

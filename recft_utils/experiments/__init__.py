@@ -5,6 +5,7 @@
 - :mod:`~recft_utils.experiments.training_plan`: step 3's models, seeds and regimes, and their records;
 - :mod:`~recft_utils.experiments.tuning`: the budgeted hyper-parameter search and the ablation;
 - :mod:`~recft_utils.experiments.serving_choice`: which candidate step 4 serves, by a paired margin.
+- :mod:`~recft_utils.experiments.worker_quality`: what each worker of a multi-worker run trains and measures.
 
 The models themselves live in :mod:`recft_utils.models`; this package only runs them.
 """
